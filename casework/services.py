@@ -1,0 +1,146 @@
+"""Writes to cases. Every change is recorded in the case's history."""
+
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from casework.kinds import policy_for
+from casework.models import ACTIVE_STATUSES, Case, CaseEvent, CaseStatus, Outcome
+from core.roles import can_work_team
+
+
+def _record(case: Case, *, actor, action: str, field: str = "", from_value="", to_value="", note: str = ""):
+    return CaseEvent(
+        case=case,
+        actor=actor,
+        action=action,
+        field=field,
+        from_value=str(from_value or ""),
+        to_value=str(to_value or ""),
+        note=note,
+    )
+
+
+def case_open(
+    *,
+    kind: str,
+    reason: str,
+    seller=None,
+    buyer=None,
+    evidence: dict | None = None,
+    priority: int | None = None,
+    actor=None,
+) -> tuple[Case, bool]:
+    """Open a case unless one of this kind is already active for the subject.
+
+    Returns (case, created). Safe under concurrency: the partial unique constraint
+    rejects a second active case, and the loser returns the winner's case.
+    """
+    if (seller is None) == (buyer is None):
+        raise ValidationError("A case needs exactly one subject: a seller or a buyer.")
+    existing = Case.objects.active().filter(kind=kind).for_subject(seller=seller, buyer=buyer).first()
+    if existing:
+        return existing, False
+    policy = policy_for(kind)
+    now = timezone.now()
+    case = Case(
+        kind=kind,
+        team=policy.team,
+        seller=seller,
+        buyer=buyer,
+        priority=priority or policy.priority,
+        due_at=now + policy.sla,
+        reason=reason,
+        evidence=evidence or {},
+        created_at=now,
+    )
+    try:
+        with transaction.atomic():
+            case.save()
+            _record(case, actor=actor, action="opened", field="status", to_value=CaseStatus.OPEN, note=reason).save()
+    except IntegrityError:
+        existing = Case.objects.active().filter(kind=kind).for_subject(seller=seller, buyer=buyer).first()
+        if existing is None:
+            raise
+        return existing, False
+    return case, True
+
+
+def _ensure_can_act(case: Case, user) -> None:
+    if not can_work_team(user, case.team):
+        raise PermissionDenied(f"You do not work the {case.get_team_display()} queue.")
+
+
+def _ensure_active(case: Case) -> None:
+    if case.status not in ACTIVE_STATUSES:
+        raise ValidationError(f"Case #{case.pk} is already {case.get_status_display().lower()}.")
+
+
+@transaction.atomic
+def case_assign(*, case: Case, assignee, actor) -> Case:
+    case = Case.objects.select_for_update().get(pk=case.pk)
+    _ensure_can_act(case, actor)
+    _ensure_active(case)
+    if assignee is not None and not can_work_team(assignee, case.team):
+        raise ValidationError(f"{assignee} is not on the {case.get_team_display()} team.")
+    previous = case.assignee
+    case.assignee = assignee
+    if case.status == CaseStatus.OPEN and assignee is not None:
+        case.status = CaseStatus.IN_PROGRESS
+    case.save(update_fields=["assignee", "status", "updated_at"])
+    _record(case, actor=actor, action="assigned", field="assignee", from_value=previous, to_value=assignee).save()
+    return case
+
+
+@transaction.atomic
+def case_assign_many(*, case_ids: list[int], assignee, actor) -> int:
+    """Assign several cases at once; cases the actor may not work are skipped, not half-done."""
+    cases = list(Case.objects.select_for_update().filter(pk__in=case_ids, status__in=ACTIVE_STATUSES).select_related("assignee"))
+    workable = [case for case in cases if can_work_team(actor, case.team) and can_work_team(assignee, case.team)]
+    events = []
+    for case in workable:
+        events.append(_record(case, actor=actor, action="assigned", field="assignee", from_value=case.assignee, to_value=assignee))
+        case.assignee = assignee
+        if case.status == CaseStatus.OPEN:
+            case.status = CaseStatus.IN_PROGRESS
+        case.updated_at = timezone.now()
+    Case.objects.bulk_update(workable, ["assignee", "status", "updated_at"])
+    CaseEvent.objects.bulk_create(events)
+    return len(workable)
+
+
+def _close(case: Case, *, status: str, outcome: str, note: str, actor) -> Case:
+    _ensure_can_act(case, actor)
+    _ensure_active(case)
+    previous = case.status
+    case.status = status
+    case.outcome = outcome
+    case.resolution_note = note
+    case.closed_at = timezone.now()
+    case.save(update_fields=["status", "outcome", "resolution_note", "closed_at", "updated_at"])
+    _record(case, actor=actor, action=status, field="status", from_value=previous, to_value=status, note=note).save()
+    return case
+
+
+@transaction.atomic
+def case_resolve(*, case: Case, outcome: str, note: str = "", actor) -> Case:
+    if outcome not in Outcome.values:
+        raise ValidationError({"outcome": f"Unknown outcome {outcome!r}."})
+    case = Case.objects.select_for_update().get(pk=case.pk)
+    return _close(case, status=CaseStatus.RESOLVED, outcome=outcome, note=note, actor=actor)
+
+
+@transaction.atomic
+def case_dismiss(*, case: Case, note: str, actor) -> Case:
+    if not note.strip():
+        raise ValidationError({"note": "Say why the case is dismissed."})
+    case = Case.objects.select_for_update().get(pk=case.pk)
+    return _close(case, status=CaseStatus.DISMISSED, outcome=Outcome.NO_ACTION, note=note, actor=actor)
+
+
+@transaction.atomic
+def case_comment(*, case: Case, note: str, actor) -> CaseEvent:
+    _ensure_can_act(case, actor)
+    if not note.strip():
+        raise ValidationError({"note": "A comment cannot be empty."})
+    return CaseEvent.objects.create(case=case, actor=actor, action="commented", note=note)

@@ -1,0 +1,21 @@
+from django.contrib import admin
+from django.urls import include, path
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+
+api_v1 = [
+    path("", include("core.api_urls")),
+    path("sellers/", include("sellers.api_urls")),
+    path("buyers/", include("buyers.api_urls")),
+    path("marketplace/", include("marketplace.api_urls")),
+    path("scoring/", include("scoring.api_urls")),
+    path("loyalty/", include("loyalty.api_urls")),
+    path("feedback/", include("feedback.api_urls")),
+]
+
+urlpatterns = [
+    path("", include("core.urls")),
+    path("admin/", admin.site.urls),
+    path("api/v1/", include(api_v1)),
+    path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
+    path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
+]

@@ -1,0 +1,50 @@
+from django.contrib import admin
+
+from marketplace.models import EngagementEvent, Order, OrderLine, Return, Review
+
+
+class OrderLineInline(admin.TabularInline):
+    model = OrderLine
+    extra = 0
+    raw_id_fields = ("listing",)
+
+
+@admin.register(Order)
+class OrderAdmin(admin.ModelAdmin):
+    list_display = ("external_id", "buyer", "seller", "status", "total_amount", "placed_at", "ship_by", "shipped_at")
+    list_filter = ("status", "cancel_reason", "seller__craft_category")
+    list_select_related = ("buyer", "seller")
+    search_fields = ("=external_id", "buyer__name", "buyer__email", "=buyer__external_id", "seller__name", "=seller__external_id")
+    raw_id_fields = ("buyer", "seller")
+    date_hierarchy = "placed_at"
+    show_full_result_count = False
+    inlines = [OrderLineInline]
+
+
+@admin.register(Return)
+class ReturnAdmin(admin.ModelAdmin):
+    list_display = ("order", "reason", "refund_amount", "created_at")
+    list_filter = ("reason",)
+    list_select_related = ("order",)
+    raw_id_fields = ("order",)
+    search_fields = ("=order__external_id",)
+    show_full_result_count = False
+
+
+@admin.register(Review)
+class ReviewAdmin(admin.ModelAdmin):
+    list_display = ("seller", "buyer", "rating", "created_at")
+    list_filter = ("rating",)
+    list_select_related = ("seller", "buyer")
+    raw_id_fields = ("order", "buyer", "seller")
+    search_fields = ("=external_id", "seller__name", "buyer__name", "text")
+    show_full_result_count = False
+
+
+@admin.register(EngagementEvent)
+class EngagementEventAdmin(admin.ModelAdmin):
+    list_display = ("kind", "buyer", "seller", "target_seller", "occurred_at")
+    list_filter = ("kind",)
+    list_select_related = ("buyer", "seller", "target_seller")
+    raw_id_fields = ("buyer", "seller", "target_seller")
+    show_full_result_count = False

@@ -1,0 +1,19 @@
+import pytest
+
+from core import roles
+from core.factories import UserFactory
+
+
+@pytest.fixture
+def cs_user(db):
+    return UserFactory(username="cs", roles=[roles.CUSTOMER_SUCCESS])
+
+
+@pytest.fixture
+def support_user(db):
+    return UserFactory(username="support", roles=[roles.SELLER_SUPPORT])
+
+
+@pytest.fixture
+def admin_user(db):
+    return UserFactory(username="marketadmin", roles=[roles.MARKETPLACE_ADMIN])
