@@ -28,6 +28,7 @@ INSTALLED_APPS = [
     "rest_framework",
     "rest_framework_api_key",
     "drf_spectacular",
+    "drf_spectacular_sidecar",
     "django_filters",
     "core",
     "sellers",
@@ -37,6 +38,7 @@ INSTALLED_APPS = [
     "scoring",
     "loyalty",
     "feedback",
+    "dashboard",
 ]
 
 MIDDLEWARE = [
@@ -176,6 +178,9 @@ SPECTACULAR_SETTINGS = {
     "DESCRIPTION": "Operations back-office for a handmade-artisan marketplace.",
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
 }
 # Bodies above this are refused with 413 before they are parsed.
 DATA_UPLOAD_MAX_MEMORY_SIZE = env_int("DATA_UPLOAD_MAX_MEMORY_SIZE", 5 * 1024 * 1024)
