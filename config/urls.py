@@ -4,6 +4,7 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 api_v1 = [
     path("", include("core.api_urls")),
+    path("integrations/", include("integrations.api_urls")),
     path("sellers/", include("sellers.api_urls")),
     path("buyers/", include("buyers.api_urls")),
     path("marketplace/", include("marketplace.api_urls")),
