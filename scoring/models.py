@@ -1,0 +1,185 @@
+"""The model registry and the seller scores it produces."""
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+from django.utils import timezone
+
+
+class ModelStatus(models.TextChoices):
+    CANDIDATE = "candidate", "Candidate"
+    ACTIVE = "active", "Active"
+    RETIRED = "retired", "Retired"
+
+
+class ModelVersionQuerySet(models.QuerySet):
+    def for_slot(self, *, kind: str, category: str | None = None):
+        queryset = self.filter(kind=kind)
+        return queryset.filter(category__isnull=True) if category is None else queryset.filter(category=category)
+
+    def active(self):
+        return self.filter(status=ModelStatus.ACTIVE)
+
+
+class ModelVersion(models.Model):
+    """One trained model. A (kind, category) slot has at most one active version.
+
+    ``kind`` is an open string ("seller_score", "buyer_churn", ...) so any area can
+    register its own models; ``category`` is NULL for the global model of a kind.
+    """
+
+    kind = models.CharField(max_length=40, db_index=True)
+    category = models.CharField(max_length=40, null=True, blank=True)
+    version = models.PositiveIntegerField()
+    status = models.CharField(max_length=16, choices=ModelStatus.choices, default=ModelStatus.CANDIDATE)
+    trained_at = models.DateTimeField(default=timezone.now)
+    window_start = models.DateTimeField(help_text="First moment of the training data.")
+    window_end = models.DateTimeField(help_text="Last moment of the training data (held-out period included).")
+    seed = models.IntegerField()
+    features = models.JSONField(help_text="Ordered feature names the estimator expects.")
+    metrics = models.JSONField(help_text="Held-out metrics: roc_auc, brier, calibration table, ...")
+    baseline_metrics = models.JSONField(help_text="The naive baseline's metrics on the same held-out set.")
+    artifact = models.BinaryField(help_text="The estimator serialised with skops (never pickle).")
+    artifact_format = models.CharField(max_length=16, default="skops")
+    artifact_sha256 = models.CharField(max_length=64)
+    trusted_types = models.JSONField(default=list, help_text="The types the artifact may instantiate when loaded.")
+    activated_at = models.DateTimeField(null=True, blank=True)
+    activated_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    retired_at = models.DateTimeField(null=True, blank=True)
+    notes = models.TextField(blank=True)
+
+    objects = ModelVersionQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["kind", "category", "-version"]
+        constraints = [
+            models.CheckConstraint(condition=Q(status__in=ModelStatus.values), name="model_version_known_status"),
+            models.CheckConstraint(condition=Q(window_end__gte=models.F("window_start")), name="model_version_window_order"),
+            # NULL categories are distinct in a plain unique index, so the global slot gets its own partial index.
+            models.UniqueConstraint(
+                fields=["kind", "version"], condition=Q(category__isnull=True), name="model_version_unique_global"
+            ),
+            models.UniqueConstraint(
+                fields=["kind", "category", "version"],
+                condition=Q(category__isnull=False),
+                name="model_version_unique_category",
+            ),
+            # The database guarantees one active model per slot, even if two admins activate at once.
+            models.UniqueConstraint(
+                fields=["kind"],
+                condition=Q(status=ModelStatus.ACTIVE, category__isnull=True),
+                name="model_version_one_active_global",
+            ),
+            models.UniqueConstraint(
+                fields=["kind", "category"],
+                condition=Q(status=ModelStatus.ACTIVE, category__isnull=False),
+                name="model_version_one_active_category",
+            ),
+        ]
+
+    def __str__(self):
+        slot = self.category or "global"
+        return f"{self.kind}/{slot} v{self.version} ({self.status})"
+
+    @property
+    def roc_auc(self):
+        return (self.metrics or {}).get("roc_auc")
+
+    @property
+    def baseline_roc_auc(self):
+        return (self.baseline_metrics or {}).get("roc_auc")
+
+
+class ModelVersionEvent(models.Model):
+    """Append-only audit of registrations, activations and roll-backs."""
+
+    version = models.ForeignKey(ModelVersion, on_delete=models.CASCADE, related_name="events")
+    action = models.CharField(max_length=20)
+    actor = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
+    note = models.TextField(blank=True)
+    at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["-at", "-pk"]
+
+    def __str__(self):
+        return f"{self.action} {self.version}"
+
+
+class RunStatus(models.TextChoices):
+    RUNNING = "running", "Running"
+    DONE = "done", "Done"
+
+
+class ScoreRun(models.Model):
+    """One recompute of many sellers, split into chunks that each commit on their own."""
+
+    as_of = models.DateTimeField()
+    trigger = models.CharField(max_length=20, default="nightly")
+    status = models.CharField(max_length=16, choices=RunStatus.choices, default=RunStatus.RUNNING)
+    chunks_total = models.PositiveIntegerField(default=0)
+    chunks_done = models.PositiveIntegerField(default=0)
+    sellers_scored = models.PositiveIntegerField(default=0)
+    started_at = models.DateTimeField(default=timezone.now)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-started_at"]
+        constraints = [
+            models.CheckConstraint(condition=Q(status__in=RunStatus.values), name="score_run_known_status"),
+            models.CheckConstraint(condition=Q(chunks_done__lte=models.F("chunks_total")), name="score_run_done_le_total"),
+        ]
+
+    def __str__(self):
+        return f"Run {self.pk} as of {self.as_of:%Y-%m-%d %H:%M} ({self.status})"
+
+
+class SellerScore(models.Model):
+    """The current score of one artisan, with the reasons staff and the artisan see."""
+
+    seller = models.OneToOneField("sellers.Seller", on_delete=models.CASCADE, primary_key=True, related_name="score")
+    score = models.PositiveSmallIntegerField()
+    probability = models.FloatField(help_text="Calibrated probability of staying active and in good standing.")
+    reasons = models.JSONField(default=list, help_text='[{"text": ..., "contribution": signed points}, ...]')
+    model_version = models.ForeignKey(ModelVersion, on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
+    cold_start = models.BooleanField(default=False, help_text="Scored from application data and category priors only.")
+    features = models.JSONField(default=dict)
+    computed_at = models.DateTimeField()
+    run = models.ForeignKey(ScoreRun, on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
+
+    class Meta:
+        indexes = [models.Index(fields=["score"])]
+        constraints = [
+            models.CheckConstraint(condition=Q(score__gte=0, score__lte=100), name="seller_score_0_to_100"),
+            models.CheckConstraint(condition=Q(probability__gte=0, probability__lte=1), name="seller_score_probability"),
+        ]
+
+    def __str__(self):
+        return f"{self.seller_id}: {self.score}"
+
+
+class SellerScoreHistory(models.Model):
+    """Every score ever given, so staff can see the trend. One row per seller per run."""
+
+    seller = models.ForeignKey("sellers.Seller", on_delete=models.CASCADE, related_name="score_history")
+    score = models.PositiveSmallIntegerField()
+    probability = models.FloatField()
+    reasons = models.JSONField(default=list)
+    model_version = models.ForeignKey(ModelVersion, on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
+    computed_at = models.DateTimeField()
+    # "run:<id>" for recomputes, "single:<uuid>" for one-off rescores; re-running a chunk is a no-op.
+    run_key = models.CharField(max_length=64)
+
+    class Meta:
+        ordering = ["-computed_at"]
+        verbose_name_plural = "seller score history"
+        indexes = [models.Index(fields=["seller", "computed_at"])]
+        constraints = [
+            models.UniqueConstraint(fields=["seller", "run_key"], name="score_history_once_per_run"),
+            models.CheckConstraint(condition=Q(score__gte=0, score__lte=100), name="score_history_0_to_100"),
+        ]
+
+    def __str__(self):
+        return f"{self.seller_id}: {self.score} at {self.computed_at:%Y-%m-%d}"

@@ -1,0 +1,158 @@
+from datetime import timedelta
+
+import numpy as np
+import pytest
+import skops.io as sio
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.utils import timezone
+from sklearn.linear_model import LogisticRegression
+from sklearn.preprocessing import FunctionTransformer
+
+from scoring import registry
+from scoring.models import ModelStatus, ModelVersion
+
+
+def _estimator(seed=0):
+    rng = np.random.default_rng(seed)
+    x = rng.normal(size=(60, 2))
+    return LogisticRegression().fit(x, (x[:, 0] > 0).astype(int))
+
+
+def _register(auc=0.8, baseline=0.6, category=None, kind="seller_score", **metrics):
+    now = timezone.now()
+    return registry.model_version_register(
+        kind=kind,
+        estimator=_estimator(),
+        features=["a", "b"],
+        metrics={"roc_auc": auc, "brier": 0.2, **metrics},
+        baseline_metrics={"roc_auc": baseline},
+        window_start=now - timedelta(days=365),
+        window_end=now,
+        seed=7,
+        category=category,
+    )
+
+
+@pytest.mark.django_db
+def test_register_numbers_versions_per_kind_and_category():
+    first, second = _register(), _register()
+    jewelry = _register(category="jewelry")
+    churn = _register(kind="buyer_churn")
+
+    assert (first.version, second.version, jewelry.version, churn.version) == (1, 2, 1, 1)
+    assert first.status == ModelStatus.CANDIDATE
+    assert len(first.artifact_sha256) == 64
+
+
+@pytest.mark.django_db
+def test_load_active_round_trips_the_estimator_without_pickle():
+    version = _register()
+    registry.model_version_activate(version=version)
+
+    loaded_version, estimator = registry.model_load_active(kind="seller_score")
+
+    assert loaded_version.pk == version.pk
+    x = np.array([[1.0, 0.0], [-1.0, 0.0]])
+    assert np.allclose(estimator.predict_proba(x), _estimator().predict_proba(x))
+
+
+@pytest.mark.django_db
+def test_load_refuses_artifact_with_untrusted_types():
+    data = sio.dumps(FunctionTransformer(func=eval))
+
+    with pytest.raises(registry.ModelArtifactError, match="untrusted"):
+        registry.artifact_load(data=data)
+
+
+@pytest.mark.django_db
+def test_load_refuses_tampered_artifact():
+    version = _register()
+    ModelVersion.objects.filter(pk=version.pk).update(artifact=bytes(version.artifact)[:-10] + b"0123456789")
+    version.refresh_from_db()
+
+    with pytest.raises(registry.ModelArtifactError, match="checksum"):
+        registry.model_load(version)
+
+
+@pytest.mark.django_db
+def test_activation_refuses_a_model_that_does_not_beat_the_baseline():
+    version = _register(auc=0.61, baseline=0.64)
+
+    with pytest.raises(ValidationError, match="sales-volume baseline"):
+        registry.model_version_activate(version=version)
+
+    version.refresh_from_db()
+    assert version.status == ModelStatus.CANDIDATE
+
+
+@pytest.mark.django_db
+def test_activation_refuses_a_model_that_does_not_beat_the_active_one():
+    active = registry.model_version_activate(version=_register(auc=0.80))
+    weaker = _register(auc=0.75)
+
+    with pytest.raises(ValidationError, match="active v1"):
+        registry.model_version_activate(version=weaker)
+
+    active.refresh_from_db()
+    assert active.status == ModelStatus.ACTIVE
+
+
+@pytest.mark.django_db
+def test_activation_uses_the_head_to_head_incumbent_score_when_present():
+    active = registry.model_version_activate(version=_register(auc=0.90))
+    # On the candidate's own held-out set the incumbent only reached 0.70.
+    candidate = _register(auc=0.80, incumbent={"version_id": active.pk, "roc_auc": 0.70})
+
+    registry.model_version_activate(version=candidate)
+
+    active.refresh_from_db()
+    candidate.refresh_from_db()
+    assert (active.status, candidate.status) == (ModelStatus.RETIRED, ModelStatus.ACTIVE)
+
+
+@pytest.mark.django_db
+def test_only_admins_may_activate_or_force(support_user, admin_user):
+    weak = _register(auc=0.5, baseline=0.6)
+
+    with pytest.raises(PermissionDenied):
+        registry.model_version_activate(version=weak, actor=support_user, force=True)
+    with pytest.raises(PermissionDenied):
+        registry.model_version_activate(version=weak, force=True)
+
+    registry.model_version_activate(version=weak, actor=admin_user, force=True)
+    weak.refresh_from_db()
+    assert weak.status == ModelStatus.ACTIVE
+    assert weak.events.filter(action="forced_activation", actor=admin_user).exists()
+
+
+@pytest.mark.django_db
+def test_rollback_reinstates_the_previous_active_version(admin_user, cs_user):
+    first = registry.model_version_activate(version=_register(auc=0.70))
+    second = registry.model_version_activate(version=_register(auc=0.80))
+
+    with pytest.raises(PermissionDenied):
+        registry.model_version_rollback(kind="seller_score", actor=cs_user)
+    restored = registry.model_version_rollback(kind="seller_score", actor=admin_user)
+
+    second.refresh_from_db()
+    assert restored.pk == first.pk
+    assert restored.status == ModelStatus.ACTIVE
+    assert second.status == ModelStatus.RETIRED
+
+
+@pytest.mark.django_db
+def test_rollback_without_history_is_a_clear_error(admin_user):
+    registry.model_version_activate(version=_register())
+
+    with pytest.raises(ValidationError, match="no previously active version"):
+        registry.model_version_rollback(kind="seller_score", actor=admin_user)
+
+
+@pytest.mark.django_db
+def test_category_slots_are_independent():
+    global_model = registry.model_version_activate(version=_register())
+    jewelry = registry.model_version_activate(version=_register(category="jewelry"))
+
+    assert registry.model_load_active(kind="seller_score")[0].pk == global_model.pk
+    assert registry.model_load_active(kind="seller_score", category="jewelry")[0].pk == jewelry.pk
+    assert registry.model_load_active(kind="seller_score", category="ceramics") == (None, None)
