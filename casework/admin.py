@@ -90,6 +90,7 @@ class CaseAdmin(admin.ModelAdmin):
         "status",
         "assignee",
         "sla_state",
+        "score",
         "short_reason",
         "created_at",
     )
@@ -160,9 +161,20 @@ class CaseAdmin(admin.ModelAdmin):
             return format_html('<span style="color:#b00;font-weight:bold">overdue {}h</span>', -hours)
         return f"{hours}h left"
 
+    @admin.display(description="score")
+    def score(self, case):
+        # Scoring services put the score and its top reasons in the evidence when they open a case.
+        value = case.evidence.get("score") if isinstance(case.evidence, dict) else None
+        return "—" if value is None else value
+
     @admin.display(description="reason")
     def short_reason(self, case):
-        return case.reason if len(case.reason) <= 90 else case.reason[:87] + "…"
+        text = case.reason if len(case.reason) <= 90 else case.reason[:87] + "…"
+        reasons = case.evidence.get("reasons") if isinstance(case.evidence, dict) else None
+        if reasons:
+            top = "; ".join(str(r.get("text", r)) if isinstance(r, dict) else str(r) for r in reasons[:2])
+            return format_html("{}<br><small>{}</small>", text, top)
+        return text
 
     @admin.action(description="Assign to me", permissions=["change"])
     def assign_to_me(self, request, queryset):

@@ -95,7 +95,12 @@ def case_assign(*, case: Case, assignee, actor) -> Case:
 @transaction.atomic
 def case_assign_many(*, case_ids: list[int], assignee, actor) -> int:
     """Assign several cases at once; cases the actor may not work are skipped, not half-done."""
-    cases = list(Case.objects.select_for_update().filter(pk__in=case_ids, status__in=ACTIVE_STATUSES).select_related("assignee"))
+    cases = list(
+        Case.objects.select_for_update(of=("self",))
+        .filter(pk__in=case_ids, status__in=ACTIVE_STATUSES)
+        .select_related("assignee")
+        .order_by("pk")
+    )
     workable = [case for case in cases if can_work_team(actor, case.team) and can_work_team(assignee, case.team)]
     events = []
     for case in workable:

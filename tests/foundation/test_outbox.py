@@ -1,0 +1,79 @@
+from datetime import timedelta
+from smtplib import SMTPServerDisconnected
+from unittest import mock
+
+import pytest
+from django.db import transaction
+from django.utils import timezone
+
+from core import outbox
+from core.models import OutboxMessage, OutboxStatus
+from core.tasks import outbox_sweep_task
+
+pytestmark = pytest.mark.django_db
+
+
+def _enqueue(key="workshop:1"):
+    return outbox.outbox_enqueue(
+        dedupe_key=key, to="artisan@example.com", subject="Your workshop", body="See you Tuesday", category="workshop_invitation"
+    )
+
+
+def test_message_is_sent_once_after_the_transaction_commits(mailoutbox, django_capture_on_commit_callbacks):
+    with django_capture_on_commit_callbacks(execute=True) as callbacks:
+        message, created = _enqueue()
+        assert created and len(mailoutbox) == 0
+    assert len(callbacks) == 1
+    message.refresh_from_db()
+    assert message.status == OutboxStatus.SENT and message.sent_at is not None and message.attempts == 1
+    assert [m.subject for m in mailoutbox] == ["Your workshop"]
+
+
+def test_nothing_is_queued_when_the_causing_transaction_rolls_back(mailoutbox, django_capture_on_commit_callbacks):
+    with django_capture_on_commit_callbacks(execute=True):
+        try:
+            with transaction.atomic():
+                _enqueue()
+                raise RuntimeError("the change failed")
+        except RuntimeError:
+            pass
+    assert OutboxMessage.objects.count() == 0 and mailoutbox == []
+
+
+def test_same_cause_is_queued_once(django_capture_on_commit_callbacks):
+    with django_capture_on_commit_callbacks(execute=False) as callbacks:
+        _enqueue("expiry:lot:7")
+        _, created = _enqueue("expiry:lot:7")
+    assert not created
+    assert OutboxMessage.objects.count() == 1 and len(callbacks) == 1
+
+
+def test_a_delivered_message_is_not_sent_again(mailoutbox):
+    message, _ = _enqueue()
+    assert outbox.outbox_deliver(message_id=message.pk) is True
+    assert outbox.outbox_deliver(message_id=message.pk) is False
+    assert len(mailoutbox) == 1
+
+
+def test_failed_send_stays_visible_with_its_error_and_is_retried_by_the_sweep(mailoutbox):
+    message, _ = _enqueue()
+    with mock.patch("core.outbox.send_mail", side_effect=SMTPServerDisconnected("mail server down")):
+        with pytest.raises(SMTPServerDisconnected):
+            outbox.outbox_deliver(message_id=message.pk)
+    message.refresh_from_db()
+    assert message.status == OutboxStatus.FAILED
+    assert "mail server down" in message.last_error and message.attempts == 1
+    assert message.next_attempt_at > timezone.now()
+
+    OutboxMessage.objects.filter(pk=message.pk).update(next_attempt_at=timezone.now() - timedelta(seconds=1))
+    assert outbox_sweep_task() == 1
+    message.refresh_from_db()
+    assert message.status == OutboxStatus.SENT and len(mailoutbox) == 1
+
+
+def test_a_claim_abandoned_by_a_dead_worker_is_released():
+    message, _ = _enqueue()
+    OutboxMessage.objects.filter(pk=message.pk).update(status=OutboxStatus.SENDING, claimed_at=timezone.now() - timedelta(hours=1))
+    assert outbox.outbox_release_stale_claims() == 1
+    message.refresh_from_db()
+    assert message.status == OutboxStatus.PENDING

@@ -1,0 +1,56 @@
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import dj_database_url
+import pytest
+from django.core.exceptions import ImproperlyConfigured
+
+from config.env import env_bool
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _run_manage(*args, env_overrides):
+    env = {k: v for k, v in os.environ.items() if k not in {"DJANGO_SETTINGS_MODULE", "SECRET_KEY", "ALLOWED_HOSTS", "DEBUG"}}
+    env.update(env_overrides)
+    return subprocess.run(
+        [sys.executable, "manage.py", *args], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120
+    )
+
+
+PRODUCTION_ENV = {
+    "DJANGO_SETTINGS_MODULE": "config.settings.production",
+    "SECRET_KEY": "x7$kq!2pLm#9vR@wZ4tY6uB8nC0eD3fG5hJ1kL^mN&pQ*rS(tU)vW_xY+zA",
+    "ALLOWED_HOSTS": "kiln.example.com",
+    "DATABASE_URL": "sqlite:////tmp/kiln-deploy-check.sqlite3",
+}
+
+
+def test_production_settings_pass_the_deploy_check_without_warnings():
+    result = _run_manage("check", "--deploy", "--fail-level", "WARNING", env_overrides=PRODUCTION_ENV)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "no issues" in result.stdout
+
+
+def test_production_settings_refuse_to_start_without_a_secret_key():
+    env = {k: v for k, v in PRODUCTION_ENV.items() if k != "SECRET_KEY"}
+    result = _run_manage("check", env_overrides=env)
+    assert result.returncode != 0
+    assert "SECRET_KEY is required" in result.stderr
+
+
+def test_env_bool_rejects_values_it_does_not_understand(monkeypatch):
+    monkeypatch.setenv("KILN_FLAG", "ture")
+    with pytest.raises(ImproperlyConfigured, match="KILN_FLAG must be true or false"):
+        env_bool("KILN_FLAG")
+    monkeypatch.setenv("KILN_FLAG", "yes")
+    assert env_bool("KILN_FLAG") is True
+
+
+def test_postgres_database_url_selects_the_postgresql_backend():
+    parsed = dj_database_url.parse("postgres://kiln:pw@db.internal:5432/kiln")
+    assert parsed["ENGINE"] == "django.db.backends.postgresql"
+    assert parsed["NAME"] == "kiln"
+    assert parsed["HOST"] == "db.internal"
