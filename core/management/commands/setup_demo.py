@@ -1,0 +1,41 @@
+import time
+
+from django.core.management import BaseCommand, call_command
+
+from core.demo import demo_users_create
+from sellers.models import Seller
+
+
+class Command(BaseCommand):
+    help = "Fill an empty database with a small demo marketplace, derive its scores and queues, and create one login per role."
+
+    def add_arguments(self, parser):
+        parser.add_argument("--sellers", type=int, default=60)
+        parser.add_argument("--buyers", type=int, default=600)
+        parser.add_argument("--months", type=int, default=12)
+        parser.add_argument("--seed", type=int, default=7)
+        parser.add_argument("--password", help="Use this password for every demo user instead of fresh random ones.")
+
+    def handle(self, *args, **options):
+        started = time.monotonic()
+        if Seller.objects.exists():
+            self.stdout.write("The database already holds a marketplace; keeping it.")
+        else:
+            call_command(
+                "generate_marketplace",
+                sellers=options["sellers"],
+                buyers=options["buyers"],
+                months=options["months"],
+                seed=options["seed"],
+                stdout=self.stdout,
+            )
+        from core.pipeline import pipeline_run_inline
+
+        self.stdout.write("Deriving scores, retention, loyalty, feedback and KPIs…")
+        for stage, seconds in pipeline_run_inline(seed=options["seed"], progress=self.stdout.write):
+            self.stdout.write(f"  {stage}: {seconds:.1f}s")
+        logins = demo_users_create(password=options["password"])
+        self.stdout.write(self.style.SUCCESS(f"Demo ready in {time.monotonic() - started:.0f}s."))
+        self.stdout.write("Back-office: http://127.0.0.1:8000/admin/")
+        for login in logins:
+            self.stdout.write(f"  {login.role:<18} username: {login.username:<8} password: {login.password}")
