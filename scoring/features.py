@@ -1,0 +1,376 @@
+"""Seller features, computed set-based for any moment ``as_of`` (see docs/scoring.md).
+
+Every feature only uses facts recorded before ``as_of`` (a cancellation counts once
+it happened, not because the order was placed), so a past date gives the frame the
+model would have seen then. Rates are shrunk towards the artisan's category average
+(an empirical-Bayes prior), so an artisan with three orders is not judged on three
+orders and a new artisan with none gets exactly the category prior: never a NaN.
+"""
+
+from datetime import datetime, timedelta
+
+import numpy as np
+import pandas as pd
+from django.core.cache import cache
+from django.db import connection
+
+from marketplace.models import EngagementEvent, Order, Review
+from sellers.models import Listing, Seller
+
+# The features the seller-score model uses, in order. Context columns (category, raw
+# counts, category averages) are returned too, for reasons and baselines.
+MODEL_FEATURES = [
+    "log_orders_365",
+    "repeat_sales_ratio",
+    "rating_mean",
+    "rating_var",
+    "sentiment_var",
+    "late_rate",
+    "lead_time_dev_days",
+    "cancel_rate",
+    "return_rate",
+    "reply_rate",
+    "log_response_minutes",
+    "seasonal_activity_ratio",
+    "log_logins_30",
+    "login_trend",
+    "log_listing_updates_90",
+    "inventory_issues",
+    "log_tenure_days",
+    "years_experience",
+    "has_portfolio",
+    "has_history",
+    "flagged_feedback_count",
+    "buyer_trust",
+]
+# The naive baseline the model must beat: how much the artisan sells, nothing else.
+BASELINE_FEATURES = ["log_orders_365", "log_revenue_365"]
+
+# Pseudo-counts of the category prior: how many observations the prior is worth.
+PRIOR_STRENGTH = {"orders": 10.0, "reviews": 5.0, "messages": 5.0}
+# Stock not updated for this long on an active, stock-tracked listing is suspicious.
+STALE_STOCK_DAYS = 90
+
+POSITIVE_WORDS = ("beautiful", "lovely", "great", "quick", "perfect", "love", "amazing", "gorgeous", "excellent", "well made")
+NEGATIVE_WORDS = ("broken", "damaged", "late", "poor", "disappoint", "cheap", "never", "wrong", "slow", "refund")
+
+
+def _ts(value: datetime):
+    return connection.ops.adapt_datetimefield_value(value)
+
+
+def _days_between(later: str, earlier: str) -> str:
+    if connection.vendor == "postgresql":
+        return f"(EXTRACT(EPOCH FROM ({later} - {earlier})) / 86400.0)"
+    return f"(julianday({later}) - julianday({earlier}))"
+
+
+def _in_clause(column: str, seller_ids) -> tuple[str, list]:
+    if seller_ids is None:
+        return "", []
+    ids = [int(i) for i in seller_ids]
+    if not ids:
+        return " AND 1 = 0", []
+    return f" AND {column} IN ({', '.join(['%s'] * len(ids))})", ids
+
+
+def _query(sql: str, params: list, columns: list[str]) -> pd.DataFrame:
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        rows = cursor.fetchall()
+    frame = pd.DataFrame.from_records(rows, columns=columns)
+    return frame.set_index(columns[0]) if not frame.empty else pd.DataFrame(columns=columns[1:], index=pd.Index([], name=columns[0]))
+
+
+def _sellers(as_of: datetime, seller_ids) -> pd.DataFrame:
+    where, ids = _in_clause("id", seller_ids)
+    sql = (
+        f"SELECT id, craft_category, is_seasonal, years_experience, has_portfolio, applied_at, approved_at "
+        f"FROM {Seller._meta.db_table} WHERE applied_at < %s{where}"
+    )
+    frame = _query(sql, [_ts(as_of), *ids], ["seller_id", "craft_category", "is_seasonal", "years_experience", "has_portfolio", "applied_at", "approved_at"])
+    frame.index = frame.index.astype("int64")
+    return frame
+
+
+def _order_aggregates(as_of: datetime, seller_ids) -> pd.DataFrame:
+    t = as_of
+    where, ids = _in_clause("o.seller_id", seller_ids)
+    lead = _days_between("o.shipped_at", "o.ship_by")
+    # One pass over the artisan's orders of the last 455 days (365 + a 90-day season a year back).
+    sql = f"""
+        SELECT o.seller_id,
+          SUM(CASE WHEN o.placed_at >= %s THEN 1 ELSE 0 END),
+          SUM(CASE WHEN o.placed_at >= %s THEN o.total_amount ELSE 0 END),
+          SUM(CASE WHEN o.placed_at >= %s THEN 1 ELSE 0 END),
+          SUM(CASE WHEN o.placed_at >= %s AND o.cancelled_at IS NOT NULL AND o.cancelled_at < %s THEN 1 ELSE 0 END),
+          SUM(CASE WHEN o.placed_at >= %s AND o.cancel_reason = 'out_of_stock' AND o.cancelled_at < %s THEN 1 ELSE 0 END),
+          SUM(CASE WHEN o.placed_at >= %s AND o.returned_at IS NOT NULL AND o.returned_at < %s THEN 1 ELSE 0 END),
+          SUM(CASE WHEN o.placed_at >= %s AND o.ship_by < %s AND (o.cancelled_at IS NULL OR o.cancelled_at >= %s) THEN 1 ELSE 0 END),
+          SUM(CASE WHEN o.placed_at >= %s AND o.ship_by < %s AND (o.cancelled_at IS NULL OR o.cancelled_at >= %s)
+                    AND (o.shipped_at IS NULL OR o.shipped_at >= %s OR o.shipped_at > o.ship_by) THEN 1 ELSE 0 END),
+          SUM(CASE WHEN o.placed_at >= %s AND o.shipped_at < %s THEN 1 ELSE 0 END),
+          AVG(CASE WHEN o.placed_at >= %s AND o.shipped_at < %s THEN {lead} END)
+        FROM {Order._meta.db_table} o
+        WHERE o.placed_at >= %s AND o.placed_at < %s{where}
+        GROUP BY o.seller_id
+    """
+    t365, t90 = _ts(t - timedelta(days=365)), _ts(t - timedelta(days=90))
+    tt = _ts(t)
+    params = [t365, t365, t90, t365, tt, t365, tt, t365, tt, t365, tt, tt, t365, tt, tt, tt, t365, tt, t365, tt, t365, tt, *ids]
+    columns = ["seller_id", "orders_365", "revenue_365", "orders_90", "cancelled_365", "oos_cancelled_365", "returned_365", "due_365", "late_365", "shipped_365", "lead_time_dev_days_raw"]
+    frame = _query(sql, params, columns)
+
+    # Lifetime count and first order: cheap on the (seller, placed_at) index.
+    lifetime = _query(
+        f"SELECT o.seller_id, COUNT(*) FROM {Order._meta.db_table} o WHERE o.placed_at < %s{where} GROUP BY o.seller_id",
+        [tt, *ids],
+        ["seller_id", "orders_all"],
+    )
+    # Repeat sales: orders from buyers who bought from the same artisan more than once in the year.
+    repeat = _query(
+        f"""SELECT p.seller_id, SUM(CASE WHEN p.n > 1 THEN p.n ELSE 0 END) FROM (
+              SELECT o.seller_id, o.buyer_id, COUNT(*) AS n FROM {Order._meta.db_table} o
+              WHERE o.placed_at >= %s AND o.placed_at < %s{where} GROUP BY o.seller_id, o.buyer_id
+            ) p GROUP BY p.seller_id""",
+        [t365, tt, *ids],
+        ["seller_id", "repeat_orders_365"],
+    )
+    return frame.join(lifetime, how="outer").join(repeat, how="outer")
+
+
+def _sentiment_sql() -> str:
+    text = "LOWER(r.text)"
+    pos = " + ".join(f"(CASE WHEN {text} LIKE '%%{w}%%' THEN 1 ELSE 0 END)" for w in POSITIVE_WORDS)
+    neg = " + ".join(f"(CASE WHEN {text} LIKE '%%{w}%%' THEN 1 ELSE 0 END)" for w in NEGATIVE_WORDS)
+    return f"(({pos}) - ({neg}))"
+
+
+def _review_aggregates(as_of: datetime, seller_ids) -> pd.DataFrame:
+    where, ids = _in_clause("r.seller_id", seller_ids)
+    sentiment = _sentiment_sql()
+    sql = f"""
+        SELECT s.seller_id, COUNT(*), AVG(s.rating), AVG(s.rating * s.rating), AVG(s.sent), AVG(s.sent * s.sent)
+        FROM (SELECT r.seller_id, r.rating * 1.0 AS rating, {sentiment} * 1.0 AS sent
+              FROM {Review._meta.db_table} r WHERE r.created_at >= %s AND r.created_at < %s{where}) s
+        GROUP BY s.seller_id
+    """
+    params = [_ts(as_of - timedelta(days=365)), _ts(as_of), *ids]
+    return _query(sql, params, ["seller_id", "reviews_365", "rating_avg_raw", "rating_sq_raw", "sent_avg_raw", "sent_sq_raw"])
+
+
+def _engagement_aggregates(as_of: datetime, seller_ids) -> pd.DataFrame:
+    table = EngagementEvent._meta.db_table
+    where_actor, ids = _in_clause("e.seller_id", seller_ids)
+    t = as_of
+    tt, t30, t90 = _ts(t), _ts(t - timedelta(days=30)), _ts(t - timedelta(days=90))
+    own = _query(
+        f"""SELECT e.seller_id,
+              SUM(CASE WHEN e.kind = 'login' AND e.occurred_at >= %s THEN 1 ELSE 0 END),
+              SUM(CASE WHEN e.kind = 'login' AND e.occurred_at < %s THEN 1 ELSE 0 END),
+              SUM(CASE WHEN e.kind = 'listing_update' THEN 1 ELSE 0 END),
+              SUM(CASE WHEN e.kind = 'message_reply' THEN 1 ELSE 0 END),
+              AVG(CASE WHEN e.kind = 'message_reply' THEN e.response_minutes END)
+            FROM {table} e
+            WHERE e.seller_id IS NOT NULL AND e.occurred_at >= %s AND e.occurred_at < %s{where_actor}
+            GROUP BY e.seller_id""",
+        [t30, t30, t90, tt, *ids],
+        ["seller_id", "logins_30", "logins_prev_60", "listing_updates_90", "replies_90", "response_minutes_raw"],
+    )
+    where_target, ids = _in_clause("e.target_seller_id", seller_ids)
+    audience = _query(
+        f"""SELECT e.target_seller_id, COUNT(*) FROM {table} e
+            WHERE e.kind = 'message' AND e.buyer_id IS NOT NULL AND e.occurred_at >= %s AND e.occurred_at < %s{where_target}
+            GROUP BY e.target_seller_id""",
+        [t90, tt, *ids],
+        ["seller_id", "messages_90"],
+    )
+    return own.join(audience, how="outer")
+
+
+def _inventory_issues(as_of: datetime, seller_ids) -> pd.DataFrame:
+    """Listings whose stock data looks wrong (see sellers.inventory for the definitions)."""
+    from sellers.inventory import inventory_issue_counts
+
+    return inventory_issue_counts(as_of=as_of, seller_ids=seller_ids)
+
+
+def _group_season_share(as_of: datetime) -> dict[bool, float]:
+    """Share of a year's orders that fall in the last 90 days, for seasonal and other artisans.
+
+    This is the population's own seasonal curve: in May a seasonal artisan is expected to
+    have sold far less of its year than a non-seasonal one, and is compared with that.
+    """
+    key = f"scoring:season-share:{as_of.isoformat()}"
+    cached = cache.get(key)
+    if cached is not None:
+        return cached
+    sql = f"""
+        SELECT s.is_seasonal, SUM(CASE WHEN o.placed_at >= %s THEN 1 ELSE 0 END), COUNT(*)
+        FROM {Order._meta.db_table} o JOIN {Seller._meta.db_table} s ON s.id = o.seller_id
+        WHERE o.placed_at >= %s AND o.placed_at < %s GROUP BY s.is_seasonal
+    """
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [_ts(as_of - timedelta(days=90)), _ts(as_of - timedelta(days=365)), _ts(as_of)])
+        rows = cursor.fetchall()
+    shares = {True: 90 / 365, False: 90 / 365}
+    for seasonal, recent, total in rows:
+        if total and total >= 50:
+            shares[bool(seasonal)] = float(recent) / float(total)
+    cache.set(key, shares, 3600)
+    return shares
+
+
+def _category_priors(frame: pd.DataFrame, as_of: datetime, seller_ids) -> pd.DataFrame:
+    """Pooled category averages of each rate. Computed over every artisan, not just the chunk."""
+    if seller_ids is not None:
+        key = f"scoring:category-priors:{as_of.isoformat()}"
+        cached = cache.get(key)
+        if cached is not None:
+            return cached
+        full = _raw_frame(as_of, None)
+        priors = _pool_by_category(full)
+        cache.set(key, priors, 3600)
+        return priors
+    return _pool_by_category(frame)
+
+
+def _pool_by_category(frame: pd.DataFrame) -> pd.DataFrame:
+    sums = frame.groupby("craft_category")[
+        ["orders_365", "repeat_orders_365", "cancelled_365", "returned_365", "due_365", "late_365", "reviews_365",
+         "rating_sum", "rating_sq_sum", "sent_sum", "sent_sq_sum", "replies_90", "messages_90", "lead_sum", "lead_n",
+         "response_sum", "response_n"]
+    ].sum()
+    overall = sums.sum()
+    sums.loc["__all__"] = overall
+
+    def ratio(num, den, default):
+        return np.where(sums[den] > 0, sums[num] / sums[den].where(sums[den] > 0, 1), default)
+
+    priors = pd.DataFrame(index=sums.index)
+    priors["repeat_sales_ratio"] = ratio("repeat_orders_365", "orders_365", 0.2)
+    priors["cancel_rate"] = ratio("cancelled_365", "orders_365", 0.03)
+    priors["return_rate"] = ratio("returned_365", "orders_365", 0.04)
+    priors["late_rate"] = ratio("late_365", "due_365", 0.1)
+    priors["rating_mean"] = ratio("rating_sum", "reviews_365", 4.3)
+    rating_sq = ratio("rating_sq_sum", "reviews_365", 19.0)
+    priors["rating_var"] = np.maximum(rating_sq - priors["rating_mean"] ** 2, 0)
+    priors["sent_mean"] = ratio("sent_sum", "reviews_365", 0.5)
+    sent_sq = ratio("sent_sq_sum", "reviews_365", 1.0)
+    priors["sentiment_var"] = np.maximum(sent_sq - priors["sent_mean"] ** 2, 0)
+    priors["reply_rate"] = np.clip(ratio("replies_90", "messages_90", 0.8), 0, 1)
+    priors["lead_time_dev_days"] = ratio("lead_sum", "lead_n", -1.0)
+    priors["response_minutes"] = ratio("response_sum", "response_n", 90.0)
+    return priors
+
+
+def _raw_frame(as_of: datetime, seller_ids) -> pd.DataFrame:
+    sellers = _sellers(as_of, seller_ids)
+    frame = (
+        sellers.join(_order_aggregates(as_of, seller_ids), how="left")
+        .join(_review_aggregates(as_of, seller_ids), how="left")
+        .join(_engagement_aggregates(as_of, seller_ids), how="left")
+        .join(_inventory_issues(as_of, seller_ids), how="left")
+    )
+    counts = [
+        "orders_365", "revenue_365", "orders_90", "cancelled_365", "oos_cancelled_365", "returned_365", "due_365",
+        "late_365", "shipped_365", "orders_all", "repeat_orders_365", "reviews_365", "logins_30", "logins_prev_60",
+        "listing_updates_90", "replies_90", "messages_90", "inventory_issues",
+    ]
+    for column in counts:
+        if column not in frame:
+            frame[column] = 0.0
+        frame[column] = pd.to_numeric(frame[column], errors="coerce").fillna(0).astype("float64")
+    for column in ["rating_avg_raw", "rating_sq_raw", "sent_avg_raw", "sent_sq_raw", "lead_time_dev_days_raw", "response_minutes_raw"]:
+        frame[column] = pd.to_numeric(frame.get(column), errors="coerce").astype("float64")
+    frame["rating_sum"] = frame["rating_avg_raw"].fillna(0) * frame["reviews_365"]
+    frame["rating_sq_sum"] = frame["rating_sq_raw"].fillna(0) * frame["reviews_365"]
+    frame["sent_sum"] = frame["sent_avg_raw"].fillna(0) * frame["reviews_365"]
+    frame["sent_sq_sum"] = frame["sent_sq_raw"].fillna(0) * frame["reviews_365"]
+    frame["lead_n"] = np.where(frame["lead_time_dev_days_raw"].notna(), frame["shipped_365"], 0)
+    frame["lead_sum"] = frame["lead_time_dev_days_raw"].fillna(0) * frame["lead_n"]
+    frame["response_n"] = np.where(frame["response_minutes_raw"].notna(), frame["replies_90"], 0)
+    frame["response_sum"] = frame["response_minutes_raw"].fillna(0) * frame["response_n"]
+    return frame
+
+
+def _shrink(num, den, prior, strength):
+    return (num + strength * prior) / (den + strength)
+
+
+def _feedback(as_of: datetime, seller_ids) -> pd.DataFrame:
+    from feedback.selectors import seller_feedback_signals
+
+    return seller_feedback_signals(as_of=as_of, seller_ids=seller_ids)
+
+
+def seller_features(*, as_of: datetime, seller_ids=None) -> pd.DataFrame:
+    """Feature frame indexed by seller_id: MODEL_FEATURES plus context columns.
+
+    ``seller_ids=None`` means every artisan who had applied by ``as_of``. Unknown ids are
+    simply absent. No value is ever NaN.
+    """
+    frame = _raw_frame(as_of, seller_ids)
+    if frame.empty:
+        return pd.DataFrame(columns=[*MODEL_FEATURES, "craft_category"], index=pd.Index([], name="seller_id"))
+    priors = _category_priors(frame, as_of, seller_ids)
+    category = frame["craft_category"].where(frame["craft_category"].isin(priors.index), "__all__")
+    prior = priors.reindex(category.values).set_axis(frame.index)
+    k_orders, k_reviews, k_messages = PRIOR_STRENGTH["orders"], PRIOR_STRENGTH["reviews"], PRIOR_STRENGTH["messages"]
+
+    out = pd.DataFrame(index=frame.index)
+    out["craft_category"] = frame["craft_category"]
+    out["is_seasonal"] = frame["is_seasonal"].astype(bool)
+    out["orders_365"] = frame["orders_365"]
+    out["orders_90"] = frame["orders_90"]
+    out["revenue_365"] = frame["revenue_365"].astype("float64")
+    out["log_orders_365"] = np.log1p(frame["orders_365"])
+    out["log_revenue_365"] = np.log1p(frame["revenue_365"].astype("float64"))
+    out["repeat_sales_ratio"] = _shrink(frame["repeat_orders_365"], frame["orders_365"], prior["repeat_sales_ratio"], k_orders)
+    out["cancel_rate"] = _shrink(frame["cancelled_365"], frame["orders_365"], prior["cancel_rate"], k_orders)
+    out["return_rate"] = _shrink(frame["returned_365"], frame["orders_365"], prior["return_rate"], k_orders)
+    out["late_rate"] = _shrink(frame["late_365"], frame["due_365"], prior["late_rate"], k_orders)
+    out["lead_time_dev_days"] = _shrink(frame["lead_sum"], frame["lead_n"], prior["lead_time_dev_days"], k_orders)
+    out["rating_mean"] = _shrink(frame["rating_sum"], frame["reviews_365"], prior["rating_mean"], k_reviews)
+    rating_sq = _shrink(frame["rating_sq_sum"], frame["reviews_365"], prior["rating_var"] + prior["rating_mean"] ** 2, k_reviews)
+    out["rating_var"] = np.maximum(rating_sq - out["rating_mean"] ** 2, 0)
+    sent_mean = _shrink(frame["sent_sum"], frame["reviews_365"], prior["sent_mean"], k_reviews)
+    sent_sq = _shrink(frame["sent_sq_sum"], frame["reviews_365"], prior["sentiment_var"] + prior["sent_mean"] ** 2, k_reviews)
+    out["sentiment_var"] = np.maximum(sent_sq - sent_mean**2, 0)
+    out["reply_rate"] = np.clip(_shrink(frame["replies_90"], frame["messages_90"], prior["reply_rate"], k_messages), 0, 1)
+    response = _shrink(frame["response_sum"], frame["response_n"], prior["response_minutes"], k_messages)
+    out["response_minutes"] = response
+    out["log_response_minutes"] = np.log1p(np.maximum(response, 0))
+
+    # Seasonality: recent sales against what this artisan's own year says the last 90 days
+    # should hold, using the seasonal or non-seasonal population curve for the same dates.
+    shares = _group_season_share(as_of)
+    expected = frame["orders_365"] * np.where(frame["is_seasonal"].astype(bool), shares[True], shares[False])
+    applied = pd.to_datetime(frame["applied_at"], utc=True)
+    approved = pd.to_datetime(frame["approved_at"], utc=True)
+    started = approved.fillna(applied)
+    tenure_days = ((pd.Timestamp(as_of) - started).dt.total_seconds() / 86400.0).clip(lower=0).fillna(0)
+    seasonal_ratio = np.log((frame["orders_90"] + 1.0) / (expected + 1.0))
+    # Under a year on the marketplace the artisan has no full year to compare with: neutral.
+    out["seasonal_activity_ratio"] = np.where(tenure_days >= 365, seasonal_ratio, 0.0)
+    out["log_logins_30"] = np.log1p(frame["logins_30"])
+    out["login_trend"] = (frame["logins_30"] - frame["logins_prev_60"] / 2.0) / (frame["logins_30"] + frame["logins_prev_60"] / 2.0 + 1.0)
+    out["log_listing_updates_90"] = np.log1p(frame["listing_updates_90"])
+    out["inventory_issues"] = frame["inventory_issues"] + frame["oos_cancelled_365"]
+    out["tenure_days"] = tenure_days
+    out["log_tenure_days"] = np.log1p(tenure_days)
+    out["years_experience"] = frame["years_experience"].astype("float64")
+    out["has_portfolio"] = frame["has_portfolio"].astype(bool).astype("float64")
+    out["has_history"] = (frame["orders_all"] > 0).astype("float64")
+
+    feedback = _feedback(as_of, seller_ids)
+    out["flagged_feedback_count"] = feedback["flagged_feedback_count"].reindex(out.index).fillna(0).astype("float64")
+    out["buyer_trust"] = feedback["buyer_trust"].reindex(out.index).fillna(0.0).astype("float64")
+
+    for name in ["repeat_sales_ratio", "cancel_rate", "return_rate", "late_rate", "rating_mean", "reply_rate", "lead_time_dev_days"]:
+        out[f"category_{name}"] = prior[name].astype("float64")
+    out["category_response_minutes"] = prior["response_minutes"].astype("float64")
+    numeric = out.columns.difference(["craft_category", "is_seasonal"])
+    out[numeric] = out[numeric].astype("float64").replace([np.inf, -np.inf], np.nan).fillna(0.0)
+    out.index.name = "seller_id"
+    return out
