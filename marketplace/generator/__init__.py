@@ -1,0 +1,1 @@
+"""Synthetic marketplace generator; the generating process is documented in docs/generator.md."""
