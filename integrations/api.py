@@ -1,0 +1,156 @@
+"""The base view and decorators every ingestion endpoint is built from.
+
+    class ThingCreateApi(IngestAPIView):
+        required_scopes = ["storefront:write"]
+
+        @idempotent
+        def post(self, request): ...
+
+gives: API-key auth with scopes (401/403), per-key throttling (429), a 413 for oversize
+bodies checked from Content-Length before anything is parsed, the shared error body, and
+``Idempotency-Key`` replay.
+"""
+
+import functools
+import hashlib
+
+from django.conf import settings
+from django.db import IntegrityError, transaction
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, inline_serializer
+from rest_framework import serializers
+from rest_framework.authentication import SessionAuthentication
+from rest_framework.parsers import JSONParser
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from integrations.authentication import ApiKeyAuthentication
+from integrations.errors import IdempotencyConflict, PayloadTooLarge, api_exception_handler
+from integrations.models import ApiKey, IdempotencyRecord
+from integrations.permissions import HasScope
+from integrations.throttling import ApiKeyRateThrottle
+
+IDEMPOTENCY_HEADER = "Idempotency-Key"
+REPLAY_HEADER = "Idempotent-Replayed"
+
+IDEMPOTENCY_KEY_PARAMETER = OpenApiParameter(
+    name=IDEMPOTENCY_HEADER,
+    type=OpenApiTypes.STR,
+    location=OpenApiParameter.HEADER,
+    required=False,
+    description=(
+        "Optional, up to 255 characters, unique per API key. A retry with the same key and body returns the "
+        "original status and body; the same key with a different body gets 422."
+    ),
+)
+
+ErrorSerializer = inline_serializer(
+    name="Error",
+    fields={
+        "code": serializers.CharField(),
+        "detail": serializers.CharField(),
+        "errors": serializers.DictField(child=serializers.ListField(child=serializers.CharField())),
+    },
+)
+
+ERROR_RESPONSES = {
+    400: OpenApiResponse(ErrorSerializer, description="Malformed JSON or invalid input; `errors` names each field."),
+    401: OpenApiResponse(ErrorSerializer, description="Missing or invalid API key."),
+    403: OpenApiResponse(ErrorSerializer, description="The API key lacks the required scope."),
+    413: OpenApiResponse(ErrorSerializer, description="Body larger than the configured limit."),
+    422: OpenApiResponse(ErrorSerializer, description="Idempotency-Key reused with a different body."),
+    429: OpenApiResponse(ErrorSerializer, description="Too many requests for this API key."),
+}
+
+
+def request_size_check(request) -> None:
+    limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
+    if limit is None:
+        return
+    try:
+        length = int(request.META.get("CONTENT_LENGTH") or 0)
+    except ValueError:
+        length = 0
+    if length > limit:
+        raise PayloadTooLarge(f"Request body is {length} bytes; the limit is {limit} bytes.")
+
+
+class IngestAPIView(APIView):
+    authentication_classes = [ApiKeyAuthentication, SessionAuthentication]
+    permission_classes = [HasScope]
+    throttle_classes = [ApiKeyRateThrottle]
+    parser_classes = [JSONParser]
+    required_scopes: list[str] = []
+
+    def initial(self, request, *args, **kwargs):
+        # Before authentication and parsing: an oversize body is refused without being read.
+        request_size_check(request)
+        super().initial(request, *args, **kwargs)
+
+    def get_exception_handler(self):
+        return api_exception_handler
+
+
+def _request_hash(request) -> str:
+    digest = hashlib.sha256()
+    digest.update(request.method.encode())
+    digest.update(b"\0")
+    digest.update(request.path.encode())
+    digest.update(b"\0")
+    digest.update(request.body)
+    return digest.hexdigest()
+
+
+def idempotent(view_method):
+    """Honours the ``Idempotency-Key`` header on an IngestAPIView method.
+
+    The record is inserted in the same transaction as the work. A concurrent request with the
+    same key blocks on the unique index until the first commits, then replays its answer, so
+    two identical concurrent posts have exactly one effect. 5xx and 409 answers are not stored.
+    """
+
+    @functools.wraps(view_method)
+    def wrapper(self, request, *args, **kwargs):
+        raw_key = request.headers.get(IDEMPOTENCY_HEADER)
+        if raw_key is None or not isinstance(request.auth, ApiKey):
+            return view_method(self, request, *args, **kwargs)
+        key = raw_key.strip()
+        if not key or len(key) > 255:
+            raise serializers.ValidationError({IDEMPOTENCY_HEADER: ["Must be between 1 and 255 characters."]})
+        request_hash = _request_hash(request)
+        with transaction.atomic():
+            try:
+                with transaction.atomic():
+                    record = IdempotencyRecord.objects.create(
+                        api_key=request.auth,
+                        key=key,
+                        method=request.method,
+                        path=request.path[:255],
+                        request_hash=request_hash,
+                        status_code=0,
+                    )
+            except IntegrityError:
+                record = IdempotencyRecord.objects.get(api_key=request.auth, key=key)
+                if record.request_hash != request_hash:
+                    raise IdempotencyConflict(
+                        f"Idempotency-Key '{key}' was already used for a different request "
+                        f"({record.method} {record.path} with another body). Use a new key."
+                    ) from None
+                response = Response(record.response_body, status=record.status_code)
+                response[REPLAY_HEADER] = "true"
+                return response
+            try:
+                response = view_method(self, request, *args, **kwargs)
+            except Exception as exc:  # noqa: BLE001 - API errors become stored answers; others re-raise
+                response = self.handle_exception(exc)
+            # Server errors and 409 "send the missing event first" are worth retrying with the
+            # same key, so they are not stored.
+            if response.status_code >= 500 or response.status_code == 409:
+                transaction.set_rollback(True)
+                return response
+            record.status_code = response.status_code
+            record.response_body = response.data
+            record.save(update_fields=["status_code", "response_body"])
+            return response
+
+    return wrapper

@@ -1,0 +1,93 @@
+"""Bulk requests: up to MAX_BULK_ITEMS items, each processed in its own transaction.
+
+Mixed-batch policy: good items are kept and bad ones are rejected one by one. Every item gets a
+result ``{index, status, id, errors}`` where status is created, updated, duplicate or rejected.
+A rejected item leaves nothing behind (its savepoint is rolled back).
+"""
+
+from collections import Counter
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+
+from django.core.exceptions import ValidationError as DjangoValidationError
+from django.db import DataError, IntegrityError, transaction
+from rest_framework import serializers
+
+from integrations.errors import LifecycleConflict, flatten_errors
+
+MAX_BULK_ITEMS = 1000
+
+CREATED = "created"
+UPDATED = "updated"
+DUPLICATE = "duplicate"
+REJECTED = "rejected"
+
+
+@dataclass
+class ItemResult:
+    status: str
+    id: int | None = None
+    errors: dict[str, list[str]] = field(default_factory=dict)
+    code: str | None = None
+    external_id: str | None = None
+
+    def as_dict(self, index: int | None = None) -> dict:
+        body: dict = {}
+        if index is not None:
+            body["index"] = index
+        body.update({"status": self.status, "id": self.id, "external_id": self.external_id, "errors": self.errors})
+        if self.code:
+            body["code"] = self.code
+        return body
+
+
+class BulkEnvelopeSerializer(serializers.Serializer):
+    items = serializers.ListField(child=serializers.DictField(), allow_empty=False)
+
+    def validate_items(self, items):
+        if len(items) > MAX_BULK_ITEMS:
+            raise serializers.ValidationError(
+                f"At most {MAX_BULK_ITEMS} items per request; this request has {len(items)}."
+            )
+        return items
+
+
+def bulk_items_parse(*, data) -> list[dict]:
+    """Validates the ``{"items": [...]}`` envelope; 400 naming ``items`` when it is wrong or too long."""
+    envelope = BulkEnvelopeSerializer(data=data if isinstance(data, dict) else {"items": data})
+    envelope.is_valid(raise_exception=True)
+    return envelope.validated_data["items"]
+
+
+def item_result_from_exception(exc: Exception) -> ItemResult:
+    if isinstance(exc, serializers.ValidationError):
+        return ItemResult(status=REJECTED, errors=flatten_errors(exc.detail), code="invalid")
+    if isinstance(exc, DjangoValidationError):
+        detail = exc.message_dict if hasattr(exc, "error_dict") else {"non_field_errors": exc.messages}
+        return ItemResult(status=REJECTED, errors=flatten_errors(detail), code="invalid")
+    if isinstance(exc, LifecycleConflict):
+        return ItemResult(status=REJECTED, errors={"status": [str(exc.detail)]}, code=exc.default_code)
+    raise exc
+
+
+def bulk_run(*, items: Iterable, handle: Callable[[dict], ItemResult]) -> list[dict]:
+    """Runs ``handle`` on each item inside its own atomic block and collects per-item results."""
+    results = []
+    for index, item in enumerate(items):
+        try:
+            with transaction.atomic():
+                result = handle(item)
+        except (serializers.ValidationError, DjangoValidationError, LifecycleConflict) as exc:
+            result = item_result_from_exception(exc)
+        except (IntegrityError, DataError) as exc:
+            # A constraint the validation did not foresee: reject this item only, keep the batch.
+            result = ItemResult(
+                status=REJECTED, errors={"non_field_errors": [f"Rejected by the database: {exc}".strip()]}, code="conflict"
+            )
+        results.append(result.as_dict(index))
+    return results
+
+
+def bulk_summary(results: list[dict]) -> dict[str, int]:
+    counts = Counter(r["status"] for r in results)
+    return {status: counts.get(status, 0) for status in (CREATED, UPDATED, DUPLICATE, REJECTED)}

@@ -1,0 +1,118 @@
+"""Follow-up work after ingestion: enqueued after commit, one pending run per (task, subject).
+
+``reaction_enqueue(task_path=..., subject_id=...)`` registers the reaction. After the commit, a
+``PendingReaction`` row is inserted unless one is already pending for the same subject; only the
+request that inserted the row enqueues ``integrations.run_reaction``. That task deletes the row
+(the claim) and enqueues the real task, which reads the subject's current state. A burst of
+events on one subject therefore costs one run, and an event committed after the claim queues
+another, so nothing is missed.
+
+Inside ``reactions_batched()`` (used by bulk endpoints) the same reactions are collected in a
+set and dispatched in one statement after the commit.
+"""
+
+import contextvars
+import logging
+from contextlib import contextmanager
+from datetime import timedelta
+
+from celery import Task
+from django.db import connection, transaction
+from django.utils import timezone
+from django.utils.module_loading import import_string
+
+from integrations.models import PendingReaction
+
+logger = logging.getLogger(__name__)
+
+_batch: contextvars.ContextVar[set | None] = contextvars.ContextVar("kiln_reaction_batch", default=None)
+
+# A pending row older than this lost its enqueue (e.g. the broker was down) and is re-sent.
+STALE_AFTER = timedelta(minutes=10)
+_INSERT_CHUNK = 500
+
+
+def reaction_enqueue(*, task_path: str, subject_id: int) -> None:
+    batch = _batch.get()
+    if batch is not None:
+        batch.add((task_path, subject_id))
+        return
+    pair = (task_path, subject_id)
+    transaction.on_commit(lambda: reactions_dispatch(pairs=[pair]), robust=True)
+
+
+@contextmanager
+def reactions_batched():
+    if _batch.get() is not None:
+        yield
+        return
+    pairs: set = set()
+    token = _batch.set(pairs)
+    try:
+        yield
+    finally:
+        _batch.reset(token)
+    if pairs:
+        ordered = sorted(pairs)
+        transaction.on_commit(lambda: reactions_dispatch(pairs=ordered), robust=True)
+
+
+def _pending_insert(pairs: list[tuple[str, int]]) -> list[tuple[str, int]]:
+    """Inserts the rows that are not pending yet and returns exactly those."""
+    table = PendingReaction._meta.db_table
+    now = timezone.now()
+    inserted: list[tuple[str, int]] = []
+    with connection.cursor() as cursor:
+        for start in range(0, len(pairs), _INSERT_CHUNK):
+            chunk = pairs[start : start + _INSERT_CHUNK]
+            values = ", ".join(["(%s, %s, %s)"] * len(chunk))
+            params: list = []
+            for task_path, subject_id in chunk:
+                params.extend([task_path, subject_id, now])
+            cursor.execute(
+                f"INSERT INTO {table} (task_path, subject_id, created_at) VALUES {values} "
+                "ON CONFLICT (task_path, subject_id) DO NOTHING RETURNING task_path, subject_id",
+                params,
+            )
+            inserted.extend((row[0], int(row[1])) for row in cursor.fetchall())
+    return inserted
+
+
+def reactions_dispatch(*, pairs: list[tuple[str, int]]) -> int:
+    from integrations.tasks import run_reaction_task
+
+    sent = 0
+    for task_path, subject_id in _pending_insert(list(pairs)):
+        try:
+            run_reaction_task.delay(task_path, subject_id)
+            sent += 1
+        except Exception:  # noqa: BLE001 - one failing reaction must not stop the others
+            logger.exception("Reaction %s(%s) failed to run", task_path, subject_id)
+    return sent
+
+
+def reaction_run(*, task_path: str, subject_id: int) -> bool:
+    """Claims the pending row and enqueues the real task. False when another run claimed it."""
+    claimed, _ = PendingReaction.objects.filter(task_path=task_path, subject_id=subject_id).delete()
+    if not claimed:
+        return False
+    try:
+        task = import_string(task_path)
+    except ImportError:
+        logger.warning("Reaction task %s is not available; skipped for subject %s", task_path, subject_id)
+        return False
+    if not isinstance(task, Task):
+        logger.warning("Reaction target %s is not a Celery task; skipped", task_path)
+        return False
+    task.delay(subject_id)
+    return True
+
+
+def reactions_sweep_stale() -> int:
+    """Re-sends reactions whose pending row is older than STALE_AFTER."""
+    cutoff = timezone.now() - STALE_AFTER
+    stale = list(PendingReaction.objects.filter(created_at__lt=cutoff).values_list("id", "task_path", "subject_id")[:5000])
+    if not stale:
+        return 0
+    PendingReaction.objects.filter(id__in=[row[0] for row in stale]).delete()
+    return reactions_dispatch(pairs=[(row[1], row[2]) for row in stale])

@@ -1,0 +1,22 @@
+from celery import shared_task
+
+from integrations.reactions import reaction_run, reactions_sweep_stale
+from integrations.services import idempotency_records_purge
+
+
+@shared_task(name="integrations.run_reaction")
+def run_reaction_task(task_path: str, subject_id: int) -> bool:
+    return reaction_run(task_path=task_path, subject_id=subject_id)
+
+
+@shared_task(name="integrations.purge_idempotency_records")
+def purge_idempotency_records_task() -> int:
+    deleted, more = idempotency_records_purge()
+    if more:
+        purge_idempotency_records_task.delay()
+    return deleted
+
+
+@shared_task(name="integrations.sweep_stale_reactions")
+def sweep_stale_reactions_task() -> int:
+    return reactions_sweep_stale()
