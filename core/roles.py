@@ -55,6 +55,8 @@ ROLE_PERMISSIONS: dict[str, dict[str, tuple[str, ...]]] = {
         "marketplace.return": VIEW,
         "marketplace.engagementevent": VIEW,
         "core.outboxmessage": WORK,
+        "core.pipelinerun": WORK,
+        "core.pipelinestagerun": VIEW,
     },
 }
 

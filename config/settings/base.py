@@ -141,7 +141,11 @@ CELERY_TASK_ALWAYS_EAGER = not CELERY_BROKER_URL
 CELERY_TASK_EAGER_PROPAGATES = True
 if not CELERY_BROKER_URL:
     CELERY_BROKER_URL = "memory://"
-CELERY_RESULT_BACKEND = env_str("CELERY_RESULT_BACKEND", "") or None
+# Chords (the pipeline's fan-out) need a result backend; Redis serves as both by default.
+CELERY_RESULT_BACKEND = env_str("CELERY_RESULT_BACKEND", "") or (
+    CELERY_BROKER_URL if CELERY_BROKER_URL.startswith(("redis://", "rediss://")) else None
+)
+CELERY_RESULT_EXPIRES = 24 * 60 * 60
 CELERY_TASK_SERIALIZER = "json"
 CELERY_RESULT_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
@@ -158,7 +162,9 @@ CELERY_TASK_ROUTES = {
     "buyers.*": {"queue": "scoring"},
     "core.outbox.*": {"queue": "default"},
 }
-CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 60 * 60}
+# How long a delivered but unacknowledged task waits before Redis hands it to another worker
+# (the redelivery of a killed worker's chunk). It must exceed the longest task.
+CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": env_int("CELERY_VISIBILITY_TIMEOUT", 60 * 60)}
 CELERY_TIMEZONE = TIME_ZONE
 
 # --- REST framework -------------------------------------------------------
@@ -195,5 +201,9 @@ LOGGING = {
     "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
     "loggers": {"django.db.backends": {"level": "WARNING"}},
 }
+
+# Keys per pipeline chunk (see core/pipeline.py).
+PIPELINE_CHUNK_SIZE = env_int("PIPELINE_CHUNK_SIZE", 2000)
+PIPELINE_STAGES = env_str("PIPELINE_STAGES", "core.stages:STAGES")
 
 KILN_MODEL_DIR = Path(env_str("KILN_MODEL_DIR", str(VAR_DIR / "models")))

@@ -32,7 +32,7 @@ class Command(BaseCommand):
         from core.pipeline import pipeline_run_inline
 
         self.stdout.write("Deriving scores, retention, loyalty, feedback and KPIs…")
-        for stage, seconds in pipeline_run_inline(seed=options["seed"], progress=self.stdout.write):
+        for stage, seconds in pipeline_run_inline(progress=self.stdout.write):
             self.stdout.write(f"  {stage}: {seconds:.1f}s")
         logins = demo_users_create(password=options["password"])
         self.stdout.write(self.style.SUCCESS(f"Demo ready in {time.monotonic() - started:.0f}s."))
