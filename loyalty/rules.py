@@ -1,0 +1,161 @@
+"""Pricing an earning action under the configured rules. Pure functions, no queries.
+
+Precedence, in this order (shown in the admin and by ``rule_precedence``):
+
+1. **Base rule.** Of the active rules of the action's kind whose window, tier and segment
+   targets match, the one with the highest ``priority`` wins (ties: lowest id). The others
+   are listed as shadowed. Only one base rule ever applies, so editing a rule never
+   silently changes which one applies: priority does.
+2. **Tier multiplier.** If the base rule says so, the member's tier multiplier applies.
+3. **Promotions** for that kind, walked in the same priority order. Stacking promotions
+   add their extra (2x + 1.5x = 2.5x, never 3x). An exclusive promotion applies only if
+   it is the first match, and then stops the walk; met later, it is skipped.
+4. **Cap.** The base rule's cap (per member, per day/week/month) clips the result.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from decimal import Decimal
+
+from loyalty.models import CapPeriod, EarningRule, RuleKind, Tier
+
+
+@dataclass
+class Action:
+    source_type: str
+    source_id: int
+    buyer_id: int
+    kind: str | None  # a RuleKind, or None for fixed points (badge bonus)
+    occurred_at: datetime
+    reason: str
+    base: Decimal = Decimal(1)  # order total for spend, 1 for one action
+    fixed_points: int = 0
+    seller_id: int | None = None
+    category: str = ""
+    pending: bool = False
+
+
+@dataclass
+class Priced:
+    points: int
+    rule: EarningRule | None
+    breakdown: dict = field(default_factory=dict)
+
+
+def rule_in_force(rule: EarningRule, *, at: datetime, tier: Tier | None, segment: str) -> bool:
+    if not rule.is_active:
+        return False
+    if rule.starts_at and at < rule.starts_at:
+        return False
+    if rule.ends_at and at >= rule.ends_at:
+        return False
+    if rule.target_tier_id and (tier is None or tier.pk != rule.target_tier_id):
+        return False
+    if rule.target_segment and segment != rule.target_segment:
+        return False
+    return True
+
+
+def precedence_key(rule: EarningRule):
+    return (-rule.priority, rule.pk or 10**12)
+
+
+def cap_period_key(period: str, at: datetime):
+    if period == CapPeriod.DAY:
+        return at.date().isoformat()
+    if period == CapPeriod.WEEK:
+        year, week, _ = at.isocalendar()
+        return f"{year}-W{week:02d}"
+    return f"{at.year}-{at.month:02d}"
+
+
+def cap_period_start(period: str, at: datetime) -> datetime:
+    start = at.replace(hour=0, minute=0, second=0, microsecond=0)
+    if period == CapPeriod.WEEK:
+        start -= timedelta(days=at.weekday())
+    elif period == CapPeriod.MONTH:
+        start = start.replace(day=1)
+    return start
+
+
+class RuleBook:
+    """The rules loaded once per batch, split into base rules and promotions by kind."""
+
+    def __init__(self, rules: list[EarningRule]):
+        self.base: dict[str, list[EarningRule]] = {}
+        self.promotions: dict[str, list[EarningRule]] = {}
+        for rule in sorted(rules, key=precedence_key):
+            if rule.kind == RuleKind.PROMOTION:
+                self.promotions.setdefault(rule.promotion_of, []).append(rule)
+            else:
+                self.base.setdefault(rule.kind, []).append(rule)
+
+    @property
+    def capped_rules(self) -> list[EarningRule]:
+        return [r for rules in self.base.values() for r in rules if r.cap_points is not None]
+
+    def price(self, action: Action, *, tier: Tier | None, segment: str, usage: dict) -> Priced:
+        """Points for one action. ``usage`` maps (buyer, rule, period) to points already earned; updated."""
+        if action.kind is None:
+            return Priced(action.fixed_points, None, {"fixed": action.fixed_points})
+        at = action.occurred_at
+        matching = [r for r in self.base.get(action.kind, []) if rule_in_force(r, at=at, tier=tier, segment=segment)]
+        if not matching:
+            return Priced(0, None, {"no_rule": action.kind})
+        rule, shadowed = matching[0], matching[1:]
+        raw = Decimal(rule.points) * (action.base if action.kind == RuleKind.SPEND else Decimal(1))
+        breakdown: dict = {"rule": rule.pk, "rule_name": rule.name, "base_points": str(raw)}
+        if shadowed:
+            breakdown["shadowed_rules"] = [r.pk for r in shadowed]
+        if rule.applies_tier_multiplier and tier is not None and tier.multiplier != 1:
+            raw *= Decimal(tier.multiplier)
+            breakdown["tier"] = tier.code
+            breakdown["tier_multiplier"] = str(tier.multiplier)
+        extra = Decimal(0)
+        applied, skipped = [], []
+        for promo in self.promotions.get(action.kind, []):
+            if not rule_in_force(promo, at=at, tier=tier, segment=segment):
+                continue
+            if promo.exclusive:
+                if applied:
+                    skipped.append(promo.pk)
+                    continue
+                extra = Decimal(promo.multiplier) - 1
+                applied.append(promo.pk)
+                break
+            extra += Decimal(promo.multiplier) - 1
+            applied.append(promo.pk)
+        if applied:
+            raw *= 1 + extra
+            breakdown["promotions"] = applied
+            breakdown["promotion_multiplier"] = str(1 + extra)
+        if skipped:
+            breakdown["skipped_exclusive_promotions"] = skipped
+        points = max(int(math.floor(raw)), 0)
+        if rule.cap_points is not None and points > 0:
+            key = (action.buyer_id, rule.pk, cap_period_key(rule.cap_period, at))
+            used = usage.get(key, 0)
+            allowed = max(rule.cap_points - used, 0)
+            if points > allowed:
+                breakdown["capped_from"] = points
+                breakdown["cap"] = f"{rule.cap_points}/{rule.cap_period}"
+                points = allowed
+            usage[key] = used + points
+        return Priced(points, rule, breakdown)
+
+
+def expiry_for(*, earned_at: datetime, policy: str, days: int) -> datetime:
+    if policy == "end_of_year":
+        return datetime(earned_at.year + 1, 1, 1, tzinfo=earned_at.tzinfo)
+    return earned_at + timedelta(days=days)
+
+
+def month_bounds(month: date) -> tuple[datetime, datetime]:
+    from django.utils import timezone
+
+    start = timezone.make_aware(datetime(month.year, month.month, 1))
+    nxt = timezone.make_aware(datetime(month.year + (month.month == 12), month.month % 12 + 1, 1))
+    return start, nxt

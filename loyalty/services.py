@@ -1,0 +1,480 @@
+"""Writes to the points ledger: awards, reversals, redemptions, adjustments, expiry, reminders."""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime, timedelta
+from decimal import Decimal
+
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import transaction
+from django.db.models import Exists, F, Min, OuterRef, Q, Sum
+from django.utils import timezone
+
+from core.outbox import outbox_enqueue
+from core.roles import can_work_team, is_marketplace_admin
+from loyalty.models import (
+    Allocation,
+    EarningRule,
+    EntryKind,
+    EntryState,
+    LoyaltyAccount,
+    LoyaltyProgram,
+    PointsEntry,
+    Redemption,
+    Reward,
+    RuleKind,
+    SourceType,
+)
+from loyalty.rules import Action, RuleBook, cap_period_start, expiry_for
+from loyalty.selectors import buyer_effective_tiers, buyer_segment_map, program_get, spendable_lots
+from marketplace.models import EngagementEvent, EngagementKind, Order, OrderStatus, Review
+
+logger = logging.getLogger(__name__)
+
+ENGAGEMENT_RULE_KIND = {
+    EngagementKind.STORY_SHARE: RuleKind.STORY_SHARE,
+    EngagementKind.FOLLOW_ARTISAN: RuleKind.FOLLOW_ARTISAN,
+    EngagementKind.EVENT_ATTENDANCE: RuleKind.EVENT_ATTENDANCE,
+}
+# Bulk award chunk: 5,000 orders is ~8 queries and well under a second on PostgreSQL
+# (bench/loyalty.py); small enough to keep row locks and memory short.
+AWARD_CHUNK = 5000
+EXPIRE_CHUNK = 5000
+REMINDER_CHUNK = 500
+
+
+def _accounts_ensure(buyer_ids) -> None:
+    LoyaltyAccount.objects.bulk_create(
+        [LoyaltyAccount(buyer_id=b) for b in set(buyer_ids)], ignore_conflicts=True, batch_size=5000
+    )
+
+
+def _account_lock(buyer_id: int) -> None:
+    """Serialises every balance-changing write for one member (caps, redemptions, debits)."""
+    _accounts_ensure([buyer_id])
+    LoyaltyAccount.objects.select_for_update().get(buyer_id=buyer_id)
+
+
+def _cap_usage(book: RuleBook, actions: list[Action]) -> dict:
+    capped = book.capped_rules
+    if not capped or not actions:
+        return {}
+    earliest = min(cap_period_start("month", a.occurred_at) for a in actions) - timedelta(days=7)
+    rows = (
+        PointsEntry.objects.filter(
+            rule__in=capped, buyer_id__in={a.buyer_id for a in actions}, kind=EntryKind.EARN, occurred_at__gte=earliest
+        )
+        .exclude(state=EntryState.CANCELLED)
+        .values_list("buyer_id", "rule_id", "occurred_at", "amount")
+    )
+    periods = {r.pk: r.cap_period for r in capped}
+    from loyalty.rules import cap_period_key
+
+    usage: dict = {}
+    for buyer_id, rule_id, occurred_at, amount in rows:
+        key = (buyer_id, rule_id, cap_period_key(periods[rule_id], occurred_at))
+        usage[key] = usage.get(key, 0) + amount
+    return usage
+
+
+def rules_load() -> RuleBook:
+    return RuleBook(list(EarningRule.objects.filter(is_active=True).select_related("target_tier")))
+
+
+def _price_actions(actions: list[Action], *, book: RuleBook, now: datetime) -> list[PointsEntry]:
+    program = program_get()
+    buyer_ids = {a.buyer_id for a in actions}
+    tiers = buyer_effective_tiers(buyer_ids=buyer_ids)
+    needs_segment = any(r.target_segment for rs in [*book.base.values(), *book.promotions.values()] for r in rs)
+    segments = buyer_segment_map(buyer_ids=buyer_ids) if needs_segment else {}
+    usage = _cap_usage(book, actions)
+    entries = []
+    for action in sorted(actions, key=lambda a: (a.occurred_at, a.source_id)):
+        priced = book.price(action, tier=tiers.get(action.buyer_id), segment=segments.get(action.buyer_id, ""), usage=usage)
+        if priced.points <= 0:
+            continue
+        available_at = action.occurred_at + timedelta(days=program.pending_days) if action.pending else action.occurred_at
+        entries.append(
+            PointsEntry(
+                buyer_id=action.buyer_id,
+                amount=priced.points,
+                remaining=priced.points,
+                kind=EntryKind.EARN,
+                state=EntryState.PENDING if available_at > now else EntryState.ACTIVE,
+                source_type=action.source_type,
+                source_id=action.source_id,
+                rule=priced.rule,
+                reason=action.reason,
+                breakdown=priced.breakdown,
+                seller_id=action.seller_id,
+                category=action.category,
+                occurred_at=action.occurred_at,
+                available_at=available_at,
+                expires_at=expiry_for(earned_at=available_at, policy=program.expiry_policy, days=program.expiry_days),
+                created_at=now,
+            )
+        )
+    return entries
+
+
+def _award(actions: list[Action], *, now: datetime, book: RuleBook | None = None) -> int:
+    """Insert earn lots; a source already awarded is skipped by the unique constraint."""
+    if not actions:
+        return 0
+    book = book or rules_load()
+    entries = _price_actions(actions, book=book, now=now)
+    _accounts_ensure(a.buyer_id for a in actions)
+    before = len(entries)
+    PointsEntry.objects.bulk_create(entries, ignore_conflicts=True, batch_size=2000)
+    return before
+
+
+def _order_actions(orders: list[dict]) -> list[Action]:
+    """Spend and repeat-purchase actions for delivered orders, with two set-based queries."""
+    if not orders:
+        return []
+    pairs = {(o["buyer_id"], o["seller_id"]) for o in orders}
+    first_delivery = {
+        (r["buyer_id"], r["seller_id"]): r["first"]
+        for r in Order.objects.filter(
+            buyer_id__in={p[0] for p in pairs}, delivered_at__isnull=False, status=OrderStatus.DELIVERED
+        )
+        .values("buyer_id", "seller_id")
+        .annotate(first=Min("delivered_at"))
+    }
+    actions = []
+    for o in orders:
+        common = dict(
+            source_id=o["id"],
+            buyer_id=o["buyer_id"],
+            occurred_at=o["delivered_at"],
+            seller_id=o["seller_id"],
+            category=o["seller__craft_category"],
+            pending=True,
+        )
+        actions.append(
+            Action(
+                source_type=SourceType.ORDER,
+                kind=RuleKind.SPEND,
+                base=Decimal(o["total_amount"]),
+                reason=f"Order {o['external_id']} delivered",
+                **common,
+            )
+        )
+        first = first_delivery.get((o["buyer_id"], o["seller_id"]))
+        if first is not None and first < o["delivered_at"]:
+            actions.append(
+                Action(
+                    source_type=SourceType.REPEAT_PURCHASE,
+                    kind=RuleKind.REPEAT_PURCHASE,
+                    reason=f"Repeat purchase from the same artisan (order {o['external_id']})",
+                    **common,
+                )
+            )
+    return actions
+
+
+ORDER_FIELDS = ("id", "external_id", "buyer_id", "seller_id", "seller__craft_category", "total_amount", "delivered_at")
+
+
+@transaction.atomic
+def order_points_sync(*, order_id: int, now: datetime | None = None) -> str:
+    """Delivered → earn pending points once; cancelled or returned → reverse them once."""
+    now = now or timezone.now()
+    order = Order.objects.filter(pk=order_id).values("status", "buyer_id", *ORDER_FIELDS).first()
+    if order is None:
+        raise Order.DoesNotExist(f"Order {order_id} does not exist.")
+    _account_lock(order["buyer_id"])
+    if order["status"] in (OrderStatus.CANCELLED, OrderStatus.RETURNED):
+        reason = f"Order {order['external_id']} {order['status']}"
+        reversed_any = False
+        for source_type in (SourceType.ORDER, SourceType.REPEAT_PURCHASE):
+            reversed_any |= points_reverse_source(source_type=source_type, source_id=order_id, reason=reason, now=now)
+        return "reversed" if reversed_any else "nothing_to_reverse"
+    if order["status"] == OrderStatus.DELIVERED and order["delivered_at"]:
+        if PointsEntry.objects.filter(source_type=SourceType.ORDER, source_id=order_id, kind=EntryKind.EARN).exists():
+            return "already_awarded"
+        created = _award(_order_actions([order]), now=now)
+        return "awarded" if created else "no_points"
+    return "not_delivered"
+
+
+def points_award_delivered_orders(*, after_id: int = 0, limit: int = AWARD_CHUNK, now: datetime | None = None) -> tuple[int, int | None]:
+    """One chunk of the nightly catch-up: delivered orders with no earn entry yet.
+
+    Returns (entries inserted, last order id seen or None when done).
+    """
+    now = now or timezone.now()
+    awarded = PointsEntry.objects.filter(source_type=SourceType.ORDER, source_id=OuterRef("pk"), kind=EntryKind.EARN)
+    orders = list(
+        Order.objects.filter(pk__gt=after_id, status=OrderStatus.DELIVERED, delivered_at__isnull=False)
+        .filter(~Exists(awarded))
+        .order_by("pk")
+        .values(*ORDER_FIELDS)[:limit]
+    )
+    if not orders:
+        return 0, None
+    with transaction.atomic():
+        created = _award(_order_actions(orders), now=now)
+    return created, orders[-1]["id"]
+
+
+@transaction.atomic
+def engagement_points(*, event_id: int, now: datetime | None = None) -> bool:
+    now = now or timezone.now()
+    event = (
+        EngagementEvent.objects.filter(pk=event_id)
+        .values("id", "buyer_id", "kind", "occurred_at", "target_seller_id", "target_seller__craft_category")
+        .first()
+    )
+    if event is None:
+        raise EngagementEvent.DoesNotExist(f"Engagement event {event_id} does not exist.")
+    if event["buyer_id"] is None or event["kind"] not in ENGAGEMENT_RULE_KIND:
+        return False
+    _account_lock(event["buyer_id"])
+    if PointsEntry.objects.filter(source_type=SourceType.ENGAGEMENT, source_id=event_id, kind=EntryKind.EARN).exists():
+        return False
+    return bool(_award(_engagement_actions([event]), now=now))
+
+
+def _engagement_actions(events: list[dict]) -> list[Action]:
+    return [
+        Action(
+            source_type=SourceType.ENGAGEMENT,
+            source_id=e["id"],
+            buyer_id=e["buyer_id"],
+            kind=ENGAGEMENT_RULE_KIND[e["kind"]],
+            occurred_at=e["occurred_at"],
+            reason=EngagementKind(e["kind"]).label,
+            seller_id=e["target_seller_id"],
+            category=e["target_seller__craft_category"] or "",
+        )
+        for e in events
+    ]
+
+
+@transaction.atomic
+def review_points(*, review_id: int, now: datetime | None = None) -> bool:
+    now = now or timezone.now()
+    review = Review.objects.filter(pk=review_id).values("id", "buyer_id", "seller_id", "seller__craft_category", "created_at").first()
+    if review is None:
+        raise Review.DoesNotExist(f"Review {review_id} does not exist.")
+    _account_lock(review["buyer_id"])
+    if PointsEntry.objects.filter(source_type=SourceType.REVIEW, source_id=review_id, kind=EntryKind.EARN).exists():
+        return False
+    action = Action(
+        source_type=SourceType.REVIEW,
+        source_id=review["id"],
+        buyer_id=review["buyer_id"],
+        kind=RuleKind.REVIEW,
+        occurred_at=review["created_at"],
+        reason="Review written",
+        seller_id=review["seller_id"],
+        category=review["seller__craft_category"],
+    )
+    return bool(_award([action], now=now))
+
+
+def points_award_fixed(*, actions: list[Action], now: datetime | None = None) -> int:
+    """Fixed-point lots (badge bonuses); idempotent per source."""
+    return _award(actions, now=now or timezone.now())
+
+
+def _debit(*, buyer_id: int, amount: int, kind: str, source_type: str, reason: str, now: datetime,
+           lots: list[PointsEntry], comment: str = "", actor=None, source_id: int | None = None,
+           breakdown: dict | None = None) -> PointsEntry | None:
+    """Append a debit and allocate it to ``lots`` in order. The caller holds the account lock."""
+    left = amount
+    plan = []
+    for lot in lots:
+        if left == 0:
+            break
+        take = min(lot.remaining, left)
+        if take > 0:
+            plan.append((lot, take))
+            left -= take
+    taken = amount - left
+    if taken == 0:
+        return None
+    entry = PointsEntry.objects.create(
+        buyer_id=buyer_id, amount=-taken, kind=kind, state=EntryState.POSTED, source_type=source_type,
+        source_id=source_id, reason=reason, comment=comment, created_by=actor, occurred_at=now, created_at=now,
+        breakdown=breakdown or {},
+    )
+    Allocation.objects.bulk_create([Allocation(debit=entry, lot=lot, amount=take) for lot, take in plan])
+    for lot, take in plan:
+        lot.remaining -= take
+    PointsEntry.objects.bulk_update([lot for lot, _ in plan], ["remaining"])
+    return entry
+
+
+def points_reverse_source(*, source_type: str, source_id: int, reason: str, now: datetime | None = None) -> bool:
+    """Take back what one source earned, once. Unspent points of the lot go first; what the
+    member already spent is clawed back from their other active points, never below zero."""
+    now = now or timezone.now()
+    with transaction.atomic():
+        lot = (
+            PointsEntry.objects.select_for_update()
+            .filter(source_type=source_type, source_id=source_id, kind=EntryKind.EARN)
+            .first()
+        )
+        if lot is None or lot.state == EntryState.CANCELLED:
+            return False
+        _account_lock(lot.buyer_id)
+        others = [x for x in spendable_lots(buyer_id=lot.buyer_id, now=now, lock=True) if x.pk != lot.pk]
+        own = [lot] if lot.state in (EntryState.PENDING, EntryState.ACTIVE) else []
+        # Points of this lot that expired were never used; only the rest is taken back.
+        expired = (
+            Allocation.objects.filter(lot=lot, debit__kind=EntryKind.EXPIRE).aggregate(n=Sum("amount"))["n"] or 0
+        )
+        entry = _debit(
+            buyer_id=lot.buyer_id, amount=lot.amount - expired, kind=EntryKind.REVERSE, source_type=source_type,
+            source_id=source_id, reason=f"Reversed: {reason}", now=now, lots=own + others,
+            breakdown={"lot": lot.pk},
+        )
+        if entry is not None and -entry.amount < lot.amount:
+            logger.info("reversal of %s %s recovered %s of %s points", source_type, source_id, -entry.amount, lot.amount)
+        PointsEntry.objects.filter(pk=lot.pk).update(state=EntryState.CANCELLED)
+        return True
+
+
+def _ensure_staff_can_adjust(actor) -> None:
+    if actor is None or not (is_marketplace_admin(actor) or can_work_team(actor, "customer_success")):
+        raise PermissionDenied("Only Customer Success and Marketplace Admins may adjust points.")
+
+
+@transaction.atomic
+def points_adjust(*, buyer_id: int, amount: int, comment: str, actor, now: datetime | None = None) -> PointsEntry:
+    """A staff correction: positive adds an active lot, negative spends active points. Comment required."""
+    _ensure_staff_can_adjust(actor)
+    now = now or timezone.now()
+    comment = (comment or "").strip()
+    if not comment:
+        raise ValidationError({"comment": "An adjustment needs a comment explaining why."})
+    if not isinstance(amount, int) or amount == 0:
+        raise ValidationError({"amount": "Amount must be a non-zero whole number of points."})
+    _account_lock(buyer_id)
+    if amount > 0:
+        program = program_get()
+        return PointsEntry.objects.create(
+            buyer_id=buyer_id, amount=amount, remaining=amount, kind=EntryKind.ADJUST, state=EntryState.ACTIVE,
+            source_type=SourceType.ADJUSTMENT, reason="Adjustment by staff", comment=comment, created_by=actor,
+            occurred_at=now, available_at=now, created_at=now,
+            expires_at=expiry_for(earned_at=now, policy=program.expiry_policy, days=program.expiry_days),
+        )
+    lots = spendable_lots(buyer_id=buyer_id, now=now, lock=True)
+    available = sum(lot.remaining for lot in lots)
+    if -amount > available:
+        raise ValidationError({"amount": f"Cannot deduct {-amount} points: the active balance is {available}."})
+    return _debit(
+        buyer_id=buyer_id, amount=-amount, kind=EntryKind.ADJUST, source_type=SourceType.ADJUSTMENT,
+        reason="Adjustment by staff", comment=comment, actor=actor, now=now, lots=lots,
+    )
+
+
+@transaction.atomic
+def points_redeem(*, buyer_id: int, reward_id: int, actor=None, now: datetime | None = None) -> Redemption:
+    """Spend active points on a reward, oldest expiry first.
+
+    The account row lock serialises concurrent redemptions of one member, so two requests
+    cannot both read the same balance and overdraw it; the conditional stock UPDATE keeps
+    two members from taking the last unit.
+    """
+    now = now or timezone.now()
+    reward = Reward.objects.filter(pk=reward_id, is_active=True).select_related("min_tier", "priority_tier").first()
+    if reward is None:
+        raise ValidationError({"reward": "Unknown or inactive reward."})
+    _account_lock(buyer_id)
+    tier = buyer_effective_tiers(buyer_ids=[buyer_id]).get(buyer_id)
+    rank = tier.rank if tier else -1
+    if reward.min_tier and rank < reward.min_tier.rank:
+        raise ValidationError({"reward": f"This reward is for {reward.min_tier.name} members and above."})
+    if reward.priority_until and now < reward.priority_until and rank < reward.priority_tier.rank:
+        raise ValidationError(
+            {"reward": f"{reward.priority_tier.name} members and above redeem first, until {reward.priority_until:%Y-%m-%d %H:%M} UTC."}
+        )
+    lots = spendable_lots(buyer_id=buyer_id, now=now, lock=True)
+    available = sum(lot.remaining for lot in lots)
+    if reward.points_cost > available:
+        raise ValidationError(
+            {"points": f"{reward.name} costs {reward.points_cost} points; the active balance is {available}."}
+        )
+    if reward.stock is not None:
+        taken = Reward.objects.filter(pk=reward.pk, stock__gt=0).update(stock=F("stock") - 1)
+        if not taken:
+            raise ValidationError({"reward": f"{reward.name} is out of stock."})
+    entry = _debit(
+        buyer_id=buyer_id, amount=reward.points_cost, kind=EntryKind.REDEEM, source_type=SourceType.REDEMPTION,
+        reason=f"Redeemed: {reward.name}", actor=actor, now=now, lots=lots,
+    )
+    return Redemption.objects.create(
+        buyer_id=buyer_id, reward=reward, points=reward.points_cost, entry=entry, created_by=actor, created_at=now
+    )
+
+
+def points_activate_due(*, now: datetime | None = None) -> int:
+    now = now or timezone.now()
+    return PointsEntry.objects.filter(state=EntryState.PENDING, available_at__lte=now).update(state=EntryState.ACTIVE)
+
+
+def points_expire_due(*, now: datetime | None = None, limit: int = EXPIRE_CHUNK) -> int:
+    """Expire one chunk of lots past their expiry date. Returns lots handled (0 = done).
+
+    skip_locked lets two beat runs share the work instead of queueing on each other's rows.
+    """
+    now = now or timezone.now()
+    with transaction.atomic():
+        lots = list(
+            PointsEntry.objects.select_for_update(skip_locked=True)
+            .filter(state=EntryState.ACTIVE, expires_at__lte=now)
+            .order_by("pk")
+            .only("pk", "buyer_id", "remaining", "expires_at")[:limit]
+        )
+        if not lots:
+            return 0
+        with_points = [lot for lot in lots if lot.remaining > 0]
+        debits = PointsEntry.objects.bulk_create(
+            [
+                PointsEntry(
+                    buyer_id=lot.buyer_id, amount=-lot.remaining, kind=EntryKind.EXPIRE, state=EntryState.POSTED,
+                    source_type=SourceType.EXPIRY, source_id=None, reason=f"Points expired on {lot.expires_at:%Y-%m-%d}",
+                    occurred_at=now, created_at=now, breakdown={"lot": lot.pk},
+                )
+                for lot in with_points
+            ],
+            batch_size=2000,
+        )
+        Allocation.objects.bulk_create(
+            [Allocation(debit=d, lot=lot, amount=lot.remaining) for d, lot in zip(debits, with_points, strict=True)],
+            batch_size=2000,
+        )
+        PointsEntry.objects.filter(pk__in=[lot.pk for lot in lots]).update(state=EntryState.EXPIRED, remaining=0)
+        return len(lots)
+
+
+def expiry_reminders_send(*, now: datetime | None = None, limit: int = REMINDER_CHUNK) -> int:
+    """Email each lot's owner once, N days before it expires, through the outbox."""
+    now = now or timezone.now()
+    program = program_get()
+    horizon = now + timedelta(days=program.reminder_days_before)
+    with transaction.atomic():
+        lots = list(
+            PointsEntry.objects.select_for_update(skip_locked=True, of=("self",))
+            .filter(state=EntryState.ACTIVE, remaining__gt=0, reminded_at__isnull=True, expires_at__gt=now, expires_at__lte=horizon)
+            .select_related("buyer")
+            .order_by("expires_at", "pk")[:limit]
+        )
+        for lot in lots:
+            outbox_enqueue(
+                dedupe_key=f"loyalty:expiry-reminder:{lot.pk}",
+                to=lot.buyer.email,
+                subject=f"{lot.remaining} points expire on {lot.expires_at:%d %B %Y}",
+                body=(
+                    f"Hello {lot.buyer.name},\n\n{lot.remaining} of your points ({lot.reason}) expire on "
+                    f"{lot.expires_at:%d %B %Y}. Redeem them before then so they are not lost.\n"
+                ),
+                category="loyalty_expiry_reminder",
+            )
+        PointsEntry.objects.filter(pk__in=[lot.pk for lot in lots]).update(reminded_at=now)
+        return len(lots)

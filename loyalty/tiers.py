@@ -1,0 +1,304 @@
+"""Tiers: configuration with validation, preview, set-based recompute, manual overrides."""
+
+from __future__ import annotations
+
+from bisect import bisect_right
+from datetime import datetime, timedelta
+from decimal import Decimal, InvalidOperation
+
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import transaction
+from django.db.models import Count, F, Sum
+from django.utils import timezone
+
+from buyers.models import Buyer
+from core.roles import is_marketplace_admin
+from loyalty.models import (
+    BuyerTier,
+    EntryKind,
+    EntryState,
+    PointsEntry,
+    Tier,
+    TierBasis,
+    TierChange,
+    TierChangeCause,
+    TierOverride,
+)
+from loyalty.selectors import program_get
+
+ENGAGEMENT_KINDS = ("story_share", "follow_artisan", "event_attendance")
+
+
+def tiers_validate(*, tiers: list[dict]) -> list[dict]:
+    """Clean a full tier table. Thresholds must strictly increase with rank (no overlap)."""
+    if not tiers:
+        raise ValidationError({"tiers": "At least one tier is required."})
+    cleaned = []
+    for i, raw in enumerate(tiers):
+        try:
+            threshold = Decimal(str(raw["threshold"]))
+            multiplier = Decimal(str(raw.get("multiplier", 1)))
+            rank = int(raw.get("rank", i))
+            code = str(raw["code"]).strip()
+        except (KeyError, InvalidOperation, ValueError, TypeError) as exc:
+            raise ValidationError({"tiers": f"Tier #{i + 1} needs code, threshold, multiplier and rank ({exc})."}) from exc
+        if not code:
+            raise ValidationError({"tiers": f"Tier #{i + 1} needs a code."})
+        if threshold < 0:
+            raise ValidationError({"tiers": f"Tier {code!r}: threshold cannot be negative."})
+        if multiplier < 0:
+            raise ValidationError({"tiers": f"Tier {code!r}: multiplier cannot be negative."})
+        cleaned.append(
+            {"code": code, "name": raw.get("name") or code.title(), "rank": rank, "threshold": threshold,
+             "multiplier": multiplier, "perks": raw.get("perks", "")}
+        )
+    for field in ("code", "rank"):
+        values = [t[field] for t in cleaned]
+        if len(set(values)) != len(values):
+            raise ValidationError({"tiers": f"Two tiers share the same {field}."})
+    cleaned.sort(key=lambda t: t["rank"])
+    for lower, higher in zip(cleaned, cleaned[1:]):
+        if higher["threshold"] <= lower["threshold"]:
+            raise ValidationError(
+                {"tiers": f"Tier {higher['code']!r} (threshold {higher['threshold']}) overlaps {lower['code']!r} "
+                          f"(threshold {lower['threshold']}): thresholds must increase with rank."}
+            )
+    return cleaned
+
+
+def tier_basis_values(*, basis: str, window_days: int, now: datetime, buyer_ids=None) -> dict[int, Decimal]:
+    """The value each member's tier is judged on, from one aggregate query."""
+    from marketplace.models import EngagementEvent, Order, OrderStatus, Review
+
+    since = now - timedelta(days=window_days)
+    scope = {} if buyer_ids is None else {"buyer_id__in": list(buyer_ids)}
+    if basis == TierBasis.POINTS_EARNED:
+        rows = (
+            PointsEntry.objects.filter(kind=EntryKind.EARN, occurred_at__gte=since, occurred_at__lt=now, **scope)
+            .exclude(state=EntryState.CANCELLED)
+            .values_list("buyer_id")
+            .annotate(v=Sum("amount"))
+        )
+        return {b: Decimal(v) for b, v in rows}
+    if basis == TierBasis.QUALIFYING_SPEND:
+        rows = (
+            Order.objects.filter(status=OrderStatus.DELIVERED, delivered_at__gte=since, delivered_at__lt=now, **scope)
+            .values_list("buyer_id")
+            .annotate(v=Sum("total_amount"))
+        )
+        return {b: Decimal(v) for b, v in rows}
+    if basis == TierBasis.ENGAGEMENT:
+        values: dict[int, Decimal] = {}
+        events = (
+            EngagementEvent.objects.filter(kind__in=ENGAGEMENT_KINDS, buyer__isnull=False, occurred_at__gte=since, occurred_at__lt=now, **scope)
+            .values_list("buyer_id")
+            .annotate(v=Count("id"))
+        )
+        reviews = Review.objects.filter(created_at__gte=since, created_at__lt=now, **scope).values_list("buyer_id").annotate(v=Count("id"))
+        for b, v in [*events, *reviews]:
+            values[b] = values.get(b, Decimal(0)) + v
+        return values
+    raise ValidationError({"basis": f"Unknown tier basis {basis!r}."})
+
+
+class _Ladder:
+    def __init__(self, tiers):
+        self.tiers = sorted(tiers, key=lambda t: t["threshold"] if isinstance(t, dict) else t.threshold)
+        self.thresholds = [t["threshold"] if isinstance(t, dict) else t.threshold for t in self.tiers]
+
+    def place(self, value: Decimal):
+        i = bisect_right(self.thresholds, value)
+        return self.tiers[i - 1] if i else None
+
+
+def tiers_preview(*, tiers: list[dict], basis: str | None = None, window_days: int | None = None,
+                  now: datetime | None = None) -> dict:
+    """Members per tier under a candidate configuration, before it is saved.
+
+    Counts the tier each member qualifies for; grace periods and overrides are not applied.
+    """
+    now = now or timezone.now()
+    program = program_get()
+    cleaned = tiers_validate(tiers=tiers)
+    basis = basis or program.tier_basis
+    if basis not in TierBasis.values:
+        raise ValidationError({"basis": f"Unknown tier basis {basis!r}."})
+    window_days = window_days or program.tier_window_days
+    values = tier_basis_values(basis=basis, window_days=window_days, now=now)
+    ladder = _Ladder(cleaned)
+    counts = {t["code"]: 0 for t in cleaned}
+    members = Buyer.objects.count()
+    placed = 0
+    zero_tier = ladder.place(Decimal(0))
+    for value in values.values():
+        tier = ladder.place(value)
+        if tier:
+            counts[tier["code"]] += 1
+            placed += 1
+    if zero_tier is not None:  # members with no activity at all sit in the entry tier
+        counts[zero_tier["code"]] += members - len(values)
+        placed += members - len(values)
+    current = dict(BuyerTier.objects.filter(tier__isnull=False).values_list("tier__code").annotate(n=Count("id")))
+    return {
+        "basis": basis,
+        "window_days": window_days,
+        "members": members,
+        "tiers": [{"code": t["code"], "threshold": str(t["threshold"]), "members": counts[t["code"]],
+                   "members_now": current.get(t["code"], 0)} for t in cleaned],
+        "no_tier": members - placed,
+    }
+
+
+@transaction.atomic
+def tiers_configure(*, tiers: list[dict], actor, basis: str | None = None, window_days: int | None = None,
+                    grace_days: int | None = None) -> list[Tier]:
+    """Replace the tier table (and optionally the basis). Admin only; all or nothing."""
+    if not is_marketplace_admin(actor):
+        raise PermissionDenied("Only Marketplace Admins may configure tiers.")
+    cleaned = tiers_validate(tiers=tiers)
+    program = program_get()
+    if basis is not None:
+        if basis not in TierBasis.values:
+            raise ValidationError({"basis": f"Unknown tier basis {basis!r}."})
+        program.tier_basis = basis
+    if window_days is not None:
+        if window_days < 1:
+            raise ValidationError({"window_days": "The window must be at least one day."})
+        program.tier_window_days = window_days
+    if grace_days is not None:
+        if grace_days < 0:
+            raise ValidationError({"grace_days": "The grace period cannot be negative."})
+        program.downgrade_grace_days = grace_days
+    program.save()
+    existing = {t.code: t for t in Tier.objects.select_for_update()}
+    removed = set(existing) - {t["code"] for t in cleaned}
+    if removed and BuyerTier.objects.filter(tier__code__in=removed).exists():
+        raise ValidationError({"tiers": f"Tiers {sorted(removed)} still have members; recompute before removing them."})
+    Tier.objects.filter(code__in=removed).delete()
+    # Shift ranks and thresholds out of the way first so the unique constraints hold mid-update.
+    Tier.objects.filter(code__in=set(existing) - removed).update(rank=F("rank") + 10000, threshold=F("threshold") + 10**11)
+    out = []
+    for t in cleaned:
+        tier, _ = Tier.objects.update_or_create(code=t["code"], defaults={k: v for k, v in t.items() if k != "code"})
+        out.append(tier)
+    return out
+
+
+@transaction.atomic
+def tier_override_create(*, buyer_id: int, tier_id: int, reason: str, ends_at: datetime, actor,
+                         starts_at: datetime | None = None) -> TierOverride:
+    if not is_marketplace_admin(actor):
+        raise PermissionDenied("Only Marketplace Admins may override tiers.")
+    now = timezone.now()
+    starts_at = starts_at or now
+    if not (reason or "").strip():
+        raise ValidationError({"reason": "An override needs a reason."})
+    if ends_at <= starts_at:
+        raise ValidationError({"ends_at": "The end date must be after the start."})
+    tier = Tier.objects.filter(pk=tier_id).first()
+    if tier is None:
+        raise ValidationError({"tier": "Unknown tier."})
+    override = TierOverride.objects.create(
+        buyer_id=buyer_id, tier=tier, reason=reason.strip(), starts_at=starts_at, ends_at=ends_at, created_by=actor
+    )
+    if starts_at <= now:
+        tiers_recompute(buyer_ids=[buyer_id], now=now)
+    return override
+
+
+def tiers_recompute(*, buyer_ids=None, now: datetime | None = None) -> dict:
+    """Place every member (or the given ones) in a tier; record each change with its cause.
+
+    Upgrades apply at once. A member below their tier keeps it for the grace period, counted
+    from the first recompute that found them below. Active overrides win; when one ends the
+    member moves straight to the tier they qualify for.
+    """
+    now = now or timezone.now()
+    program = program_get()
+    ladder = _Ladder(list(Tier.objects.all()))
+    grace = timedelta(days=program.downgrade_grace_days)
+    values = tier_basis_values(basis=program.tier_basis, window_days=program.tier_window_days, now=now, buyer_ids=buyer_ids)
+    members = Buyer.objects.all() if buyer_ids is None else Buyer.objects.filter(pk__in=list(buyer_ids))
+    overrides = {
+        o.buyer_id: o
+        for o in TierOverride.objects.filter(starts_at__lte=now, ends_at__gt=now, **({} if buyer_ids is None else {"buyer_id__in": list(buyer_ids)}))
+        .select_related("tier")
+        .order_by("created_at")
+    }
+    current = {
+        bt.buyer_id: bt
+        for bt in BuyerTier.objects.filter(**({} if buyer_ids is None else {"buyer_id__in": list(buyer_ids)})).select_related("tier")
+    }
+    creates, updates, changes = [], [], []
+    stats = {"members": 0, "changed": 0}
+    with transaction.atomic():
+        for buyer_id in members.values_list("pk", flat=True).iterator(chunk_size=10000):
+            stats["members"] += 1
+            value = values.get(buyer_id, Decimal(0))
+            qualified = ladder.place(value)
+            override = overrides.get(buyer_id)
+            bt = current.get(buyer_id)
+            target, cause, below_since = qualified, TierChangeCause.RECOMPUTE, None
+            if override is not None:
+                target, cause = override.tier, TierChangeCause.OVERRIDE
+            elif bt is not None and bt.tier is not None and (qualified is None or qualified.rank < bt.tier.rank):
+                if bt.override_id is not None:
+                    cause = TierChangeCause.OVERRIDE_ENDED
+                else:
+                    below_since = bt.below_since or now
+                    if now - below_since < grace:
+                        target = bt.tier  # inside the grace period: keep the tier
+                    else:
+                        cause, below_since = TierChangeCause.GRACE_EXPIRED, None
+            if bt is None:
+                creates.append(BuyerTier(buyer_id=buyer_id, tier=target, basis_value=value, since=now,
+                                         below_since=below_since, computed_at=now, override=override))
+                if target is not None:
+                    changes.append(TierChange(buyer_id=buyer_id, from_tier=None, to_tier=target, cause=cause,
+                                              basis_value=value, override=override, created_at=now,
+                                              detail=_detail(cause, value, program, override)))
+                continue
+            moved = (bt.tier_id != (target.pk if target else None))
+            if moved:
+                changes.append(TierChange(buyer_id=buyer_id, from_tier=bt.tier, to_tier=target, cause=cause,
+                                          basis_value=value, override=override, created_at=now,
+                                          detail=_detail(cause, value, program, override)))
+                bt.tier, bt.since = target, now
+            if moved or bt.below_since != below_since or bt.basis_value != value or bt.override_id != (override.pk if override else None):
+                bt.below_since, bt.basis_value, bt.computed_at, bt.override = below_since, value, now, override
+                updates.append(bt)
+        BuyerTier.objects.bulk_create(creates, batch_size=5000, ignore_conflicts=True)
+        BuyerTier.objects.bulk_update(
+            updates, ["tier", "since", "below_since", "basis_value", "computed_at", "override"], batch_size=5000
+        )
+        TierChange.objects.bulk_create(changes, batch_size=5000)
+    stats["changed"] = len(changes)
+    return stats
+
+
+def _detail(cause: str, value: Decimal, program, override) -> str:
+    if override is not None:
+        return f"Override until {override.ends_at:%Y-%m-%d}: {override.reason}"[:255]
+    return f"{program.get_tier_basis_display()}: {value} over {program.tier_window_days} days ({cause})"[:255]
+
+
+def tier_progress(*, buyer_id: int, now: datetime | None = None) -> dict:
+    now = now or timezone.now()
+    program = program_get()
+    value = tier_basis_values(basis=program.tier_basis, window_days=program.tier_window_days, now=now, buyer_ids=[buyer_id]).get(buyer_id, Decimal(0))
+    bt = BuyerTier.objects.filter(buyer_id=buyer_id).select_related("tier").first()
+    tier = bt.tier if bt else None
+    nxt = Tier.objects.filter(rank__gt=tier.rank if tier else -1).order_by("rank").first()
+    return {
+        "tier": tier.code if tier else None,
+        "tier_name": tier.name if tier else None,
+        "multiplier": str(tier.multiplier) if tier else "1",
+        "perks": tier.perks if tier else "",
+        "basis": program.tier_basis,
+        "window_days": program.tier_window_days,
+        "value": str(value),
+        "next_tier": nxt.code if nxt else None,
+        "needed_for_next": str(max(nxt.threshold - value, Decimal(0))) if nxt else None,
+        "progress": float(min(value / nxt.threshold, 1)) if nxt and nxt.threshold else 1.0,
+        "grace_until": (bt.below_since + timedelta(days=program.downgrade_grace_days)) if bt and bt.below_since else None,
+    }
