@@ -4,3 +4,15 @@ from django.apps import AppConfig
 class DashboardConfig(AppConfig):
     name = "dashboard"
     verbose_name = "Operations dashboard"
+
+    def ready(self):
+        from core.roles import CUSTOMER_SUCCESS, MARKETPLACE_ADMIN, SELLER_SUPPORT, extend_role_permissions
+
+        # Everyone on staff reads alerts; only admins edit thresholds or close alerts.
+        for role in (CUSTOMER_SUCCESS, SELLER_SUPPORT):
+            extend_role_permissions(role, {"dashboard.alert": ("view",), "dashboard.alertthreshold": ("view",)})
+        extend_role_permissions(
+            MARKETPLACE_ADMIN,
+            {"dashboard.alert": ("view", "change"), "dashboard.alertthreshold": ("view", "add", "change", "delete"),
+             "dashboard.kpisnapshot": ("view",)},
+        )
