@@ -181,6 +181,7 @@ class Response(models.Model):
     nps = models.SmallIntegerField(null=True, blank=True)
     csat = models.SmallIntegerField(null=True, blank=True)
     text = models.TextField(blank=True, help_text="All free-text answers, for coding and sentiment.")
+    extras = models.JSONField(default=dict, blank=True, help_text="Answers the tool sent that map to no question.")
     sentiment = models.FloatField(default=0.0, help_text="-1 (negative) .. 1 (positive); 0 is neutral.")
     is_flagged = models.BooleanField(
         default=False, help_text="Detractor, CSAT <= 2, strongly negative, or coded with an urgent theme."

@@ -3,7 +3,8 @@
 from datetime import datetime, timedelta
 
 import pandas as pd
-from django.db.models import Avg, Count, Q
+from django.db.models import Avg, Count, F, Q, Sum
+from django.db.models.functions import Trunc
 
 from feedback.models import RespondentKind, Response
 
@@ -64,3 +65,70 @@ def buyer_feedback_sentiment(*, as_of: datetime, buyer_ids=None, window: timedel
     frame["feedback_sentiment"] = frame["feedback_sentiment"].astype("float64").fillna(NEUTRAL_SENTIMENT)
     frame["feedback_count"] = frame["feedback_count"].fillna(0).astype("int64")
     return frame
+
+
+REPORT_GROUPS = ("survey", "category", "seller", "segment", "period")
+_GROUP_FIELDS = {"survey": "survey__slug", "category": "seller__craft_category", "seller": "seller__external_id"}
+
+
+def _score_row(group, row: dict) -> dict:
+    nps_n, csat_n = int(row["nps_responses"]), int(row["csat_responses"])
+    return {
+        "group": group,
+        "responses": int(row["responses"]),
+        "nps_responses": nps_n,
+        "promoters": int(row["promoters"]),
+        "passives": nps_n - int(row["promoters"]) - int(row["detractors"]),
+        "detractors": int(row["detractors"]),
+        # NPS = % promoters (9-10) minus % detractors (0-6), on -100..100.
+        "nps": round(100.0 * (row["promoters"] - row["detractors"]) / nps_n, 1) if nps_n else None,
+        "csat_responses": csat_n,
+        # CSAT = % of 1-5 answers that are 4 or 5; csat_mean is the plain average.
+        "csat": round(100.0 * row["csat_satisfied"] / csat_n, 1) if csat_n else None,
+        "csat_mean": round(float(row["csat_sum"]) / csat_n, 2) if csat_n else None,
+    }
+
+
+def nps_report(
+    *, group_by: str = "survey", start: datetime | None = None, end: datetime | None = None,
+    period: str = "month", survey: str | None = None,
+) -> list[dict]:
+    """NPS and CSAT with response counts per group; one aggregate query (plus segment lookup)."""
+    if group_by not in REPORT_GROUPS:
+        raise ValueError(f"group_by must be one of {REPORT_GROUPS}")
+    responses = Response.objects.all()
+    if start is not None:
+        responses = responses.filter(submitted_at__gte=start)
+    if end is not None:
+        responses = responses.filter(submitted_at__lt=end)
+    if survey:
+        responses = responses.filter(survey__slug=survey)
+    aggregates = {
+        "responses": Count("pk"),
+        "nps_responses": Count("nps"),
+        "promoters": Count("pk", filter=Q(nps__gte=9)),
+        "detractors": Count("pk", filter=Q(nps__lte=6)),
+        "csat_responses": Count("csat"),
+        "csat_satisfied": Count("pk", filter=Q(csat__gte=4)),
+        "csat_sum": Sum("csat", default=0),
+    }
+    if group_by == "period":
+        rows = responses.annotate(g=Trunc("submitted_at", period)).values("g").annotate(**aggregates).order_by("g")
+        return [_score_row(row["g"].isoformat(), row) for row in rows]
+    if group_by == "segment":
+        from buyers.selectors import buyer_segments
+
+        per_buyer = list(responses.filter(buyer__isnull=False).values("buyer_id").annotate(**aggregates))
+        if not per_buyer:
+            return []
+        frame = pd.DataFrame.from_records(per_buyer)
+        segments = buyer_segments(buyer_ids=frame["buyer_id"].tolist())
+        frame["g"] = frame["buyer_id"].map(segments)
+        summed = frame.drop(columns=["buyer_id"]).groupby("g").sum()
+        return [_score_row(group, row) for group, row in summed.to_dict("index").items()]
+    rows = responses.values(g=F(_GROUP_FIELDS[group_by])).annotate(**aggregates).order_by("g")
+    return [_score_row(row["g"], row) for row in rows]
+
+
+def unmatched_responses():
+    return Response.objects.unmatched().select_related("source", "survey").order_by("-received_at")
