@@ -478,3 +478,16 @@ def expiry_reminders_send(*, now: datetime | None = None, limit: int = REMINDER_
             )
         PointsEntry.objects.filter(pk__in=[lot.pk for lot in lots]).update(reminded_at=now)
         return len(lots)
+
+
+@transaction.atomic
+def rule_create(*, actor, **fields) -> EarningRule:
+    """A new earning rule. Admin only; the model's constraints are the last line of defence."""
+    if not is_marketplace_admin(actor):
+        raise PermissionDenied("Only Marketplace Admins may configure earning rules.")
+    if Decimal(fields.get("points", 0)) < 0:
+        raise ValidationError({"points": "A rule cannot award negative points."})
+    rule = EarningRule(**fields)
+    rule.full_clean()
+    rule.save()
+    return rule

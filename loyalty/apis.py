@@ -1,0 +1,276 @@
+"""Member and configuration API. Thin: validate, call one service or selector, respond."""
+
+from __future__ import annotations
+
+from datetime import date
+
+from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
+from django.core.exceptions import ValidationError as DjangoValidationError
+from django.shortcuts import get_object_or_404
+from rest_framework import exceptions, permissions, serializers
+from rest_framework.authentication import SessionAuthentication
+from rest_framework.pagination import PageNumberPagination
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from buyers.models import Buyer
+from loyalty import badges, selectors, services, simulation, tiers
+from loyalty.models import Badge, CapPeriod, EarningRule, RuleKind, Segment, Tier
+
+try:  # API keys with scopes come from the integrations app.
+    from integrations.authentication import ApiKeyAuthentication
+    from integrations.models import ApiKey
+except ImportError:  # pragma: no cover - only while that app is absent
+    ApiKeyAuthentication, ApiKey = None, None
+
+READ_SCOPE, WRITE_SCOPE = "loyalty:read", "loyalty:write"
+
+
+class LoyaltyAccess(permissions.BasePermission):
+    """Staff sessions (roles are checked in the services), or API keys with loyalty scopes."""
+
+    def has_permission(self, request, view) -> bool:
+        scope = READ_SCOPE if request.method in permissions.SAFE_METHODS else WRITE_SCOPE
+        if ApiKey is not None and isinstance(request.auth, ApiKey):
+            if request.auth.has_scopes([scope]):
+                return True
+            self.message = f"This API key lacks the scope: {scope}."
+            return False
+        user = request.user
+        if user is None or not user.is_authenticated:
+            raise exceptions.NotAuthenticated()
+        if not user.is_staff:
+            self.message = "Loyalty data is for Kiln staff."
+            return False
+        return True
+
+
+class LoyaltyAPIView(APIView):
+    authentication_classes = [SessionAuthentication, *([ApiKeyAuthentication] if ApiKeyAuthentication else [])]
+    permission_classes = [LoyaltyAccess]
+
+    def handle_exception(self, exc):
+        if isinstance(exc, DjangoValidationError):
+            exc = exceptions.ValidationError(exc.message_dict if hasattr(exc, "error_dict") else {"detail": exc.messages})
+        elif isinstance(exc, DjangoPermissionDenied):
+            exc = exceptions.PermissionDenied(str(exc))
+        return super().handle_exception(exc)
+
+    def actor(self, request):
+        return request.user if getattr(request.user, "pk", None) else None
+
+    def buyer(self, buyer_id: int) -> Buyer:
+        return get_object_or_404(Buyer, pk=buyer_id)
+
+
+def _month(value: str | None) -> date | None:
+    if not value:
+        return None
+    try:
+        year, month = value.split("-")
+        return date(int(year), int(month), 1)
+    except ValueError:
+        raise exceptions.ValidationError({"month": "Use YYYY-MM."}) from None
+
+
+class MemberSummaryApi(LoyaltyAPIView):
+    def get(self, request, buyer_id: int):
+        buyer = self.buyer(buyer_id)
+        month = _month(request.query_params.get("month")) or date.today().replace(day=1)
+        return Response(
+            {
+                "buyer_id": buyer.pk,
+                "name": buyer.name,
+                "balance": selectors.member_balance(buyer_id=buyer.pk),
+                "tier": tiers.tier_progress(buyer_id=buyer.pk),
+                "badges": [
+                    {"code": a.badge.code, "name": a.badge.name, "awarded_at": a.awarded_at, "period": a.period_key}
+                    for a in selectors.member_badges(buyer_id=buyer.pk)
+                ],
+                "leaderboard": {
+                    "overall": selectors.leaderboard_rank(buyer_id=buyer.pk),
+                    "month": {"month": month.strftime("%Y-%m"), **selectors.leaderboard_rank(buyer_id=buyer.pk, month=month)},
+                },
+            }
+        )
+
+
+class EntrySerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    created_at = serializers.DateTimeField()
+    amount = serializers.IntegerField()
+    kind = serializers.CharField()
+    state = serializers.CharField()
+    source_type = serializers.CharField()
+    source_id = serializers.IntegerField(allow_null=True)
+    reason = serializers.CharField()
+    comment = serializers.CharField()
+    rule = serializers.CharField(source="rule.name", allow_null=True, default=None)
+    breakdown = serializers.JSONField()
+    remaining = serializers.IntegerField()
+    expires_at = serializers.DateTimeField(allow_null=True)
+    available_at = serializers.DateTimeField(allow_null=True)
+
+
+class MemberLedgerApi(LoyaltyAPIView):
+    def get(self, request, buyer_id: int):
+        buyer = self.buyer(buyer_id)
+        paginator = PageNumberPagination()
+        page = paginator.paginate_queryset(selectors.ledger_history(buyer_id=buyer.pk), request, view=self)
+        return paginator.get_paginated_response(EntrySerializer(page, many=True).data)
+
+
+class MemberAdjustApi(LoyaltyAPIView):
+    class InputSerializer(serializers.Serializer):
+        amount = serializers.IntegerField()
+        comment = serializers.CharField(allow_blank=True, required=False, default="")
+
+    def post(self, request, buyer_id: int):
+        buyer = self.buyer(buyer_id)
+        data = self.InputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        entry = services.points_adjust(buyer_id=buyer.pk, actor=self.actor(request), **data.validated_data)
+        return Response(EntrySerializer(entry).data, status=201)
+
+
+class MemberRedeemApi(LoyaltyAPIView):
+    class InputSerializer(serializers.Serializer):
+        reward_id = serializers.IntegerField()
+
+    def post(self, request, buyer_id: int):
+        buyer = self.buyer(buyer_id)
+        data = self.InputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        redemption = services.points_redeem(
+            buyer_id=buyer.pk, reward_id=data.validated_data["reward_id"], actor=self.actor(request)
+        )
+        return Response(
+            {"redemption_id": redemption.pk, "reward": redemption.reward.name, "points": redemption.points,
+             "balance": selectors.member_balance(buyer_id=buyer.pk)},
+            status=201,
+        )
+
+
+class MemberSuggestionsApi(LoyaltyAPIView):
+    def get(self, request, buyer_id: int):
+        buyer = self.buyer(buyer_id)
+        return Response({"results": selectors.reward_suggestions(buyer_id=buyer.pk)})
+
+
+class LeaderboardApi(LoyaltyAPIView):
+    def get(self, request):
+        month = _month(request.query_params.get("month"))
+        category = request.query_params.get("category") or None
+        return Response({"month": month, "category": category,
+                         "results": selectors.leaderboard(month=month, category=category)})
+
+
+class PowerUsersApi(LoyaltyAPIView):
+    def get(self, request):
+        try:
+            days = int(request.query_params.get("days", 90))
+        except ValueError:
+            raise exceptions.ValidationError({"days": "A whole number of days."}) from None
+        if days < 1:
+            raise exceptions.ValidationError({"days": "At least one day."})
+        return Response({"days": days, "results": selectors.power_users(days=days)})
+
+
+class RuleSerializer(serializers.ModelSerializer):
+    points = serializers.DecimalField(max_digits=10, decimal_places=2, min_value=0)
+    multiplier = serializers.DecimalField(max_digits=5, decimal_places=2, min_value=0, required=False)
+    kind = serializers.ChoiceField(choices=RuleKind.choices)
+    promotion_of = serializers.ChoiceField(choices=RuleKind.choices, required=False, allow_blank=True)
+    cap_period = serializers.ChoiceField(choices=CapPeriod.choices, required=False, allow_blank=True)
+    target_segment = serializers.ChoiceField(choices=Segment.choices, required=False, allow_blank=True)
+
+    class Meta:
+        model = EarningRule
+        fields = ["id", "name", "kind", "is_active", "priority", "points", "applies_tier_multiplier", "promotion_of",
+                  "multiplier", "exclusive", "target_tier", "target_segment", "starts_at", "ends_at", "cap_points", "cap_period"]
+        read_only_fields = ["id"]
+
+    def validate(self, attrs):
+        if attrs.get("kind") == RuleKind.PROMOTION and not attrs.get("promotion_of"):
+            raise serializers.ValidationError({"promotion_of": "A promotion names the kind of action it multiplies."})
+        if (attrs.get("cap_points") is None) != (not attrs.get("cap_period")):
+            raise serializers.ValidationError({"cap_period": "Give both a cap and its period, or neither."})
+        if attrs.get("starts_at") and attrs.get("ends_at") and attrs["ends_at"] <= attrs["starts_at"]:
+            raise serializers.ValidationError({"ends_at": "The window must end after it starts."})
+        return attrs
+
+
+class RuleCreateApi(LoyaltyAPIView):
+    def post(self, request):
+        from loyalty.services import rule_create
+
+        data = RuleSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        rule = rule_create(actor=self.actor(request), **data.validated_data)
+        return Response(RuleSerializer(rule).data, status=201)
+
+
+class RulePrecedenceApi(LoyaltyAPIView):
+    def get(self, request):
+        kind = request.query_params.get("kind", RuleKind.SPEND)
+        if kind not in RuleKind.values or kind == RuleKind.PROMOTION:
+            raise exceptions.ValidationError({"kind": "An action kind (spend, review, story_share, ...)."})
+        return Response({"kind": kind, "precedence": selectors.rule_precedence(kind=kind)})
+
+
+class RuleSimulateApi(LoyaltyAPIView):
+    class InputSerializer(serializers.Serializer):
+        rule_id = serializers.IntegerField(required=False)
+        rule = RuleSerializer(required=False)
+        start = serializers.DateTimeField(required=False)
+        end = serializers.DateTimeField(required=False)
+
+    def post(self, request):
+        data = self.InputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        v = data.validated_data
+        if "rule_id" in v:
+            rule = get_object_or_404(EarningRule, pk=v["rule_id"])
+        elif "rule" in v:
+            rule = EarningRule(**v["rule"])
+        else:
+            raise exceptions.ValidationError({"rule": "Give rule_id or a rule to simulate."})
+        return Response(simulation.rule_simulate(rule=rule, start=v.get("start"), end=v.get("end")))
+
+
+class TierInputSerializer(serializers.Serializer):
+    tiers = serializers.ListField(child=serializers.DictField(), allow_empty=False)
+    basis = serializers.CharField(required=False)
+    window_days = serializers.IntegerField(required=False, min_value=1)
+    grace_days = serializers.IntegerField(required=False, min_value=0)
+
+
+class TierPreviewApi(LoyaltyAPIView):
+    def post(self, request):
+        data = TierInputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        v = data.validated_data
+        return Response(tiers.tiers_preview(tiers=v["tiers"], basis=v.get("basis"), window_days=v.get("window_days")))
+
+
+class TierConfigureApi(LoyaltyAPIView):
+    def get(self, request):
+        return Response({"tiers": list(Tier.objects.values("code", "name", "rank", "threshold", "multiplier", "perks"))})
+
+    def put(self, request):
+        data = TierInputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        saved = tiers.tiers_configure(actor=self.actor(request), **data.validated_data)
+        return Response({"tiers": [{"code": t.code, "rank": t.rank, "threshold": str(t.threshold)} for t in saved]})
+
+
+class BadgeThresholdApi(LoyaltyAPIView):
+    class InputSerializer(serializers.Serializer):
+        thresholds = serializers.ListField(child=serializers.IntegerField(min_value=1), allow_empty=False)
+        as_of = serializers.DateTimeField(required=False)
+
+    def post(self, request, badge_id: int):
+        badge = get_object_or_404(Badge, pk=badge_id)
+        data = self.InputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        return Response(badges.badge_threshold_analysis(badge=badge, **data.validated_data))
