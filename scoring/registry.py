@@ -21,6 +21,7 @@ from scoring.models import ModelStatus, ModelVersion, ModelVersionEvent
 TRUSTED_TYPES: set[str] = {
     "sklearn.calibration._CalibratedClassifier",
     "sklearn.calibration._SigmoidCalibration",
+    "sklearn.model_selection._split.StratifiedKFold",
     "sklearn._loss.link.Interval",
     "sklearn._loss.link.LogitLink",
     "sklearn._loss.loss.HalfBinomialLoss",
