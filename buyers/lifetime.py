@@ -114,7 +114,7 @@ def _compress(*columns, weights=None):
     return [grouped[f"c{i}"].to_numpy() for i in range(len(columns))], grouped["w"].to_numpy()
 
 
-def _fit(neg_ll, start, names, n, maxiter):
+def _fit(neg_ll, start, names, n, maxiter, total_ll):
     try:
         result = optimize.minimize(neg_ll, np.log(start), method="Nelder-Mead", options={"maxiter": maxiter, "xatol": 1e-7, "fatol": 1e-7})
         # Polish with a quasi-Newton step: Nelder-Mead gets close cheaply, BFGS nails the optimum.
@@ -124,18 +124,23 @@ def _fit(neg_ll, start, names, n, maxiter):
         else:
             best, iterations = result, result.nit
         values = np.exp(best.x)
-        ll = -float(best.fun)
+        ll = float(total_ll(values))
         finite = bool(np.all(np.isfinite(values)) and np.isfinite(ll))
         # Nelder-Mead is the judge of convergence; BFGS often reports precision loss at a true optimum.
-        converged = bool(result.success or polished.success) and finite and iterations < 2 * maxiter
+        converged = bool(result.success or polished.success) and finite
         message = str(polished.message if polished.success else result.message)
     except (FloatingPointError, ValueError, OverflowError) as exc:
         return FitResult(dict.fromkeys(names, float("nan")), float("nan"), False, f"{type(exc).__name__}: {exc}", n)
     return FitResult(dict(zip(names, map(float, values))), ll, converged, message, n, iterations)
 
 
-def bgnbd_fit(x, t_x, T, *, start=(1.0, 1.0, 1.0, 1.0), maxiter: int = 4000) -> FitResult:
-    """Maximum-likelihood BG/NBD parameters (r, alpha, a, b)."""
+def bgnbd_fit(x, t_x, T, *, start=(1.0, 1.0, 1.0, 1.0), penalizer: float = 0.0, maxiter: int = 2000) -> FitResult:
+    """Maximum-likelihood BG/NBD parameters (r, alpha, a, b).
+
+    ``penalizer`` adds an L2 penalty on the parameters to the mean negative
+    log-likelihood (as lifetimes does); small bases need it, or a and b run off to
+    infinity. With 0 the fit is the plain MLE of the paper.
+    """
     (cx, ct, cT), w = _compress(x, t_x, T)
     n = int(w.sum())
     if n == 0:
@@ -143,10 +148,14 @@ def bgnbd_fit(x, t_x, T, *, start=(1.0, 1.0, 1.0, 1.0), maxiter: int = 4000) -> 
 
     def neg_ll(log_params):
         with np.errstate(all="ignore"):
-            value = -np.sum(w * bgnbd_log_likelihood_terms(np.exp(log_params), cx, ct, cT))
+            params = np.exp(log_params)
+            value = -np.sum(w * bgnbd_log_likelihood_terms(params, cx, ct, cT)) / n + penalizer * np.sum(params**2)
         return value if np.isfinite(value) else 1e300
 
-    return _fit(neg_ll, start, BGNBD_PARAMS, n, maxiter)
+    def total_ll(params):
+        return np.sum(w * bgnbd_log_likelihood_terms(params, cx, ct, cT))
+
+    return _fit(neg_ll, start, BGNBD_PARAMS, n, maxiter, total_ll)
 
 
 def bgnbd_probability_alive(params: dict, x, t_x, T) -> np.ndarray:
@@ -207,7 +216,7 @@ def gamma_gamma_log_likelihood_terms(params, x, m) -> np.ndarray:
     )
 
 
-def gamma_gamma_fit(x, monetary, *, start=(1.0, 1.0, 1.0), maxiter: int = 4000) -> FitResult:
+def gamma_gamma_fit(x, monetary, *, start=(1.0, 1.0, 1.0), penalizer: float = 0.0, maxiter: int = 2000) -> FitResult:
     """Maximum-likelihood Gamma-Gamma parameters (p, q, v) on buyers with repeat purchases."""
     x = np.asarray(x, dtype=float)
     monetary = np.asarray(monetary, dtype=float)
@@ -219,10 +228,14 @@ def gamma_gamma_fit(x, monetary, *, start=(1.0, 1.0, 1.0), maxiter: int = 4000) 
 
     def neg_ll(log_params):
         with np.errstate(all="ignore"):
-            value = -np.sum(w * gamma_gamma_log_likelihood_terms(np.exp(log_params), cx, cm))
+            params = np.exp(log_params)
+            value = -np.sum(w * gamma_gamma_log_likelihood_terms(params, cx, cm)) / n + penalizer * np.sum(params**2)
         return value if np.isfinite(value) else 1e300
 
-    result = _fit(neg_ll, start, GAMMA_GAMMA_PARAMS, n, maxiter)
+    def total_ll(params):
+        return np.sum(w * gamma_gamma_log_likelihood_terms(params, cx, cm))
+
+    result = _fit(neg_ll, start, GAMMA_GAMMA_PARAMS, n, maxiter, total_ll)
     if result.converged and result.params["q"] <= 1:
         # The population mean spend v*p/(q-1) does not exist for q <= 1.
         return FitResult(result.params, result.log_likelihood, False, "q <= 1: mean spend undefined", n, result.iterations)

@@ -1,0 +1,166 @@
+"""Set-based per-buyer frames read from the storefront tables (a few GROUP BY queries each)."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+import numpy as np
+import pandas as pd
+from django.db.models import Avg, Count, Max, Min, Q, Sum
+
+from marketplace.models import EngagementEvent, EngagementKind, Order, OrderStatus, Return, Review
+
+CHURN_FEATURES = [
+    "days_since_last_order",
+    "order_count",
+    "frequency",
+    "tenure_days",
+    "total_spend",
+    "average_order_value",
+    "orders_last_90d",
+    "logins_30d",
+    "logins_90d",
+    "messages_90d",
+    "follows",
+    "story_shares_90d",
+    "reviews_365d",
+    "mean_rating_given",
+    "returns",
+    "return_share",
+    "feedback_sentiment",
+    "feedback_count",
+]
+# A buyer who never rated anything is treated like one who is satisfied, the marketplace norm.
+NEUTRAL_RATING = 4.0
+
+
+def _id_range(queryset, field: str, id_range):
+    if id_range is None:
+        return queryset
+    low, high = id_range
+    return queryset.filter(**{f"{field}__gte": low, f"{field}__lt": high})
+
+
+def purchase_orders(*, as_of: datetime, id_range=None):
+    """Orders that count as purchases: placed by ``as_of`` and not cancelled."""
+    orders = Order.objects.filter(placed_at__lte=as_of).exclude(status=OrderStatus.CANCELLED)
+    return _id_range(orders, "buyer_id", id_range)
+
+
+def order_frame(*, as_of: datetime, id_range=None) -> pd.DataFrame:
+    """One row per purchase order: buyer_id, seller_id, placed_at (UTC, naive), amount."""
+    rows = purchase_orders(as_of=as_of, id_range=id_range).values_list("buyer_id", "seller_id", "placed_at", "total_amount")
+    frame = pd.DataFrame.from_records(
+        rows.order_by().iterator(chunk_size=20000), columns=["buyer_id", "seller_id", "placed_at", "amount"]
+    )
+    if frame.empty:
+        return pd.DataFrame(
+            {
+                "buyer_id": pd.Series(dtype="int64"),
+                "seller_id": pd.Series(dtype="int64"),
+                "placed_at": pd.Series(dtype="datetime64[ns]"),
+                "amount": pd.Series(dtype="float64"),
+            }
+        )
+    frame["placed_at"] = pd.to_datetime(frame["placed_at"], utc=True).dt.tz_localize(None)
+    frame["amount"] = frame["amount"].astype(float)
+    return frame
+
+
+def _frame(rows, index: str, columns: list[str]) -> pd.DataFrame:
+    return pd.DataFrame.from_records(list(rows), columns=[index, *columns]).set_index(index)
+
+
+def _feedback_sentiment(*, as_of: datetime, buyer_ids) -> pd.DataFrame:
+    # Feedback is another area's data; when it is not installed or empty every buyer is neutral.
+    try:
+        from feedback.selectors import buyer_feedback_sentiment
+    except ImportError:  # pragma: no cover - the feedback app ships with Kiln
+        return pd.DataFrame({"feedback_sentiment": 0.0, "feedback_count": 0}, index=pd.Index(buyer_ids, name="buyer_id"))
+    return buyer_feedback_sentiment(as_of=as_of, buyer_ids=buyer_ids)
+
+
+def churn_feature_frame(*, as_of: datetime, id_range=None) -> pd.DataFrame:
+    """Behavioural features as of ``as_of`` for every buyer with at least one purchase by then.
+
+    Indexed by buyer_id, columns CHURN_FEATURES. Everything is measured strictly up to
+    ``as_of`` so the same function builds a backtest frame for a past date.
+    """
+    orders = (
+        purchase_orders(as_of=as_of, id_range=id_range)
+        .values("buyer_id")
+        .annotate(
+            order_count=Count("pk"),
+            first_at=Min("placed_at"),
+            last_at=Max("placed_at"),
+            total_spend=Sum("total_amount"),
+            orders_last_90d=Count("pk", filter=Q(placed_at__gt=as_of - timedelta(days=90))),
+        )
+        .order_by()
+    )
+    frame = _frame(orders, "buyer_id", ["order_count", "first_at", "last_at", "total_spend", "orders_last_90d"])
+    if frame.empty:
+        return pd.DataFrame(columns=CHURN_FEATURES, index=pd.Index([], name="buyer_id"), dtype=float)
+    now = pd.Timestamp(as_of)
+    first = pd.to_datetime(frame["first_at"], utc=True)
+    last = pd.to_datetime(frame["last_at"], utc=True)
+    out = pd.DataFrame(index=frame.index)
+    out["days_since_last_order"] = (now - last).dt.total_seconds() / 86400
+    out["order_count"] = frame["order_count"].astype(float)
+    out["tenure_days"] = (now - first).dt.total_seconds() / 86400
+    out["total_spend"] = frame["total_spend"].astype(float)
+    out["average_order_value"] = out["total_spend"] / out["order_count"]
+    out["orders_last_90d"] = frame["orders_last_90d"].astype(float)
+
+    days = (
+        purchase_orders(as_of=as_of, id_range=id_range)
+        .values("buyer_id")
+        .annotate(n=Count("placed_at__date", distinct=True))
+        .order_by()
+    )
+    out["frequency"] = (_frame(days, "buyer_id", ["n"])["n"].reindex(out.index).fillna(1) - 1).astype(float)
+
+    events = _id_range(
+        EngagementEvent.objects.filter(buyer__isnull=False, occurred_at__lte=as_of), "buyer_id", id_range
+    ).values("buyer_id").annotate(
+        logins_30d=Count("pk", filter=Q(kind=EngagementKind.LOGIN, occurred_at__gt=as_of - timedelta(days=30))),
+        logins_90d=Count("pk", filter=Q(kind=EngagementKind.LOGIN, occurred_at__gt=as_of - timedelta(days=90))),
+        messages_90d=Count("pk", filter=Q(kind=EngagementKind.MESSAGE, occurred_at__gt=as_of - timedelta(days=90))),
+        follows=Count("pk", filter=Q(kind=EngagementKind.FOLLOW_ARTISAN)),
+        story_shares_90d=Count(
+            "pk", filter=Q(kind=EngagementKind.STORY_SHARE, occurred_at__gt=as_of - timedelta(days=90))
+        ),
+    ).order_by()
+    event_columns = ["logins_30d", "logins_90d", "messages_90d", "follows", "story_shares_90d"]
+    out = out.join(_frame(events, "buyer_id", event_columns), how="left")
+
+    reviews = _id_range(Review.objects.filter(created_at__lte=as_of), "buyer_id", id_range).values("buyer_id").annotate(
+        reviews_365d=Count("pk", filter=Q(created_at__gt=as_of - timedelta(days=365))), mean_rating_given=Avg("rating")
+    ).order_by()
+    out = out.join(_frame(reviews, "buyer_id", ["reviews_365d", "mean_rating_given"]), how="left")
+
+    returns = _id_range(Return.objects.filter(created_at__lte=as_of), "order__buyer_id", id_range).values(
+        "order__buyer_id"
+    ).annotate(returns=Count("pk")).order_by()
+    out = out.join(_frame(returns, "order__buyer_id", ["returns"]).rename_axis("buyer_id"), how="left")
+
+    out = out.join(_feedback_sentiment(as_of=as_of, buyer_ids=list(out.index)), how="left")
+    out[event_columns + ["reviews_365d", "returns", "feedback_sentiment", "feedback_count"]] = out[
+        event_columns + ["reviews_365d", "returns", "feedback_sentiment", "feedback_count"]
+    ].fillna(0)
+    out["mean_rating_given"] = out["mean_rating_given"].astype(float).fillna(NEUTRAL_RATING)
+    out["return_share"] = out["returns"] / out["order_count"]
+    out = out[CHURN_FEATURES].astype(float)
+    return out.replace([np.inf, -np.inf], 0.0).fillna(0.0)
+
+
+def churn_labels(*, buyer_ids, start: datetime, end: datetime) -> pd.Series:
+    """1 if the buyer made no purchase in (start, end], else 0."""
+    buyer_ids = list(buyer_ids)
+    active = set(
+        Order.objects.filter(placed_at__gt=start, placed_at__lte=end)
+        .exclude(status=OrderStatus.CANCELLED)
+        .values_list("buyer_id", flat=True)
+        .distinct()
+    )
+    return pd.Series([0 if b in active else 1 for b in buyer_ids], index=pd.Index(buyer_ids, name="buyer_id"), dtype=int)

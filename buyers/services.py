@@ -1,0 +1,413 @@
+"""Retention recompute: customer-base fits, per-buyer scoring, cadence and segments.
+
+The recompute is split so Celery can run it in bounded pieces:
+  1. ``lifetime_fits_run`` fits BG/NBD and Gamma-Gamma once on every buyer's summary;
+  2. ``buyer_retention_score_range`` scores one id range of buyers with the active fits
+     (one fixed set of queries per range, bulk upsert), so ranges can run in parallel;
+  3. recommendations and interventions run after (buyers.recommendations, buyers.interventions).
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import datetime
+from datetime import timezone as dt_timezone
+from decimal import Decimal
+
+import numpy as np
+import pandas as pd
+from django.db import transaction
+from django.db.models import Max, Min
+from django.utils import timezone
+
+from buyers import lifetime
+from buyers.features import CHURN_FEATURES, churn_feature_frame, order_frame
+from buyers.models import (
+    Buyer,
+    BuyerRetention,
+    BuyerSegmentChange,
+    CadenceState,
+    ChurnBand,
+    FitKind,
+    FitStatus,
+    LifetimeFit,
+    RetentionSettings,
+    Segment,
+)
+from buyers.selectors import retention_settings_get
+
+logger = logging.getLogger(__name__)
+
+WEEK_DAYS = 7.0
+EXPECTED_PURCHASES_DAYS = 90
+# Scoring a range of 20,000 buyers takes ~8 queries and about a second of pandas on the
+# bench machine; small enough for a Celery soft time limit, big enough to amortise queries.
+CHUNK_SIZE = 20000
+# L2 penalty on the mean log-likelihood: keeps a and b finite on a small or young buyer
+# base (where the plain MLE drifts to "nobody ever drops out"); negligible at scale.
+FIT_PENALIZER = 0.001
+# Used when nobody in the marketplace has bought twice yet.
+DEFAULT_CADENCE_DAYS = 60.0
+CHURN_MODEL_KIND = "buyer_churn"
+
+
+@dataclass(frozen=True)
+class FitOutcome:
+    bgnbd: LifetimeFit
+    gamma_gamma: LifetimeFit
+
+
+def _store_fit(*, kind: str, result: lifetime.FitResult, observation_end: datetime, extra: dict) -> LifetimeFit:
+    """Record a fit; a converged one replaces the active fit, a failed one leaves it in place."""
+    params = {k: (v if np.isfinite(v) else None) for k, v in result.params.items()} | extra
+    ll = result.log_likelihood if np.isfinite(result.log_likelihood) else None
+    with transaction.atomic():
+        if not result.converged:
+            logger.warning("%s fit did not converge: %s", kind, result.message)
+            return LifetimeFit.objects.create(
+                kind=kind,
+                status=FitStatus.FAILED,
+                params=params,
+                log_likelihood=ll,
+                n_buyers=result.n,
+                message=result.message[:2000],
+                observation_end=observation_end,
+            )
+        # Lock the active row so two recomputes cannot both retire it and leave two active fits.
+        LifetimeFit.objects.select_for_update().filter(kind=kind, status=FitStatus.ACTIVE).update(
+            status=FitStatus.SUPERSEDED
+        )
+        return LifetimeFit.objects.create(
+            kind=kind,
+            status=FitStatus.ACTIVE,
+            params=params,
+            log_likelihood=ll,
+            n_buyers=result.n,
+            message=result.message[:2000],
+            observation_end=observation_end,
+        )
+
+
+def buyer_summary_frame(*, as_of: datetime, id_range=None) -> pd.DataFrame:
+    """Per buyer with a purchase: BG/NBD summary (weeks), spend, top artisan and cadence."""
+    orders = order_frame(as_of=as_of, id_range=id_range)
+    columns = [
+        "frequency", "recency", "T", "monetary", "order_count", "total_spend", "first_at", "last_at",
+        "top_seller_id", "cadence_days", "gap_count",
+    ]
+    if orders.empty:
+        return pd.DataFrame(columns=columns, index=pd.Index([], name="buyer_id"))
+    end = pd.Timestamp(as_of).tz_convert("UTC").tz_localize(None) if pd.Timestamp(as_of).tzinfo else pd.Timestamp(as_of)
+    summary = lifetime.rfm_summary(
+        orders, customer_col="buyer_id", datetime_col="placed_at", observation_end=end, monetary_col="amount"
+    )
+    # T runs to the moment of the recompute rather than midnight, so a buyer's age keeps
+    # growing through the day: use the exact time for T.
+    grouped = orders.groupby("buyer_id")
+    first = grouped["placed_at"].min()
+    summary["T"] = ((end - first.dt.normalize()).dt.total_seconds() / 86400 / WEEK_DAYS).clip(lower=summary["recency"])
+    summary["order_count"] = grouped.size()
+    summary["total_spend"] = grouped["amount"].sum()
+    summary["first_at"] = first
+    summary["last_at"] = grouped["placed_at"].max()
+    # Top artisan: most orders, then most spend, then lowest id (deterministic).
+    per_seller = orders.groupby(["buyer_id", "seller_id"]).agg(n=("amount", "size"), spend=("amount", "sum")).reset_index()
+    per_seller = per_seller.sort_values(["buyer_id", "n", "spend", "seller_id"], ascending=[True, False, False, True])
+    summary["top_seller_id"] = per_seller.drop_duplicates("buyer_id").set_index("buyer_id")["seller_id"]
+    # Cadence: median gap between distinct purchase days.
+    days = orders.assign(day=orders["placed_at"].dt.normalize())[["buyer_id", "day"]].drop_duplicates()
+    days = days.sort_values(["buyer_id", "day"])
+    gaps = days.groupby("buyer_id")["day"].diff().dt.total_seconds() / 86400
+    gap_frame = pd.DataFrame({"buyer_id": days["buyer_id"], "gap": gaps}).dropna()
+    summary["cadence_days"] = gap_frame.groupby("buyer_id")["gap"].median()
+    summary["gap_count"] = gap_frame.groupby("buyer_id")["gap"].size()
+    summary["gap_count"] = summary["gap_count"].fillna(0).astype(int)
+    return summary
+
+
+def lifetime_fits_run(*, as_of: datetime | None = None) -> FitOutcome:
+    """Fit BG/NBD and Gamma-Gamma on all buyers as of ``as_of``; keep the old fit if one fails."""
+    as_of = as_of or timezone.now()
+    summary = buyer_summary_frame(as_of=as_of)
+    cadence_median = float(summary["cadence_days"].median()) if summary["cadence_days"].notna().any() else DEFAULT_CADENCE_DAYS
+    bgnbd = lifetime.bgnbd_fit(summary["frequency"], summary["recency"], summary["T"], penalizer=FIT_PENALIZER) if len(summary) else lifetime.FitResult(
+        dict.fromkeys(lifetime.BGNBD_PARAMS, float("nan")), float("nan"), False, "no buyers with a purchase", 0
+    )
+    gamma = lifetime.gamma_gamma_fit(summary["frequency"], summary["monetary"], penalizer=FIT_PENALIZER)
+    extra_bg = {"cadence_median_days": cadence_median, "unit": "weeks"}
+    extra_gg = {"mean_order_value": float(summary["total_spend"].sum() / max(summary["order_count"].sum(), 1))}
+    return FitOutcome(
+        bgnbd=_store_fit(kind=FitKind.BGNBD, result=bgnbd, observation_end=as_of, extra=extra_bg),
+        gamma_gamma=_store_fit(kind=FitKind.GAMMA_GAMMA, result=gamma, observation_end=as_of, extra=extra_gg),
+    )
+
+
+def _active_params(kind: str) -> dict | None:
+    fit = LifetimeFit.objects.filter(kind=kind, status=FitStatus.ACTIVE).first()
+    return fit.params if fit else None
+
+
+def _load_churn_model():
+    try:
+        from scoring.registry import model_load_active
+    except ImportError:  # pragma: no cover - scoring ships with Kiln
+        return None, None
+    try:
+        return model_load_active(kind=CHURN_MODEL_KIND)
+    except Exception:  # noqa: BLE001 - a broken artifact must not stop the recompute; 1 - P(alive) is used
+        logger.exception("Could not load the active buyer churn model; falling back to 1 - P(alive).")
+        return None, None
+
+
+def churn_band_for(probability: np.ndarray, settings: RetentionSettings) -> np.ndarray:
+    return np.where(
+        probability >= settings.churn_band_high_from,
+        ChurnBand.HIGH.value,
+        np.where(probability >= settings.churn_band_medium_from, ChurnBand.MEDIUM.value, ChurnBand.LOW.value),
+    )
+
+
+def segment_assign(frame: pd.DataFrame, settings: RetentionSettings) -> tuple[np.ndarray, list[list[str]]]:
+    """Segment per buyer by the documented rules (docs/retention.md), first match wins.
+
+    Expects columns order_count, days_since_first, days_since_last, p_alive, cadence_state, clv.
+    """
+    n = len(frame)
+    order_count = frame["order_count"].to_numpy(dtype=float)
+    since_first = frame["days_since_first"].to_numpy(dtype=float)
+    since_last = frame["days_since_last"].to_numpy(dtype=float)
+    p_alive = frame["p_alive"].to_numpy(dtype=float)
+    overdue = frame["cadence_state"].to_numpy() == CadenceState.OVERDUE
+    clv = frame["clv"].to_numpy(dtype=float)
+    min_clv = float(settings.high_value_min_clv)
+
+    is_new = (order_count == 0) | (since_first <= settings.new_buyer_days)
+    is_churned = ~is_new & ((since_last > settings.churned_after_days) | (p_alive < settings.churned_p_alive_below))
+    is_lapsing = ~is_new & ~is_churned & (overdue | (p_alive < settings.lapsing_p_alive_below))
+    is_high = ~is_new & ~is_churned & ~is_lapsing & ((order_count >= settings.high_value_min_orders) | (clv >= min_clv))
+    segment = np.select(
+        [is_new, is_churned, is_lapsing, is_high],
+        [Segment.NEW.value, Segment.CHURNED.value, Segment.LAPSING.value, Segment.HIGH_VALUE.value],
+        default=Segment.POTENTIAL.value,
+    )
+    reasons: list[list[str]] = []
+    for i in range(n):
+        # Building the explanation strings is per row by nature; the decisions above are vectorised.
+        if order_count[i] == 0:
+            why = ["No purchase yet."]
+        elif is_new[i]:
+            why = [f"First purchase {since_first[i]:.0f} days ago (new for {settings.new_buyer_days} days)."]
+        elif is_churned[i]:
+            why = [f"No purchase for {since_last[i]:.0f} days; P(alive) {p_alive[i]:.2f}."]
+        elif is_lapsing[i]:
+            why = [f"Past the expected next-purchase window; P(alive) {p_alive[i]:.2f}."] if overdue[i] else [
+                f"P(alive) {p_alive[i]:.2f} below {settings.lapsing_p_alive_below:.2f}."
+            ]
+        elif is_high[i]:
+            why = [f"{order_count[i]:.0f} orders, 12-month CLV {clv[i]:.2f}."]
+        else:
+            why = [f"{order_count[i]:.0f} order(s), still active (P(alive) {p_alive[i]:.2f}); room to grow."]
+        reasons.append(why)
+    return segment, reasons
+
+
+def _to_decimal(values) -> list[Decimal]:
+    return [Decimal(f"{max(float(v), 0.0):.2f}") for v in values]
+
+
+def buyer_retention_score_range(*, start_id: int, end_id: int, as_of: datetime | None = None) -> int:
+    """Score buyers with start_id <= id < end_id and upsert their retention rows. Returns rows written.
+
+    Idempotent: the same as_of and data give the same rows, and the segment history
+    only grows when a segment actually changes.
+    """
+    as_of = as_of or timezone.now()
+    settings = retention_settings_get()
+    id_range = (start_id, end_id)
+    buyers = pd.DataFrame.from_records(
+        Buyer.objects.filter(pk__gte=start_id, pk__lt=end_id).values_list("pk").order_by(), columns=["buyer_id"]
+    ).set_index("buyer_id")
+    if not len(buyers.index):
+        return 0
+    summary = buyer_summary_frame(as_of=as_of, id_range=id_range)
+    frame = buyers.join(summary, how="left")
+    has_orders = frame["order_count"].fillna(0).to_numpy() > 0
+    x = frame["frequency"].fillna(0).to_numpy(dtype=float)
+    t_x = frame["recency"].fillna(0).to_numpy(dtype=float)
+    T = frame["T"].fillna(0).to_numpy(dtype=float)
+    monetary = frame["monetary"].fillna(0).to_numpy(dtype=float)
+
+    bg = _active_params(FitKind.BGNBD)
+    gg = _active_params(FitKind.GAMMA_GAMMA)
+    if bg and all(bg.get(k) is not None for k in lifetime.BGNBD_PARAMS):
+        p_alive = np.where(has_orders, lifetime.bgnbd_probability_alive(bg, x, t_x, T), 1.0)
+        expected_90 = np.where(has_orders, lifetime.bgnbd_expected_purchases(bg, EXPECTED_PURCHASES_DAYS / WEEK_DAYS, x, t_x, T), 0.0)
+    else:
+        p_alive = np.ones(len(frame))
+        expected_90 = np.zeros(len(frame))
+    mean_value = frame["total_spend"].sum() / max(frame["order_count"].sum(), 1)
+    if gg and all(gg.get(k) is not None for k in lifetime.GAMMA_GAMMA_PARAMS):
+        expected_value = lifetime.gamma_gamma_expected_value(gg, x, monetary)
+    else:
+        # No spend model yet: the buyer's own average order value, or the marketplace's.
+        own = (frame["total_spend"] / frame["order_count"]).to_numpy(dtype=float)
+        expected_value = np.where(has_orders, own, (gg or {}).get("mean_order_value", mean_value))
+    expected_value = np.nan_to_num(expected_value, nan=0.0, posinf=0.0)
+    if bg and all(bg.get(k) is not None for k in lifetime.BGNBD_PARAMS):
+        monthly_rate = (1 + settings.annual_discount_rate) ** (1 / 12) - 1
+        clv = lifetime.customer_lifetime_value(
+            bg, x, t_x, T, expected_value,
+            horizon_periods=settings.clv_horizon_months, period_length=52 / 12, discount_rate_per_period=monthly_rate,
+        )
+        clv = np.where(has_orders, clv, 0.0)
+    else:
+        clv = np.zeros(len(frame))
+    p_alive = np.clip(np.nan_to_num(p_alive, nan=1.0), 0.0, 1.0)
+
+    # Cadence and the next-purchase window.
+    population_cadence = float((bg or {}).get("cadence_median_days") or DEFAULT_CADENCE_DAYS)
+    own_cadence = frame["cadence_days"].to_numpy(dtype=float)
+    estimated = has_orders & ~np.isfinite(own_cadence)
+    cadence = np.where(np.isfinite(own_cadence), own_cadence, population_cadence)
+    cadence = np.maximum(cadence, 1.0)
+    now = pd.Timestamp(as_of).tz_convert("UTC").tz_localize(None) if pd.Timestamp(as_of).tzinfo else pd.Timestamp(as_of)
+    last_at = pd.to_datetime(frame["last_at"])
+    first_at = pd.to_datetime(frame["first_at"])
+    window_from = last_at + pd.to_timedelta(cadence * (1 - settings.cadence_tolerance), unit="D")
+    window_to = last_at + pd.to_timedelta(cadence * (1 + settings.cadence_tolerance), unit="D")
+    cadence_state = np.select(
+        [~has_orders, (now < window_from).to_numpy(), (now <= window_to).to_numpy()],
+        [CadenceState.NO_PURCHASE.value, CadenceState.EARLY.value, CadenceState.DUE.value],
+        default=CadenceState.OVERDUE.value,
+    )
+    since_last = ((now - last_at).dt.total_seconds() / 86400).fillna(0).to_numpy()
+    since_first = ((now - first_at).dt.total_seconds() / 86400).fillna(0).to_numpy()
+
+    # Churn probability: the active classifier, else 1 - P(alive).
+    version, estimator = _load_churn_model()
+    churn_probability = 1.0 - p_alive
+    model_label = ""
+    if estimator is not None and has_orders.any():
+        features = churn_feature_frame(as_of=as_of, id_range=id_range)
+        columns = list(version.features) if version.features else CHURN_FEATURES
+        features = features.reindex(frame.index[has_orders]).fillna(0.0)[columns]
+        churn_probability = churn_probability.copy()
+        churn_probability[has_orders] = estimator.predict_proba(features.to_numpy(dtype=float))[:, 1]
+        model_label = f"{version.kind} v{version.version}"
+    churn_probability = np.where(has_orders, np.clip(np.nan_to_num(churn_probability, nan=0.0), 0.0, 1.0), 0.0)
+    bands = churn_band_for(churn_probability, settings)
+
+    segment_input = pd.DataFrame(
+        {
+            "order_count": frame["order_count"].fillna(0).to_numpy(),
+            "days_since_first": since_first,
+            "days_since_last": since_last,
+            "p_alive": p_alive,
+            "cadence_state": cadence_state,
+            "clv": clv,
+        }
+    )
+    segments, reasons = segment_assign(segment_input, settings)
+
+    previous, previous_since = {}, {}
+    for buyer_id, segment, since in BuyerRetention.objects.filter(buyer_id__gte=start_id, buyer_id__lt=end_id).values_list(
+        "buyer_id", "segment", "segment_since"
+    ):
+        previous[buyer_id], previous_since[buyer_id] = segment, since
+    computed_at = timezone.now()
+    ids = frame.index.to_numpy()
+    order_count = frame["order_count"].fillna(0).astype(int).to_numpy()
+    total_spend = frame["total_spend"].fillna(0).to_numpy(dtype=float)
+    top_seller = frame["top_seller_id"].to_numpy()
+    rows, changes = [], []
+    aware = lambda value: None if pd.isna(value) else timezone.make_aware(pd.Timestamp(value).to_pydatetime(), dt_timezone.utc)  # noqa: E731
+    for i, buyer_id in enumerate(ids):
+        # Building model instances for bulk_create; no queries happen in this loop.
+        segment = segments[i]
+        old = previous.get(int(buyer_id))
+        since = previous_since.get(int(buyer_id)) if old == segment else computed_at
+        if old != segment:
+            changes.append(BuyerSegmentChange(buyer_id=int(buyer_id), from_segment=old or "", to_segment=segment, changed_at=computed_at))
+        why = list(reasons[i])
+        if has_orders[i]:
+            why.append(
+                f"Churn probability {churn_probability[i]:.2f} ({bands[i]}) from "
+                + (model_label or "1 - P(alive) (no active churn model)") + "."
+            )
+        rows.append(
+            BuyerRetention(
+                buyer_id=int(buyer_id),
+                computed_at=computed_at,
+                order_count=int(order_count[i]),
+                frequency=int(x[i]),
+                recency_days=float(t_x[i] * WEEK_DAYS),
+                age_days=float(T[i] * WEEK_DAYS),
+                days_since_last_order=float(since_last[i]) if has_orders[i] else None,
+                total_spend=Decimal(f"{total_spend[i]:.2f}"),
+                average_order_value=Decimal(f"{(total_spend[i] / order_count[i]) if order_count[i] else 0:.2f}"),
+                first_order_at=aware(first_at.iloc[i]),
+                last_order_at=aware(last_at.iloc[i]),
+                p_alive=float(p_alive[i]),
+                expected_purchases_90d=float(max(expected_90[i], 0.0)),
+                expected_order_value=_to_decimal([expected_value[i]])[0],
+                clv=_to_decimal([clv[i]])[0],
+                churn_probability=float(churn_probability[i]),
+                churn_band=bands[i],
+                churn_model_version=model_label if has_orders[i] else "",
+                cadence_days=float(cadence[i]) if has_orders[i] else None,
+                cadence_is_estimated=bool(estimated[i]),
+                next_purchase_from=aware(window_from.iloc[i]),
+                next_purchase_to=aware(window_to.iloc[i]),
+                cadence_state=cadence_state[i],
+                segment=segment,
+                segment_since=since,
+                top_seller_id=None if pd.isna(top_seller[i]) else int(top_seller[i]),
+                reasons=why,
+            )
+        )
+    update_fields = [
+        f.name for f in BuyerRetention._meta.concrete_fields
+        if f.name not in ("buyer", "recommended_seller_ids", "recommended_listing_ids")
+    ]
+    with transaction.atomic():
+        BuyerRetention.objects.bulk_create(
+            rows, batch_size=2000, update_conflicts=True, unique_fields=["buyer"], update_fields=update_fields
+        )
+        BuyerSegmentChange.objects.bulk_create(changes, batch_size=2000)
+    return len(rows)
+
+
+def buyer_id_ranges(*, chunk_size: int = CHUNK_SIZE) -> list[tuple[int, int]]:
+    bounds = Buyer.objects.aggregate(low=Min("pk"), high=Max("pk"))
+    if bounds["low"] is None:
+        return []
+    return [(start, start + chunk_size) for start in range(bounds["low"], bounds["high"] + 1, chunk_size)]
+
+
+def retention_recompute(*, as_of: datetime | None = None, chunk_size: int = CHUNK_SIZE) -> dict:
+    """Everything for every buyer, in-process (the Celery tasks split the same steps)."""
+    as_of = as_of or timezone.now()
+    fits = lifetime_fits_run(as_of=as_of)
+    written = sum(
+        buyer_retention_score_range(start_id=start, end_id=end, as_of=as_of)
+        for start, end in buyer_id_ranges(chunk_size=chunk_size)
+    )
+    return {"bgnbd": fits.bgnbd.status, "gamma_gamma": fits.gamma_gamma.status, "buyers": written}
+
+
+def retention_settings_update(*, actor, **values) -> RetentionSettings:
+    """Change thresholds; only marketplace admins may."""
+    from django.core.exceptions import PermissionDenied
+
+    from core.roles import is_marketplace_admin
+
+    if not is_marketplace_admin(actor):
+        raise PermissionDenied("Only marketplace admins may change retention settings.")
+    with transaction.atomic():
+        settings = RetentionSettings.objects.select_for_update().get(pk=retention_settings_get().pk)
+        for name, value in values.items():
+            setattr(settings, name, value)
+        settings.full_clean()
+        settings.save()
+    return settings

@@ -1,0 +1,91 @@
+import math
+
+import pytest
+
+from buyers.models import BuyerRetention, BuyerSegmentChange, FitKind, FitStatus, LifetimeFit
+from buyers.services import retention_recompute
+
+
+def _row(buyer):
+    return BuyerRetention.objects.get(buyer=buyer)
+
+
+def test_recompute_writes_a_defined_row_for_every_buyer_including_one_time_and_no_purchase(small_base):
+    result = retention_recompute()
+
+    assert result["buyers"] == BuyerRetention.objects.count() == 36
+    for row in BuyerRetention.objects.all():
+        for value in (row.p_alive, row.expected_purchases_90d, float(row.clv), row.churn_probability, float(row.expected_order_value)):
+            assert not math.isnan(value)
+    never = _row(small_base["never"])
+    assert (never.order_count, never.segment, never.cadence_state, float(never.clv)) == (0, "new", "no_purchase", 0.0)
+    once = _row(small_base["once"])
+    assert once.frequency == 0 and once.p_alive == 1.0 and once.cadence_is_estimated
+
+
+def test_recompute_segments_buyers_by_the_documented_rules(small_base):
+    retention_recompute()
+
+    assert _row(small_base["newbie"]).segment == "new"
+    assert _row(small_base["gone"]).segment == "churned"
+    assert _row(small_base["lapsed"]).segment in ("lapsing", "churned")
+    assert _row(small_base["loyal"]).segment == "high_value"
+    assert _row(small_base["lapsed"]).p_alive < _row(small_base["loyal"]).p_alive
+
+
+def test_cadence_is_the_median_gap_and_overdue_after_the_window(small_base):
+    retention_recompute()
+
+    loyal = _row(small_base["loyal"])
+    assert loyal.cadence_days == pytest.approx(60, abs=1)
+    assert loyal.cadence_state in ("early", "due")
+    lapsed = _row(small_base["lapsed"])
+    assert lapsed.cadence_days == pytest.approx(50, abs=1)
+    assert lapsed.cadence_state == "overdue"
+
+
+def test_recompute_is_idempotent_and_keeps_segment_history_of_changes_only(small_base, now):
+    retention_recompute(as_of=now)
+    first_changes = BuyerSegmentChange.objects.count()
+    first_rows = {r.buyer_id: (r.segment, round(r.p_alive, 6)) for r in BuyerRetention.objects.all()}
+
+    retention_recompute(as_of=now)
+
+    assert BuyerSegmentChange.objects.count() == first_changes == 36
+    assert {r.buyer_id: (r.segment, round(r.p_alive, 6)) for r in BuyerRetention.objects.all()} == first_rows
+
+
+def test_active_fits_are_stored_with_parameters(small_base):
+    retention_recompute()
+
+    bg = LifetimeFit.objects.get(kind=FitKind.BGNBD, status=FitStatus.ACTIVE)
+    assert set(bg.params) >= {"r", "alpha", "a", "b"}
+    assert bg.n_buyers == 35
+    assert bg.log_likelihood < 0
+
+
+def test_a_fit_that_fails_to_converge_is_stored_as_failed_and_the_previous_fit_stays(small_base, monkeypatch):
+    retention_recompute()
+    active_before = LifetimeFit.objects.get(kind=FitKind.BGNBD, status=FitStatus.ACTIVE)
+    from buyers import lifetime
+
+    monkeypatch.setattr(
+        lifetime, "bgnbd_fit",
+        lambda *a, **k: lifetime.FitResult(dict.fromkeys(lifetime.BGNBD_PARAMS, float("nan")), float("nan"), False, "Maximum number of iterations has been exceeded.", 35),
+    )
+
+    retention_recompute()
+
+    failed = LifetimeFit.objects.get(kind=FitKind.BGNBD, status=FitStatus.FAILED)
+    assert "iterations" in failed.message
+    assert LifetimeFit.objects.get(kind=FitKind.BGNBD, status=FitStatus.ACTIVE).pk == active_before.pk
+    assert not math.isnan(_row(small_base["loyal"]).p_alive)
+
+
+def test_scoring_a_range_uses_a_fixed_number_of_queries(small_base, django_assert_max_num_queries):
+    from buyers.services import buyer_retention_score_range, lifetime_fits_run
+
+    lifetime_fits_run()
+    with django_assert_max_num_queries(15):
+        buyer_retention_score_range(start_id=0, end_id=10**9)
+
