@@ -1,1 +1,11 @@
-urlpatterns: list = []
+from django.contrib import admin
+from django.urls import path
+
+from dashboard import views
+
+app_name = "dashboard"
+
+urlpatterns = [
+    path("", admin.site.admin_view(views.dashboard_view), name="index"),
+    path("export/<slug:table>.csv", admin.site.admin_view(views.export_view), name="export"),
+]

@@ -1,0 +1,212 @@
+"""Assembles the dashboard: tiles, charts, tables and drill-down links, from snapshots when they exist.
+
+The page and the CSV export both read ``DashboardReport.tables`` so every table exports exactly as shown.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import timedelta
+from urllib.parse import urlencode
+
+from django.urls import NoReverseMatch, reverse
+
+from dashboard import selectors
+from dashboard.kpis import KPIS, TIERS, Period, Segment, kpi_compute, kpi_compute_all
+from dashboard.models import AlertThreshold, Condition, KpiSnapshot
+from dashboard.services import SNAPSHOT_WINDOW_DAYS, chart_data
+from sellers.models import CraftCategory, OnboardingStatus
+
+SPARKLINE_DAYS = 90
+UNIT_SUFFIX = {"pct": "%", "days": " d", "money": "", "count": "", "score": ""}
+
+
+def admin_url(name: str, **params) -> str | None:
+    """A changelist URL with filters, or None when that admin is not installed (yet)."""
+    try:
+        url = reverse(f"admin:{name}")
+    except NoReverseMatch:
+        return None
+    params = {k: v for k, v in params.items() if v not in (None, "")}
+    return f"{url}?{urlencode(params)}" if params else url
+
+
+def _range(prefix: str, period: Period) -> dict:
+    return {f"{prefix}__gte": period.start.isoformat(), f"{prefix}__lt": (period.end + timedelta(days=1)).isoformat()}
+
+
+def drill_url(kpi: str, period: Period, segment: Segment) -> str | None:
+    """The admin list behind a KPI tile: the orders, sellers or responses it counts."""
+    order_category = {"seller__craft_category__exact": segment.category}
+    seller_category = {"craft_category__exact": segment.category}
+    orders = lambda **extra: admin_url("marketplace_order_changelist", **_range("placed_at", period), **order_category, **extra)  # noqa: E731
+    return {
+        "cancellation_rate": lambda: orders(status__exact="cancelled"),
+        "return_rate": lambda: orders(status__exact="returned"),
+        "average_order_value": lambda: orders(),
+        "repeat_purchase_rate": lambda: orders(),
+        "lifetime_value": lambda: orders(),
+        "seller_retention_rate": lambda: admin_url("sellers_seller_changelist", onboarding_status__exact="approved", **seller_category),
+        "time_to_first_sale": lambda: admin_url("sellers_seller_changelist", onboarding_status__exact="approved", **seller_category),
+        "onboarding_throughput": lambda: admin_url("sellers_seller_changelist", **_range("approved_at", period), **seller_category),
+        "average_onboarding_time": lambda: admin_url("sellers_seller_changelist", **_range("approved_at", period), **seller_category),
+        "engagement_rate": lambda: admin_url("marketplace_engagementevent_changelist", **_range("occurred_at", period)),
+        "nps": lambda: admin_url("feedback_response_changelist", **_range("submitted_at", period)),
+    }[kpi]()
+
+
+def format_value(value, unit: str) -> str:
+    if value is None:
+        return "–"
+    if unit == "count":
+        return f"{int(value):,}"
+    if unit == "money":
+        return f"{value:,.2f}"
+    return f"{value:.1f}{UNIT_SUFFIX[unit]}"
+
+
+@dataclass
+class Table:
+    key: str
+    title: str
+    headers: list[str]
+    rows: list[list]
+
+
+@dataclass
+class DashboardReport:
+    period: Period
+    segment: Segment
+    breakdown: str
+    from_snapshot: bool
+    tiles: list[dict] = field(default_factory=list)
+    charts: dict = field(default_factory=dict)
+    queues: list[dict] = field(default_factory=list)
+    alerts: list = field(default_factory=list)
+    tables: dict[str, Table] = field(default_factory=dict)
+
+
+def _snapshot_group(segment: Segment) -> tuple[str, str] | None:
+    if segment.is_all:
+        return "all", "all"
+    if segment.category and not segment.tier:
+        return "category", segment.category
+    if segment.tier and not segment.category:
+        return "tier", segment.tier
+    return None
+
+
+def _threshold_state(value, thresholds: list[AlertThreshold], open_kpis: set[str], kpi: str) -> tuple[str, str]:
+    rules = [t for t in thresholds if t.kpi == kpi and t.is_active]
+    if kpi in open_kpis:
+        return "alert", "An alert is open"
+    for rule in rules:
+        limit = float(rule.value)
+        if value is not None and rule.condition == Condition.ABOVE and value > limit:
+            return "breach", f"Above {rule.value}"
+        if value is not None and rule.condition == Condition.BELOW and value < limit:
+            return "breach", f"Below {rule.value}"
+    if rules:
+        return "ok", "; ".join(f"alert if {r.get_condition_display()} {r.value}" for r in rules)
+    return "none", "No threshold"
+
+
+def dashboard_report(*, period: Period, segment: Segment, breakdown: str, user, use_snapshots: bool = True) -> DashboardReport:
+    group = _snapshot_group(segment)
+    snapshot_rows = {}
+    if use_snapshots and group and period.days == SNAPSHOT_WINDOW_DAYS:
+        snapshot_rows = selectors.snapshot_values(as_of=period.end, window_days=period.days, group_by=group[0], group=group[1])
+    report = DashboardReport(period=period, segment=segment, breakdown=breakdown, from_snapshot=bool(snapshot_rows))
+
+    applicable = [key for key, d in KPIS.items() if segment.is_all or d.group_bys]
+    if snapshot_rows:
+        values = {key: snapshot_rows[key] for key in applicable if key in snapshot_rows}
+    else:
+        values = kpi_compute_all(period=period, segment=segment)
+    trends = selectors.kpi_trends(end=period.end, days=SPARKLINE_DAYS, window_days=SNAPSHOT_WINDOW_DAYS,
+                                  group_by=group[0] if group else "all", group=group[1] if group else "all")
+    thresholds = list(AlertThreshold.objects.all())
+    report.alerts = selectors.open_alerts()
+    open_kpis = {alert.kpi for alert in report.alerts}
+    for key in applicable:
+        definition = KPIS[key]
+        result = values.get(key)
+        value = result.value if result is not None else None
+        state, note = _threshold_state(value, thresholds, open_kpis, key)
+        report.tiles.append({
+            "key": key, "label": definition.label, "unit": definition.unit, "value": value,
+            "display": format_value(value, definition.unit),
+            "numerator": getattr(result, "numerator", None), "denominator": getattr(result, "denominator", None),
+            "definition": definition.definition, "state": state, "state_note": note,
+            "trend": [v for _, v in trends.get(key, [])], "href": drill_url(key, period, segment),
+        })
+
+    stored_charts = selectors.chart_snapshots(as_of=period.end) if report.from_snapshot else {}
+    report.charts = stored_charts if len(stored_charts) == 5 else chart_data(period=period)
+    report.queues = selectors.queue_counts(user=user)
+    report.tables = _tables(report, snapshot_rows_available=report.from_snapshot and segment.is_all)
+    return report
+
+
+def _breakdown_rows(report: DashboardReport, from_snapshot: bool) -> tuple[list[str], list[list]]:
+    keys = [key for key, d in KPIS.items() if report.breakdown in d.group_bys]
+    groups = [value for value, _ in CraftCategory.choices] if report.breakdown == "category" else list(TIERS)
+    cells: dict[str, dict[str, float | None]] = {group: {} for group in groups}
+    if from_snapshot:
+        for row in KpiSnapshot.objects.filter(
+            as_of=report.period.end, window_days=report.period.days, group_by=report.breakdown
+        ).values("kpi", "group", "value"):
+            cells.setdefault(row["group"], {})[row["kpi"]] = row["value"]
+    else:
+        for key in keys:
+            for group, result in kpi_compute(key=key, period=report.period, segment=report.segment,
+                                             group_by=report.breakdown).items():
+                cells.setdefault(group, {})[key] = result.value
+    labels = dict(CraftCategory.choices) | TIERS
+    rows = [[labels.get(group, group), *[cells[group].get(key) for key in keys]] for group in cells if group in labels]
+    return [report.breakdown.title(), *[KPIS[k].label for k in keys]], rows
+
+
+def _tables(report: DashboardReport, *, snapshot_rows_available: bool) -> dict[str, Table]:
+    charts = report.charts
+    tables = [
+        Table("kpis", "KPIs", ["KPI", "Value", "Unit", "Numerator", "Denominator", "State", "Definition"],
+              [[t["label"], t["value"], t["unit"], t["numerator"], t["denominator"], t["state"], t["definition"]]
+               for t in report.tiles]),
+    ]
+    headers, rows = _breakdown_rows(report, snapshot_rows_available)
+    tables.append(Table("breakdown", f"KPIs by {report.breakdown}", headers, rows))
+    cohorts = charts["cohort_retention"]["cohorts"]
+    width = max((len(c["retention"]) for c in cohorts), default=0)
+    tables.append(Table("cohort_retention", "Cohort retention (% buying k months after first purchase)",
+                        ["Cohort", "Buyers", *[f"+{k}" for k in range(width)]],
+                        [[c["cohort"], c["size"], *c["retention"]] for c in cohorts]))
+    tables.append(Table("nps_by_month", "NPS by month", ["Month", "NPS", "Responses"],
+                        [[p["month"], p["nps"], p["responses"]] for p in charts["nps_by_month"]["points"]]))
+    tables.append(Table("score_distribution", "Seller score distribution", ["Scores", "Sellers"],
+                        [[f'{b["low"]}-{b["high"]}', b["sellers"]] for b in charts["score_distribution"]["buckets"]]))
+    tables.append(Table("onboarding_funnel", "Onboarding funnel (applied in the period)", ["Stage", "Sellers"],
+                        [[s["label"], s["sellers"]] for s in charts["onboarding_funnel"]["stages"]]))
+    tables.append(Table("onboarding_time", "Average onboarding time by approval month", ["Month", "Approved", "Average days"],
+                        [[t["month"], t["approved"], t["avg_days"]] for t in charts["onboarding_funnel"]["timing"]]))
+    themes = charts["theme_frequency"]
+    tables.append(Table("theme_frequency", "Feedback themes by month", ["Theme", *themes["months"]],
+                        [[t["name"], *t["counts"]] for t in themes["themes"]]))
+    tables.append(Table("queues", "Queues", ["Team", "Open", "Overdue", "Mine", "Unassigned"],
+                        [[q["label"], q["open"], q["overdue"], q["mine"], q["unassigned"]] for q in report.queues]))
+    tables.append(Table("alerts", "Open alerts", ["Opened", "KPI", "Value", "Baseline", "Threshold", "Period"],
+                        [[a.opened_at.isoformat(timespec="minutes"), a.get_kpi_display(), round(a.value, 2), a.baseline,
+                          str(a.threshold_value), f"{a.period_start} – {a.period_end}"] for a in report.alerts]))
+    return {table.key: table for table in tables}
+
+
+def funnel_links(period: Period) -> dict[str, str | None]:
+    applied = _range("applied_at", period)
+    return {
+        "applied": admin_url("sellers_seller_changelist", **applied),
+        "routed": admin_url("sellers_seller_changelist", **applied),
+        "approved": admin_url("sellers_seller_changelist", onboarding_status__exact=OnboardingStatus.APPROVED, **applied),
+        "onboarded": admin_url("sellers_seller_changelist", onboarding_status__exact=OnboardingStatus.APPROVED, **applied),
+        "first_sale": admin_url("sellers_seller_changelist", onboarding_status__exact=OnboardingStatus.APPROVED, **applied),
+    }
+

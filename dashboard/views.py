@@ -1,0 +1,101 @@
+import csv
+from datetime import timedelta
+
+from django.contrib import admin
+from django.http import Http404, HttpResponse
+from django.template.response import TemplateResponse
+
+from dashboard import charts
+from dashboard.forms import DashboardFilterForm, default_period
+from dashboard.kpis import EVERYONE
+from dashboard.report import admin_url, dashboard_report, funnel_links
+from dashboard.selectors import add_months
+
+
+def _filters(request):
+    """The validated filters, or the defaults plus the messages explaining what was wrong."""
+    form = DashboardFilterForm(request.GET if request.GET else None)
+    if form.is_bound and form.is_valid():
+        data = form.cleaned_data
+        return form, data["period"], data["segment"], data["breakdown"], []
+    errors = form.error_messages_list() if form.is_bound else []
+    return form, default_period(), EVERYONE, "category", errors
+
+
+def _render_charts(report) -> dict:
+    data, period = report.charts, report.period
+    cohorts = data["cohort_retention"]["cohorts"]
+
+    def cohort_link(cohort):
+        year, month = (int(part) for part in cohort["cohort"].split("-"))
+        first = period.end.replace(year=year, month=month, day=1)
+        return admin_url("buyers_buyer_changelist", joined_at__gte=first.isoformat(),
+                         joined_at__lt=add_months(first, 1).isoformat())
+
+    nps_points = data["nps_by_month"]["points"]
+    scores = data["score_distribution"]
+    low, high = scores["cutoffs"]
+    score_bars = [{
+        "label": f'{b["low"]}', "value": b["sellers"],
+        "color": "#c0392b" if b["high"] < low else ("#27ae60" if b["low"] >= high else "#e1a100"),
+        "href": admin_url("scoring_sellerscore_changelist", score__gte=b["low"], score__lte=b["high"])
+        or admin_url("sellers_seller_changelist"),
+    } for b in scores["buckets"]]
+    funnel_data = data["onboarding_funnel"]
+    links = funnel_links(period)
+    timing = funnel_data["timing"]
+    themes = data["theme_frequency"]
+    return {
+        "cohort": charts.heatmap(cohorts, link_for=cohort_link),
+        "nps": charts.line_chart([{"name": "NPS", "values": [p["nps"] for p in nps_points]}],
+                                 [p["month"][2:] for p in nps_points], y_min=-100, y_max=100),
+        "scores": charts.bar_chart(score_bars, markers=[(low, f"review < {low}"), (high, f"instant ≥ {high}")],
+                                   x_domain=(0, 100)),
+        "funnel": charts.funnel([{**s, "href": links.get(s["key"])} for s in funnel_data["stages"]]),
+        "onboarding_time": charts.line_chart([{"name": "Average days", "values": [t["avg_days"] for t in timing]}],
+                                             [t["month"][2:] for t in timing], y_min=0, unit="d"),
+        "themes": charts.line_chart([{"name": t["name"], "values": t["counts"]} for t in themes["themes"]],
+                                    [m[2:] for m in themes["months"]], y_min=0),
+        "theme_legend": [{"name": t["name"], "color": charts.PALETTE[i % len(charts.PALETTE)],
+                          "href": admin_url("feedback_response_changelist", theme_codes__theme__id__exact=t["id"])}
+                         for i, t in enumerate(themes["themes"])],
+    }
+
+
+def dashboard_view(request):
+    form, period, segment, breakdown, errors = _filters(request)
+    report = dashboard_report(period=period, segment=segment, breakdown=breakdown, user=request.user)
+    for tile in report.tiles:
+        tile["sparkline"] = charts.sparkline(tile["trend"])
+    query = request.GET.urlencode() if not errors else ""
+    context = {
+        **admin.site.each_context(request),
+        "title": "Operations dashboard",
+        "form": form if not errors else DashboardFilterForm(),
+        "errors": errors,
+        "report": report,
+        "charts": _render_charts(report),
+        "query": query,
+        "previous_end": period.start - timedelta(days=1),
+        "case_list": admin_url("casework_case_changelist"),
+        "thresholds_url": admin_url("dashboard_alertthreshold_changelist"),
+        "alerts_url": admin_url("dashboard_alert_changelist", status__exact="open"),
+        "tables": report.tables,
+    }
+    return TemplateResponse(request, "dashboard/dashboard.html", context, status=400 if errors else 200)
+
+
+def export_view(request, table: str):
+    form, period, segment, breakdown, errors = _filters(request)
+    if errors:
+        return HttpResponse("\n".join(errors) + "\n", status=400, content_type="text/plain; charset=utf-8")
+    report = dashboard_report(period=period, segment=segment, breakdown=breakdown, user=request.user)
+    if table not in report.tables:
+        raise Http404(f"No table {table!r}; tables: {', '.join(report.tables)}.")
+    chosen = report.tables[table]
+    response = HttpResponse(content_type="text/csv; charset=utf-8")
+    response["Content-Disposition"] = f'attachment; filename="kiln-{table}-{period.start}-{period.end}.csv"'
+    writer = csv.writer(response)
+    writer.writerow(chosen.headers)
+    writer.writerows([["" if cell is None else cell for cell in row] for row in chosen.rows])
+    return response
