@@ -1,0 +1,151 @@
+"""Storefront sync API: a single and a bulk endpoint per kind of object, all built from the
+shared ingestion machinery (integrations/api.py, integrations/bulk.py)."""
+
+from collections.abc import Callable
+
+from django.db import transaction
+from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_view, inline_serializer
+from rest_framework import serializers, status
+from rest_framework.response import Response
+
+from integrations.api import ERROR_RESPONSES, IDEMPOTENCY_KEY_PARAMETER, IngestAPIView, idempotent
+from integrations.bulk import CREATED, MAX_BULK_ITEMS, ItemResult, bulk_items_parse, bulk_run, bulk_summary
+from integrations.reactions import reactions_batched
+from marketplace import serializers as inputs
+from marketplace import services
+from marketplace.selectors import ExternalRefs, external_refs_for_items
+
+STOREFRONT_WRITE = "storefront:write"
+
+
+class StorefrontApi(IngestAPIView):
+    required_scopes = [STOREFRONT_WRITE]
+    input_serializer: type[serializers.Serializer]
+    service: Callable[..., ItemResult]
+
+    def handle_item(self, item, refs: ExternalRefs) -> ItemResult:
+        serializer = self.input_serializer(data=item)
+        serializer.is_valid(raise_exception=True)
+        return type(self).service(data=serializer.validated_data, refs=refs)
+
+
+class StorefrontSingleApi(StorefrontApi):
+    @idempotent
+    def post(self, request):
+        if not isinstance(request.data, dict):
+            raise serializers.ValidationError({"body": ["Expected a JSON object."]})
+        with transaction.atomic():
+            result = self.handle_item(request.data, ExternalRefs())
+        code = status.HTTP_201_CREATED if result.status == CREATED else status.HTTP_200_OK
+        return Response(result.as_dict(), status=code)
+
+
+class StorefrontBulkApi(StorefrontApi):
+    ref_fields: dict[str, str] = {}
+
+    @idempotent
+    def post(self, request):
+        items = bulk_items_parse(data=request.data)
+        refs = external_refs_for_items(items=items, fields=self.ref_fields)
+        with reactions_batched():
+            results = bulk_run(items=items, handle=lambda item: self.handle_item(item, refs))
+        return Response({"summary": bulk_summary(results), "results": results})
+
+
+def _without_refs(service):
+    def call(*, data, refs):
+        return service(data=data)
+
+    return call
+
+
+def _endpoint_pair(*, name: str, noun: str, input_serializer, service, ref_fields: dict[str, str], description: str):
+    single_responses = {
+        201: OpenApiResponse(inputs.ItemResultSerializer, description="Created."),
+        200: OpenApiResponse(inputs.ItemResultSerializer, description="Updated, or `duplicate`: already known, nothing changed."),
+        **ERROR_RESPONSES,
+    }
+    if name == "OrderStatus":
+        single_responses[409] = OpenApiResponse(
+            ERROR_RESPONSES[400].response, description="An earlier lifecycle step has not arrived; `missing` names it."
+        )
+    single = extend_schema_view(
+        post=extend_schema(
+            operation_id=f"storefront_{noun}_sync",
+            summary=f"Sync one {noun.replace('_', ' ')}",
+            description=description,
+            tags=["storefront"],
+            request=input_serializer,
+            parameters=[IDEMPOTENCY_KEY_PARAMETER],
+            responses=single_responses,
+        )
+    )(type(f"{name}SyncApi", (StorefrontSingleApi,), {
+        "input_serializer": input_serializer, "service": staticmethod(service), "__doc__": description,
+    }))
+    bulk = extend_schema_view(
+        post=extend_schema(
+            operation_id=f"storefront_{noun}_sync_bulk",
+            summary=f"Sync up to {MAX_BULK_ITEMS} {noun.replace('_', ' ')} items",
+            description=(
+                f"{description}\n\nEach item is processed in its own transaction: good items are kept, bad ones are "
+                "rejected one by one with their errors. The answer lists one result per item, by index."
+            ),
+            tags=["storefront"],
+            request=inline_serializer(name=f"{name}BulkRequest", fields={
+                "items": input_serializer(many=True, max_length=MAX_BULK_ITEMS),
+            }),
+            parameters=[IDEMPOTENCY_KEY_PARAMETER],
+            responses={200: inputs.BulkOutputSerializer, **ERROR_RESPONSES},
+        )
+    )(type(f"{name}SyncBulkApi", (StorefrontBulkApi,), {
+        "input_serializer": input_serializer, "service": staticmethod(service), "ref_fields": ref_fields,
+        "__doc__": description,
+    }))
+    return single, bulk
+
+
+SellerSyncApi, SellerSyncBulkApi = _endpoint_pair(
+    name="Seller", noun="seller", input_serializer=inputs.SellerInputSerializer,
+    service=_without_refs(services.seller_upsert), ref_fields={},
+    description="Upsert an artisan by external ID. A new external ID is a new application: it is scored and routed.",
+)
+BuyerSyncApi, BuyerSyncBulkApi = _endpoint_pair(
+    name="Buyer", noun="buyer", input_serializer=inputs.BuyerInputSerializer,
+    service=_without_refs(services.buyer_upsert), ref_fields={},
+    description="Upsert a buyer by external ID.",
+)
+ListingSyncApi, ListingSyncBulkApi = _endpoint_pair(
+    name="Listing", noun="listing", input_serializer=inputs.ListingInputSerializer,
+    service=services.listing_upsert, ref_fields={"seller": "seller"},
+    description="Upsert a listing and its stock by external ID. `stock_quantity: null` means stock is not tracked.",
+)
+OrderSyncApi, OrderSyncBulkApi = _endpoint_pair(
+    name="Order", noun="order", input_serializer=inputs.OrderInputSerializer,
+    service=services.order_create,
+    ref_fields={"external_id": "order", "buyer": "buyer", "seller": "seller", "lines.listing": "listing"},
+    description=(
+        "Create a placed order with its lines. Tracked stock is taken; a quantity above stock is rejected. "
+        "Orders are immutable: resending an external ID answers `duplicate`."
+    ),
+)
+OrderStatusSyncApi, OrderStatusSyncBulkApi = _endpoint_pair(
+    name="OrderStatus", noun="order_status", input_serializer=inputs.OrderStatusInputSerializer,
+    service=services.order_status_change, ref_fields={"order": "order"},
+    description=(
+        "Move an order to shipped, delivered, cancelled (with a reason) or returned (with a reason; creates a "
+        "Return). A step whose predecessors have not arrived gets 409 naming them; an impossible step (e.g. a "
+        "return of a cancelled order, a delivery time before the shipment) gets 400; a step already passed "
+        "answers `duplicate`."
+    ),
+)
+ReviewSyncApi, ReviewSyncBulkApi = _endpoint_pair(
+    name="Review", noun="review", input_serializer=inputs.ReviewInputSerializer,
+    service=services.review_upsert, ref_fields={"buyer": "buyer", "seller": "seller", "order": "order"},
+    description="Create a review, or apply an edit of its rating or text, by external ID.",
+)
+EngagementEventSyncApi, EngagementEventSyncBulkApi = _endpoint_pair(
+    name="EngagementEvent", noun="engagement_event", input_serializer=inputs.EngagementEventInputSerializer,
+    service=services.engagement_event_create,
+    ref_fields={"buyer": "buyer", "seller": "seller", "target_seller": "seller"},
+    description="Record an engagement event (exactly one actor: buyer or seller). Resending answers `duplicate`.",
+)

@@ -1,0 +1,302 @@
+"""Storefront sync: upserts and lifecycle changes pushed by the storefront, one item at a time.
+
+Every function takes validated input (see marketplace/serializers.py), must run inside
+``transaction.atomic`` (the bulk helper gives each item its own savepoint), and returns an
+``ItemResult``. Bad references raise a DRF ValidationError naming the field, so nothing of the
+item is saved. Reactions are registered for after the commit (marketplace/reactions.py).
+"""
+
+from datetime import datetime
+from decimal import Decimal
+
+from django.db import IntegrityError, transaction
+from django.db.models import F
+from django.utils import timezone
+from rest_framework.exceptions import ValidationError
+
+from buyers.models import Buyer
+from integrations.bulk import CREATED, DUPLICATE, UPDATED, ItemResult
+from integrations.errors import LifecycleConflict
+from marketplace import reactions
+from marketplace.models import EngagementEvent, Order, OrderLine, OrderStatus, Return, Review
+from marketplace.selectors import ExternalRefs
+from sellers.models import Listing, Seller
+
+
+def _ref(refs: ExternalRefs, name: str, external_id: str, *, field: str, label: str):
+    row = refs.get(name, external_id)
+    if row is None:
+        raise ValidationError({field: [f"Unknown {label} '{external_id}'."]})
+    return row
+
+
+def _locked_get_or_create(model, *, external_id: str, defaults: dict):
+    """Returns (row locked FOR UPDATE, created). The unique external_id decides a concurrent
+    create race: the loser's INSERT fails inside its savepoint and it locks the winner's row."""
+    row = model.objects.select_for_update().filter(external_id=external_id).first()
+    if row is not None:
+        return row, False
+    try:
+        with transaction.atomic():
+            return model.objects.create(external_id=external_id, **defaults), True
+    except IntegrityError:
+        return model.objects.select_for_update().get(external_id=external_id), False
+
+
+def _apply_changes(row, values: dict) -> list[str]:
+    changed = [name for name, value in values.items() if getattr(row, name) != value]
+    for name in changed:
+        setattr(row, name, values[name])
+    return changed
+
+
+def seller_upsert(*, data: dict) -> ItemResult:
+    """Creates an application (status 'applied') or updates the artisan's profile fields.
+    Onboarding status belongs to Kiln and is never set from the storefront."""
+    values = {key: data[key] for key in (
+        "name", "email", "phone", "craft_category", "is_seasonal", "years_experience", "has_portfolio", "applied_at"
+    )}
+    seller, created = _locked_get_or_create(Seller, external_id=data["external_id"], defaults=values)
+    if created:
+        reactions.seller_application_reactions(seller_id=seller.pk)
+        return ItemResult(status=CREATED, id=seller.pk, external_id=seller.external_id)
+    changed = _apply_changes(seller, values)
+    if not changed:
+        return ItemResult(status=DUPLICATE, id=seller.pk, external_id=seller.external_id)
+    seller.save(update_fields=[*changed, "updated_at"])
+    return ItemResult(status=UPDATED, id=seller.pk, external_id=seller.external_id)
+
+
+def buyer_upsert(*, data: dict) -> ItemResult:
+    values = {key: data[key] for key in ("name", "email", "joined_at")}
+    buyer, created = _locked_get_or_create(Buyer, external_id=data["external_id"], defaults=values)
+    if created:
+        return ItemResult(status=CREATED, id=buyer.pk, external_id=buyer.external_id)
+    changed = _apply_changes(buyer, values)
+    if not changed:
+        return ItemResult(status=DUPLICATE, id=buyer.pk, external_id=buyer.external_id)
+    buyer.save(update_fields=[*changed, "updated_at"])
+    return ItemResult(status=UPDATED, id=buyer.pk, external_id=buyer.external_id)
+
+
+def listing_upsert(*, data: dict, refs: ExternalRefs | None = None) -> ItemResult:
+    refs = refs or ExternalRefs()
+    seller = _ref(refs, "seller", data["seller"], field="seller", label="seller")
+    now = timezone.now()
+    values = {key: data[key] for key in ("title", "category", "price", "stock_quantity", "is_seasonal", "is_active")}
+    defaults = {**values, "seller": seller, "created_at": data.get("created_at") or now,
+                "stock_updated_at": now if data["stock_quantity"] is not None else None}
+    listing, created = _locked_get_or_create(Listing, external_id=data["external_id"], defaults=defaults)
+    if created:
+        return ItemResult(status=CREATED, id=listing.pk, external_id=listing.external_id)
+    if listing.seller_id != seller.pk:
+        raise ValidationError({"seller": [f"Listing '{listing.external_id}' belongs to another seller; it cannot move."]})
+    changed = _apply_changes(listing, values)
+    if not changed:
+        return ItemResult(status=DUPLICATE, id=listing.pk, external_id=listing.external_id)
+    if "stock_quantity" in changed:
+        listing.stock_updated_at = now
+        changed.append("stock_updated_at")
+    listing.save(update_fields=changed)
+    return ItemResult(status=UPDATED, id=listing.pk, external_id=listing.external_id)
+
+
+def order_create(*, data: dict, refs: ExternalRefs | None = None) -> ItemResult:
+    """Creates a placed order with its lines and takes tracked stock. Orders are immutable once
+    accepted: resending the same external ID is a duplicate and changes nothing."""
+    refs = refs or ExternalRefs()
+    existing = refs.get("order", data["external_id"])
+    if existing is not None:
+        return ItemResult(status=DUPLICATE, id=existing.pk, external_id=existing.external_id)
+    buyer = _ref(refs, "buyer", data["buyer"], field="buyer", label="buyer")
+    seller = _ref(refs, "seller", data["seller"], field="seller", label="seller")
+
+    lines: list[tuple[int, Listing, dict]] = []
+    seen: set[int] = set()
+    errors: dict[str, list[str]] = {}
+    for index, line in enumerate(data["lines"]):
+        listing = refs.get("listing", line["listing"])
+        if listing is None:
+            errors[f"lines[{index}].listing"] = [f"Unknown listing '{line['listing']}'."]
+        elif listing.seller_id != seller.pk:
+            errors[f"lines[{index}].listing"] = [f"Listing '{line['listing']}' belongs to another seller."]
+        elif listing.pk in seen:
+            errors[f"lines[{index}].listing"] = [f"Listing '{line['listing']}' appears twice; send one line with the total quantity."]
+        else:
+            seen.add(listing.pk)
+            lines.append((index, listing, line))
+    if errors:
+        raise ValidationError(errors)
+
+    total = data.get("total_amount")
+    if total is None:
+        total = sum((line["unit_price"] * line["quantity"] for _, _, line in lines), Decimal("0"))
+    try:
+        with transaction.atomic():
+            order = Order.objects.create(
+                external_id=data["external_id"], buyer=buyer, seller=seller, status=OrderStatus.PLACED,
+                total_amount=total, placed_at=data["placed_at"], ship_by=data["ship_by"],
+            )
+    except IntegrityError:
+        # The same order arrived concurrently (or twice in one batch) and the other copy won.
+        winner = Order.objects.filter(external_id=data["external_id"]).first()
+        if winner is None:
+            raise
+        return ItemResult(status=DUPLICATE, id=winner.pk, external_id=winner.external_id)
+
+    OrderLine.objects.bulk_create(
+        [OrderLine(order=order, listing=listing, quantity=line["quantity"], unit_price=line["unit_price"])
+         for _, listing, line in lines]
+    )
+    now = timezone.now()
+    # Ordered by listing id so two orders taking the same listings cannot deadlock. The
+    # conditional UPDATE is the oversell guard: it only succeeds while enough stock remains.
+    for index, listing, line in sorted(lines, key=lambda entry: entry[1].pk):
+        if listing.stock_quantity is None:
+            continue
+        taken = Listing.objects.filter(
+            pk=listing.pk, stock_quantity__isnull=False, stock_quantity__gte=line["quantity"]
+        ).update(stock_quantity=F("stock_quantity") - line["quantity"], stock_updated_at=now)
+        if not taken:
+            current = Listing.objects.filter(pk=listing.pk).values_list("stock_quantity", flat=True).first()
+            if current is None:
+                continue  # stock stopped being tracked meanwhile
+            raise ValidationError({f"lines[{index}].quantity": [
+                f"Quantity {line['quantity']} is above the {current} in stock for listing '{listing.external_id}'."
+            ]})
+    return ItemResult(status=CREATED, id=order.pk, external_id=order.external_id)
+
+
+# Where each status sits on the way from placed to returned; cancelled branches off placed.
+_STEPS = {OrderStatus.PLACED: 0, OrderStatus.SHIPPED: 1, OrderStatus.DELIVERED: 2, OrderStatus.RETURNED: 3}
+_STEP_NAMES = ["placed", "shipped", "delivered", "returned"]
+_TIME_FIELD = {"shipped": "shipped_at", "delivered": "delivered_at", "returned": "returned_at", "cancelled": "cancelled_at"}
+
+
+def _not_before(at: datetime, earlier: datetime, *, what: str, earlier_what: str) -> None:
+    if at < earlier:
+        raise ValidationError({"at": [f"{what} at {at.isoformat()} is before {earlier_what} at {earlier.isoformat()}."]})
+
+
+def order_status_change(*, data: dict, refs: ExternalRefs | None = None) -> ItemResult:
+    """Moves an order along placed → shipped → delivered → returned, or placed → cancelled.
+
+    Policy for events out of order: an event whose earlier steps have not arrived yet gets 409
+    naming the missing steps (the storefront sends them, then retries). An event that can never
+    apply (a terminal order, a time before the previous step) gets 400. An event for a step the
+    order has already passed is a no-op answered ``duplicate``.
+    """
+    refs = refs or ExternalRefs()
+    known = _ref(refs, "order", data["order"], field="order", label="order")
+    # Locked so two status events for one order (e.g. delivered and cancelled) apply one after the other.
+    order = Order.objects.select_for_update().get(pk=known.pk)
+    target, at = data["status"], data["at"]
+    result = ItemResult(status=UPDATED, id=order.pk, external_id=order.external_id)
+
+    if order.status == target:
+        result.status = DUPLICATE
+        return result
+    if order.status == OrderStatus.CANCELLED:
+        raise ValidationError({"status": [
+            f"Order '{order.external_id}' was cancelled at {order.cancelled_at.isoformat()}; it cannot become {target}."
+        ]})
+    if target == OrderStatus.CANCELLED:
+        if order.status != OrderStatus.PLACED:
+            raise ValidationError({"status": [
+                f"Order '{order.external_id}' is already {order.status}; only a placed order can be cancelled "
+                "(a delivered order is returned instead)."
+            ]})
+        _not_before(at, order.placed_at, what="Cancellation", earlier_what="placement")
+        order.status, order.cancelled_at, order.cancel_reason = OrderStatus.CANCELLED, at, data["reason"]
+        order.save(update_fields=["status", "cancelled_at", "cancel_reason"])
+        _restock(order=order)
+    else:
+        current, wanted = _STEPS[order.status], _STEPS[target]
+        if wanted < current:
+            result.status = DUPLICATE  # a late retry of a step the order has passed
+            return result
+        if wanted > current + 1:
+            missing = _STEP_NAMES[current + 1 : wanted]
+            raise LifecycleConflict(
+                f"Order '{order.external_id}' is {order.status}; send {' and '.join(repr(m) for m in missing)} "
+                f"before '{target}'.",
+                missing=missing,
+            )
+        if target == OrderStatus.SHIPPED:
+            _not_before(at, order.placed_at, what="Shipment", earlier_what="placement")
+        elif target == OrderStatus.DELIVERED:
+            _not_before(at, order.shipped_at, what="Delivery", earlier_what="shipment")
+        else:
+            _not_before(at, order.delivered_at, what="Return", earlier_what="delivery")
+            refund = data.get("refund_amount", order.total_amount)
+            if refund > order.total_amount:
+                raise ValidationError({"refund_amount": [f"Must not exceed the order total {order.total_amount}."]})
+            Return.objects.create(order=order, reason=data["reason"], detail=data["detail"], refund_amount=refund, created_at=at)
+        order.status = target
+        setattr(order, _TIME_FIELD[target], at)
+        order.save(update_fields=["status", _TIME_FIELD[target]])
+    reactions.order_status_reactions(order_id=order.pk, seller_id=order.seller_id, status=order.status)
+    return result
+
+
+def _restock(*, order: Order) -> None:
+    """A cancelled order gives its tracked stock back."""
+    now = timezone.now()
+    for listing_id, quantity in sorted(order.lines.values_list("listing_id", "quantity")):
+        Listing.objects.filter(pk=listing_id, stock_quantity__isnull=False).update(
+            stock_quantity=F("stock_quantity") + quantity, stock_updated_at=now
+        )
+
+
+def review_upsert(*, data: dict, refs: ExternalRefs | None = None) -> ItemResult:
+    """Creates a review, or applies an edit (rating or text) of the same review."""
+    refs = refs or ExternalRefs()
+    buyer = _ref(refs, "buyer", data["buyer"], field="buyer", label="buyer")
+    seller = _ref(refs, "seller", data["seller"], field="seller", label="seller")
+    order = None
+    if data.get("order"):
+        order = _ref(refs, "order", data["order"], field="order", label="order")
+        if order.buyer_id != buyer.pk or order.seller_id != seller.pk:
+            raise ValidationError({"order": [f"Order '{order.external_id}' is not between this buyer and seller."]})
+    updated_at = data.get("updated_at") or data["created_at"]
+    defaults = {"buyer": buyer, "seller": seller, "order": order, "rating": data["rating"], "text": data["text"],
+                "created_at": data["created_at"], "updated_at": updated_at}
+    review, created = _locked_get_or_create(Review, external_id=data["external_id"], defaults=defaults)
+    if not created:
+        if review.buyer_id != buyer.pk or review.seller_id != seller.pk:
+            raise ValidationError({"external_id": [f"Review '{review.external_id}' belongs to another buyer or seller."]})
+        changed = _apply_changes(review, {"rating": data["rating"], "text": data["text"]})
+        if not changed:
+            return ItemResult(status=DUPLICATE, id=review.pk, external_id=review.external_id)
+        review.updated_at = max(updated_at, review.created_at)
+        review.save(update_fields=[*changed, "updated_at"])
+    reactions.review_reactions(review_id=review.pk, seller_id=review.seller_id, created=created)
+    return ItemResult(status=CREATED if created else UPDATED, id=review.pk, external_id=review.external_id)
+
+
+def engagement_event_create(*, data: dict, refs: ExternalRefs | None = None) -> ItemResult:
+    """Events are facts: resending one is a duplicate, never an update."""
+    refs = refs or ExternalRefs()
+    existing = EngagementEvent.objects.filter(external_id=data["external_id"]).only("id").first()
+    if existing is not None:
+        return ItemResult(status=DUPLICATE, id=existing.pk, external_id=data["external_id"])
+    buyer = _ref(refs, "buyer", data["buyer"], field="buyer", label="buyer") if data["buyer"] else None
+    seller = _ref(refs, "seller", data["seller"], field="seller", label="seller") if data["seller"] else None
+    target = (
+        _ref(refs, "seller", data["target_seller"], field="target_seller", label="seller")
+        if data["target_seller"] else None
+    )
+    try:
+        with transaction.atomic():
+            event = EngagementEvent.objects.create(
+                external_id=data["external_id"], buyer=buyer, seller=seller, target_seller=target,
+                kind=data["kind"], occurred_at=data["occurred_at"], response_minutes=data["response_minutes"],
+            )
+    except IntegrityError:
+        winner = EngagementEvent.objects.filter(external_id=data["external_id"]).first()
+        if winner is None:
+            raise
+        return ItemResult(status=DUPLICATE, id=winner.pk, external_id=data["external_id"])
+    touched = sorted({s.pk for s in (seller, target) if s is not None})
+    reactions.engagement_event_reactions(event_id=event.pk, buyer_id=buyer.pk if buyer else None, seller_ids=touched)
+    return ItemResult(status=CREATED, id=event.pk, external_id=event.external_id)
