@@ -169,6 +169,10 @@ class WebhookApi(APIView):
         request_size_check(request)
         super().initial(request, *args, **kwargs)
 
+    def get_authenticate_header(self, request):
+        # A bad signature is "not authenticated" (401), not "forbidden".
+        return 'Signature realm="feedback-webhook"'
+
     @extend_schema(
         operation_id="feedback_webhook",
         summary="Receive a Typeform or Delighted webhook",
