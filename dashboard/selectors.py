@@ -243,3 +243,23 @@ def chart_snapshots(*, as_of: date) -> dict[str, dict]:
 def latest_snapshot_date() -> date | None:
     return KpiSnapshot.objects.aggregate(latest=Max("as_of"))["latest"]
 
+
+
+def home_work(*, user, now=None) -> list[dict]:
+    """The user's teams' active cases by kind: open, overdue, mine, unassigned. One query."""
+    now = now or timezone.now()
+    teams = [value for value, _ in Team.choices]
+    if not is_marketplace_admin(user):
+        teams = [team for team in teams if team in user_teams(user)]
+    rows = (
+        Case.objects.filter(status__in=ACTIVE_STATUSES, team__in=teams)
+        .values("team", "kind")
+        .annotate(
+            open=Count("pk"),
+            overdue=Count("pk", filter=Q(due_at__lt=now)),
+            mine=Count("pk", filter=Q(assignee_id=user.pk)),
+            unassigned=Count("pk", filter=Q(assignee__isnull=True)),
+        )
+        .order_by("team", "-overdue", "-open")
+    )
+    return list(rows)
