@@ -33,9 +33,10 @@ from sellers.models import CraftCategory, Seller
 
 ALL = "all"
 GROUP_BY_CHOICES = ("category", "tier")
-TIER_LOW_RISK = "low_risk"
-TIER_MID_RISK = "mid_risk"
-TIER_HIGH_RISK = "high_risk"
+# The same names as sellers.RiskTier, plus artisans without a score yet.
+TIER_LOW_RISK = "low"
+TIER_MID_RISK = "mid"
+TIER_HIGH_RISK = "high"
 TIER_UNSCORED = "unscored"
 TIERS = {
     TIER_LOW_RISK: "Low risk (score ≥ high cut-off)",
@@ -123,24 +124,16 @@ class KpiDefinition:
 
 
 def band_cutoffs() -> tuple[int, int]:
-    """(low, high) score cut-offs of the onboarding bands from the active admin policy."""
+    """(low, high) score cut-offs of the onboarding bands from the active admin policy.
+
+    Scores below ``low`` are high risk, scores at or above ``high`` are low risk.
+    """
     try:
         policy_model = apps.get_model("sellers", "OnboardingPolicy")
     except LookupError:
         return DEFAULT_BAND_CUTOFFS
-    fields = {f.name for f in policy_model._meta.get_fields()}
-    low_name = next((n for n in ("manual_review_below", "low_cutoff", "high_risk_below", "mid_band_min") if n in fields), None)
-    high_name = next((n for n in ("instant_approval_min", "high_cutoff", "low_risk_min", "auto_approve_min") if n in fields), None)
-    if not low_name or not high_name:
-        return DEFAULT_BAND_CUTOFFS
-    queryset = policy_model.objects.all()
-    if "is_active" in fields:
-        queryset = queryset.filter(is_active=True)
-    order = "-pk" if "created_at" not in fields else "-created_at"
-    row = queryset.order_by(order).values_list(low_name, high_name).first()
-    if not row or row[0] is None or row[1] is None:
-        return DEFAULT_BAND_CUTOFFS
-    return int(row[0]), int(row[1])
+    row = policy_model.objects.filter(is_active=True).values_list("mid_min", "low_min").first()
+    return (int(row[0]), int(row[1])) if row else DEFAULT_BAND_CUTOFFS
 
 
 def _has_scores() -> bool:

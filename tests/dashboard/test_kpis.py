@@ -124,3 +124,13 @@ def test_empty_period_has_no_value_rather_than_zero(db):
 def test_unknown_category_is_rejected():
     with pytest.raises(ValueError, match="Unknown category"):
         Segment(category="pottery")
+
+
+def test_tiers_follow_the_active_onboarding_policy(market):
+    from sellers.models import OnboardingPolicy
+
+    set_score(market.s1, 75)
+    assert set(kpi_compute(key="cancellation_rate", period=OCTOBER, group_by="tier")) == {TIER_LOW_RISK, TIER_UNSCORED}
+    OnboardingPolicy.objects.create(name="Stricter", is_active=True, high_max=49, mid_min=50, mid_max=79, low_min=80)
+    tiers = kpi_compute(key="cancellation_rate", period=OCTOBER, group_by="tier")
+    assert set(tiers) == {"mid", TIER_UNSCORED}
