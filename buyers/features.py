@@ -145,9 +145,8 @@ def churn_feature_frame(*, as_of: datetime, id_range=None) -> pd.DataFrame:
     out = out.join(_frame(returns, "order__buyer_id", ["returns"]).rename_axis("buyer_id"), how="left")
 
     out = out.join(_feedback_sentiment(as_of=as_of, buyer_ids=list(out.index)), how="left")
-    out[event_columns + ["reviews_365d", "returns", "feedback_sentiment", "feedback_count"]] = out[
-        event_columns + ["reviews_365d", "returns", "feedback_sentiment", "feedback_count"]
-    ].fillna(0)
+    counted = event_columns + ["reviews_365d", "returns", "feedback_sentiment", "feedback_count"]
+    out[counted] = out[counted].astype(float).fillna(0.0)
     out["mean_rating_given"] = out["mean_rating_given"].astype(float).fillna(NEUTRAL_RATING)
     out["return_share"] = out["returns"] / out["order_count"]
     out = out[CHURN_FEATURES].astype(float)
