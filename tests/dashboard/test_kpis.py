@@ -131,6 +131,7 @@ def test_tiers_follow_the_active_onboarding_policy(market):
 
     set_score(market.s1, 75)
     assert set(kpi_compute(key="cancellation_rate", period=OCTOBER, group_by="tier")) == {TIER_LOW_RISK, TIER_UNSCORED}
+    OnboardingPolicy.objects.filter(is_active=True).delete()
     OnboardingPolicy.objects.create(name="Stricter", is_active=True, high_max=49, mid_min=50, mid_max=79, low_min=80)
     tiers = kpi_compute(key="cancellation_rate", period=OCTOBER, group_by="tier")
     assert set(tiers) == {"mid", TIER_UNSCORED}
