@@ -15,7 +15,7 @@ from django.core.cache import cache
 from django.db import connection
 
 from marketplace.models import EngagementEvent, Order, Review
-from sellers.models import Listing, Seller
+from sellers.models import Seller
 
 # The features the seller-score model uses, in order. Context columns (category, raw
 # counts, category averages) are returned too, for reasons and baselines.
@@ -48,8 +48,6 @@ BASELINE_FEATURES = ["log_orders_365", "log_revenue_365"]
 
 # Pseudo-counts of the category prior: how many observations the prior is worth.
 PRIOR_STRENGTH = {"orders": 10.0, "reviews": 5.0, "messages": 5.0}
-# Stock not updated for this long on an active, stock-tracked listing is suspicious.
-STALE_STOCK_DAYS = 90
 
 POSITIVE_WORDS = ("beautiful", "lovely", "great", "quick", "perfect", "love", "amazing", "gorgeous", "excellent", "well made")
 NEGATIVE_WORDS = ("broken", "damaged", "late", "poor", "disappoint", "cheap", "never", "wrong", "slow", "refund")
@@ -195,13 +193,19 @@ def _inventory_issues(as_of: datetime, seller_ids) -> pd.DataFrame:
     return inventory_issue_counts(as_of=as_of, seller_ids=seller_ids)
 
 
+def _day_key(prefix: str, as_of: datetime) -> str:
+    # Population-level figures move slowly; one value per day lets a single-artisan rescore
+    # reuse what the nightly recompute already computed instead of scanning every order again.
+    return f"scoring:{prefix}:{as_of.date().isoformat()}"
+
+
 def _group_season_share(as_of: datetime) -> dict[bool, float]:
     """Share of a year's orders that fall in the last 90 days, for seasonal and other artisans.
 
     This is the population's own seasonal curve: in May a seasonal artisan is expected to
     have sold far less of its year than a non-seasonal one, and is compared with that.
     """
-    key = f"scoring:season-share:{as_of.isoformat()}"
+    key = _day_key("season-share", as_of)
     cached = cache.get(key)
     if cached is not None:
         return cached
@@ -217,22 +221,23 @@ def _group_season_share(as_of: datetime) -> dict[bool, float]:
     for seasonal, recent, total in rows:
         if total and total >= 50:
             shares[bool(seasonal)] = float(recent) / float(total)
-    cache.set(key, shares, 3600)
+    cache.set(key, shares, 6 * 3600)
     return shares
 
 
 def _category_priors(frame: pd.DataFrame, as_of: datetime, seller_ids) -> pd.DataFrame:
-    """Pooled category averages of each rate. Computed over every artisan, not just the chunk."""
-    if seller_ids is not None:
-        key = f"scoring:category-priors:{as_of.isoformat()}"
-        cached = cache.get(key)
-        if cached is not None:
-            return cached
-        full = _raw_frame(as_of, None)
-        priors = _pool_by_category(full)
-        cache.set(key, priors, 3600)
+    """Pooled category averages of each rate, over every artisan (not just the chunk asked for)."""
+    key = _day_key("category-priors", as_of)
+    if seller_ids is None:
+        priors = _pool_by_category(frame)
+        cache.set(key, priors, 6 * 3600)
         return priors
-    return _pool_by_category(frame)
+    cached = cache.get(key)
+    if cached is not None:
+        return cached
+    priors = _pool_by_category(_raw_frame(as_of, None))
+    cache.set(key, priors, 6 * 3600)
+    return priors
 
 
 def _pool_by_category(frame: pd.DataFrame) -> pd.DataFrame:

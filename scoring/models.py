@@ -136,6 +136,23 @@ class ScoreRun(models.Model):
         return f"Run {self.pk} as of {self.as_of:%Y-%m-%d %H:%M} ({self.status})"
 
 
+class ScoreRunChunk(models.Model):
+    """Marks a chunk of a run as written. Created in the same transaction as its scores,
+    so a chunk is either fully written and marked, or not at all; a redelivered chunk is skipped."""
+
+    run = models.ForeignKey(ScoreRun, on_delete=models.CASCADE, related_name="chunks")
+    first_seller_id = models.BigIntegerField()
+    last_seller_id = models.BigIntegerField()
+    sellers_scored = models.PositiveIntegerField(default=0)
+    finished_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["run", "first_seller_id"], name="score_chunk_once")]
+
+    def __str__(self):
+        return f"Run {self.run_id} sellers {self.first_seller_id}-{self.last_seller_id}"
+
+
 class SellerScore(models.Model):
     """The current score of one artisan, with the reasons staff and the artisan see."""
 

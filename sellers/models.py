@@ -1,5 +1,9 @@
+from django.conf import settings
 from django.db import models
 from django.db.models import F, Q
+from django.utils import timezone
+
+from casework.models import Case
 
 
 class CraftCategory(models.TextChoices):
@@ -107,3 +111,206 @@ class Listing(models.Model):
 
     def __str__(self):
         return self.title
+
+
+# --- Tiered onboarding ---------------------------------------------------------------------
+
+
+class RiskTier(models.TextChoices):
+    LOW = "low", "Low risk"
+    MID = "mid", "Mid risk"
+    HIGH = "high", "High risk"
+
+
+class OnboardingPolicy(models.Model):
+    """The score bands that route new applications. Admins edit them; exactly one is active.
+
+    Bands are inclusive integer ranges that together cover 0-100 with no gap or overlap:
+    high risk at the bottom, mid in the middle, low risk at the top.
+    """
+
+    name = models.CharField(max_length=100)
+    is_active = models.BooleanField(default=False)
+    high_min = models.PositiveSmallIntegerField(default=0)
+    high_max = models.PositiveSmallIntegerField(default=29)
+    mid_min = models.PositiveSmallIntegerField(default=30)
+    mid_max = models.PositiveSmallIntegerField(default=69)
+    low_min = models.PositiveSmallIntegerField(default=70)
+    low_max = models.PositiveSmallIntegerField(default=100)
+    created_at = models.DateTimeField(default=timezone.now)
+    updated_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        verbose_name_plural = "onboarding policies"
+        ordering = ["-is_active", "-created_at"]
+        constraints = [
+            models.UniqueConstraint(fields=["is_active"], condition=Q(is_active=True), name="onboarding_one_active_policy"),
+            models.CheckConstraint(
+                condition=Q(high_min=0)
+                & Q(high_max__gte=F("high_min"))
+                & Q(mid_min=F("high_max") + 1)
+                & Q(mid_max__gte=F("mid_min"))
+                & Q(low_min=F("mid_max") + 1)
+                & Q(low_max=100),
+                name="onboarding_bands_cover_0_100",
+            ),
+        ]
+
+    def __str__(self):
+        return f"{self.name} ({self.bands_label()})"
+
+    def bands(self) -> dict:
+        return {
+            RiskTier.HIGH: [self.high_min, self.high_max],
+            RiskTier.MID: [self.mid_min, self.mid_max],
+            RiskTier.LOW: [self.low_min, self.low_max],
+        }
+
+    def bands_label(self) -> str:
+        return f"high {self.high_min}-{self.high_max}, mid {self.mid_min}-{self.mid_max}, low {self.low_min}-{self.low_max}"
+
+    def tier_for(self, score: int) -> str:
+        for tier, (low, high) in self.bands().items():
+            if low <= score <= high:
+                return tier
+        raise ValueError(f"Score {score} is outside every band of {self}.")
+
+
+class OnboardingAction(models.TextChoices):
+    APPROVED = "approved", "Approved instantly"
+    ONBOARDING_CALL = "onboarding_call", "Virtual onboarding call"
+    MANUAL_REVIEW = "manual_review", "Manual review, then workshop"
+
+
+class OnboardingDecision(models.Model):
+    """History of routing: which score, policy and model version sent an artisan down which path."""
+
+    seller = models.ForeignKey(Seller, on_delete=models.CASCADE, related_name="onboarding_decisions")
+    policy = models.ForeignKey(OnboardingPolicy, on_delete=models.PROTECT, related_name="decisions")
+    bands = models.JSONField(help_text="The policy's bands at the time, in case the policy is edited later.")
+    model_version = models.ForeignKey(
+        "scoring.ModelVersion", on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    model_version_label = models.CharField(max_length=80, blank=True)
+    score = models.PositiveSmallIntegerField()
+    tier = models.CharField(max_length=8, choices=RiskTier.choices)
+    action = models.CharField(max_length=20, choices=OnboardingAction.choices)
+    trigger = models.CharField(max_length=20, default="application")
+    reason = models.TextField()
+    reasons = models.JSONField(default=list)
+    case = models.ForeignKey("casework.Case", on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["-created_at", "-pk"]
+        indexes = [models.Index(fields=["seller", "created_at"]), models.Index(fields=["created_at"])]
+        constraints = [
+            models.CheckConstraint(condition=Q(score__lte=100), name="onboarding_decision_score_0_100"),
+            models.CheckConstraint(condition=Q(tier__in=RiskTier.values), name="onboarding_decision_known_tier"),
+        ]
+
+    def __str__(self):
+        return f"{self.seller_id}: {self.tier} → {self.action}"
+
+
+class WorkshopFormat(models.TextChoices):
+    VIRTUAL = "virtual", "Virtual"
+    IN_PERSON = "in_person", "In person"
+
+
+class Workshop(models.Model):
+    topic = models.CharField(max_length=200)
+    description = models.TextField(blank=True)
+    mandatory_for_high_risk = models.BooleanField(default=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["topic"]
+
+    def __str__(self):
+        return self.topic
+
+
+class WorkshopSession(models.Model):
+    workshop = models.ForeignKey(Workshop, on_delete=models.PROTECT, related_name="sessions")
+    starts_at = models.DateTimeField()
+    format = models.CharField(max_length=16, choices=WorkshopFormat.choices, default=WorkshopFormat.VIRTUAL)
+    location = models.CharField(max_length=200, blank=True, help_text="Address or meeting link.")
+    capacity = models.PositiveIntegerField()
+    # Seats taken; kept in step with assignments by conditional UPDATEs in sellers.services.
+    booked = models.PositiveIntegerField(default=0, editable=False)
+
+    class Meta:
+        ordering = ["starts_at"]
+        indexes = [models.Index(fields=["starts_at"])]
+        constraints = [
+            models.CheckConstraint(condition=Q(capacity__gte=1), name="workshop_session_capacity_positive"),
+            # The last line of defence against overbooking, whatever the code path.
+            models.CheckConstraint(condition=Q(booked__lte=F("capacity")), name="workshop_session_not_overbooked"),
+            models.CheckConstraint(condition=Q(format__in=WorkshopFormat.values), name="workshop_session_known_format"),
+        ]
+
+    def __str__(self):
+        return f"{self.workshop.topic} on {self.starts_at:%Y-%m-%d %H:%M} ({self.booked}/{self.capacity})"
+
+    @property
+    def seats_left(self) -> int:
+        return self.capacity - self.booked
+
+
+class AssignmentStatus(models.TextChoices):
+    ASSIGNED = "assigned", "Assigned"
+    ATTENDED = "attended", "Attended"
+    NO_SHOW = "no_show", "Did not attend"
+    CANCELLED = "cancelled", "Cancelled"
+
+
+class WorkshopOutcome(models.TextChoices):
+    PENDING = "", "Pending"
+    PASSED = "passed", "Completed successfully"
+    NEEDS_FOLLOWUP = "needs_followup", "Needs follow-up"
+
+
+class WorkshopAssignment(models.Model):
+    session = models.ForeignKey(WorkshopSession, on_delete=models.PROTECT, related_name="assignments")
+    seller = models.ForeignKey(Seller, on_delete=models.CASCADE, related_name="workshop_assignments")
+    status = models.CharField(max_length=16, choices=AssignmentStatus.choices, default=AssignmentStatus.ASSIGNED)
+    outcome = models.CharField(max_length=20, choices=WorkshopOutcome.choices, default=WorkshopOutcome.PENDING, blank=True)
+    note = models.TextField(blank=True)
+    assigned_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
+    assigned_at = models.DateTimeField(default=timezone.now)
+    attendance_recorded_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    attendance_recorded_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-assigned_at"]
+        constraints = [
+            models.UniqueConstraint(fields=["session", "seller"], name="workshop_assignment_once_per_session"),
+            # An artisan holds at most one upcoming seat at a time.
+            models.UniqueConstraint(
+                fields=["seller"], condition=Q(status="assigned"), name="workshop_assignment_one_pending_per_seller"
+            ),
+            models.CheckConstraint(condition=Q(status__in=AssignmentStatus.values), name="workshop_assignment_known_status"),
+            models.CheckConstraint(
+                condition=Q(outcome="") | Q(status="attended"), name="workshop_assignment_outcome_needs_attendance"
+            ),
+        ]
+
+    def __str__(self):
+        return f"{self.seller} at {self.session}"
+
+
+class OnboardingQueueCase(Case):
+    """The onboarding queues (manual review, calls, workshop assignment) as their own admin page."""
+
+    class Meta:
+        proxy = True
+        verbose_name = "onboarding queue case"
+
+
+class InventoryAuditCase(Case):
+    class Meta:
+        proxy = True
+        verbose_name = "inventory audit case"

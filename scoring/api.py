@@ -1,0 +1,50 @@
+from django.shortcuts import get_object_or_404
+from drf_spectacular.utils import OpenApiResponse, extend_schema
+from rest_framework import serializers
+from rest_framework.exceptions import NotFound
+from rest_framework.response import Response
+
+from integrations.api import ERROR_RESPONSES, ErrorSerializer, IngestAPIView
+from scoring.selectors import seller_score_current, seller_score_trend
+from sellers.models import Seller
+
+
+class SellerScoreApi(IngestAPIView):
+    """An artisan's current score and the reasons behind it, so the marketplace can show its criteria."""
+
+    required_scopes = ["scoring:read"]
+
+    class ReasonSerializer(serializers.Serializer):
+        text = serializers.CharField()
+        contribution = serializers.IntegerField(help_text="Signed score points this factor adds or removes.")
+
+    class OutputSerializer(serializers.Serializer):
+        seller = serializers.CharField(source="seller.external_id")
+        score = serializers.IntegerField(min_value=0, max_value=100)
+        probability = serializers.FloatField()
+        reasons = serializers.ListField(child=serializers.DictField())
+        cold_start = serializers.BooleanField()
+        model_version = serializers.SerializerMethodField()
+        computed_at = serializers.DateTimeField()
+        history = serializers.SerializerMethodField()
+
+        def get_model_version(self, score):
+            version = score.model_version
+            if version is None:
+                return None
+            return {"kind": version.kind, "category": version.category, "version": version.version}
+
+        def get_history(self, score):
+            return [{"score": row.score, "computed_at": row.computed_at} for row in self.context["history"]]
+
+    @extend_schema(
+        responses={200: OutputSerializer, 404: OpenApiResponse(ErrorSerializer, description="Unknown seller or not scored yet."), **{k: v for k, v in ERROR_RESPONSES.items() if k in (401, 403, 429)}},
+    )
+    def get(self, request, external_id: str):
+        seller = get_object_or_404(Seller, external_id=external_id)
+        score = seller_score_current(seller=seller)
+        if score is None:
+            raise NotFound(f"Seller '{external_id}' has not been scored yet.")
+        data = self.OutputSerializer(score, context={"history": seller_score_trend(seller=seller, limit=12)}).data
+        data["reasons"] = [{"text": r["text"], "contribution": r["contribution"]} for r in score.reasons]
+        return Response(data)

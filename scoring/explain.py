@@ -1,0 +1,116 @@
+"""Reasons: each feature's signed contribution to a score, in plain words.
+
+The seller-score estimator is a calibrated logistic model, so each feature's share of
+the log-odds is exact: coefficient x (value - population mean) / scale, averaged over
+the calibration folds. Those shares are turned into score points by splitting the
+distance between the artisan's score and the score of an average artisan in proportion
+to them, so the points of all factors add up to that distance.
+"""
+
+import numpy as np
+import pandas as pd
+
+TOP_REASONS = 5
+MIN_POINTS = 1
+
+
+def linear_terms(estimator, features: list[str]) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
+    """(weights per standardised feature, means, scales), averaged over calibration folds."""
+    coefs, means, scales = [], [], []
+    for calibrated in getattr(estimator, "calibrated_classifiers_", []):
+        pipeline = calibrated.estimator
+        scaler, model = pipeline.named_steps.get("scale"), pipeline.named_steps.get("model")
+        if scaler is None or model is None or not hasattr(model, "coef_"):
+            return None
+        coefs.append(model.coef_[0])
+        means.append(scaler.mean_)
+        scales.append(scaler.scale_)
+    if not coefs or len(coefs[0]) != len(features):
+        return None
+    return np.mean(coefs, axis=0), np.mean(means, axis=0), np.mean(scales, axis=0)
+
+
+def contributions(estimator, features: list[str], X: np.ndarray, prob: np.ndarray) -> np.ndarray:
+    """Score points per feature (rows x features); rows sum to score - reference score."""
+    terms = linear_terms(estimator, features)
+    if terms is None:
+        return np.zeros_like(X, dtype=float)
+    coef, mean, scale = terms
+    logit_parts = coef * (X - mean) / np.where(scale > 0, scale, 1.0)
+    reference = estimator.predict_proba(mean.reshape(1, -1))[:, 1][0]
+    delta_points = (prob - reference) * 100.0
+    total = logit_parts.sum(axis=1, keepdims=True)
+    safe_total = np.where(np.abs(total) < 1e-9, 1.0, total)
+    points = logit_parts / safe_total * delta_points.reshape(-1, 1)
+    return np.where(np.abs(total) < 1e-9, 0.0, points)
+
+
+def _pct(value: float) -> str:
+    return f"{value * 100:.0f}%"
+
+
+def describe(feature: str, row: pd.Series) -> str:
+    """Plain words for one feature of one artisan, with the category comparison when there is one."""
+    v = float(row.get(feature, 0.0))
+    cat = lambda name: float(row.get(f"category_{name}", 0.0))  # noqa: E731
+    if feature == "log_orders_365":
+        return f"{int(row.get('orders_365', 0))} orders in the last 12 months"
+    if feature == "repeat_sales_ratio":
+        return f"repeat buyers {_pct(v)} of orders (category average {_pct(cat('repeat_sales_ratio'))})"
+    if feature == "rating_mean":
+        return f"average rating {v:.1f} stars (category average {cat('rating_mean'):.1f})"
+    if feature == "rating_var":
+        return f"ratings {'vary widely' if v > 1.0 else 'are consistent'} (variance {v:.2f})"
+    if feature == "sentiment_var":
+        return f"review tone {'is mixed' if v > 0.8 else 'is consistent'} (variance {v:.2f})"
+    if feature == "late_rate":
+        return f"late shipments {_pct(v)} of orders (category average {_pct(cat('late_rate'))})"
+    if feature == "lead_time_dev_days":
+        direction = "after" if v > 0 else "before"
+        return f"ships {abs(v):.1f} days {direction} the promised date on average"
+    if feature == "cancel_rate":
+        return f"cancellations {_pct(v)} of orders (category average {_pct(cat('cancel_rate'))})"
+    if feature == "return_rate":
+        return f"returns {_pct(v)} of orders (category average {_pct(cat('return_rate'))})"
+    if feature == "reply_rate":
+        return f"answers {_pct(v)} of buyer messages (category average {_pct(cat('reply_rate'))})"
+    if feature == "log_response_minutes":
+        return f"replies in about {np.expm1(v):.0f} minutes (category average {cat('response_minutes'):.0f})"
+    if feature == "seasonal_activity_ratio":
+        ratio = np.exp(v)
+        if abs(ratio - 1) < 0.1:
+            return "recent sales in line with its own season"
+        return f"recent sales {abs(ratio - 1) * 100:.0f}% {'above' if ratio > 1 else 'below'} what its own season predicts"
+    if feature == "log_logins_30":
+        return f"{np.expm1(v):.0f} logins in the last 30 days"
+    if feature == "login_trend":
+        return f"activity {'rising' if v > 0.1 else 'falling' if v < -0.1 else 'steady'} over the last month"
+    if feature == "log_listing_updates_90":
+        return f"{np.expm1(v):.0f} listing updates in the last 90 days"
+    if feature == "inventory_issues":
+        return f"{int(v)} inventory problem(s): stock data inconsistent or out-of-stock cancellations"
+    if feature == "log_tenure_days":
+        return f"{np.expm1(v):.0f} days on the marketplace"
+    if feature == "years_experience":
+        return f"{int(v)} years of craft experience (application)"
+    if feature == "has_portfolio":
+        return "portfolio provided with the application" if v else "no portfolio provided with the application"
+    if feature == "has_history":
+        return "has a sales history" if v else "no sales history yet: category averages used"
+    if feature == "flagged_feedback_count":
+        return f"{int(v)} flagged feedback point(s) in the last year"
+    if feature == "buyer_trust":
+        mood = "positive" if v > 0.1 else "negative" if v < -0.1 else "neutral"
+        return f"buyer feedback sentiment {mood} ({v:+.2f})"
+    return feature.replace("_", " ")
+
+
+def reasons_for(row: pd.Series, points: np.ndarray, features: list[str], top: int = TOP_REASONS) -> list[dict]:
+    order = np.argsort(-np.abs(points))
+    reasons = []
+    for index in order[:top]:
+        value = int(round(float(points[index])))
+        if abs(value) < MIN_POINTS:
+            continue
+        reasons.append({"feature": features[index], "text": describe(features[index], row), "contribution": value})
+    return reasons

@@ -1,0 +1,24 @@
+"""Hooks for the nightly pipeline (core/pipeline.py): seller scores as one chunked stage.
+
+Register with ``Stage(name="seller_scores", level=1, keys="sellers.Seller",
+chunk="scoring.pipeline:seller_scores_chunk")`` after the feature inputs are in.
+"""
+
+from datetime import datetime
+
+from django.db import transaction
+
+from scoring import services
+from sellers.models import OnboardingStatus, Seller
+
+
+def seller_scores_chunk(*, lo: int, hi: int, as_of: datetime) -> int:
+    ids = list(
+        Seller.objects.filter(pk__gte=lo, pk__lte=hi).exclude(onboarding_status=OnboardingStatus.REJECTED).values_list("pk", flat=True)
+    )
+    if not ids:
+        return 0
+    scores = services.seller_scores_compute(as_of=as_of, seller_ids=ids)
+    with transaction.atomic():
+        # History is unique per (seller, run_key): a redelivered chunk rewrites the same rows.
+        return services.seller_scores_write(scores=scores, computed_at=as_of, run_key=f"nightly:{as_of.isoformat()}")

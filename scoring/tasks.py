@@ -1,0 +1,49 @@
+"""Celery entry points for scoring. Each takes IDs, calls one service, and is safe to run twice."""
+
+import logging
+
+from celery import shared_task
+from django.core.exceptions import ValidationError
+from django.db import InterfaceError, OperationalError
+
+from scoring import services
+
+logger = logging.getLogger(__name__)
+
+
+@shared_task(name="scoring.recompute_all", acks_late=True)
+def seller_scores_recompute_task(trigger: str = "nightly") -> int:
+    """Start a run and fan it out: one chunk task per id range."""
+    run, ranges = services.score_run_start(trigger=trigger)
+    for first_id, last_id in ranges:
+        seller_scores_chunk_task.delay(run.pk, first_id, last_id)
+    return run.pk
+
+
+@shared_task(
+    name="scoring.recompute_chunk",
+    acks_late=True,
+    autoretry_for=(OperationalError, InterfaceError),
+    retry_backoff=2,
+    max_retries=8,
+)
+def seller_scores_chunk_task(run_id: int, first_id: int, last_id: int) -> int:
+    return services.score_run_chunk(run_id=run_id, first_id=first_id, last_id=last_id)
+
+
+@shared_task(name="scoring.rescore_seller", acks_late=True, autoretry_for=(OperationalError, InterfaceError), retry_backoff=2, max_retries=5)
+def seller_rescore_task(seller_id: int) -> int | None:
+    try:
+        return services.seller_rescore(seller_id=seller_id).score
+    except ValidationError as exc:
+        # Unknown seller: retrying cannot help.
+        logger.warning("Not rescoring seller %s: %s", seller_id, "; ".join(exc.messages))
+        return None
+
+
+@shared_task(name="scoring.train_seller_score", acks_late=True, soft_time_limit=50 * 60, time_limit=55 * 60)
+def seller_score_train_task(seed: int = 42, activate: bool = True) -> list[int]:
+    from scoring.training import seller_score_train
+
+    result = seller_score_train(seed=seed, activate=activate)
+    return [version.pk for version in result.versions]

@@ -1,0 +1,35 @@
+"""Celery entry points for onboarding. Each takes IDs, calls one service, and is safe to run twice."""
+
+import logging
+
+from celery import shared_task
+from django.core.exceptions import ValidationError
+from django.db import InterfaceError, OperationalError
+
+from sellers import inventory, services
+
+logger = logging.getLogger(__name__)
+
+
+@shared_task(name="sellers.application_received", acks_late=True, autoretry_for=(OperationalError, InterfaceError), retry_backoff=2, max_retries=5)
+def seller_application_received_task(seller_id: int) -> int | None:
+    """Score a new application and route it. A second delivery finds it routed and does nothing."""
+    try:
+        return services.seller_application_process(seller_id=seller_id).score
+    except ValidationError as exc:
+        logger.warning("Application of seller %s not processed: %s", seller_id, "; ".join(exc.messages))
+        return None
+
+
+@shared_task(name="sellers.inventory_audit", acks_late=True)
+def inventory_audit_task() -> int:
+    """Find artisans with inconsistent stock data and fan out case opening in bounded chunks."""
+    seller_ids = inventory.inventory_audit_sellers()
+    for start in range(0, len(seller_ids), inventory.AUDIT_CHUNK):
+        inventory_audit_chunk_task.delay(seller_ids[start : start + inventory.AUDIT_CHUNK])
+    return len(seller_ids)
+
+
+@shared_task(name="sellers.inventory_audit_chunk", acks_late=True, autoretry_for=(OperationalError, InterfaceError), retry_backoff=2, max_retries=5)
+def inventory_audit_chunk_task(seller_ids: list[int]) -> int:
+    return inventory.inventory_audit_open_cases(seller_ids=seller_ids)
