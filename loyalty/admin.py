@@ -1,0 +1,300 @@
+from django import forms
+from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import path, reverse
+from django.utils.html import format_html, format_html_join
+
+from loyalty import badges, selectors, services, simulation, tiers
+from loyalty.models import (
+    Badge,
+    BadgeAward,
+    EarningRule,
+    LoyaltyMember,
+    LoyaltyProgram,
+    PointsEntry,
+    Redemption,
+    Reward,
+    RuleKind,
+    Tier,
+    TierChange,
+    TierOverride,
+)
+
+
+@admin.register(LoyaltyProgram)
+class LoyaltyProgramAdmin(admin.ModelAdmin):
+    list_display = ("__str__", "pending_days", "expiry_policy", "expiry_days", "tier_basis", "tier_window_days",
+                    "downgrade_grace_days")
+
+    def has_add_permission(self, request):
+        return not LoyaltyProgram.objects.exists() and super().has_add_permission(request)
+
+
+class TierForm(forms.ModelForm):
+    class Meta:
+        model = Tier
+        fields = "__all__"
+
+    def clean(self):
+        cleaned = super().clean()
+        if self.errors:
+            return cleaned
+        table = [{"code": t.code, "rank": t.rank, "threshold": t.threshold, "multiplier": t.multiplier}
+                 for t in Tier.objects.exclude(pk=self.instance.pk)]
+        table.append({"code": cleaned["code"], "rank": cleaned["rank"], "threshold": cleaned["threshold"],
+                      "multiplier": cleaned["multiplier"]})
+        try:
+            tiers.tiers_validate(tiers=table)
+        except ValidationError as exc:
+            raise forms.ValidationError({"threshold": exc.message_dict["tiers"]}) from exc
+        return cleaned
+
+
+@admin.register(Tier)
+class TierAdmin(admin.ModelAdmin):
+    form = TierForm
+    list_display = ("name", "code", "rank", "threshold", "multiplier", "member_count")
+    ordering = ("rank",)
+
+    def get_queryset(self, request):
+        from django.db.models import Count
+
+        return super().get_queryset(request).annotate(n_members=Count("members"))
+
+    @admin.display(description="members", ordering="n_members")
+    def member_count(self, obj):
+        return obj.n_members
+
+
+@admin.register(EarningRule)
+class EarningRuleAdmin(admin.ModelAdmin):
+    list_display = ("name", "kind", "promotion_of", "priority", "points", "multiplier", "exclusive", "is_active",
+                    "target_tier", "target_segment", "starts_at", "ends_at", "cap")
+    list_filter = ("kind", "is_active")
+    list_select_related = ("target_tier",)
+    ordering = ("kind", "-priority", "id")
+    actions = ("simulate_last_month",)
+    readonly_fields = ("precedence",)
+
+    @admin.display(description="cap")
+    def cap(self, obj):
+        return f"{obj.cap_points}/{obj.cap_period}" if obj.cap_points is not None else "—"
+
+    @admin.display(description="precedence for this kind")
+    def precedence(self, obj):
+        if not obj.pk:
+            return "Shown after saving."
+        kind = obj.promotion_of if obj.kind == RuleKind.PROMOTION else obj.kind
+        steps = selectors.rule_precedence(kind=kind)
+        return format_html(
+            "<ol>{}</ol>",
+            format_html_join("", "<li>{} (priority {}, {}): {}</li>",
+                             ((s["name"], s["priority"], s["stage"], s["role"]) for s in steps)),
+        )
+
+    @admin.action(description="Simulate over the last 30 days")
+    def simulate_last_month(self, request, queryset):
+        for rule in queryset[:5]:
+            self.message_user(request, simulation.rule_simulate(rule=rule)["summary"])
+
+
+@admin.register(Badge)
+class BadgeAdmin(admin.ModelAdmin):
+    list_display = ("name", "code", "metric", "threshold", "window_days", "repeatable", "points_bonus", "is_active")
+    list_filter = ("metric", "is_active")
+    actions = ("evaluate_now",)
+
+    @admin.action(description="Evaluate now (award qualifying members)")
+    def evaluate_now(self, request, queryset):
+        from loyalty.tasks import evaluate_badges_task
+
+        evaluate_badges_task.delay(list(queryset.values_list("pk", flat=True)))
+        self.message_user(request, "Badge evaluation queued.")
+
+
+class RevokeForm(forms.Form):
+    reason = forms.CharField(widget=forms.Textarea, required=True)
+
+
+@admin.register(BadgeAward)
+class BadgeAwardAdmin(admin.ModelAdmin):
+    list_display = ("badge", "buyer", "period_key", "metric_value", "awarded_at", "revoked_at", "revoke_link")
+    list_filter = ("badge", ("revoked_at", admin.EmptyFieldListFilter))
+    list_select_related = ("badge", "buyer")
+    search_fields = ("buyer__name", "buyer__email", "buyer__external_id")
+    readonly_fields = ("badge", "buyer", "period_key", "metric_value", "awarded_at", "revoked_at", "revoked_reason", "revoked_by")
+    show_full_result_count = False
+
+    def has_add_permission(self, request):
+        return False
+
+    def get_urls(self):
+        return [path("<int:award_id>/revoke/", self.admin_site.admin_view(self.revoke_view), name="loyalty_badgeaward_revoke"),
+                *super().get_urls()]
+
+    @admin.display(description="")
+    def revoke_link(self, obj):
+        if obj.revoked_at:
+            return ""
+        return format_html('<a href="{}">Revoke…</a>', reverse("admin:loyalty_badgeaward_revoke", args=[obj.pk]))
+
+    def revoke_view(self, request, award_id: int):
+        award = get_object_or_404(BadgeAward.objects.select_related("badge", "buyer"), pk=award_id)
+        form = RevokeForm(request.POST or None)
+        if request.method == "POST" and form.is_valid():
+            try:
+                badges.badge_revoke(award_id=award.pk, reason=form.cleaned_data["reason"], actor=request.user)
+            except (ValidationError, PermissionDenied) as exc:
+                form.add_error(None, "; ".join(getattr(exc, "messages", [str(exc)])))
+            else:
+                self.message_user(request, f"Revoked {award.badge} for {award.buyer}.")
+                return redirect("admin:loyalty_badgeaward_changelist")
+        context = {**self.admin_site.each_context(request), "title": f"Revoke {award.badge} from {award.buyer}",
+                   "form": form, "opts": self.model._meta}
+        return render(request, "admin/loyalty/form.html", context)
+
+
+@admin.register(Reward)
+class RewardAdmin(admin.ModelAdmin):
+    list_display = ("name", "points_cost", "stock", "min_tier", "priority_tier", "priority_until", "category", "is_active")
+    list_select_related = ("min_tier", "priority_tier")
+    list_filter = ("is_active", "category")
+
+
+@admin.register(TierOverride)
+class TierOverrideAdmin(admin.ModelAdmin):
+    list_display = ("buyer", "tier", "starts_at", "ends_at", "created_by", "reason")
+    list_select_related = ("buyer", "tier", "created_by")
+    search_fields = ("buyer__name", "buyer__email", "buyer__external_id")
+    raw_id_fields = ("buyer",)
+    fields = ("buyer", "tier", "reason", "starts_at", "ends_at")
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def save_model(self, request, obj, form, change):
+        tiers.tier_override_create(buyer_id=obj.buyer_id, tier_id=obj.tier_id, reason=obj.reason, ends_at=obj.ends_at,
+                                   starts_at=obj.starts_at, actor=request.user)
+
+    def response_add(self, request, obj, post_url_continue=None):
+        return redirect("admin:loyalty_tieroverride_changelist")
+
+
+class ReadOnlyAdmin(admin.ModelAdmin):
+    show_full_result_count = False
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(PointsEntry)
+class PointsEntryAdmin(ReadOnlyAdmin):
+    list_display = ("created_at", "buyer", "amount", "kind", "state", "source_type", "source_id", "rule", "reason",
+                    "remaining", "expires_at")
+    list_filter = ("kind", "state", "source_type")
+    list_select_related = ("buyer", "rule")
+    search_fields = ("buyer__name", "buyer__email", "buyer__external_id")
+    date_hierarchy = "created_at"
+
+
+@admin.register(TierChange)
+class TierChangeAdmin(ReadOnlyAdmin):
+    list_display = ("created_at", "buyer", "from_tier", "to_tier", "cause", "basis_value", "detail")
+    list_filter = ("cause", "to_tier")
+    list_select_related = ("buyer", "from_tier", "to_tier")
+    search_fields = ("buyer__name", "buyer__email", "buyer__external_id")
+
+
+@admin.register(Redemption)
+class RedemptionAdmin(ReadOnlyAdmin):
+    list_display = ("created_at", "buyer", "reward", "points", "created_by")
+    list_select_related = ("buyer", "reward", "created_by")
+    search_fields = ("buyer__name", "buyer__email", "buyer__external_id")
+
+
+class AdjustForm(forms.Form):
+    amount = forms.IntegerField(help_text="Positive adds points, negative deducts active points.")
+    comment = forms.CharField(widget=forms.Textarea, required=True, help_text="Why. Shown in the ledger.")
+
+
+@admin.register(LoyaltyMember)
+class LoyaltyMemberAdmin(admin.ModelAdmin):
+    """One member's loyalty picture for staff, with an adjust action that requires a comment."""
+
+    list_display = ("name", "email", "external_id")
+    search_fields = ("name", "email", "external_id")
+    show_full_result_count = False
+    fields = ("name", "email", "external_id", "balance", "tier", "badges", "leaderboard", "ledger", "adjust")
+    readonly_fields = fields
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    def get_urls(self):
+        return [path("<int:buyer_id>/adjust/", self.admin_site.admin_view(self.adjust_view), name="loyalty_loyaltymember_adjust"),
+                *super().get_urls()]
+
+    @admin.display(description="balance")
+    def balance(self, obj):
+        b = selectors.member_balance(buyer_id=obj.pk)
+        return format_html("{} active · {} pending · {} expiring within {} days (next expiry {})",
+                           b["active"], b["pending"], b["expiring_soon"], b["expiring_soon_days"], b["next_expiry_at"] or "—")
+
+    @admin.display(description="tier")
+    def tier(self, obj):
+        t = tiers.tier_progress(buyer_id=obj.pk)
+        nxt = f"; {t['needed_for_next']} more to {t['next_tier']}" if t["next_tier"] else ""
+        return f"{t['tier_name'] or 'none'} (×{t['multiplier']}) — {t['basis']}: {t['value']}{nxt}"
+
+    @admin.display(description="badges")
+    def badges(self, obj):
+        return ", ".join(f"{a.badge.name} ({a.awarded_at:%Y-%m-%d})" for a in selectors.member_badges(buyer_id=obj.pk)) or "—"
+
+    @admin.display(description="leaderboard")
+    def leaderboard(self, obj):
+        r = selectors.leaderboard_rank(buyer_id=obj.pk)
+        return f"#{r['rank']} with {r['points']} points earned" if r["rank"] else "not ranked yet"
+
+    @admin.display(description="ledger (latest 50)")
+    def ledger(self, obj):
+        rows = selectors.ledger_history(buyer_id=obj.pk)[:50]
+        return format_html(
+            "<table><tr><th>when</th><th>points</th><th>kind</th><th>state</th><th>why</th><th>rule</th><th>comment</th></tr>{}</table>",
+            format_html_join("", "<tr><td>{:%Y-%m-%d %H:%M}</td><td>{:+d}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+                             ((e.created_at, e.amount, e.kind, e.state, e.reason, e.rule or "", e.comment) for e in rows)),
+        )
+
+    @admin.display(description="")
+    def adjust(self, obj):
+        return format_html('<a class="button" href="{}">Adjust points…</a>', reverse("admin:loyalty_loyaltymember_adjust", args=[obj.pk]))
+
+    def adjust_view(self, request, buyer_id: int):
+        member = get_object_or_404(LoyaltyMember, pk=buyer_id)
+        if not self.has_change_permission(request, member):
+            raise PermissionDenied
+        form = AdjustForm(request.POST or None)
+        if request.method == "POST" and form.is_valid():
+            try:
+                services.points_adjust(buyer_id=member.pk, amount=form.cleaned_data["amount"],
+                                       comment=form.cleaned_data["comment"], actor=request.user)
+            except ValidationError as exc:
+                for field, errors in exc.message_dict.items():
+                    form.add_error(field if field in form.fields else None, errors)
+            except PermissionDenied as exc:
+                form.add_error(None, str(exc))
+            else:
+                messages.success(request, f"Adjusted {member.name} by {form.cleaned_data['amount']:+d} points.")
+                return redirect("admin:loyalty_loyaltymember_change", member.pk)
+        context = {**self.admin_site.each_context(request), "title": f"Adjust points for {member.name}", "form": form,
+                   "opts": self.model._meta}
+        return render(request, "admin/loyalty/form.html", context)
