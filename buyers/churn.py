@@ -18,6 +18,7 @@ from django.core.exceptions import ValidationError
 from django.utils import timezone
 from sklearn.ensemble import HistGradientBoostingClassifier
 from sklearn.metrics import brier_score_loss, roc_auc_score
+from threadpoolctl import threadpool_limits
 
 from buyers.features import CHURN_FEATURES, churn_feature_frame, churn_labels
 from buyers.services import CHURN_MODEL_KIND
@@ -58,8 +59,9 @@ def churn_model_train(*, as_of: datetime | None = None, horizon_days: int = HORI
     estimator = HistGradientBoostingClassifier(
         max_iter=200, learning_rate=0.05, max_leaf_nodes=15, l2_regularization=1.0, random_state=seed
     )
-    estimator.fit(X_train.to_numpy(dtype=float), y_train.to_numpy())
-    probability = estimator.predict_proba(X_test.to_numpy(dtype=float))[:, 1]
+    with threadpool_limits(1):
+        estimator.fit(X_train.to_numpy(dtype=float), y_train.to_numpy())
+        probability = estimator.predict_proba(X_test.to_numpy(dtype=float))[:, 1]
     auc = float(roc_auc_score(y_test, probability))
     recency = X_test["days_since_last_order"].to_numpy(dtype=float)
     baseline_auc = float(roc_auc_score(y_test, recency))
@@ -77,7 +79,8 @@ def churn_model_train(*, as_of: datetime | None = None, horizon_days: int = HORI
     if incumbent is not None:
         columns = list(incumbent.features)
         try:
-            incumbent_probability = incumbent_estimator.predict_proba(X_test[columns].to_numpy(dtype=float))[:, 1]
+            with threadpool_limits(1):
+                incumbent_probability = incumbent_estimator.predict_proba(X_test[columns].to_numpy(dtype=float))[:, 1]
             metrics["incumbent"] = {"version_id": incumbent.pk, "roc_auc": round(float(roc_auc_score(y_test, incumbent_probability)), 4)}
         except (KeyError, ValueError):
             logger.warning("Incumbent churn model could not score the held-out set; its stored AUC is used.")

@@ -18,6 +18,7 @@ from decimal import Decimal
 import numpy as np
 import pandas as pd
 from django.db import transaction
+from threadpoolctl import threadpool_limits
 from django.db.models import Max, Min
 from django.utils import timezone
 
@@ -293,7 +294,9 @@ def buyer_retention_score_range(*, start_id: int, end_id: int, as_of: datetime |
         columns = list(version.features) if version.features else CHURN_FEATURES
         features = features.reindex(frame.index[has_orders]).fillna(0.0)[columns]
         churn_probability = churn_probability.copy()
-        churn_probability[has_orders] = estimator.predict_proba(features.to_numpy(dtype=float))[:, 1]
+        # One thread: OpenMP start-up per tree dominates on chunk-sized inputs and a shared box.
+        with threadpool_limits(1):
+            churn_probability[has_orders] = estimator.predict_proba(features.to_numpy(dtype=float))[:, 1]
         model_label = f"{version.kind} v{version.version}"
     churn_probability = np.where(has_orders, np.clip(np.nan_to_num(churn_probability, nan=0.0), 0.0, 1.0), 0.0)
     bands = churn_band_for(churn_probability, settings)
