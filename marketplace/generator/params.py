@@ -103,16 +103,17 @@ REVIEW_SHARE = 0.30  # of delivered orders (and of returned orders)
 REVIEW_DELAY_MEAN_DAYS = 4.0
 RATING_INTERCEPT, RATING_Q, RATING_NOISE = 0.8, 4.6, 0.7
 RATING_LATE, RATING_RETURNED = 1.0, 1.5
+RATING_SELLER_BIAS = 0.35  # per-artisan leniency of its reviewers ~ Normal(0, 0.35)
 EMPTY_TEXT_SHARE = 0.10
 
 # Engagement.
 BUYER_ACTIVITY_GAMMA = (2.0, 0.5)  # per-buyer activity a ~ Gamma(2, 0.5), mean 1
-BUYER_LOGINS_PER_CYCLE = 1.5  # login rate per day = a * 1.5 / cadence
+BUYER_LOGINS_PER_CYCLE = 1.0  # login rate per day = a * 1.5 / cadence
 BUYER_STORY_PER_DAY = 0.004  # * a
 BUYER_EVENT_PER_DAY = 0.002  # * a, target = first favourite
 MESSAGE_PER_ORDER = 0.20
 REPLY_BASE, REPLY_Q = 0.55, 0.45  # P(reply) = 0.55 + 0.45 q
 REPLY_MEDIAN_MINUTES, REPLY_Q_LOG, REPLY_SIGMA = 45.0, 2.2, 0.8  # LogNormal(log 45 + 2.2 (1-q), 0.8)
 FOLLOW_BASE, FOLLOW_Q = 0.08, 0.12  # P(follow after an order) = 0.08 + 0.12 q, once per pair
-SELLER_LOGIN_BASE, SELLER_LOGIN_Q = 0.15, 0.35  # per day
-LISTING_UPDATE_BASE, LISTING_UPDATE_Q = 0.02, 0.10  # per day
+SELLER_LOGIN_BASE, SELLER_LOGIN_Q = 0.03, 0.12  # per day
+LISTING_UPDATE_BASE, LISTING_UPDATE_Q = 0.01, 0.06  # per day

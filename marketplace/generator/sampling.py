@@ -117,6 +117,7 @@ class SellerWorld:
     ready: np.ndarray  # day sales can start (NaN = never sells)
     churn: np.ndarray  # day the artisan goes inactive (inf = after the window)
     handling: np.ndarray
+    rating_bias: np.ndarray
     listing_start: np.ndarray
     listing_count: np.ndarray
     listing_price_cents: np.ndarray
@@ -179,6 +180,7 @@ def sample_sellers(
     churn = np.where(churn >= T, np.inf, churn)
     churn[~sells] = np.inf
     handling = rng.choice(HANDLING, size=n, p=HANDLING_P)
+    rating_bias = rng.normal(0.0, P.RATING_SELLER_BIAS, size=n)
 
     ids = np.arange(1, n + 1)
     name = ADJECTIVES[rng.integers(len(ADJECTIVES), size=n)] + " " + STUDIO_WORDS[rng.integers(len(STUDIO_WORDS), size=n)]
@@ -264,7 +266,7 @@ def sample_sellers(
     cum = cum + np.arange(weeks)[:, None]
 
     world = SellerWorld(
-        q=q, pop=pop, seasonal=seasonal, ready=np.nan_to_num(ready, nan=np.inf), churn=churn, handling=handling,
+        q=q, pop=pop, seasonal=seasonal, ready=np.nan_to_num(ready, nan=np.inf), churn=churn, handling=handling, rating_bias=rating_bias,
         listing_start=start_idx, listing_count=count, listing_price_cents=price_cents, listing_stock=stock,
         listing_stock_updated=stock_updated, week_cum=cum, week_ok=week_ok,
     )
@@ -444,6 +446,7 @@ def sample_buyer_chunk(
     score = (
         P.RATING_INTERCEPT
         + P.RATING_Q * q[cand]
+        + world.rating_bias[seller[cand]]
         + rng.normal(0, P.RATING_NOISE, size=len(cand))
         - P.RATING_LATE * late[cand]
         - P.RATING_RETURNED * was_returned

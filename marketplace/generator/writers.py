@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import io
+import time
+from collections import defaultdict
+from contextlib import contextmanager
 from datetime import UTC
 from decimal import Decimal
 
@@ -18,21 +21,26 @@ EMPTY_TEXT_COLUMNS = {"phone", "cancel_reason", "text", "detail"}
 class TableWriter:
     def __init__(self) -> None:
         self.copy = connection.vendor == "postgresql"
+        self.seconds: dict[str, float] = defaultdict(float)  # per table: encode + database
 
     def write(self, model: type[models.Model], frame: pd.DataFrame) -> int:
         if frame.empty:
             return 0
+        started = time.perf_counter()
         if self.copy:
             self._copy(model, frame)
         else:
             self._bulk_create(model, frame)
+        self.seconds[model._meta.db_table] += time.perf_counter() - started
         return len(frame)
 
     def _copy(self, model: type[models.Model], frame: pd.DataFrame) -> None:
         table = model._meta.db_table
         columns = list(frame.columns)
         buf = io.StringIO()
+        encode_started = time.perf_counter()
         frame.to_csv(buf, index=False, header=False, date_format="%Y-%m-%d %H:%M:%S")
+        self.seconds["csv_encode"] += time.perf_counter() - encode_started
         force = [c for c in columns if c in EMPTY_TEXT_COLUMNS]
         options = "FORMAT csv" + (f", FORCE_NOT_NULL ({', '.join(force)})" if force else "")
         sql = f"COPY {table} ({', '.join(columns)}) FROM STDIN WITH ({options})"
@@ -60,6 +68,55 @@ class TableWriter:
         rows = zip(*(columns[n] for n in names))
         objs = [model(**dict(zip(names, row))) for row in rows]
         model.objects.bulk_create(objs, batch_size=BULK_BATCH)
+
+
+@contextmanager
+def postgres_bulk_load(tables: list[str]):
+    """Drop secondary indexes and foreign keys of empty tables, load, then rebuild them.
+
+    Incremental btree maintenance made COPY ~10x slower than building the indexes once after the
+    load (measured: 530k events 29 s with indexes, 1.8 s without). Foreign keys are re-added with
+    their exact definitions, which validates every row in one set-based query instead of one
+    deferred trigger per row at commit. Must run inside the transaction that loads the rows, so a
+    failure restores the schema too. Primary keys and unique constraints stay in place.
+    """
+    if connection.vendor != "postgresql":
+        yield
+        return
+    with connection.cursor() as cursor:
+        cursor.execute(
+            """
+            SELECT t.relname, i.relname, pg_get_indexdef(x.indexrelid)
+            FROM pg_index x
+            JOIN pg_class i ON i.oid = x.indexrelid
+            JOIN pg_class t ON t.oid = x.indrelid
+            LEFT JOIN pg_constraint c ON c.conindid = x.indexrelid
+            WHERE t.relname = ANY(%s) AND t.relnamespace = 'public'::regnamespace AND c.oid IS NULL
+            ORDER BY t.relname, i.relname
+            """,
+            [tables],
+        )
+        indexes = cursor.fetchall()
+        cursor.execute(
+            """
+            SELECT t.relname, c.conname, pg_get_constraintdef(c.oid)
+            FROM pg_constraint c JOIN pg_class t ON t.oid = c.conrelid
+            WHERE c.contype = 'f' AND t.relname = ANY(%s) AND t.relnamespace = 'public'::regnamespace
+            ORDER BY t.relname, c.conname
+            """,
+            [tables],
+        )
+        foreign_keys = cursor.fetchall()
+        for table, name, _ in foreign_keys:
+            cursor.execute(f'ALTER TABLE {table} DROP CONSTRAINT "{name}"')
+        for _, name, _ in indexes:
+            cursor.execute(f'DROP INDEX "{name}"')
+    yield
+    with connection.cursor() as cursor:
+        for _, _, definition in indexes:
+            cursor.execute(definition)
+        for table, name, definition in foreign_keys:
+            cursor.execute(f'ALTER TABLE {table} ADD CONSTRAINT "{name}" {definition}')
 
 
 def reset_sequences(tables: list[str]) -> None:
