@@ -1,17 +1,99 @@
-from django.contrib import admin
+from django import forms
+from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.template.response import TemplateResponse
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.html import format_html, format_html_join
 
-from sellers.models import Listing, Seller
+from casework.models import ACTIVE_STATUSES, CaseKind
+from casework.services import case_assign_many
+from core.roles import is_marketplace_admin, user_teams
+from sellers import services
+from sellers.models import (
+    AssignmentStatus,
+    InventoryAuditCase,
+    Listing,
+    OnboardingDecision,
+    OnboardingPolicy,
+    OnboardingQueueCase,
+    Seller,
+    Workshop,
+    WorkshopAssignment,
+    WorkshopOutcome,
+    WorkshopSession,
+)
+from sellers.selectors import onboarding_kpis
+
+ONBOARDING_KINDS = (CaseKind.ONBOARDING_REVIEW, CaseKind.ONBOARDING_CALL, CaseKind.WORKSHOP_ASSIGNMENT)
+
+
+def _reasons_html(reasons, limit=None):
+    reasons = (reasons or [])[:limit] if limit else (reasons or [])
+    if not reasons:
+        return "—"
+    return format_html(
+        "<ul style='margin:0;padding-left:1em'>{}</ul>",
+        format_html_join(
+            "", "<li>{}: <b style='color:{}'>{:+d}</b></li>",
+            ((r["text"], "#070" if r["contribution"] >= 0 else "#b00", int(r["contribution"])) for r in reasons),
+        ),
+    )
+
+
+class OnboardingDecisionInline(admin.TabularInline):
+    model = OnboardingDecision
+    extra = 0
+    can_delete = False
+    fields = ("created_at", "trigger", "score", "tier", "action", "policy", "model_version_label", "reason")
+    readonly_fields = fields
+    ordering = ("-created_at",)
+
+    def has_add_permission(self, request, obj=None):
+        return False
 
 
 @admin.register(Seller)
 class SellerAdmin(admin.ModelAdmin):
-    list_display = ("name", "external_id", "craft_category", "onboarding_status", "is_seasonal", "applied_at")
+    list_display = ("name", "external_id", "craft_category", "onboarding_status", "current_score", "is_seasonal", "applied_at")
     list_filter = ("craft_category", "onboarding_status", "is_seasonal")
+    list_select_related = ("score",)
     search_fields = ("=id", "name", "email", "=external_id")
     date_hierarchy = "applied_at"
     show_full_result_count = False
-    readonly_fields = ("created_at", "updated_at")
+    readonly_fields = ("created_at", "updated_at", "current_score", "score_reasons", "score_trend", "score_model")
     exclude = ("synthetic_quality",)
+    inlines = [OnboardingDecisionInline]
+
+    def _score(self, seller):
+        try:
+            return seller.score
+        except Seller.score.RelatedObjectDoesNotExist:
+            return None
+
+    @admin.display(description="score", ordering="score__score")
+    def current_score(self, seller):
+        score = self._score(seller)
+        return "—" if score is None else score.score
+
+    @admin.display(description="reasons")
+    def score_reasons(self, seller):
+        score = self._score(seller)
+        return _reasons_html(score.reasons) if score else "not scored yet"
+
+    @admin.display(description="model")
+    def score_model(self, seller):
+        score = self._score(seller)
+        if score is None:
+            return "—"
+        return f"{score.model_version or 'no active model'}; computed {score.computed_at:%Y-%m-%d %H:%M}" + (" (cold start)" if score.cold_start else "")
+
+    @admin.display(description="score trend (newest first)")
+    def score_trend(self, seller):
+        from scoring.selectors import seller_score_trend
+
+        rows = seller_score_trend(seller=seller, limit=12)
+        return ", ".join(f"{row.score} ({row.computed_at:%Y-%m-%d})" for row in rows) or "—"
 
 
 @admin.register(Listing)
@@ -22,3 +104,346 @@ class ListingAdmin(admin.ModelAdmin):
     search_fields = ("title", "=external_id", "seller__name", "=seller__external_id")
     raw_id_fields = ("seller",)
     show_full_result_count = False
+
+
+# --- Policy -----------------------------------------------------------------------------
+
+
+class OnboardingPolicyForm(forms.ModelForm):
+    class Meta:
+        model = OnboardingPolicy
+        fields = ("name", "is_active", *services.BAND_FIELDS)
+
+    def clean(self):
+        cleaned = super().clean()
+        bands = {name: cleaned.get(name) for name in services.BAND_FIELDS}
+        try:
+            services.onboarding_bands_validate(bands)
+        except ValidationError as exc:
+            # Field errors land next to the offending field; nothing is saved.
+            for field, errors in exc.message_dict.items():
+                self.add_error(field if field in self.fields else None, errors)
+        return cleaned
+
+
+@admin.register(OnboardingPolicy)
+class OnboardingPolicyAdmin(admin.ModelAdmin):
+    form = OnboardingPolicyForm
+    list_display = ("name", "is_active", "high_band", "mid_band", "low_band", "updated_at")
+    readonly_fields = ("created_at", "updated_at")
+    actions = ["activate_policy"]
+
+    @admin.display(description="high risk")
+    def high_band(self, policy):
+        return f"{policy.high_min}-{policy.high_max}"
+
+    @admin.display(description="mid risk")
+    def mid_band(self, policy):
+        return f"{policy.mid_min}-{policy.mid_max}"
+
+    @admin.display(description="low risk")
+    def low_band(self, policy):
+        return f"{policy.low_min}-{policy.low_max}"
+
+    def has_delete_permission(self, request, obj=None):
+        return False  # decisions keep pointing at the policy that routed them
+
+    def save_model(self, request, obj, form, change):
+        bands = {name: form.cleaned_data[name] for name in services.BAND_FIELDS}
+        services.onboarding_policy_save(
+            actor=request.user, name=form.cleaned_data["name"], bands=bands,
+            policy=obj if change else None, activate=form.cleaned_data["is_active"],
+        )
+
+    @admin.action(description="Make the selected policy the active one", permissions=["change"])
+    def activate_policy(self, request, queryset):
+        if queryset.count() != 1:
+            self.message_user(request, "Select exactly one policy to activate.", level=messages.ERROR)
+            return
+        policy = services.onboarding_policy_activate(policy=queryset.get(), actor=request.user)
+        self.message_user(request, f"{policy} now routes new applications.")
+
+
+@admin.register(OnboardingDecision)
+class OnboardingDecisionAdmin(admin.ModelAdmin):
+    list_display = ("created_at", "seller", "score", "tier", "action", "trigger", "policy", "model_version_label")
+    list_filter = ("tier", "action", "trigger", "policy")
+    list_select_related = ("seller", "policy")
+    search_fields = ("seller__name", "=seller__external_id", "seller__email")
+    show_full_result_count = False
+    readonly_fields = [f.name for f in OnboardingDecision._meta.fields]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+# --- Workshops --------------------------------------------------------------------------
+
+
+class WorkshopSessionInline(admin.TabularInline):
+    model = WorkshopSession
+    extra = 0
+    fields = ("starts_at", "format", "location", "capacity", "booked")
+    readonly_fields = ("booked",)
+    show_change_link = True
+
+    def has_change_permission(self, request, obj=None):
+        return False  # capacity changes go through the session page (checked against bookings)
+
+
+@admin.register(Workshop)
+class WorkshopAdmin(admin.ModelAdmin):
+    list_display = ("topic", "mandatory_for_high_risk", "created_at")
+    search_fields = ("topic",)
+    inlines = [WorkshopSessionInline]
+
+
+class WorkshopSessionForm(forms.ModelForm):
+    class Meta:
+        model = WorkshopSession
+        fields = ("workshop", "starts_at", "format", "location", "capacity")
+
+    def clean_capacity(self):
+        capacity = self.cleaned_data["capacity"]
+        if self.instance.pk and capacity is not None and capacity < self.instance.booked:
+            raise ValidationError(f"Capacity {capacity} is below the {self.instance.booked} seat(s) already booked.")
+        return capacity
+
+
+class WorkshopAssignmentInline(admin.TabularInline):
+    model = WorkshopAssignment
+    extra = 0
+    can_delete = False
+    fields = ("seller", "status", "outcome", "assigned_by", "assigned_at")
+    readonly_fields = fields
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(WorkshopSession)
+class WorkshopSessionAdmin(admin.ModelAdmin):
+    form = WorkshopSessionForm
+    list_display = ("workshop", "starts_at", "format", "capacity", "booked", "seats_left")
+    list_filter = ("format", "workshop")
+    list_select_related = ("workshop",)
+    date_hierarchy = "starts_at"
+    inlines = [WorkshopAssignmentInline]
+
+    def save_model(self, request, obj, form, change):
+        if not change:
+            super().save_model(request, obj, form, change)
+            return
+        if "capacity" in form.changed_data:
+            # Checked against bookings under a row lock, so no seat is claimed in between.
+            services.workshop_session_set_capacity(session=obj, capacity=form.cleaned_data["capacity"], actor=request.user)
+        other = [name for name in form.changed_data if name != "capacity"]
+        if other:
+            # Never write `booked` from a form: it may be stale; assignments own it.
+            obj.save(update_fields=other)
+
+
+class WorkshopAssignmentForm(forms.ModelForm):
+    class Meta:
+        model = WorkshopAssignment
+        fields = ("session", "seller")
+
+    def clean(self):
+        cleaned = super().clean()
+        session = cleaned.get("session")
+        if session is not None and session.booked >= session.capacity:
+            raise ValidationError({"session": f"{session} is full."})
+        return cleaned
+
+
+@admin.register(WorkshopAssignment)
+class WorkshopAssignmentAdmin(admin.ModelAdmin):
+    form = WorkshopAssignmentForm
+    list_display = ("seller", "session", "status", "outcome", "assigned_by", "assigned_at")
+    list_filter = ("status", "outcome", "session__workshop")
+    list_select_related = ("seller", "session__workshop", "assigned_by")
+    search_fields = ("seller__name", "=seller__external_id", "seller__email")
+    raw_id_fields = ("seller",)
+    show_full_result_count = False
+    actions = ["mark_passed", "mark_needs_followup", "mark_no_show", "cancel_seats"]
+
+    def get_readonly_fields(self, request, obj=None):
+        return ("session", "seller", "status", "outcome", "assigned_by", "assigned_at") if obj else ()
+
+    def save_model(self, request, obj, form, change):
+        if change:
+            return
+        # A new seat goes through the service: capacity claim, email through the outbox, case closed.
+        assignment = services.workshop_assign(session=form.cleaned_data["session"], seller=form.cleaned_data["seller"], actor=request.user)
+        obj.pk = assignment.pk
+
+    def _attendance(self, request, queryset, *, attended, outcome):
+        done = 0
+        for assignment in queryset:
+            try:
+                services.workshop_attendance_record(assignment=assignment, attended=attended, outcome=outcome, actor=request.user)
+                done += 1
+            except (ValidationError, PermissionDenied) as exc:
+                self.message_user(request, f"{assignment}: {'; '.join(getattr(exc, 'messages', [str(exc)]))}", level=messages.ERROR)
+        self.message_user(request, f"Recorded attendance for {done} seat(s).")
+
+    @admin.action(description="Attended: passed", permissions=["change"])
+    def mark_passed(self, request, queryset):
+        self._attendance(request, queryset, attended=True, outcome=WorkshopOutcome.PASSED)
+
+    @admin.action(description="Attended: needs follow-up", permissions=["change"])
+    def mark_needs_followup(self, request, queryset):
+        self._attendance(request, queryset, attended=True, outcome=WorkshopOutcome.NEEDS_FOLLOWUP)
+
+    @admin.action(description="Did not attend", permissions=["change"])
+    def mark_no_show(self, request, queryset):
+        self._attendance(request, queryset, attended=False, outcome="")
+
+    @admin.action(description="Cancel seat (frees it)", permissions=["change"])
+    def cancel_seats(self, request, queryset):
+        done = 0
+        for assignment in queryset.filter(status=AssignmentStatus.ASSIGNED):
+            services.workshop_assignment_cancel(assignment=assignment, actor=request.user)
+            done += 1
+        self.message_user(request, f"Cancelled {done} seat(s).")
+
+
+# --- Queues -----------------------------------------------------------------------------
+
+
+class WorkshopChoiceForm(forms.Form):
+    session = forms.ModelChoiceField(queryset=WorkshopSession.objects.none())
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["session"].queryset = WorkshopSession.objects.select_related("workshop").filter(starts_at__gte=timezone.now())
+
+
+class CaseQueueAdmin(admin.ModelAdmin):
+    """Shared look of the onboarding and inventory queues: score, reasons, SLA age, assignee."""
+
+    kinds: tuple = ()
+    list_display = ("id", "kind", "seller_link", "score", "top_reasons", "status", "assignee", "age", "sla")
+    list_display_links = ("id",)
+    list_filter = ("kind", "status", "team")
+    list_select_related = ("seller", "assignee")
+    search_fields = ("=id", "seller__name", "seller__email", "=seller__external_id")
+    ordering = ("priority", "due_at")
+    list_per_page = 50
+    show_full_result_count = False
+
+    def get_queryset(self, request):
+        queryset = super().get_queryset(request).filter(kind__in=self.kinds)
+        if is_marketplace_admin(request.user):
+            return queryset
+        return queryset.filter(team__in=user_teams(request.user))
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    def get_readonly_fields(self, request, obj=None):
+        return [f.name for f in self.model._meta.fields]
+
+    @admin.display(description="artisan")
+    def seller_link(self, case):
+        url = reverse("admin:sellers_seller_change", args=[case.seller_id])
+        return format_html('<a href="{}">{}</a>', url, case.seller.name)
+
+    @admin.display(description="score")
+    def score(self, case):
+        return (case.evidence or {}).get("score", "—")
+
+    @admin.display(description="reasons")
+    def top_reasons(self, case):
+        return _reasons_html((case.evidence or {}).get("reasons"), limit=3)
+
+    @admin.display(description="age", ordering="created_at")
+    def age(self, case):
+        hours = int((timezone.now() - case.created_at).total_seconds() // 3600)
+        return f"{hours // 24}d {hours % 24}h"
+
+    @admin.display(description="SLA", ordering="due_at")
+    def sla(self, case):
+        if case.status not in ACTIVE_STATUSES:
+            return "—"
+        hours = int((case.due_at - timezone.now()).total_seconds() // 3600)
+        if hours < 0:
+            return format_html('<span style="color:#b00;font-weight:bold">overdue {}h</span>', -hours)
+        return f"{hours}h left"
+
+    @admin.action(description="Assign to me", permissions=["change"])
+    def assign_to_me(self, request, queryset):
+        count = case_assign_many(case_ids=list(queryset.values_list("pk", flat=True)), assignee=request.user, actor=request.user)
+        self.message_user(request, f"Assigned {count} case(s) to you.")
+
+
+@admin.register(OnboardingQueueCase)
+class OnboardingQueueCaseAdmin(CaseQueueAdmin):
+    kinds = ONBOARDING_KINDS
+    actions = ["assign_to_me", "approve_reviews", "reject_reviews", "complete_calls", "assign_workshop"]
+    change_list_template = "admin/sellers/onboardingqueuecase/change_list.html"
+
+    def changelist_view(self, request, extra_context=None):
+        extra_context = {**(extra_context or {}), "kpis": onboarding_kpis()}
+        return super().changelist_view(request, extra_context=extra_context)
+
+    def _each(self, request, queryset, kind, call, verb):
+        done = 0
+        for case in queryset.filter(kind=kind, status__in=ACTIVE_STATUSES).select_related("seller"):
+            try:
+                call(case.seller)
+                done += 1
+            except (ValidationError, PermissionDenied) as exc:
+                self.message_user(request, f"#{case.pk}: {'; '.join(getattr(exc, 'messages', [str(exc)]))}", level=messages.ERROR)
+        self.message_user(request, f"{verb} {done} artisan(s).")
+
+    @admin.action(description="Manual review: approve (then workshop)", permissions=["change"])
+    def approve_reviews(self, request, queryset):
+        self._each(request, queryset, CaseKind.ONBOARDING_REVIEW,
+                   lambda seller: services.onboarding_review_decide(seller=seller, decision="approve", actor=request.user), "Approved")
+
+    @admin.action(description="Manual review: reject", permissions=["change"])
+    def reject_reviews(self, request, queryset):
+        self._each(request, queryset, CaseKind.ONBOARDING_REVIEW,
+                   lambda seller: services.onboarding_review_decide(seller=seller, decision="reject", actor=request.user), "Rejected")
+
+    @admin.action(description="Onboarding call held: complete onboarding", permissions=["change"])
+    def complete_calls(self, request, queryset):
+        self._each(request, queryset, CaseKind.ONBOARDING_CALL,
+                   lambda seller: services.onboarding_call_complete(seller=seller, actor=request.user), "Onboarded")
+
+    @admin.action(description="Assign to a workshop session…", permissions=["change"])
+    def assign_workshop(self, request, queryset):
+        cases = queryset.filter(kind=CaseKind.WORKSHOP_ASSIGNMENT, status__in=ACTIVE_STATUSES).select_related("seller")
+        form = WorkshopChoiceForm(request.POST if "apply" in request.POST else None)
+        if form.is_bound and form.is_valid():
+            session = form.cleaned_data["session"]
+            self._each(request, cases, CaseKind.WORKSHOP_ASSIGNMENT,
+                       lambda seller: services.workshop_assign(session=session, seller=seller, actor=request.user), "Assigned")
+            return None
+        context = {
+            **self.admin_site.each_context(request),
+            "title": "Assign to a workshop session",
+            "cases": cases,
+            "form": form,
+            "action": request.POST.get("action"),
+            "opts": self.model._meta,
+        }
+        return TemplateResponse(request, "admin/sellers/onboardingqueuecase/assign_workshop.html", context)
+
+
+@admin.register(InventoryAuditCase)
+class InventoryAuditCaseAdmin(CaseQueueAdmin):
+    kinds = (CaseKind.INVENTORY_AUDIT,)
+    list_display = ("id", "seller_link", "flagged", "status", "assignee", "age", "sla")
+    actions = ["assign_to_me"]
+
+    @admin.display(description="flagged listings")
+    def flagged(self, case):
+        return (case.evidence or {}).get("flagged_listings", "—")

@@ -1,0 +1,191 @@
+import json
+
+from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.utils.html import format_html, format_html_join
+
+from core.roles import is_marketplace_admin
+from scoring import registry
+from scoring.models import ModelVersion, ModelVersionEvent, ScoreRun, SellerScore, SellerScoreHistory
+
+
+class ModelVersionEventInline(admin.TabularInline):
+    model = ModelVersionEvent
+    extra = 0
+    can_delete = False
+    fields = ("at", "action", "actor", "note")
+    readonly_fields = fields
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(ModelVersion)
+class ModelVersionAdmin(admin.ModelAdmin):
+    list_display = ("kind", "slot", "version", "status", "roc_auc_display", "baseline_display", "brier_display", "trained_at", "window_start", "window_end")
+    list_filter = ("kind", "status", "category")
+    ordering = ("kind", "category", "-version")
+    exclude = ("artifact",)
+    readonly_fields = (
+        "kind", "category", "version", "status", "trained_at", "window_start", "window_end", "seed", "feature_list",
+        "metrics_summary", "calibration", "metrics_json", "baseline_json", "artifact_format", "artifact_sha256",
+        "trusted_types", "activated_at", "activated_by", "retired_at", "notes",
+    )
+    fields = readonly_fields
+    inlines = [ModelVersionEventInline]
+    actions = ["activate_selected", "force_activate_selected", "roll_back_slot"]
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).defer("artifact")
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        # Viewing is for everyone with view permission; activation and roll-back are admin-only.
+        return is_marketplace_admin(request.user) and super().has_change_permission(request, obj)
+
+    @admin.display(description="slot")
+    def slot(self, version):
+        return version.category or "global"
+
+    @admin.display(description="ROC AUC")
+    def roc_auc_display(self, version):
+        return version.roc_auc
+
+    @admin.display(description="baseline AUC")
+    def baseline_display(self, version):
+        return version.baseline_roc_auc
+
+    @admin.display(description="Brier")
+    def brier_display(self, version):
+        return (version.metrics or {}).get("brier")
+
+    @admin.display(description="features")
+    def feature_list(self, version):
+        return ", ".join(version.features or [])
+
+    @admin.display(description="held-out metrics")
+    def metrics_summary(self, version):
+        m, b = version.metrics or {}, version.baseline_metrics or {}
+        rows = [
+            ("ROC AUC", m.get("roc_auc"), b.get("roc_auc")),
+            ("Brier score", m.get("brier"), b.get("brier")),
+            ("Log loss", m.get("log_loss"), b.get("log_loss")),
+            ("Recall on later high return/cancel (score < 70)", m.get("recall_high_return_cancel_not_low"), b.get("recall_high_return_cancel_at_model_flag_rate")),
+            ("Recall on later high return/cancel (score < 30)", m.get("recall_high_return_cancel_high"), b.get("recall_high_return_cancel_high")),
+            ("Held-out rows", m.get("n"), b.get("n")),
+            ("Training rows", m.get("n_train"), None),
+        ]
+        if m.get("incumbent"):
+            rows.append((f"Active v{m['incumbent']['version']} on this held-out set", m["incumbent"]["roc_auc"], None))
+        if m.get("global_model_roc_auc") is not None:
+            rows.append(("Global model on this category", m["global_model_roc_auc"], None))
+        blockers = registry.activation_blockers(version, ModelVersion.objects.for_slot(kind=version.kind, category=version.category).active().first())
+        return format_html(
+            "<table><tr><th></th><th>model</th><th>sales-volume baseline</th></tr>{}</table><p>{}</p>",
+            format_html_join("", "<tr><td>{}</td><td>{}</td><td>{}</td></tr>", ((a, x if x is not None else "—", y if y is not None else "—") for a, x, y in rows)),
+            "Passes the activation rule." if not blockers else "Would be refused: " + " ".join(blockers),
+        )
+
+    @admin.display(description="calibration (held out)")
+    def calibration(self, version):
+        table = (version.metrics or {}).get("calibration") or []
+        return format_html(
+            "<table><tr><th>predicted</th><th>rows</th><th>mean predicted</th><th>observed</th></tr>{}</table>",
+            format_html_join("", "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+                             ((r["bin"], r["count"], r["mean_predicted"], r["observed_rate"]) for r in table)),
+        )
+
+    @admin.display(description="all metrics")
+    def metrics_json(self, version):
+        return format_html("<pre>{}</pre>", json.dumps(version.metrics, indent=2))
+
+    @admin.display(description="baseline metrics")
+    def baseline_json(self, version):
+        return format_html("<pre>{}</pre>", json.dumps(version.baseline_metrics, indent=2))
+
+    def _one(self, request, queryset):
+        if queryset.count() != 1:
+            self.message_user(request, "Select exactly one version.", level=messages.ERROR)
+            return None
+        return queryset.get()
+
+    def _activate(self, request, queryset, force):
+        version = self._one(request, queryset)
+        if version is None:
+            return
+        try:
+            registry.model_version_activate(version=version, actor=request.user, force=force)
+            self.message_user(request, f"{version.kind}/{version.category or 'global'} v{version.version} is now active.")
+        except (ValidationError, PermissionDenied) as exc:
+            self.message_user(request, "Not activated: " + " ".join(getattr(exc, "messages", [str(exc)])), level=messages.ERROR)
+
+    @admin.action(description="Activate (must beat the active version and the baseline)", permissions=["change"])
+    def activate_selected(self, request, queryset):
+        self._activate(request, queryset, force=False)
+
+    @admin.action(description="Force activate (admin override, recorded)", permissions=["change"])
+    def force_activate_selected(self, request, queryset):
+        self._activate(request, queryset, force=True)
+
+    @admin.action(description="Roll back this slot to its previous version", permissions=["change"])
+    def roll_back_slot(self, request, queryset):
+        version = self._one(request, queryset)
+        if version is None:
+            return
+        try:
+            restored = registry.model_version_rollback(kind=version.kind, category=version.category, actor=request.user)
+            self.message_user(request, f"Rolled back: v{restored.version} is active again.")
+        except (ValidationError, PermissionDenied) as exc:
+            self.message_user(request, "Not rolled back: " + " ".join(getattr(exc, "messages", [str(exc)])), level=messages.ERROR)
+
+
+@admin.register(SellerScore)
+class SellerScoreAdmin(admin.ModelAdmin):
+    list_display = ("seller", "score", "reasons_short", "model_version", "cold_start", "computed_at")
+    list_filter = ("cold_start", "model_version")
+    list_select_related = ("seller", "model_version")
+    search_fields = ("seller__name", "=seller__external_id", "seller__email")
+    show_full_result_count = False
+    readonly_fields = ("seller", "score", "probability", "reasons", "model_version", "cold_start", "features", "computed_at", "run")
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    @admin.display(description="top reasons")
+    def reasons_short(self, score):
+        return "; ".join(f"{r['text']} ({r['contribution']:+d})" for r in (score.reasons or [])[:2])
+
+
+@admin.register(SellerScoreHistory)
+class SellerScoreHistoryAdmin(admin.ModelAdmin):
+    list_display = ("seller", "score", "computed_at", "model_version", "run_key")
+    list_select_related = ("seller", "model_version")
+    search_fields = ("seller__name", "=seller__external_id")
+    show_full_result_count = False
+    date_hierarchy = "computed_at"
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(ScoreRun)
+class ScoreRunAdmin(admin.ModelAdmin):
+    list_display = ("pk", "as_of", "trigger", "status", "chunks_done", "chunks_total", "sellers_scored", "started_at", "finished_at")
+    list_filter = ("status", "trigger")
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False

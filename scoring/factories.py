@@ -1,0 +1,36 @@
+from datetime import timedelta
+
+import numpy as np
+from django.utils import timezone
+
+from scoring import registry
+from scoring.features import MODEL_FEATURES
+from scoring.training import KIND, build_estimator
+
+
+def trained_seller_model(*, seed: int = 0, category: str | None = None, activate: bool = True, auc: float = 0.8):
+    """A small seller-score model fitted on made-up rows where late shipments and low ratings hurt."""
+    rng = np.random.default_rng(seed)
+    n = 400
+    X = rng.normal(size=(n, len(MODEL_FEATURES)))
+    late, rating = MODEL_FEATURES.index("late_rate"), MODEL_FEATURES.index("rating_mean")
+    X[:, late] = rng.uniform(0, 0.4, n)
+    X[:, rating] = rng.uniform(2.5, 5.0, n)
+    logit = 2.0 - 12 * X[:, late] + 1.5 * (X[:, rating] - 4.0)
+    y = (rng.random(n) < 1 / (1 + np.exp(-logit))).astype(int)
+    estimator = build_estimator(seed).fit(X, y)
+    now = timezone.now()
+    version = registry.model_version_register(
+        kind=KIND,
+        estimator=estimator,
+        features=MODEL_FEATURES,
+        metrics={"roc_auc": auc, "brier": 0.18, "calibration": []},
+        baseline_metrics={"roc_auc": 0.6},
+        window_start=now - timedelta(days=400),
+        window_end=now,
+        seed=seed,
+        category=category,
+    )
+    if activate:
+        registry.model_version_activate(version=version)
+    return version

@@ -1,0 +1,54 @@
+"""Reads for onboarding: KPIs for the onboarding admin page."""
+
+from datetime import datetime, timedelta
+from statistics import median
+
+from django.db.models import Count, Min
+from django.db.models.functions import TruncWeek
+from django.utils import timezone
+
+from sellers.models import Seller
+
+KPI_WINDOW_DAYS = 90
+THROUGHPUT_WEEKS = 12
+
+
+def _days(delta: timedelta) -> float:
+    return delta.total_seconds() / 86400.0
+
+
+def _summary(values: list[float]) -> dict:
+    if not values:
+        return {"count": 0, "average_days": None, "median_days": None}
+    return {"count": len(values), "average_days": round(sum(values) / len(values), 1), "median_days": round(median(values), 1)}
+
+
+def onboarding_kpis(*, now: datetime | None = None, window_days: int = KPI_WINDOW_DAYS) -> dict:
+    """Onboarding time (applied → onboarded), weekly throughput and time to first sale.
+
+    Three queries whatever the number of artisans: one for onboarding times, one grouped
+    by week, one with the first order date annotated.
+    """
+    now = now or timezone.now()
+    since = now - timedelta(days=window_days)
+    onboarded = Seller.objects.filter(onboarded_at__gte=since, onboarded_at__lte=now)
+    times = [_days(done - applied) for applied, done in onboarded.values_list("applied_at", "onboarded_at")]
+    weekly = (
+        Seller.objects.filter(onboarded_at__gte=now - timedelta(weeks=THROUGHPUT_WEEKS), onboarded_at__lte=now)
+        .annotate(week=TruncWeek("onboarded_at"))
+        .values("week")
+        .annotate(onboarded=Count("pk"))
+        .order_by("week")
+    )
+    first_sales = onboarded.annotate(first_order_at=Min("orders__placed_at")).values_list("onboarded_at", "first_order_at")
+    to_first_sale = [max(_days(first - done), 0.0) for done, first in first_sales if first is not None]
+    sale_summary = _summary(to_first_sale)
+    sale_summary["without_sale_yet"] = len(times) - len(to_first_sale)
+    throughput = [{"week": row["week"].date().isoformat(), "onboarded": row["onboarded"]} for row in weekly]
+    return {
+        "window_days": window_days,
+        "onboarding_time": _summary(times),
+        "throughput_per_week": throughput,
+        "average_weekly_throughput": round(sum(r["onboarded"] for r in throughput) / THROUGHPUT_WEEKS, 1),
+        "time_to_first_sale": sale_summary,
+    }

@@ -1,0 +1,174 @@
+from datetime import timedelta
+
+import pytest
+from django.core.exceptions import ValidationError
+from django.utils import timezone
+
+from marketplace.factories import OrderFactory
+from marketplace.models import OrderStatus
+from scoring import services
+from scoring.factories import trained_seller_model
+from scoring.models import RunStatus, ScoreRun, ScoreRunChunk, SellerScore, SellerScoreHistory
+from sellers.factories import SellerFactory
+from sellers.models import CraftCategory, OnboardingStatus
+
+
+def _history(seller, *, late=0, good=10):
+    for i in range(good):
+        OrderFactory(seller=seller, placed_at=timezone.now() - timedelta(days=20 + i))
+    for i in range(late):
+        order = OrderFactory(seller=seller, placed_at=timezone.now() - timedelta(days=40 + i))
+        order.shipped_at = order.ship_by + timedelta(days=5)
+        order.delivered_at = order.shipped_at + timedelta(days=2)
+        order.save()
+
+
+@pytest.mark.django_db
+def test_scores_are_0_to_100_with_signed_reasons_in_plain_words():
+    version = trained_seller_model()
+    careful, sloppy = SellerFactory(), SellerFactory()
+    _history(careful, good=20)
+    _history(sloppy, late=12, good=3)
+
+    scores = services.seller_scores_compute(as_of=timezone.now())
+
+    assert scores.loc[careful.pk, "score"] > scores.loc[sloppy.pk, "score"]
+    assert scores["score"].between(0, 100).all()
+    assert (scores["model_version_id"] == version.pk).all()
+    late_reason = next(r for r in scores.loc[sloppy.pk, "reasons"] if r["feature"] == "late_rate")
+    assert late_reason["contribution"] < 0
+    assert late_reason["text"].startswith("late shipments ") and "category average" in late_reason["text"]
+
+
+@pytest.mark.django_db
+def test_without_an_active_model_every_seller_gets_a_neutral_score_not_an_error():
+    seller = SellerFactory()
+
+    scores = services.seller_scores_compute(as_of=timezone.now())
+
+    assert scores.loc[seller.pk, "score"] == 50
+    assert "no validated scoring model" in scores.loc[seller.pk, "reasons"][0]["text"]
+
+
+@pytest.mark.django_db
+def test_new_artisan_gets_a_cold_start_score_from_application_and_priors():
+    trained_seller_model()
+    veteran = SellerFactory()
+    _history(veteran, late=3, good=10)
+    newcomer = SellerFactory(onboarding_status=OnboardingStatus.APPLIED, applied_at=timezone.now() - timedelta(hours=1))
+
+    scores = services.seller_scores_compute(as_of=timezone.now(), seller_ids=[newcomer.pk])
+
+    assert bool(scores.loc[newcomer.pk, "cold_start"]) is True
+    assert 0 <= scores.loc[newcomer.pk, "score"] <= 100
+    assert scores.loc[newcomer.pk, "probability"] == scores.loc[newcomer.pk, "probability"]  # not NaN
+
+
+@pytest.mark.django_db
+def test_category_model_serves_its_category_and_global_model_the_rest():
+    global_version = trained_seller_model(seed=1)
+    jewelry_version = trained_seller_model(seed=2, category=CraftCategory.JEWELRY)
+    ring_maker = SellerFactory(craft_category=CraftCategory.JEWELRY)
+    potter = SellerFactory(craft_category=CraftCategory.CERAMICS)
+
+    scores = services.seller_scores_compute(as_of=timezone.now())
+
+    assert scores.loc[ring_maker.pk, "model_version_id"] == jewelry_version.pk
+    assert scores.loc[potter.pk, "model_version_id"] == global_version.pk
+
+
+@pytest.mark.django_db
+def test_recompute_run_writes_every_chunk_once_and_closes_the_run():
+    trained_seller_model()
+    sellers = [SellerFactory() for _ in range(5)]
+    rejected = SellerFactory(onboarding_status=OnboardingStatus.REJECTED, approved_at=None, rejected_at=timezone.now())
+
+    run, ranges = services.score_run_start(chunk_size=2)
+    for first, last in ranges:
+        services.score_run_chunk(run_id=run.pk, first_id=first, last_id=last)
+    # A redelivered chunk (worker died after commit, broker sent it again) changes nothing.
+    assert services.score_run_chunk(run_id=run.pk, first_id=ranges[0][0], last_id=ranges[0][1]) == 0
+
+    run.refresh_from_db()
+    assert (len(ranges), run.chunks_done, run.status, run.sellers_scored) == (3, 3, RunStatus.DONE, 5)
+    assert SellerScore.objects.count() == 5
+    assert SellerScoreHistory.objects.filter(run_key=f"run:{run.pk}").count() == 5
+    assert not SellerScore.objects.filter(seller=rejected).exists()
+    assert {s.pk for s in sellers} == set(SellerScore.objects.values_list("seller_id", flat=True))
+
+
+@pytest.mark.django_db
+def test_a_chunk_that_fails_mid_write_leaves_nothing_behind(monkeypatch):
+    trained_seller_model()
+    [SellerFactory() for _ in range(3)]
+    run, ranges = services.score_run_start(chunk_size=10)
+
+    def crash(**kwargs):
+        raise RuntimeError("worker killed")
+
+    original = services.seller_scores_write
+
+    def write_then_crash(**kwargs):
+        original(**kwargs)
+        crash()
+
+    monkeypatch.setattr(services, "seller_scores_write", write_then_crash)
+    with pytest.raises(RuntimeError):
+        services.score_run_chunk(run_id=run.pk, first_id=ranges[0][0], last_id=ranges[0][1])
+    assert SellerScore.objects.count() == 0
+    assert SellerScoreHistory.objects.count() == 0
+    assert ScoreRunChunk.objects.count() == 0
+
+    monkeypatch.setattr(services, "seller_scores_write", original)
+    assert services.score_run_chunk(run_id=run.pk, first_id=ranges[0][0], last_id=ranges[0][1]) == 3
+    assert ScoreRun.objects.get(pk=run.pk).status == RunStatus.DONE
+
+
+@pytest.mark.django_db
+def test_rescoring_keeps_history_so_staff_see_the_trend():
+    trained_seller_model()
+    seller = SellerFactory()
+    _history(seller, good=10)
+    first = services.seller_rescore(seller_id=seller.pk, as_of=timezone.now() - timedelta(days=1))
+    _history(seller, late=10, good=0)
+
+    second = services.seller_rescore(seller_id=seller.pk)
+
+    assert second.score < first.score
+    assert SellerScore.objects.get(seller=seller).score == second.score
+    assert list(SellerScoreHistory.objects.filter(seller=seller).order_by("computed_at").values_list("score", flat=True)) == [first.score, second.score]
+
+
+@pytest.mark.django_db
+def test_rescoring_an_unknown_seller_is_a_clear_error_and_saves_nothing():
+    with pytest.raises(ValidationError, match="Unknown seller 424242"):
+        services.seller_rescore(seller_id=424242)
+    assert SellerScoreHistory.objects.count() == 0
+
+
+@pytest.mark.django_db
+def test_recompute_task_fans_out_and_scores_everyone():
+    from scoring.tasks import seller_scores_recompute_task
+
+    trained_seller_model()
+    [SellerFactory() for _ in range(3)]
+
+    run_id = seller_scores_recompute_task()
+
+    assert ScoreRun.objects.get(pk=run_id).status == RunStatus.DONE
+    assert SellerScore.objects.count() == 3
+
+
+@pytest.mark.django_db
+def test_recompute_query_count_does_not_grow_with_sellers(django_assert_max_num_queries):
+    trained_seller_model()
+    for _ in range(3):
+        OrderFactory(status=OrderStatus.DELIVERED)
+    run, ranges = services.score_run_start(chunk_size=1000)
+    with django_assert_max_num_queries(30):
+        services.score_run_chunk(run_id=run.pk, first_id=ranges[0][0], last_id=ranges[0][1])
+    for _ in range(20):
+        OrderFactory()
+    run, ranges = services.score_run_start(chunk_size=1000)
+    with django_assert_max_num_queries(30):
+        services.score_run_chunk(run_id=run.pk, first_id=ranges[0][0], last_id=ranges[0][1])
