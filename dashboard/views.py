@@ -71,7 +71,9 @@ def dashboard_view(request):
     context = {
         **admin.site.each_context(request),
         "title": "Operations dashboard",
-        "form": form if not errors else DashboardFilterForm(),
+        "form": form if form.is_bound and not errors else DashboardFilterForm(
+            initial={"start": period.start, "end": period.end, "breakdown": breakdown}),
+        "is_nav_sidebar_enabled": False,
         "errors": errors,
         "report": report,
         "charts": _render_charts(report),
