@@ -1,0 +1,210 @@
+"""Flags become cases, with a random holdout so Kiln can measure what the cases achieve.
+
+Every flagged subject gets an InterventionAssignment. Its arm is drawn from a hash of
+(kind, subject, flag day), so a re-run on the same day draws the same arm, and a subject
+with an assignment whose outcome window is still open is not re-drawn at all: a held-out
+buyer stays without a case until the window closes. Treated subjects get a case through
+casework.services.case_open, which already guarantees one active case per kind and subject.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from django.db import transaction
+from django.db.models import Exists, OuterRef, Q
+from django.utils import timezone
+
+from buyers.models import BuyerRetention, ChurnBand, InterventionArm, InterventionAssignment, Segment, SellerDormancy
+from buyers.selectors import retention_settings_get
+from casework.models import Case, CaseKind
+from casework.services import case_open
+from marketplace.models import Order, OrderStatus
+
+Z_95 = 1.959963984540054
+
+
+@dataclass(frozen=True)
+class Flag:
+    subject_id: int
+    reason: str
+    evidence: dict
+
+
+def holdout_draw(*, kind: str, subject_id: int, flagged_at: datetime) -> float:
+    """A uniform number in [0, 1) that depends only on the flag, so re-runs agree."""
+    digest = hashlib.sha256(f"{kind}:{subject_id}:{flagged_at:%Y-%m-%d}".encode()).digest()
+    return int.from_bytes(digest[:8], "big") / 2**64
+
+
+def interventions_open(*, kind: str, subject: str, flags: list[Flag], as_of: datetime | None = None) -> dict:
+    """Assign each new flag to an arm, open cases for the treated. Returns counts.
+
+    ``subject`` is "buyer" or "seller".
+    """
+    as_of = as_of or timezone.now()
+    settings = retention_settings_get()
+    flagged_at = as_of.replace(hour=0, minute=0, second=0, microsecond=0)
+    field = f"{subject}_id"
+    ids = [flag.subject_id for flag in flags]
+    open_assignment = set(
+        InterventionAssignment.objects.filter(kind=kind, window_ends_at__gt=as_of, **{f"{field}__in": ids}).values_list(field, flat=True)
+    )
+    open_case = set(Case.objects.active().filter(kind=kind, **{f"{field}__in": ids}).values_list(field, flat=True))
+    fresh = [flag for flag in flags if flag.subject_id not in open_assignment and flag.subject_id not in open_case]
+    assignments = [
+        InterventionAssignment(
+            kind=kind,
+            arm=InterventionArm.HOLDOUT
+            if holdout_draw(kind=kind, subject_id=flag.subject_id, flagged_at=flagged_at) < settings.holdout_share
+            else InterventionArm.TREATED,
+            flagged_at=flagged_at,
+            window_ends_at=flagged_at + timedelta(days=settings.outcome_window_days),
+            evidence=flag.evidence,
+            **{field: flag.subject_id},
+        )
+        for flag in fresh
+    ]
+    by_subject = {flag.subject_id: flag for flag in fresh}
+    opened = 0
+    with transaction.atomic():
+        # The unique (kind, subject, flag day) constraint makes a concurrent duplicate run a no-op.
+        InterventionAssignment.objects.bulk_create(assignments, ignore_conflicts=True)
+        treated = list(
+            InterventionAssignment.objects.filter(
+                kind=kind, flagged_at=flagged_at, arm=InterventionArm.TREATED, case__isnull=True, **{f"{field}__in": list(by_subject)}
+            ).select_related(subject)
+        )
+        for assignment in treated:
+            # One service call per treated subject: flags per run are a small, bounded set.
+            flag = by_subject[getattr(assignment, field)]
+            case, created = case_open(kind=kind, reason=flag.reason, evidence=flag.evidence, **{subject: getattr(assignment, subject)})
+            assignment.case = case
+            opened += int(created)
+        InterventionAssignment.objects.bulk_update(treated, ["case"])
+    held = sum(1 for a in assignments if a.arm == InterventionArm.HOLDOUT)
+    return {"flagged": len(flags), "new": len(assignments), "held_out": held, "cases_opened": opened}
+
+
+def _money(value) -> str:
+    return f"{float(value):.2f}"
+
+
+def buyer_churn_flags(*, settings=None) -> list[Flag]:
+    """At-risk high-value buyers: high churn band, not churned or new, valuable by orders or spend."""
+    settings = settings or retention_settings_get()
+    rows = (
+        BuyerRetention.objects.filter(churn_band=ChurnBand.HIGH)
+        .exclude(segment__in=[Segment.CHURNED, Segment.NEW])
+        .filter(Q(order_count__gte=settings.high_value_min_orders) | Q(total_spend__gte=settings.high_value_min_clv))
+        .select_related("top_seller")
+        .order_by("buyer_id")
+    )
+    flags = []
+    for row in rows:
+        evidence = {
+            "churn_probability": round(row.churn_probability, 3),
+            "churn_band": row.churn_band,
+            "churn_model": row.churn_model_version or "1 - P(alive)",
+            "p_alive": round(row.p_alive, 3),
+            "segment": row.segment,
+            "orders": row.order_count,
+            "total_spend": _money(row.total_spend),
+            "clv_12m": _money(row.clv),
+            "days_since_last_order": round(row.days_since_last_order or 0, 1),
+            "cadence_days": round(row.cadence_days or 0, 1),
+            "cadence_state": row.cadence_state,
+            "top_artisan": row.top_seller.name if row.top_seller else None,
+            "reasons": row.reasons,
+        }
+        reason = (
+            f"High-value buyer ({row.order_count} orders, {_money(row.total_spend)} spent) at high churn risk "
+            f"({row.churn_probability:.0%}); last order {evidence['days_since_last_order']:.0f} days ago against a "
+            f"usual {evidence['cadence_days']:.0f}-day cadence ({row.get_cadence_state_display().lower()})."
+        )
+        flags.append(Flag(subject_id=row.buyer_id, reason=reason, evidence=evidence))
+    return flags
+
+
+def seller_dormant_flags() -> list[Flag]:
+    rows = SellerDormancy.objects.filter(is_flagged=True).order_by("seller_id")
+    return [
+        Flag(subject_id=row.seller_id, reason=f"Artisan activity declining. {row.explanation}", evidence=row.signals)
+        for row in rows
+    ]
+
+
+def buyer_churn_cases_open(*, as_of: datetime | None = None) -> dict:
+    return interventions_open(kind=CaseKind.BUYER_CHURN_RISK, subject="buyer", flags=buyer_churn_flags(), as_of=as_of)
+
+
+def seller_dormant_cases_open(*, as_of: datetime | None = None) -> dict:
+    return interventions_open(kind=CaseKind.SELLER_DORMANT, subject="seller", flags=seller_dormant_flags(), as_of=as_of)
+
+
+# --- impact report -------------------------------------------------------------------
+
+
+def _wilson(successes: int, n: int) -> tuple[float, float] | None:
+    if n == 0:
+        return None
+    p = successes / n
+    denominator = 1 + Z_95**2 / n
+    centre = (p + Z_95**2 / (2 * n)) / denominator
+    half = Z_95 * math.sqrt(p * (1 - p) / n + Z_95**2 / (4 * n * n)) / denominator
+    return (round(centre - half, 4), round(centre + half, 4))
+
+
+def intervention_report(*, as_of: datetime | None = None, include_open: bool = False) -> list[dict]:
+    """Per case kind: retention of treated vs held-out subjects with 95% intervals.
+
+    Retained = the buyer ordered / the artisan sold within the outcome window after the flag.
+    Only assignments whose window has closed count, unless ``include_open``.
+    """
+    as_of = as_of or timezone.now()
+    assignments = InterventionAssignment.objects.all()
+    if not include_open:
+        assignments = assignments.filter(window_ends_at__lte=as_of)
+    purchases = Order.objects.exclude(status=OrderStatus.CANCELLED).filter(
+        placed_at__gt=OuterRef("flagged_at"), placed_at__lte=OuterRef("window_ends_at")
+    )
+    assignments = assignments.annotate(
+        bought=Exists(purchases.filter(buyer_id=OuterRef("buyer_id"))),
+        sold=Exists(purchases.filter(seller_id=OuterRef("seller_id"))),
+    )
+    tallies: dict[str, dict[str, list[int]]] = {}
+    for kind, arm, bought, sold in assignments.values_list("kind", "arm", "bought", "sold").order_by():
+        retained = bought or sold
+        tally = tallies.setdefault(kind, {InterventionArm.TREATED: [0, 0], InterventionArm.HOLDOUT: [0, 0]})
+        tally[arm][0] += 1
+        tally[arm][1] += int(bool(retained))
+    report = []
+    for kind, tally in sorted(tallies.items()):
+        n_t, r_t = tally[InterventionArm.TREATED]
+        n_h, r_h = tally[InterventionArm.HOLDOUT]
+        rate_t = r_t / n_t if n_t else None
+        rate_h = r_h / n_h if n_h else None
+        lift = ci = None
+        if n_t and n_h:
+            lift = rate_t - rate_h
+            se = math.sqrt(rate_t * (1 - rate_t) / n_t + rate_h * (1 - rate_h) / n_h)
+            ci = (round(lift - Z_95 * se, 4), round(lift + Z_95 * se, 4))
+        report.append(
+            {
+                "kind": kind,
+                "treated": n_t,
+                "treated_retained": r_t,
+                "treated_rate": rate_t,
+                "treated_ci95": _wilson(r_t, n_t),
+                "held_out": n_h,
+                "held_out_retained": r_h,
+                "held_out_rate": rate_h,
+                "held_out_ci95": _wilson(r_h, n_h),
+                "lift": lift,
+                "lift_ci95": ci,
+            }
+        )
+    return report

@@ -1,0 +1,90 @@
+from datetime import timedelta
+
+import pytest
+from django.utils import timezone
+
+from buyers.factories import BuyerFactory, BuyerRetentionFactory, RetentionSettingsFactory
+from buyers.interventions import buyer_churn_cases_open, holdout_draw, intervention_report
+from buyers.models import InterventionArm, InterventionAssignment, Segment
+from casework.models import Case, CaseKind, Team
+from marketplace.factories import OrderFactory
+
+
+def _at_risk(**extra):
+    defaults = dict(
+        segment=Segment.LAPSING, churn_band="high", churn_probability=0.8, order_count=6, total_spend=400, p_alive=0.3,
+        days_since_last_order=150, cadence_days=60, cadence_state="overdue",
+    )
+    return BuyerRetentionFactory(**(defaults | extra))
+
+
+def test_at_risk_high_value_buyers_get_one_customer_success_case_with_evidence(db):
+    RetentionSettingsFactory(holdout_share=0.0)
+    risky = _at_risk()
+    _at_risk(order_count=1, total_spend=30)  # not high value
+    _at_risk(churn_band="medium", churn_probability=0.4)  # not at high risk
+    _at_risk(segment=Segment.CHURNED)  # already gone
+
+    result = buyer_churn_cases_open()
+    again = buyer_churn_cases_open()
+
+    case = Case.objects.get()
+    assert (case.kind, case.team, case.buyer_id) == (CaseKind.BUYER_CHURN_RISK, Team.CUSTOMER_SUCCESS, risky.buyer_id)
+    assert case.evidence["churn_probability"] == 0.8 and case.evidence["orders"] == 6
+    assert "high churn risk" in case.reason and "60-day cadence" in case.reason
+    assert result["cases_opened"] == 1 and again["cases_opened"] == 0 and again["new"] == 0
+    assert InterventionAssignment.objects.get().case_id == case.pk
+
+
+def test_held_out_buyers_get_no_case_and_stay_held_out_on_later_runs(db):
+    RetentionSettingsFactory(holdout_share=0.5)
+    rows = [_at_risk() for _ in range(40)]
+
+    buyer_churn_cases_open()
+    buyer_churn_cases_open(as_of=timezone.now() + timedelta(days=3))
+
+    held = set(InterventionAssignment.objects.filter(arm=InterventionArm.HOLDOUT).values_list("buyer_id", flat=True))
+    treated = set(InterventionAssignment.objects.filter(arm=InterventionArm.TREATED).values_list("buyer_id", flat=True))
+    assert InterventionAssignment.objects.count() == 40
+    assert 8 <= len(held) <= 32 and held | treated == {r.buyer_id for r in rows}
+    assert set(Case.objects.values_list("buyer_id", flat=True)) == treated
+
+
+def test_holdout_draw_is_deterministic_and_roughly_uniform():
+    day = timezone.now()
+    draws = [holdout_draw(kind="buyer_churn_risk", subject_id=i, flagged_at=day) for i in range(2000)]
+
+    assert draws == [holdout_draw(kind="buyer_churn_risk", subject_id=i, flagged_at=day) for i in range(2000)]
+    assert 0.45 < sum(d < 0.5 for d in draws) / 2000 < 0.55
+
+
+def test_report_compares_retention_of_treated_and_held_out_with_intervals(db):
+    flagged = timezone.now() - timedelta(days=100)
+    for i in range(20):
+        buyer = BuyerFactory()
+        arm = InterventionArm.TREATED if i < 10 else InterventionArm.HOLDOUT
+        InterventionAssignment.objects.create(
+            kind=CaseKind.BUYER_CHURN_RISK, buyer=buyer, arm=arm, flagged_at=flagged, window_ends_at=flagged + timedelta(days=90)
+        )
+        # 8 of 10 treated came back, 3 of 10 held out did.
+        if (arm == InterventionArm.TREATED and i < 8) or (arm == InterventionArm.HOLDOUT and i < 13):
+            OrderFactory(buyer=buyer, placed_at=flagged + timedelta(days=20))
+
+    (row,) = intervention_report()
+
+    assert (row["treated"], row["treated_retained"], row["held_out"], row["held_out_retained"]) == (10, 8, 10, 3)
+    assert row["lift"] == pytest.approx(0.5)
+    low, high = row["lift_ci95"]
+    assert low < 0.5 < high and low > 0
+    assert row["treated_ci95"][0] < 0.8 < row["treated_ci95"][1]
+
+
+def test_report_ignores_assignments_whose_window_is_still_open(db):
+    flagged = timezone.now() - timedelta(days=10)
+    InterventionAssignment.objects.create(
+        kind=CaseKind.BUYER_CHURN_RISK, buyer=BuyerFactory(), arm=InterventionArm.TREATED, flagged_at=flagged,
+        window_ends_at=flagged + timedelta(days=90),
+    )
+
+    assert intervention_report() == []
+    assert intervention_report(include_open=True)[0]["treated"] == 1
