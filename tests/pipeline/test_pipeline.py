@@ -100,3 +100,4 @@ def test_key_ranges_cover_every_key_once(marketplace):
     covered = [pk for pk in Seller.objects.values_list("pk", flat=True) if any(lo <= pk <= hi for lo, hi in ranges)]
     assert len(covered) == Seller.objects.count()
     assert all(hi - lo < 3 for lo, hi in ranges)
+

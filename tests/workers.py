@@ -1,0 +1,78 @@
+"""Start real Celery worker processes (and, for outage tests, a private Redis) from tests."""
+
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from contextlib import contextmanager
+from pathlib import Path
+
+from django.db import connection
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def database_url() -> str:
+    settings = connection.settings_dict
+    return f"postgres://{settings['USER']}@{settings['HOST'] or '127.0.0.1'}:{settings['PORT'] or 5432}/{settings['NAME']}"
+
+
+def worker_env(broker: str, **extra) -> dict:
+    return {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "config.settings.base",
+        "DATABASE_URL": database_url(),
+        "CELERY_BROKER_URL": broker,
+        "CELERY_RESULT_BACKEND": broker,
+        "EMAIL_BACKEND": "django.core.mail.backends.dummy.EmailBackend",
+        "DEBUG": "false",
+        **extra,
+    }
+
+
+def start_worker(*, broker: str, queues: str, name: str | None = None, **env) -> subprocess.Popen:
+    name = name or uuid.uuid4().hex[:8]
+    log = open(Path(tempfile.gettempdir()) / f"kiln-worker-{name}.log", "w")  # read it when a test times out
+    return subprocess.Popen(
+        [sys.executable, "-m", "celery", "-A", "config", "worker", "-Q", queues, "-c", "1", "--pool", "solo",
+         "-l", "INFO", "-n", f"{name}@%h", "--without-gossip", "--without-mingle", "--without-heartbeat"],
+        cwd=ROOT,
+        env=worker_env(broker, **env),
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+
+
+def stop(process: subprocess.Popen, sig=signal.SIGTERM) -> None:
+    if process.poll() is not None:
+        return
+    os.killpg(process.pid, sig)
+    try:
+        process.wait(timeout=20)
+    except subprocess.TimeoutExpired:
+        os.killpg(process.pid, signal.SIGKILL)
+        process.wait(timeout=10)
+
+
+@contextmanager
+def workers(count: int, *, broker: str, queues: str, **env):
+    processes = [start_worker(broker=broker, queues=queues, **env) for _ in range(count)]
+    try:
+        yield processes
+    finally:
+        for process in processes:
+            stop(process)
+
+
+def wait_for(predicate, *, timeout: float = 90, interval: float = 0.3):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(interval)
+    raise AssertionError(f"timed out after {timeout}s waiting for {predicate.__name__}")
