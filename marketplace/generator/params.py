@@ -78,8 +78,8 @@ CADENCE_SHAPE = 16.0  # per-buyer cadence ~ Gamma(16, mean / 16): sd = mean / 4
 GAP_SHAPE = 4.0  # each inter-purchase gap ~ Gamma(4, cadence / 4)
 FIRST_ORDER_MEAN_DAYS = 7.0  # first order = joined_at + Exponential(7 days)
 BUYER_LIFETIME_MEAN_DAYS = 450.0  # churned_at = max(joined_at, start) + Exponential(450 days)
-FAVOURITE_SHARE_BETA = (2.0, 3.0)  # per-buyer share of orders sent to a favourite artisan
-FAVOURITE_SPLIT = 0.7  # of favourite orders go to the first favourite, the rest to the second
+FAVOURITE_SHARE_BETA = (3.0, 2.0)  # per-buyer share of orders sent to a favourite artisan
+FAVOURITE_SPLIT = 0.8  # of favourite orders go to the first favourite, the rest to the second
 
 # Demand weight of an artisan: popularity * (0.4 + q) * seasonal multiplier (when seasonal).
 DEMAND_Q_OFFSET = 0.4
