@@ -71,20 +71,27 @@ def item_result_from_exception(exc: Exception) -> ItemResult:
 
 
 def bulk_run(*, items: Iterable, handle: Callable[[dict], ItemResult]) -> list[dict]:
-    """Runs ``handle`` on each item inside its own atomic block and collects per-item results."""
+    """Runs ``handle`` on each item inside its own savepoint and collects per-item results.
+
+    The request is one transaction (one commit, not one fsync per item); each item's savepoint is
+    rolled back on its own when the item is rejected, so the good items are committed together.
+    """
     results = []
-    for index, item in enumerate(items):
-        try:
-            with transaction.atomic():
-                result = handle(item)
-        except (serializers.ValidationError, DjangoValidationError, LifecycleConflict) as exc:
-            result = item_result_from_exception(exc)
-        except (IntegrityError, DataError) as exc:
-            # A constraint the validation did not foresee: reject this item only, keep the batch.
-            result = ItemResult(
-                status=REJECTED, errors={"non_field_errors": [f"Rejected by the database: {exc}".strip()]}, code="conflict"
-            )
-        results.append(result.as_dict(index))
+    with transaction.atomic():
+        for index, item in enumerate(items):
+            try:
+                with transaction.atomic():
+                    result = handle(item)
+            except (serializers.ValidationError, DjangoValidationError, LifecycleConflict) as exc:
+                result = item_result_from_exception(exc)
+            except (IntegrityError, DataError) as exc:
+                # A constraint the validation did not foresee: reject this item only, keep the batch.
+                result = ItemResult(
+                    status=REJECTED,
+                    errors={"non_field_errors": [f"Rejected by the database: {exc}".strip()]},
+                    code="conflict",
+                )
+            results.append(result.as_dict(index))
     return results
 
 

@@ -42,13 +42,18 @@ class StorefrontSingleApi(StorefrontApi):
 
 class StorefrontBulkApi(StorefrontApi):
     ref_fields: dict[str, str] = {}
+    # A set-based service taking (items, refs) and answering per item, where one exists.
+    bulk_service: Callable[..., list[dict]] | None = None
 
     @idempotent
     def post(self, request):
         items = bulk_items_parse(data=request.data)
         refs = external_refs_for_items(items=items, fields=self.ref_fields)
         with reactions_batched():
-            results = bulk_run(items=items, handle=lambda item: self.handle_item(item, refs))
+            if self.bulk_service is not None:
+                results = type(self).bulk_service(items=items, refs=refs)
+            else:
+                results = bulk_run(items=items, handle=lambda item: self.handle_item(item, refs))
         return Response({"summary": bulk_summary(results), "results": results})
 
 
@@ -59,7 +64,9 @@ def _without_refs(service):
     return call
 
 
-def _endpoint_pair(*, name: str, noun: str, input_serializer, service, ref_fields: dict[str, str], description: str):
+def _endpoint_pair(
+    *, name: str, noun: str, input_serializer, service, ref_fields: dict[str, str], description: str, bulk_service=None
+):
     single_responses = {
         201: OpenApiResponse(inputs.ItemResultSerializer, description="Created."),
         200: OpenApiResponse(inputs.ItemResultSerializer, description="Updated, or `duplicate`: already known, nothing changed."),
@@ -99,7 +106,7 @@ def _endpoint_pair(*, name: str, noun: str, input_serializer, service, ref_field
         )
     )(type(f"{name}SyncBulkApi", (StorefrontBulkApi,), {
         "input_serializer": input_serializer, "service": staticmethod(service), "ref_fields": ref_fields,
-        "__doc__": description,
+        "bulk_service": staticmethod(bulk_service) if bulk_service else None, "__doc__": description,
     }))
     return single, bulk
 
@@ -121,7 +128,7 @@ ListingSyncApi, ListingSyncBulkApi = _endpoint_pair(
 )
 OrderSyncApi, OrderSyncBulkApi = _endpoint_pair(
     name="Order", noun="order", input_serializer=inputs.OrderInputSerializer,
-    service=services.order_create,
+    service=services.order_create, bulk_service=services.order_bulk_create,
     ref_fields={"external_id": "order", "buyer": "buyer", "seller": "seller", "lines.listing": "listing"},
     description=(
         "Create a placed order with its lines. Tracked stock is taken; a quantity above stock is rejected. "
@@ -130,7 +137,7 @@ OrderSyncApi, OrderSyncBulkApi = _endpoint_pair(
 )
 OrderStatusSyncApi, OrderStatusSyncBulkApi = _endpoint_pair(
     name="OrderStatus", noun="order_status", input_serializer=inputs.OrderStatusInputSerializer,
-    service=services.order_status_change, ref_fields={"order": "order"},
+    service=services.order_status_change, bulk_service=services.order_status_bulk_change, ref_fields={"order": "order"},
     description=(
         "Move an order to shipped, delivered, cancelled (with a reason) or returned (with a reason; creates a "
         "Return). A step whose predecessors have not arrived gets 409 naming them; an impossible step (e.g. a "

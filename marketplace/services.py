@@ -9,17 +9,18 @@ item is saved. Reactions are registered for after the commit (marketplace/reacti
 from datetime import datetime
 from decimal import Decimal
 
-from django.db import IntegrityError, transaction
+from django.db import DataError, IntegrityError, transaction
 from django.db.models import F
 from django.utils import timezone
 from rest_framework.exceptions import ValidationError
 
 from buyers.models import Buyer
-from integrations.bulk import CREATED, DUPLICATE, UPDATED, ItemResult
+from integrations.bulk import CREATED, DUPLICATE, UPDATED, ItemResult, item_result_from_exception
 from integrations.errors import LifecycleConflict
 from marketplace import reactions
 from marketplace.models import EngagementEvent, Order, OrderLine, OrderStatus, Return, Review
 from marketplace.selectors import ExternalRefs
+from marketplace.serializers import OrderInputSerializer, OrderStatusInputSerializer
 from sellers.models import Listing, Seller
 
 
@@ -101,16 +102,10 @@ def listing_upsert(*, data: dict, refs: ExternalRefs | None = None) -> ItemResul
     return ItemResult(status=UPDATED, id=listing.pk, external_id=listing.external_id)
 
 
-def order_create(*, data: dict, refs: ExternalRefs | None = None) -> ItemResult:
-    """Creates a placed order with its lines and takes tracked stock. Orders are immutable once
-    accepted: resending the same external ID is a duplicate and changes nothing."""
-    refs = refs or ExternalRefs()
-    existing = refs.get("order", data["external_id"])
-    if existing is not None:
-        return ItemResult(status=DUPLICATE, id=existing.pk, external_id=existing.external_id)
+def _order_lines_resolve(*, data: dict, refs: ExternalRefs) -> tuple[Buyer, Seller, list[tuple[int, Listing, dict]]]:
+    """Resolves the order's buyer, seller and listings; 400 naming every bad field at once."""
     buyer = _ref(refs, "buyer", data["buyer"], field="buyer", label="buyer")
     seller = _ref(refs, "seller", data["seller"], field="seller", label="seller")
-
     lines: list[tuple[int, Listing, dict]] = []
     seen: set[int] = set()
     errors: dict[str, list[str]] = {}
@@ -127,16 +122,37 @@ def order_create(*, data: dict, refs: ExternalRefs | None = None) -> ItemResult:
             lines.append((index, listing, line))
     if errors:
         raise ValidationError(errors)
+    return buyer, seller, lines
 
+
+def _order_build(*, data: dict, buyer: Buyer, seller: Seller, lines) -> Order:
     total = data.get("total_amount")
     if total is None:
         total = sum((line["unit_price"] * line["quantity"] for _, _, line in lines), Decimal("0"))
+    return Order(
+        external_id=data["external_id"], buyer=buyer, seller=seller, status=OrderStatus.PLACED,
+        total_amount=total, placed_at=data["placed_at"], ship_by=data["ship_by"],
+    )
+
+
+def _stock_error(*, index: int, quantity: int, available: int, listing: Listing) -> ValidationError:
+    return ValidationError({f"lines[{index}].quantity": [
+        f"Quantity {quantity} is above the {available} in stock for listing '{listing.external_id}'."
+    ]})
+
+
+def order_create(*, data: dict, refs: ExternalRefs | None = None) -> ItemResult:
+    """Creates a placed order with its lines and takes tracked stock. Orders are immutable once
+    accepted: resending the same external ID is a duplicate and changes nothing."""
+    refs = refs or ExternalRefs()
+    existing = refs.get("order", data["external_id"])
+    if existing is not None:
+        return ItemResult(status=DUPLICATE, id=existing.pk, external_id=existing.external_id)
+    buyer, seller, lines = _order_lines_resolve(data=data, refs=refs)
+    order = _order_build(data=data, buyer=buyer, seller=seller, lines=lines)
     try:
         with transaction.atomic():
-            order = Order.objects.create(
-                external_id=data["external_id"], buyer=buyer, seller=seller, status=OrderStatus.PLACED,
-                total_amount=total, placed_at=data["placed_at"], ship_by=data["ship_by"],
-            )
+            order.save(force_insert=True)
     except IntegrityError:
         # The same order arrived concurrently (or twice in one batch) and the other copy won.
         winner = Order.objects.filter(external_id=data["external_id"]).first()
@@ -161,16 +177,106 @@ def order_create(*, data: dict, refs: ExternalRefs | None = None) -> ItemResult:
             current = Listing.objects.filter(pk=listing.pk).values_list("stock_quantity", flat=True).first()
             if current is None:
                 continue  # stock stopped being tracked meanwhile
-            raise ValidationError({f"lines[{index}].quantity": [
-                f"Quantity {line['quantity']} is above the {current} in stock for listing '{listing.external_id}'."
-            ]})
+            raise _stock_error(index=index, quantity=line["quantity"], available=current, listing=listing)
     return ItemResult(status=CREATED, id=order.pk, external_id=order.external_id)
+
+
+def order_bulk_create(*, items: list, refs: ExternalRefs) -> list[dict]:
+    """Creates many orders with a constant number of statements per request.
+
+    Same rules and answers as ``order_create`` item by item: each order is accepted whole or
+    rejected whole. Tracked listings are locked once (in id order) and stock is allocated in
+    item order. If the set-based write hits a constraint nobody foresaw (e.g. the same order
+    inserted concurrently by another request), its savepoint is rolled back and the batch is
+    redone item by item with ``order_create``.
+    """
+    results: dict[int, ItemResult] = {}
+    candidates: list[tuple[int, dict]] = []
+    for index, item in enumerate(items):
+        serializer = OrderInputSerializer(data=item)
+        if serializer.is_valid():
+            candidates.append((index, serializer.validated_data))
+        else:
+            results[index] = item_result_from_exception(ValidationError(serializer.errors))
+    with transaction.atomic():
+        try:
+            with transaction.atomic():
+                results.update(_order_bulk_insert(candidates=candidates, refs=refs))
+        except (IntegrityError, DataError):
+            for index, data in candidates:
+                try:
+                    with transaction.atomic():
+                        results[index] = order_create(data=data, refs=refs)
+                except ValidationError as exc:
+                    results[index] = item_result_from_exception(exc)
+    return [results[index].as_dict(index) for index in range(len(items))]
+
+
+def _order_bulk_insert(*, candidates: list[tuple[int, dict]], refs: ExternalRefs) -> dict[int, ItemResult]:
+    results: dict[int, ItemResult] = {}
+    resolved = []
+    for index, data in candidates:
+        existing = refs.get("order", data["external_id"])
+        if existing is not None:
+            results[index] = ItemResult(status=DUPLICATE, id=existing.pk, external_id=existing.external_id)
+            continue
+        try:
+            resolved.append((index, data, *_order_lines_resolve(data=data, refs=refs)))
+        except ValidationError as exc:
+            results[index] = item_result_from_exception(exc)
+
+    listing_ids = sorted({listing.pk for *_, lines in resolved for _, listing, _ in lines})
+    # Locks the tracked listings of the whole batch, in id order (the same order as the single
+    # path), so concurrent requests cannot oversell or deadlock.
+    available = dict(
+        Listing.objects.select_for_update().filter(pk__in=listing_ids, stock_quantity__isnull=False)
+        .order_by("pk").values_list("pk", "stock_quantity")
+    )
+    accepted: list[tuple[int, Order, list]] = []
+    first_by_external_id: dict[str, Order] = {}
+    taken: dict[int, int] = {}
+    for index, data, buyer, seller, lines in resolved:
+        if data["external_id"] in first_by_external_id:
+            accepted.append((index, first_by_external_id[data["external_id"]], []))  # resolved to duplicate below
+            continue
+        try:
+            for line_index, listing, line in lines:
+                left = available.get(listing.pk)
+                if left is not None and line["quantity"] > left - taken.get(listing.pk, 0):
+                    raise _stock_error(
+                        index=line_index, quantity=line["quantity"], available=left - taken.get(listing.pk, 0), listing=listing
+                    )
+        except ValidationError as exc:
+            results[index] = item_result_from_exception(exc)
+            continue
+        for _, listing, line in lines:
+            if listing.pk in available:
+                taken[listing.pk] = taken.get(listing.pk, 0) + line["quantity"]
+        order = _order_build(data=data, buyer=buyer, seller=seller, lines=lines)
+        first_by_external_id[data["external_id"]] = order
+        accepted.append((index, order, lines))
+
+    new_orders = [order for _, order, lines in accepted if lines]
+    Order.objects.bulk_create(new_orders)
+    OrderLine.objects.bulk_create([
+        OrderLine(order=order, listing=listing, quantity=line["quantity"], unit_price=line["unit_price"])
+        for _, order, lines in accepted for _, listing, line in lines
+    ])
+    now = timezone.now()
+    Listing.objects.bulk_update(
+        [Listing(pk=pk, stock_quantity=available[pk] - quantity, stock_updated_at=now) for pk, quantity in sorted(taken.items())],
+        ["stock_quantity", "stock_updated_at"],
+    )
+    for index, order, lines in accepted:
+        results[index] = ItemResult(status=CREATED if lines else DUPLICATE, id=order.pk, external_id=order.external_id)
+    return results
 
 
 # Where each status sits on the way from placed to returned; cancelled branches off placed.
 _STEPS = {OrderStatus.PLACED: 0, OrderStatus.SHIPPED: 1, OrderStatus.DELIVERED: 2, OrderStatus.RETURNED: 3}
 _STEP_NAMES = ["placed", "shipped", "delivered", "returned"]
 _TIME_FIELD = {"shipped": "shipped_at", "delivered": "delivered_at", "returned": "returned_at", "cancelled": "cancelled_at"}
+_STATUS_FIELDS = ["status", "shipped_at", "delivered_at", "returned_at", "cancelled_at", "cancel_reason"]
 
 
 def _not_before(at: datetime, earlier: datetime, *, what: str, earlier_what: str) -> None:
@@ -178,24 +284,19 @@ def _not_before(at: datetime, earlier: datetime, *, what: str, earlier_what: str
         raise ValidationError({"at": [f"{what} at {at.isoformat()} is before {earlier_what} at {earlier.isoformat()}."]})
 
 
-def order_status_change(*, data: dict, refs: ExternalRefs | None = None) -> ItemResult:
-    """Moves an order along placed → shipped → delivered → returned, or placed → cancelled.
+def _status_apply(*, order: Order, data: dict) -> Return | None | bool:
+    """Checks one status event against the order's lifecycle, then applies it to the in-memory
+    order. Returns False for a no-op, True when applied, or the unsaved Return of a return.
 
     Policy for events out of order: an event whose earlier steps have not arrived yet gets 409
     naming the missing steps (the storefront sends them, then retries). An event that can never
     apply (a terminal order, a time before the previous step) gets 400. An event for a step the
-    order has already passed is a no-op answered ``duplicate``.
+    order has already passed is a no-op answered ``duplicate``. Nothing is changed before every
+    check has passed.
     """
-    refs = refs or ExternalRefs()
-    known = _ref(refs, "order", data["order"], field="order", label="order")
-    # Locked so two status events for one order (e.g. delivered and cancelled) apply one after the other.
-    order = Order.objects.select_for_update().get(pk=known.pk)
     target, at = data["status"], data["at"]
-    result = ItemResult(status=UPDATED, id=order.pk, external_id=order.external_id)
-
     if order.status == target:
-        result.status = DUPLICATE
-        return result
+        return False
     if order.status == OrderStatus.CANCELLED:
         raise ValidationError({"status": [
             f"Order '{order.external_id}' was cancelled at {order.cancelled_at.isoformat()}; it cannot become {target}."
@@ -208,41 +309,122 @@ def order_status_change(*, data: dict, refs: ExternalRefs | None = None) -> Item
             ]})
         _not_before(at, order.placed_at, what="Cancellation", earlier_what="placement")
         order.status, order.cancelled_at, order.cancel_reason = OrderStatus.CANCELLED, at, data["reason"]
-        order.save(update_fields=["status", "cancelled_at", "cancel_reason"])
-        _restock(order=order)
+        return True
+    current, wanted = _STEPS[order.status], _STEPS[target]
+    if wanted < current:
+        return False  # a late retry of a step the order has passed
+    if wanted > current + 1:
+        missing = _STEP_NAMES[current + 1 : wanted]
+        raise LifecycleConflict(
+            f"Order '{order.external_id}' is {order.status}; send {' and '.join(repr(m) for m in missing)} "
+            f"before '{target}'.",
+            missing=missing,
+        )
+    record: Return | bool = True
+    if target == OrderStatus.SHIPPED:
+        _not_before(at, order.placed_at, what="Shipment", earlier_what="placement")
+    elif target == OrderStatus.DELIVERED:
+        _not_before(at, order.shipped_at, what="Delivery", earlier_what="shipment")
     else:
-        current, wanted = _STEPS[order.status], _STEPS[target]
-        if wanted < current:
-            result.status = DUPLICATE  # a late retry of a step the order has passed
-            return result
-        if wanted > current + 1:
-            missing = _STEP_NAMES[current + 1 : wanted]
-            raise LifecycleConflict(
-                f"Order '{order.external_id}' is {order.status}; send {' and '.join(repr(m) for m in missing)} "
-                f"before '{target}'.",
-                missing=missing,
-            )
-        if target == OrderStatus.SHIPPED:
-            _not_before(at, order.placed_at, what="Shipment", earlier_what="placement")
-        elif target == OrderStatus.DELIVERED:
-            _not_before(at, order.shipped_at, what="Delivery", earlier_what="shipment")
-        else:
-            _not_before(at, order.delivered_at, what="Return", earlier_what="delivery")
-            refund = data.get("refund_amount", order.total_amount)
-            if refund > order.total_amount:
-                raise ValidationError({"refund_amount": [f"Must not exceed the order total {order.total_amount}."]})
-            Return.objects.create(order=order, reason=data["reason"], detail=data["detail"], refund_amount=refund, created_at=at)
-        order.status = target
-        setattr(order, _TIME_FIELD[target], at)
-        order.save(update_fields=["status", _TIME_FIELD[target]])
+        _not_before(at, order.delivered_at, what="Return", earlier_what="delivery")
+        refund = data.get("refund_amount", order.total_amount)
+        if refund > order.total_amount:
+            raise ValidationError({"refund_amount": [f"Must not exceed the order total {order.total_amount}."]})
+        record = Return(order=order, reason=data["reason"], detail=data["detail"], refund_amount=refund, created_at=at)
+    order.status = target
+    setattr(order, _TIME_FIELD[target], at)
+    return record
+
+
+def order_status_change(*, data: dict, refs: ExternalRefs | None = None) -> ItemResult:
+    """Moves an order along placed → shipped → delivered → returned, or placed → cancelled
+    (see ``_status_apply`` for the out-of-order policy)."""
+    refs = refs or ExternalRefs()
+    known = _ref(refs, "order", data["order"], field="order", label="order")
+    # Locked so two status events for one order (e.g. delivered and cancelled) apply one after the other.
+    order = Order.objects.select_for_update().get(pk=known.pk)
+    applied = _status_apply(order=order, data=data)
+    if applied is False:
+        return ItemResult(status=DUPLICATE, id=order.pk, external_id=order.external_id)
+    order.save(update_fields=_STATUS_FIELDS)
+    if isinstance(applied, Return):
+        applied.save(force_insert=True)
+    if order.status == OrderStatus.CANCELLED:
+        _restock(order_ids=[order.pk])
     reactions.order_status_reactions(order_id=order.pk, seller_id=order.seller_id, status=order.status)
-    return result
+    return ItemResult(status=UPDATED, id=order.pk, external_id=order.external_id)
 
 
-def _restock(*, order: Order) -> None:
-    """A cancelled order gives its tracked stock back."""
+def order_status_bulk_change(*, items: list, refs: ExternalRefs) -> list[dict]:
+    """Applies many status events with a constant number of statements per request: the orders
+    are locked once (in id order), the events are applied in item order in memory, then written
+    with one bulk UPDATE. Each event is accepted or rejected on its own, with the same answers as
+    ``order_status_change``; a database error falls back to the item-by-item path."""
+    results: dict[int, ItemResult] = {}
+    candidates: list[tuple[int, dict]] = []
+    for index, item in enumerate(items):
+        serializer = OrderStatusInputSerializer(data=item)
+        if serializer.is_valid():
+            candidates.append((index, serializer.validated_data))
+        else:
+            results[index] = item_result_from_exception(ValidationError(serializer.errors))
+    with transaction.atomic():
+        try:
+            with transaction.atomic():
+                results.update(_order_status_bulk_apply(candidates=candidates))
+        except (IntegrityError, DataError):
+            for index, data in candidates:
+                try:
+                    with transaction.atomic():
+                        results[index] = order_status_change(data=data, refs=refs)
+                except (ValidationError, LifecycleConflict) as exc:
+                    results[index] = item_result_from_exception(exc)
+    return [results[index].as_dict(index) for index in range(len(items))]
+
+
+def _order_status_bulk_apply(*, candidates: list[tuple[int, dict]]) -> dict[int, ItemResult]:
+    orders = {
+        order.external_id: order
+        for order in Order.objects.select_for_update().filter(
+            external_id__in={data["order"] for _, data in candidates}
+        ).order_by("pk")
+    }
+    results: dict[int, ItemResult] = {}
+    changed: dict[int, Order] = {}
+    returns: list[Return] = []
+    for index, data in candidates:
+        order = orders.get(data["order"])
+        if order is None:
+            results[index] = item_result_from_exception(ValidationError({"order": [f"Unknown order '{data['order']}'."]}))
+            continue
+        try:
+            applied = _status_apply(order=order, data=data)
+        except (ValidationError, LifecycleConflict) as exc:
+            results[index] = item_result_from_exception(exc)
+            continue
+        if applied is False:
+            results[index] = ItemResult(status=DUPLICATE, id=order.pk, external_id=order.external_id)
+            continue
+        changed[order.pk] = order
+        if isinstance(applied, Return):
+            returns.append(applied)
+        reactions.order_status_reactions(order_id=order.pk, seller_id=order.seller_id, status=order.status)
+        results[index] = ItemResult(status=UPDATED, id=order.pk, external_id=order.external_id)
+    Order.objects.bulk_update(list(changed.values()), _STATUS_FIELDS, batch_size=500)
+    Return.objects.bulk_create(returns)
+    _restock(order_ids=[pk for pk, order in changed.items() if order.status == OrderStatus.CANCELLED])
+    return results
+
+
+def _restock(*, order_ids: list[int]) -> None:
+    """Cancelled orders give their tracked stock back."""
+    if not order_ids:
+        return
+    quantities: dict[int, int] = {}
+    for listing_id, quantity in OrderLine.objects.filter(order_id__in=order_ids).values_list("listing_id", "quantity"):
+        quantities[listing_id] = quantities.get(listing_id, 0) + quantity
     now = timezone.now()
-    for listing_id, quantity in sorted(order.lines.values_list("listing_id", "quantity")):
+    for listing_id, quantity in sorted(quantities.items()):
         Listing.objects.filter(pk=listing_id, stock_quantity__isnull=False).update(
             stock_quantity=F("stock_quantity") + quantity, stock_updated_at=now
         )

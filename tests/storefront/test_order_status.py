@@ -170,3 +170,32 @@ def test_bulk_status_changes_apply_in_order_and_report_conflicts_per_item(api):
     assert dict(Order.objects.values_list("external_id", "status")) == {
         first.external_id: OrderStatus.DELIVERED, second.external_id: OrderStatus.CANCELLED,
     }
+
+
+def test_bulk_status_changes_use_a_constant_number_of_queries(api, django_assert_max_num_queries):
+    orders = OrderFactory.create_batch(30, status=OrderStatus.SHIPPED)
+    items = [{"order": o.external_id, "status": "delivered", "at": _at(o, 4)} for o in orders]
+
+    # Key lookup, order prefetch, savepoints, one locking SELECT, one bulk UPDATE.
+    with django_assert_max_num_queries(12):
+        response = api.post(f"{BASE}/orders/status/bulk/", {"items": items}, format="json")
+
+    assert response.json()["summary"]["updated"] == 30
+    assert Order.objects.filter(status=OrderStatus.DELIVERED).count() == 30
+
+
+def test_bulk_returns_and_cancellations_write_return_rows_and_restock(api):
+    delivered = OrderFactory(status=OrderStatus.DELIVERED)
+    placed = OrderFactory(status=OrderStatus.PLACED)
+    line = OrderLineFactory(order=placed, quantity=3, listing__stock_quantity=1)
+    items = [
+        {"order": delivered.external_id, "status": "returned", "at": _at(delivered, 10), "reason": "quality"},
+        {"order": placed.external_id, "status": "cancelled", "at": _at(placed, 1), "reason": "other"},
+    ]
+
+    response = api.post(f"{BASE}/orders/status/bulk/", {"items": items}, format="json")
+
+    assert response.json()["summary"]["updated"] == 2
+    assert Return.objects.get().order_id == delivered.pk
+    line.listing.refresh_from_db()
+    assert line.listing.stock_quantity == 4
