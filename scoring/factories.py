@@ -1,11 +1,14 @@
 from datetime import timedelta
 
+import factory
 import numpy as np
 from django.utils import timezone
 
 from scoring import registry
 from scoring.features import MODEL_FEATURES
+from scoring.models import SellerScore
 from scoring.training import KIND, build_estimator
+from sellers.factories import SellerFactory
 
 
 def trained_seller_model(*, seed: int = 0, category: str | None = None, activate: bool = True, auc: float = 0.8):
@@ -34,3 +37,19 @@ def trained_seller_model(*, seed: int = 0, category: str | None = None, activate
     if activate:
         registry.model_version_activate(version=version)
     return version
+
+
+class SellerScoreFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = SellerScore
+
+    seller = factory.SubFactory(SellerFactory)
+    score = 55
+    probability = factory.LazyAttribute(lambda s: s.score / 100)
+    reasons = factory.LazyFunction(
+        lambda: [
+            {"feature": "late_rate", "text": "late shipments 18% of orders (category average 6%)", "contribution": -14},
+            {"feature": "rating_mean", "text": "average rating 4.8 stars (category average 4.3)", "contribution": 6},
+        ]
+    )
+    computed_at = factory.LazyFunction(timezone.now)

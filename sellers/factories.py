@@ -4,7 +4,7 @@ from decimal import Decimal
 import factory
 from django.utils import timezone
 
-from sellers.models import CraftCategory, Listing, OnboardingStatus, Seller
+from sellers.models import CraftCategory, Listing, OnboardingStatus, Seller, Workshop, WorkshopFormat, WorkshopSession
 
 
 class SellerFactory(factory.django.DjangoModelFactory):
@@ -32,3 +32,21 @@ class ListingFactory(factory.django.DjangoModelFactory):
     stock_quantity = 10
     stock_updated_at = factory.LazyFunction(timezone.now)
     created_at = factory.LazyFunction(lambda: timezone.now() - timedelta(days=300))
+
+
+class WorkshopFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Workshop
+
+    topic = factory.Sequence(lambda n: f"Shipping and packaging basics {n}")
+
+
+class WorkshopSessionFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = WorkshopSession
+
+    workshop = factory.SubFactory(WorkshopFactory)
+    starts_at = factory.LazyFunction(lambda: timezone.now() + timedelta(days=7))
+    format = WorkshopFormat.VIRTUAL
+    location = "https://meet.example/kiln"
+    capacity = 10
