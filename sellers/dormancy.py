@@ -105,18 +105,18 @@ def seller_dormancy_assess(*, as_of: datetime, drop_ratio: float, late_share_ris
     def baseline(prefix: str) -> np.ndarray:
         return np.where(has_year, frame[f"{prefix}_ly"], frame[f"{prefix}_prev"])
 
-    sales_base, activity_base, messages_base = baseline("sales"), baseline("activity"), baseline("messages")
+    sales_base, activity_base, messages_base = (np.asarray(baseline(p), dtype=float) for p in ("sales", "activity", "messages"))
     sales_now, activity_now, messages_now = frame["sales_now"].to_numpy(), frame["activity_now"].to_numpy(), frame["messages_now"].to_numpy()
     # Normal off-season: last year's same window was far below that year's average quarter.
-    profile_quarter = frame["sales_profile"].to_numpy() / 4.0
+    profile_quarter = frame["sales_profile"].to_numpy(dtype=float) / 4.0
     off_season = has_year & (profile_quarter >= MIN_BASELINE_SALES) & (frame["sales_ly"].to_numpy() < drop_ratio * profile_quarter)
     judged = (has_year | ~seasonal) & ~off_season
 
     sales_falling = judged & (sales_base >= MIN_BASELINE_SALES) & (sales_now < drop_ratio * sales_base)
     activity_falling = judged & (activity_base >= MIN_BASELINE_ACTIVITY) & (activity_now < drop_ratio * activity_base)
     messages_falling = judged & (messages_base >= MIN_BASELINE_ACTIVITY) & (messages_now < drop_ratio * messages_base)
-    late_now_share = np.divide(frame["late_now"], np.maximum(sales_now, 1))
-    late_prev_share = np.divide(frame["late_prev"], np.maximum(frame["sales_prev"], 1))
+    late_now_share = frame["late_now"].to_numpy() / np.maximum(sales_now, 1)
+    late_prev_share = frame["late_prev"].to_numpy() / np.maximum(frame["sales_prev"].to_numpy(), 1)
     fulfilment_slipping = (sales_now >= MIN_ORDERS_FOR_FULFILMENT) & (late_now_share - late_prev_share > late_share_rise)
     flagged = (sales_falling & (activity_falling | messages_falling)) | fulfilment_slipping
 
@@ -129,7 +129,7 @@ def seller_dormancy_assess(*, as_of: datetime, drop_ratio: float, late_share_ris
             "sales": [int(sales_now[i]), int(sales_base[i])],
             "listing_activity": [int(activity_now[i]), int(activity_base[i])],
             "messages_answered": [int(messages_now[i]), int(messages_base[i])],
-            "late_share": [round(float(late_now_share.iloc[i]), 3), round(float(late_prev_share.iloc[i]), 3)],
+            "late_share": [round(float(late_now_share[i]), 3), round(float(late_prev_share[i]), 3)],
             "sales_falling": bool(sales_falling[i]),
             "listing_activity_falling": bool(activity_falling[i]),
             "messages_falling": bool(messages_falling[i]),
@@ -144,7 +144,7 @@ def seller_dormancy_assess(*, as_of: datetime, drop_ratio: float, late_share_ris
         if messages_falling[i]:
             parts.append(f"messages answered {int(messages_now[i])} vs {int(messages_base[i])}")
         if fulfilment_slipping[i]:
-            parts.append(f"late shipments {late_now_share.iloc[i]:.0%} vs {late_prev_share.iloc[i]:.0%} the 90 days before")
+            parts.append(f"late shipments {late_now_share[i]:.0%} vs {late_prev_share[i]:.0%} the 90 days before")
         if off_season[i]:
             explanation = "Normal off-season for this artisan (quiet in the same months last year too); not flagged."
         elif flagged[i]:
