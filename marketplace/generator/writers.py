@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import io
 import time
 from collections import defaultdict
 from contextlib import contextmanager
@@ -13,9 +12,9 @@ import numpy as np
 import pandas as pd
 from django.db import connection, models
 
+from . import pgbinary
+
 BULK_BATCH = 2_000
-# Columns that are NOT NULL text and may legitimately be empty strings.
-EMPTY_TEXT_COLUMNS = {"phone", "cancel_reason", "text", "detail"}
 
 
 class TableWriter:
@@ -36,17 +35,15 @@ class TableWriter:
 
     def _copy(self, model: type[models.Model], frame: pd.DataFrame) -> None:
         table = model._meta.db_table
+        fields = {f.attname: f for f in model._meta.concrete_fields}
         columns = list(frame.columns)
-        buf = io.StringIO()
         encode_started = time.perf_counter()
-        frame.to_csv(buf, index=False, header=False, date_format="%Y-%m-%d %H:%M:%S")
-        self.seconds["csv_encode"] += time.perf_counter() - encode_started
-        force = [c for c in columns if c in EMPTY_TEXT_COLUMNS]
-        options = "FORMAT csv" + (f", FORCE_NOT_NULL ({', '.join(force)})" if force else "")
-        sql = f"COPY {table} ({', '.join(columns)}) FROM STDIN WITH ({options})"
+        data = pgbinary.encode(frame, [pgbinary.field_kind(fields[c], connection) for c in columns])
+        self.seconds["binary_encode"] += time.perf_counter() - encode_started
+        sql = f"COPY {table} ({', '.join(columns)}) FROM STDIN WITH (FORMAT binary)"
         with connection.cursor() as cursor:
             with cursor.cursor.copy(sql) as copy:
-                copy.write(buf.getvalue())
+                copy.write(data)
 
     def _bulk_create(self, model: type[models.Model], frame: pd.DataFrame) -> None:
         fields = {f.attname: f for f in model._meta.concrete_fields}
