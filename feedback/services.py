@@ -1,12 +1,13 @@
 """Writes for feedback: storing responses exactly once, matching, coding, follow-ups."""
 
+import json
 import logging
 import re
 from dataclasses import dataclass, field
 from datetime import datetime
 
 from django.core.exceptions import ValidationError
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.db.models.functions import Lower
 from django.utils import timezone
 
@@ -197,41 +198,56 @@ def _is_flagged(*, nps, csat, sentiment: float, urgent: bool) -> bool:
 # --- storing responses --------------------------------------------------------
 
 
-def _build(source: FeedbackSource, parsed: ParsedResponse, ident: Identity, rules: ThemeRules, now: datetime):
+RESPONSE_COLUMNS = (
+    "source_id", "external_id", "survey_id", "respondent_kind", "buyer_id", "seller_id", "order_id", "identity",
+    "match_status", "nps", "csat", "text", "extras", "sentiment", "is_flagged", "submitted_at", "received_at",
+    "updated_at", "revision", "coded_at",
+)
+
+
+def _row(source: FeedbackSource, parsed: ParsedResponse, ident: Identity, rules: ThemeRules, now: datetime):
+    """Column values for one new response, and the keyword themes its text matches."""
     text = parsed.text
     nps, csat = parsed.nps, parsed.csat
     sentiment = sentiment_score(text=text, nps=nps, csat=csat)
     theme_ids = rules.match(text)
-    response = Response(
-        source=source,
-        external_id=parsed.external_id,
-        survey=parsed.survey,
-        respondent_kind=ident.respondent_kind,
-        buyer_id=ident.buyer_id,
-        seller_id=ident.seller_id,
-        order_id=ident.order_id,
-        identity=parsed.identity,
-        match_status=MatchStatus.MATCHED if ident.matched else MatchStatus.UNMATCHED,
-        nps=nps,
-        csat=csat,
-        text=text,
-        extras=parsed.extras,
-        sentiment=sentiment,
-        is_flagged=_is_flagged(nps=nps, csat=csat, sentiment=sentiment, urgent=rules.any_urgent(theme_ids)),
-        submitted_at=parsed.submitted_at,
-        received_at=now,
-        updated_at=parsed.updated_at or now,
-        coded_at=now if theme_ids else None,
-    )
-    return response, theme_ids
+    row = {
+        "source_id": source.pk,
+        "external_id": parsed.external_id,
+        "survey_id": parsed.survey.pk,
+        "respondent_kind": ident.respondent_kind,
+        "buyer_id": ident.buyer_id,
+        "seller_id": ident.seller_id,
+        "order_id": ident.order_id,
+        "identity": parsed.identity,
+        "match_status": MatchStatus.MATCHED if ident.matched else MatchStatus.UNMATCHED,
+        "nps": nps,
+        "csat": csat,
+        "text": text,
+        "extras": parsed.extras,
+        "sentiment": sentiment,
+        "is_flagged": _is_flagged(nps=nps, csat=csat, sentiment=sentiment, urgent=rules.any_urgent(theme_ids)),
+        "submitted_at": parsed.submitted_at,
+        "received_at": now,
+        "updated_at": parsed.updated_at or now,
+        "revision": 1,
+        "coded_at": now if theme_ids else None,
+    }
+    return row, theme_ids
 
 
-def _insert(source, batch, rules: ThemeRules, now) -> list[Response]:
-    """Insert several new responses with their answers and rule themes (caller holds a transaction)."""
-    built = [_build(source, parsed, ident, rules, now) for parsed, ident in batch]
-    responses = Response.objects.bulk_create([response for response, _ in built])
+def _insert(source, batch, rules: ThemeRules, now) -> list[tuple[int, str]]:
+    """Insert new responses with their answers and rule themes; returns (id, match_status) per item.
+
+    The caller holds a transaction. On PostgreSQL the rows go in with COPY under IDs drawn
+    from the sequence first (so answers can point at them); elsewhere with bulk_create.
+    """
+    built = [_row(source, parsed, ident, rules, now) for parsed, ident in batch]
+    if connection.vendor == "postgresql":
+        return _insert_copy(batch, built, now)
+    responses = Response.objects.bulk_create([Response(**row) for row, _ in built])
     answers, codes = [], []
-    for (parsed, _), (response, theme_ids) in zip(batch, built, strict=True):
+    for (parsed, _), response, (_, theme_ids) in zip(batch, responses, built, strict=True):
         answers.extend(
             Answer(response=response, question=a.question, number=a.number, text=a.text, choices=a.choices)
             for a in parsed.answers
@@ -242,7 +258,36 @@ def _insert(source, batch, rules: ThemeRules, now) -> list[Response]:
     Answer.objects.bulk_create(answers)
     if codes:
         ResponseTheme.objects.bulk_create(codes)
-    return responses
+    return [(r.pk, r.match_status) for r in responses]
+
+
+def _insert_copy(batch, built, now) -> list[tuple[int, str]]:
+    table = Response._meta.db_table
+    with connection.cursor() as cursor, connection.wrap_database_errors:
+        cursor.execute(
+            f"SELECT nextval(pg_get_serial_sequence('{table}', 'id')) FROM generate_series(1, %s)", [len(built)]
+        )
+        ids = [row[0] for row in cursor.fetchall()]
+        raw = cursor.cursor
+        with raw.copy(f"COPY {table} (id, {', '.join(RESPONSE_COLUMNS)}) FROM STDIN") as copy:
+            for pk, (row, _) in zip(ids, built, strict=True):
+                copy.write_row(
+                    (pk, *(json.dumps(row[c]) if c in ("identity", "extras") else row[c] for c in RESPONSE_COLUMNS))
+                )
+        with raw.copy(
+            f"COPY {Answer._meta.db_table} (response_id, question_id, number, text, choices) FROM STDIN"
+        ) as copy:
+            for pk, (parsed, _) in zip(ids, batch, strict=True):
+                for a in parsed.answers:
+                    copy.write_row((pk, a.question.pk, a.number, a.text, json.dumps(a.choices)))
+        codes = [(pk, theme_id) for pk, (_, theme_ids) in zip(ids, built, strict=True) for theme_id in theme_ids]
+        if codes:
+            with raw.copy(
+                f"COPY {ResponseTheme._meta.db_table} (response_id, theme_id, origin, confidence, created_at) FROM STDIN"
+            ) as copy:
+                for pk, theme_id in codes:
+                    copy.write_row((pk, theme_id, CodingOrigin.RULE, 1.0, now))
+    return [(pk, row["match_status"]) for pk, (row, _) in zip(ids, built, strict=True)]
 
 
 def _update(source, parsed: ParsedResponse, ident: Identity, rules: ThemeRules, now) -> ItemResult | None:
@@ -253,13 +298,13 @@ def _update(source, parsed: ParsedResponse, ident: Identity, rules: ThemeRules, 
         current = Response.objects.select_for_update().get(source=source, external_id=parsed.external_id)
         if parsed.updated_at is None or parsed.updated_at <= current.updated_at:
             return None
-        fresh, theme_ids = _build(source, parsed, ident, rules, now)
+        fresh, theme_ids = _row(source, parsed, ident, rules, now)
         keep_match = current.match_status == MatchStatus.MATCHED and current.matched_by_id is not None
         for name in ("nps", "csat", "text", "extras", "sentiment", "is_flagged", "identity", "updated_at"):
-            setattr(current, name, getattr(fresh, name))
+            setattr(current, name, fresh[name])
         if not keep_match:
             for name in ("respondent_kind", "buyer_id", "seller_id", "order_id", "match_status"):
-                setattr(current, name, getattr(fresh, name))
+                setattr(current, name, fresh[name])
         current.revision += 1
         current.save()
         current.answers.all().delete()
@@ -314,20 +359,21 @@ def responses_ingest(*, source: FeedbackSource, items: list) -> list[ItemResult]
         else:
             new.append((index, parsed, ident))
 
-    created: list[Response] = []
+    created: list[tuple[int, str]] = []
     try:
-        with transaction.atomic():
-            created = _insert(source, [(p, i) for _, p, i in new], rules, now)
-        for (index, parsed, _), response in zip(new, created, strict=True):
-            results[index] = ItemResult(index, Status.CREATED, parsed.external_id, response.pk, response.match_status)
+        if new:
+            with transaction.atomic():
+                created = _insert(source, [(p, i) for _, p, i in new], rules, now)
+        for (index, parsed, _), (pk, match_status) in zip(new, created, strict=True):
+            results[index] = ItemResult(index, Status.CREATED, parsed.external_id, pk, match_status)
     except IntegrityError:
         created = []
         for index, parsed, ident in new:
             try:
                 with transaction.atomic():
-                    (response,) = _insert(source, [(parsed, ident)], rules, now)
-                created.append(response)
-                results[index] = ItemResult(index, Status.CREATED, parsed.external_id, response.pk, response.match_status)
+                    ((pk, match_status),) = _insert(source, [(parsed, ident)], rules, now)
+                created.append((pk, match_status))
+                results[index] = ItemResult(index, Status.CREATED, parsed.external_id, pk, match_status)
             except IntegrityError:
                 winner = Response.objects.filter(source=source, external_id=parsed.external_id).first()
                 if winner is None:
@@ -339,7 +385,7 @@ def responses_ingest(*, source: FeedbackSource, items: list) -> list[ItemResult]
                 else:
                     results[index] = ItemResult(index, Status.DUPLICATE, parsed.external_id, winner.pk)
 
-    touched = [r.pk for r in created]
+    touched = [pk for pk, _ in created]
     for index, parsed, ident in updates:
         outcome = _update(source, parsed, ident, rules, now)
         if outcome is None:
