@@ -1,6 +1,22 @@
-from django.contrib import admin
+from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied
+from django.http import StreamingHttpResponse
+from django.template.response import TemplateResponse
+from django.urls import path
+from django.utils import timezone
 
-from buyers.models import Buyer
+from buyers import audiences, interventions
+from buyers.models import (
+    Buyer,
+    BuyerRetention,
+    BuyerSegmentChange,
+    CampaignAudience,
+    InterventionAssignment,
+    LifetimeFit,
+    RetentionSettings,
+    SellerDormancy,
+)
+from core.roles import is_marketplace_admin
 
 
 @admin.register(Buyer)
@@ -11,3 +27,129 @@ class BuyerAdmin(admin.ModelAdmin):
     show_full_result_count = False
     readonly_fields = ("created_at", "updated_at")
     exclude = ("synthetic_cadence_days", "synthetic_churned_at")
+
+
+class ReadOnlyAdmin(admin.ModelAdmin):
+    """Computed by Kiln's recomputes; staff read them, nobody types them in."""
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(BuyerRetention)
+class BuyerRetentionAdmin(ReadOnlyAdmin):
+    list_display = (
+        "buyer", "segment", "churn_band", "churn_probability", "p_alive", "clv", "cadence_state", "days_since_last_order", "computed_at",
+    )
+    list_filter = ("segment", "churn_band", "cadence_state")
+    list_select_related = ("buyer", "top_seller")
+    search_fields = ("=buyer__id", "buyer__name", "buyer__email", "=buyer__external_id")
+    show_full_result_count = False
+    ordering = ("-churn_probability",)
+
+
+@admin.register(BuyerSegmentChange)
+class BuyerSegmentChangeAdmin(ReadOnlyAdmin):
+    list_display = ("buyer", "from_segment", "to_segment", "changed_at")
+    list_filter = ("to_segment", "from_segment")
+    list_select_related = ("buyer",)
+    search_fields = ("=buyer__id", "buyer__name", "buyer__email", "=buyer__external_id")
+    show_full_result_count = False
+
+
+@admin.register(LifetimeFit)
+class LifetimeFitAdmin(ReadOnlyAdmin):
+    list_display = ("kind", "status", "log_likelihood", "n_buyers", "observation_end", "created_at", "message")
+    list_filter = ("kind", "status")
+
+
+@admin.register(SellerDormancy)
+class SellerDormancyAdmin(ReadOnlyAdmin):
+    list_display = ("seller", "is_flagged", "in_off_season", "explanation", "computed_at")
+    list_filter = ("is_flagged", "in_off_season")
+    list_select_related = ("seller",)
+    search_fields = ("=seller__id", "seller__name", "seller__email", "=seller__external_id")
+
+
+@admin.register(RetentionSettings)
+class RetentionSettingsAdmin(admin.ModelAdmin):
+    list_display = ("__str__", "holdout_share", "churn_band_medium_from", "churn_band_high_from", "updated_at")
+
+    def has_add_permission(self, request):
+        return is_marketplace_admin(request.user) and not RetentionSettings.objects.exists()
+
+    def has_change_permission(self, request, obj=None):
+        return is_marketplace_admin(request.user)
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(CampaignAudience)
+class CampaignAudienceAdmin(admin.ModelAdmin):
+    list_display = ("name", "segments", "churn_bands", "cadence_states", "points_expiring_within_days", "created_by", "created_at")
+    list_select_related = ("created_by",)
+    search_fields = ("name",)
+    readonly_fields = ("created_by", "created_at", "updated_at")
+    actions = ["export_csv"]
+
+    def has_add_permission(self, request):
+        return is_marketplace_admin(request.user)
+
+    def has_change_permission(self, request, obj=None):
+        return is_marketplace_admin(request.user)
+
+    def has_delete_permission(self, request, obj=None):
+        return is_marketplace_admin(request.user)
+
+    def save_model(self, request, obj, form, change):
+        audiences.audience_save(
+            actor=request.user,
+            name=obj.name,
+            filters=audiences.audience_filters_of(obj),
+            audience=obj,
+        )
+
+    @admin.action(description="Export the selected audience as CSV", permissions=["view"])
+    def export_csv(self, request, queryset):
+        if queryset.count() != 1:
+            self.message_user(request, "Select exactly one audience to export.", level=messages.WARNING)
+            return None
+        audience = queryset.get()
+        response = StreamingHttpResponse(
+            audiences.audience_csv_lines(filters=audiences.audience_filters_of(audience)), content_type="text/csv"
+        )
+        response["Content-Disposition"] = f'attachment; filename="audience-{audience.pk}-{timezone.now():%Y%m%d}.csv"'
+        return response
+
+
+@admin.register(InterventionAssignment)
+class InterventionAssignmentAdmin(ReadOnlyAdmin):
+    list_display = ("kind", "arm", "buyer", "seller", "flagged_at", "window_ends_at", "case")
+    list_filter = ("kind", "arm")
+    list_select_related = ("buyer", "seller", "case")
+    search_fields = ("=buyer__id", "buyer__name", "buyer__email", "=seller__id", "seller__name", "seller__email")
+    show_full_result_count = False
+    change_list_template = "admin/buyers/interventionassignment/change_list.html"
+
+    def get_urls(self):
+        custom = [path("impact/", self.admin_site.admin_view(self.impact_view), name="buyers_intervention_impact")]
+        return custom + super().get_urls()
+
+    def impact_view(self, request):
+        if not self.has_view_permission(request):
+            raise PermissionDenied
+        context = {
+            **self.admin_site.each_context(request),
+            "title": "Intervention impact: retention of treated vs held-out subjects",
+            "rows": interventions.intervention_report(include_open=request.GET.get("include_open") == "1"),
+            "include_open": request.GET.get("include_open") == "1",
+            "opts": self.model._meta,
+        }
+        return TemplateResponse(request, "admin/buyers/interventionassignment/impact.html", context)

@@ -1,0 +1,52 @@
+from datetime import timedelta
+
+from django.urls import reverse
+from django.utils import timezone
+
+from buyers.factories import BuyerFactory, BuyerRetentionFactory, CampaignAudienceFactory
+from buyers.models import InterventionArm, InterventionAssignment, RetentionSettings
+from casework.models import CaseKind
+from sellers.factories import SellerFactory
+
+
+def test_only_marketplace_admin_may_change_retention_settings(client, cs_user, admin_user):
+    RetentionSettings.objects.create(pk=1)
+    url = reverse("admin:buyers_retentionsettings_change", args=[1])
+
+    client.force_login(cs_user)
+    cs_post = client.post(url, {"holdout_share": "0.3"})
+    client.force_login(admin_user)
+    page = client.get(url)
+
+    assert cs_post.status_code == 403
+    assert RetentionSettings.objects.get().holdout_share == 0.1
+    assert page.status_code == 200
+
+
+def test_admin_exports_an_audience_as_csv(client, admin_user):
+    BuyerRetentionFactory(segment="lapsing", top_seller=SellerFactory(name="Kiln Works"))
+    audience = CampaignAudienceFactory(segments=["lapsing"])
+    client.force_login(admin_user)
+
+    response = client.post(
+        reverse("admin:buyers_campaignaudience_changelist"), {"action": "export_csv", "_selected_action": [audience.pk]}
+    )
+
+    body = b"".join(response.streaming_content).decode()
+    assert response["Content-Type"] == "text/csv"
+    assert "reason_for_contact" in body.splitlines()[0]
+    assert "Kiln Works" in body
+
+
+def test_impact_view_shows_treated_and_held_out_rates(client, cs_user):
+    flagged = timezone.now() - timedelta(days=120)
+    for arm in (InterventionArm.TREATED, InterventionArm.HOLDOUT):
+        InterventionAssignment.objects.create(
+            kind=CaseKind.BUYER_CHURN_RISK, buyer=BuyerFactory(), arm=arm, flagged_at=flagged, window_ends_at=flagged + timedelta(days=90)
+        )
+    client.force_login(cs_user)
+
+    response = client.get(reverse("admin:buyers_intervention_impact"))
+
+    assert response.status_code == 200
+    assert b"buyer_churn_risk" in response.content
