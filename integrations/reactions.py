@@ -2,8 +2,8 @@
 
 ``reaction_enqueue(task_path=..., subject_id=...)`` registers the reaction. After the commit, a
 ``PendingReaction`` row is inserted unless one is already pending for the same subject; only the
-request that inserted the row enqueues ``integrations.run_reaction``. That task deletes the row
-(the claim) and enqueues the real task, which reads the subject's current state. A burst of
+request that inserted the row sends it to ``integrations.run_reactions`` (many pairs per message).
+For each pair, that task deletes the row (the claim) and enqueues the real task, which reads the subject's current state. A burst of
 events on one subject therefore costs one run, and an event committed after the claim queues
 another, so nothing is missed.
 
@@ -30,6 +30,8 @@ _batch: contextvars.ContextVar[set | None] = contextvars.ContextVar("kiln_reacti
 # A pending row older than this lost its enqueue (e.g. the broker was down) and is re-sent.
 STALE_AFTER = timedelta(minutes=10)
 _INSERT_CHUNK = 500
+# Pairs per broker message; the worker enqueues each pair's own task.
+DISPATCH_CHUNK = 200
 
 
 def reaction_enqueue(*, task_path: str, subject_id: int) -> None:
@@ -79,16 +81,29 @@ def _pending_insert(pairs: list[tuple[str, int]]) -> list[tuple[str, int]]:
 
 
 def reactions_dispatch(*, pairs: list[tuple[str, int]]) -> int:
-    from integrations.tasks import run_reaction_task
+    """Marks the pairs pending and sends the newly pending ones to a worker, DISPATCH_CHUNK per
+    message, so a bulk request costs one INSERT and a few broker messages, not one per subject."""
+    from integrations.tasks import run_reactions_task
 
-    sent = 0
-    for task_path, subject_id in _pending_insert(list(pairs)):
+    fresh = _pending_insert(list(pairs))
+    for start in range(0, len(fresh), DISPATCH_CHUNK):
+        chunk = [[task_path, subject_id] for task_path, subject_id in fresh[start : start + DISPATCH_CHUNK]]
         try:
-            run_reaction_task.delay(task_path, subject_id)
-            sent += 1
+            run_reactions_task.delay(chunk)
+        except Exception:  # noqa: BLE001 - the stale sweep re-sends what was not delivered
+            logger.exception("Reactions %s failed to run", chunk[:3])
+    return len(fresh)
+
+
+def reactions_run(*, pairs: list[tuple[str, int]]) -> int:
+    """Worker side of ``reactions_dispatch``: claims and runs each pair on its own."""
+    ran = 0
+    for task_path, subject_id in pairs:
+        try:
+            ran += reaction_run(task_path=task_path, subject_id=int(subject_id))
         except Exception:  # noqa: BLE001 - one failing reaction must not stop the others
             logger.exception("Reaction %s(%s) failed to run", task_path, subject_id)
-    return sent
+    return ran
 
 
 def reaction_run(*, task_path: str, subject_id: int) -> bool:

@@ -1,12 +1,17 @@
 from celery import shared_task
 
-from integrations.reactions import reaction_run, reactions_sweep_stale
+from integrations.reactions import reaction_run, reactions_run, reactions_sweep_stale
 from integrations.services import idempotency_records_purge
 
 
 @shared_task(name="integrations.run_reaction")
 def run_reaction_task(task_path: str, subject_id: int) -> bool:
     return reaction_run(task_path=task_path, subject_id=subject_id)
+
+
+@shared_task(name="integrations.run_reactions")
+def run_reactions_task(pairs: list[list]) -> int:
+    return reactions_run(pairs=[(task_path, subject_id) for task_path, subject_id in pairs])
 
 
 @shared_task(name="integrations.purge_idempotency_records")

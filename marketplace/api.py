@@ -23,10 +23,10 @@ class StorefrontApi(IngestAPIView):
     input_serializer: type[serializers.Serializer]
     service: Callable[..., ItemResult]
 
-    def handle_item(self, item, refs: ExternalRefs) -> ItemResult:
-        serializer = self.input_serializer(data=item)
-        serializer.is_valid(raise_exception=True)
-        return type(self).service(data=serializer.validated_data, refs=refs)
+    def handle_item(self, item, refs: ExternalRefs, validator: serializers.Serializer | None = None) -> ItemResult:
+        # One validator instance is reused across a bulk request's items.
+        validator = validator or self.input_serializer()
+        return type(self).service(data=validator.run_validation(item), refs=refs)
 
 
 class StorefrontSingleApi(StorefrontApi):
@@ -53,7 +53,8 @@ class StorefrontBulkApi(StorefrontApi):
             if self.bulk_service is not None:
                 results = type(self).bulk_service(items=items, refs=refs)
             else:
-                results = bulk_run(items=items, handle=lambda item: self.handle_item(item, refs))
+                validator = self.input_serializer()
+                results = bulk_run(items=items, handle=lambda item: self.handle_item(item, refs, validator))
         return Response({"summary": bulk_summary(results), "results": results})
 
 

@@ -9,13 +9,13 @@ item is saved. Reactions are registered for after the commit (marketplace/reacti
 from datetime import datetime
 from decimal import Decimal
 
-from django.db import DataError, IntegrityError, transaction
+from django.db import DataError, IntegrityError, connection, transaction
 from django.db.models import F
 from django.utils import timezone
 from rest_framework.exceptions import ValidationError
 
 from buyers.models import Buyer
-from integrations.bulk import CREATED, DUPLICATE, UPDATED, ItemResult, item_result_from_exception
+from integrations.bulk import CREATED, DUPLICATE, UPDATED, ItemResult, bulk_validate, item_result_from_exception
 from integrations.errors import LifecycleConflict
 from marketplace import reactions
 from marketplace.models import EngagementEvent, Order, OrderLine, OrderStatus, Return, Review
@@ -190,14 +190,7 @@ def order_bulk_create(*, items: list, refs: ExternalRefs) -> list[dict]:
     inserted concurrently by another request), its savepoint is rolled back and the batch is
     redone item by item with ``order_create``.
     """
-    results: dict[int, ItemResult] = {}
-    candidates: list[tuple[int, dict]] = []
-    for index, item in enumerate(items):
-        serializer = OrderInputSerializer(data=item)
-        if serializer.is_valid():
-            candidates.append((index, serializer.validated_data))
-        else:
-            results[index] = item_result_from_exception(ValidationError(serializer.errors))
+    candidates, results = bulk_validate(serializer_class=OrderInputSerializer, items=items)
     with transaction.atomic():
         try:
             with transaction.atomic():
@@ -360,14 +353,7 @@ def order_status_bulk_change(*, items: list, refs: ExternalRefs) -> list[dict]:
     are locked once (in id order), the events are applied in item order in memory, then written
     with one bulk UPDATE. Each event is accepted or rejected on its own, with the same answers as
     ``order_status_change``; a database error falls back to the item-by-item path."""
-    results: dict[int, ItemResult] = {}
-    candidates: list[tuple[int, dict]] = []
-    for index, item in enumerate(items):
-        serializer = OrderStatusInputSerializer(data=item)
-        if serializer.is_valid():
-            candidates.append((index, serializer.validated_data))
-        else:
-            results[index] = item_result_from_exception(ValidationError(serializer.errors))
+    candidates, results = bulk_validate(serializer_class=OrderStatusInputSerializer, items=items)
     with transaction.atomic():
         try:
             with transaction.atomic():
@@ -410,10 +396,40 @@ def _order_status_bulk_apply(*, candidates: list[tuple[int, dict]]) -> dict[int,
             returns.append(applied)
         reactions.order_status_reactions(order_id=order.pk, seller_id=order.seller_id, status=order.status)
         results[index] = ItemResult(status=UPDATED, id=order.pk, external_id=order.external_id)
-    Order.objects.bulk_update(list(changed.values()), _STATUS_FIELDS, batch_size=500)
+    _orders_status_write(orders=list(changed.values()))
     Return.objects.bulk_create(returns)
     _restock(order_ids=[pk for pk, order in changed.items() if order.status == OrderStatus.CANCELLED])
     return results
+
+
+def _orders_status_write(*, orders: list[Order]) -> None:
+    """One UPDATE ... FROM (VALUES ...) for the whole batch on PostgreSQL; Django's bulk_update
+    (a CASE per column) elsewhere. Measured on 500 orders: the CASE form spends most of its time
+    building expressions in Python."""
+    if not orders:
+        return
+    if connection.vendor != "postgresql":
+        Order.objects.bulk_update(orders, _STATUS_FIELDS, batch_size=500)
+        return
+    table = Order._meta.db_table
+    for start in range(0, len(orders), 1000):
+        chunk = orders[start : start + 1000]
+        values = ", ".join(
+            ["(%s::bigint, %s::varchar, %s::timestamptz, %s::timestamptz, %s::timestamptz, %s::timestamptz, %s::varchar)"]
+            * len(chunk)
+        )
+        params: list = []
+        for order in chunk:
+            params.extend([order.pk, order.status, order.shipped_at, order.delivered_at, order.returned_at,
+                           order.cancelled_at, order.cancel_reason])
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"UPDATE {table} AS o SET status = v.status, shipped_at = v.shipped_at, delivered_at = v.delivered_at, "
+                "returned_at = v.returned_at, cancelled_at = v.cancelled_at, cancel_reason = v.cancel_reason "
+                f"FROM (VALUES {values}) AS v(id, status, shipped_at, delivered_at, returned_at, cancelled_at, cancel_reason) "
+                "WHERE o.id = v.id",
+                params,
+            )
 
 
 def _restock(*, order_ids: list[int]) -> None:
