@@ -6,10 +6,11 @@ from datetime import datetime, timedelta
 
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
-from django.db.models import Count, Exists, Max, OuterRef
+from django.db.models import Count, Exists, OuterRef
 from django.utils import timezone
 
 from core.roles import is_marketplace_admin
+from loyalty.bulk import insert_ignoring_conflicts
 from loyalty.models import Badge, BadgeAward, BadgeMetric, EntryKind, PointsEntry, SourceType
 from loyalty.rules import Action
 from marketplace.models import EngagementEvent, EngagementKind, Order, OrderStatus, Review
@@ -65,10 +66,9 @@ def badges_evaluate(*, badge_ids=None, now: datetime | None = None) -> dict[str,
         qualifiers = [(b, v) for b, v in values.items() if v >= badge.threshold]
         with transaction.atomic():
             before = BadgeAward.objects.filter(badge=badge, period_key=period).count()
-            BadgeAward.objects.bulk_create(
+            insert_ignoring_conflicts(
+                BadgeAward,
                 [BadgeAward(badge=badge, buyer_id=b, period_key=period, metric_value=v, awarded_at=now) for b, v in qualifiers],
-                ignore_conflicts=True,
-                batch_size=5000,
             )
             result[badge.code] = BadgeAward.objects.filter(badge=badge, period_key=period).count() - before
             if badge.points_bonus:

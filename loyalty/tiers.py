@@ -13,6 +13,7 @@ from django.utils import timezone
 
 from buyers.models import Buyer
 from core.roles import is_marketplace_admin
+from loyalty.bulk import insert_ignoring_conflicts, update_rows
 from loyalty.models import (
     BuyerTier,
     EntryKind,
@@ -267,11 +268,9 @@ def tiers_recompute(*, buyer_ids=None, now: datetime | None = None) -> dict:
             if moved or bt.below_since != below_since or bt.basis_value != value or bt.override_id != (override.pk if override else None):
                 bt.below_since, bt.basis_value, bt.computed_at, bt.override = below_since, value, now, override
                 updates.append(bt)
-        BuyerTier.objects.bulk_create(creates, batch_size=5000, ignore_conflicts=True)
-        BuyerTier.objects.bulk_update(
-            updates, ["tier", "since", "below_since", "basis_value", "computed_at", "override"], batch_size=5000
-        )
-        TierChange.objects.bulk_create(changes, batch_size=5000)
+        insert_ignoring_conflicts(BuyerTier, creates)
+        update_rows(BuyerTier, updates, ["tier", "since", "below_since", "basis_value", "computed_at", "override"])
+        insert_ignoring_conflicts(TierChange, changes)
     stats["changed"] = len(changes)
     return stats
 

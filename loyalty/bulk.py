@@ -1,0 +1,80 @@
+"""Fast bulk inserts: COPY into a staging table, then INSERT ... ON CONFLICT DO NOTHING.
+
+On PostgreSQL this is several times faster than bulk_create for thousands of rows (the ORM
+spends most of its time building the statement; see bench/loyalty.py). Elsewhere it falls
+back to bulk_create(ignore_conflicts=True), which has the same meaning.
+"""
+
+from __future__ import annotations
+
+import json
+
+from django.db import connection, transaction
+
+# Below this many rows bulk_create is as fast and simpler.
+COPY_MIN_ROWS = 500
+
+
+def _value(field, obj):
+    if isinstance(obj, dict):
+        value = obj[field.attname] if field.attname in obj else field.get_default()
+    else:
+        value = getattr(obj, field.attname)
+    if value is not None and field.get_internal_type() == "JSONField":
+        return json.dumps(value)
+    return value
+
+
+def insert_ignoring_conflicts(model, objs: list, *, batch_size: int = 5000) -> int:
+    """Insert ``objs`` (instances, or dicts keyed by attname); rows that hit a unique constraint
+    are skipped. Returns rows inserted (PostgreSQL) or the number attempted (fallback)."""
+    if not objs:
+        return 0
+    if connection.vendor != "postgresql" or len(objs) < COPY_MIN_ROWS:
+        objs = [model(**obj) if isinstance(obj, dict) else obj for obj in objs]
+        model.objects.bulk_create(objs, ignore_conflicts=True, batch_size=batch_size)
+        return len(objs)
+    fields = [f for f in model._meta.concrete_fields if not f.primary_key]
+    table = model._meta.db_table
+    stage = f"stage_{table}"
+    columns = ", ".join(connection.ops.quote_name(f.column) for f in fields)
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute(
+            f"CREATE TEMP TABLE IF NOT EXISTS {stage} ON COMMIT DELETE ROWS AS SELECT {columns} FROM {table} WITH NO DATA"
+        )
+        cursor.execute(f"TRUNCATE {stage}")
+        with cursor.cursor.copy(f"COPY {stage} ({columns}) FROM STDIN") as copy:
+            for obj in objs:
+                copy.write_row([_value(f, obj) for f in fields])
+        cursor.execute(f"INSERT INTO {table} ({columns}) SELECT {columns} FROM {stage} ON CONFLICT DO NOTHING")
+        inserted = cursor.rowcount
+        cursor.execute(f"TRUNCATE {stage}")
+    return inserted
+
+
+def update_rows(model, objs: list, fields: list[str], *, batch_size: int = 5000) -> int:
+    """bulk_update, but on PostgreSQL through COPY and one UPDATE ... FROM (bulk_update's CASE
+    expressions grow with every row and dominate large recomputes)."""
+    if not objs:
+        return 0
+    if connection.vendor != "postgresql" or len(objs) < COPY_MIN_ROWS:
+        return model.objects.bulk_update(objs, fields, batch_size=batch_size)
+    pk = model._meta.pk
+    targets = [model._meta.get_field(name) for name in fields]
+    table = model._meta.db_table
+    stage = f"stage_upd_{table}"
+    quote = connection.ops.quote_name
+    columns = ", ".join(quote(f.column) for f in [pk, *targets])
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute(
+            f"CREATE TEMP TABLE IF NOT EXISTS {stage} ON COMMIT DELETE ROWS AS SELECT {columns} FROM {table} WITH NO DATA"
+        )
+        cursor.execute(f"TRUNCATE {stage}")
+        with cursor.cursor.copy(f"COPY {stage} ({columns}) FROM STDIN") as copy:
+            for obj in objs:
+                copy.write_row([_value(f, obj) for f in [pk, *targets]])
+        assignments = ", ".join(f"{quote(f.column)} = s.{quote(f.column)}" for f in targets)
+        cursor.execute(f"UPDATE {table} t SET {assignments} FROM {stage} s WHERE t.{quote(pk.column)} = s.{quote(pk.column)}")
+        updated = cursor.rowcount
+        cursor.execute(f"TRUNCATE {stage}")
+    return updated
