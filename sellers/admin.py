@@ -35,8 +35,8 @@ def _reasons_html(reasons, limit=None):
     return format_html(
         "<ul style='margin:0;padding-left:1em'>{}</ul>",
         format_html_join(
-            "", "<li>{}: <b style='color:{}'>{:+d}</b></li>",
-            ((r["text"], "#070" if r["contribution"] >= 0 else "#b00", int(r["contribution"])) for r in reasons),
+            "", "<li>{}: <b style='color:{}'>{}</b></li>",
+            ((r["text"], "#070" if r["contribution"] >= 0 else "#b00", f"{int(r['contribution']):+d}") for r in reasons),
         ),
     )
 
