@@ -202,16 +202,20 @@ def order_points_sync(*, order_id: int, now: datetime | None = None) -> str:
     return "not_delivered"
 
 
-def points_award_delivered_orders(*, after_id: int = 0, limit: int = AWARD_CHUNK, now: datetime | None = None) -> tuple[int, int | None]:
+def points_award_delivered_orders(
+    *, after_id: int = 0, up_to_id: int | None = None, limit: int = AWARD_CHUNK, now: datetime | None = None
+) -> tuple[int, int | None]:
     """One chunk of the nightly catch-up: delivered orders with no earn entry yet.
 
     Returns (entries inserted, last order id seen or None when done).
     """
     now = now or timezone.now()
     awarded = PointsEntry.objects.filter(source_type=SourceType.ORDER, source_id=OuterRef("pk"), kind=EntryKind.EARN)
+    scope = Order.objects.filter(pk__gt=after_id, status=OrderStatus.DELIVERED, delivered_at__isnull=False)
+    if up_to_id is not None:
+        scope = scope.filter(pk__lte=up_to_id)
     orders = list(
-        Order.objects.filter(pk__gt=after_id, status=OrderStatus.DELIVERED, delivered_at__isnull=False)
-        .filter(~Exists(awarded))
+        scope.filter(~Exists(awarded))
         .order_by("pk")
         .values(*ORDER_FIELDS)[:limit]
     )

@@ -1,0 +1,44 @@
+"""Hooks for the nightly pipeline (core/pipeline.py). Every function is idempotent.
+
+Register, in dependency order:
+
+    Stage(name="loyalty_award_orders", level=0, keys="marketplace.Order", chunk="loyalty.pipeline:award_orders_chunk")
+    Stage(name="loyalty_lots", level=1, finalize="loyalty.pipeline:lots_finalize")
+    Stage(name="loyalty_tiers", level=2, keys="buyers.Buyer", chunk="loyalty.pipeline:tiers_chunk")
+    Stage(name="loyalty_badges", level=2, finalize="loyalty.pipeline:badges_finalize")
+"""
+
+from datetime import datetime
+
+from loyalty import badges, services, tiers
+
+
+def award_orders_chunk(*, lo: int, hi: int, as_of: datetime) -> int:
+    """Delivered orders with ids in [lo, hi] that have not earned yet (the unique source makes reruns no-ops)."""
+    created, after = 0, lo - 1
+    while True:
+        n, last = services.points_award_delivered_orders(after_id=after, up_to_id=hi, now=as_of)
+        if last is None:
+            return created
+        created, after = created + n, last
+
+
+def lots_finalize(*, as_of: datetime) -> int:
+    services.points_activate_due(now=as_of)
+    expired = 0
+    while handled := services.points_expire_due(now=as_of):
+        expired += handled
+    while services.expiry_reminders_send(now=as_of):
+        pass
+    return expired
+
+
+def tiers_chunk(*, lo: int, hi: int, as_of: datetime) -> int:
+    from buyers.models import Buyer
+
+    ids = list(Buyer.objects.filter(pk__gte=lo, pk__lte=hi).values_list("pk", flat=True))
+    return tiers.tiers_recompute(buyer_ids=ids, now=as_of)["changed"] if ids else 0
+
+
+def badges_finalize(*, as_of: datetime) -> int:
+    return sum(badges.badges_evaluate(now=as_of).values())
