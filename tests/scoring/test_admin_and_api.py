@@ -1,0 +1,112 @@
+import pytest
+from django.contrib.auth.models import Permission
+from rest_framework.test import APIClient
+
+from core import roles
+from core.factories import UserFactory
+from integrations.services import api_key_create
+from scoring.factories import SellerScoreFactory, trained_seller_model
+from scoring.models import ModelStatus, ModelVersion
+from sellers.factories import SellerFactory
+
+
+def _action(client, action, version):
+    return client.post("/admin/scoring/modelversion/", {"action": action, "_selected_action": [version.pk]}, follow=True)
+
+
+@pytest.mark.django_db
+def test_admin_sees_metrics_and_calibration_of_a_version(client, admin_user):
+    version = trained_seller_model(activate=False)
+    client.force_login(admin_user)
+
+    page = client.get(f"/admin/scoring/modelversion/{version.pk}/change/").content.decode()
+
+    assert "sales-volume baseline" in page and "0.8" in page
+    assert "Passes the activation rule." in page
+
+
+@pytest.mark.django_db
+def test_admin_activates_and_rolls_back_from_the_admin(client, admin_user):
+    first = trained_seller_model(seed=1, auc=0.7)
+    second = trained_seller_model(seed=2, auc=0.75, activate=False)
+    client.force_login(admin_user)
+
+    _action(client, "activate_selected", second)
+    second.refresh_from_db()
+    assert second.status == ModelStatus.ACTIVE
+
+    _action(client, "roll_back_slot", second)
+    first.refresh_from_db()
+    second.refresh_from_db()
+    assert (first.status, second.status) == (ModelStatus.ACTIVE, ModelStatus.RETIRED)
+
+
+@pytest.mark.django_db
+def test_admin_activation_of_a_weaker_model_is_refused_with_the_reason(client, admin_user):
+    trained_seller_model(seed=1, auc=0.8)
+    weaker = trained_seller_model(seed=2, auc=0.7, activate=False)
+    client.force_login(admin_user)
+
+    response = _action(client, "activate_selected", weaker)
+
+    weaker.refresh_from_db()
+    assert weaker.status == ModelStatus.CANDIDATE
+    assert "does not beat the active v1" in response.content.decode()
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("role", [roles.CUSTOMER_SUCCESS, roles.SELLER_SUPPORT])
+def test_staff_other_than_admins_cannot_activate_models(client, role):
+    user = UserFactory(roles=[role])
+    candidate = trained_seller_model(activate=False)
+    client.force_login(user)
+
+    assert client.get(f"/admin/scoring/modelversion/{candidate.pk}/change/").status_code == 200  # may look
+    _action(client, "force_activate_selected", candidate)
+
+    assert ModelVersion.objects.get(pk=candidate.pk).status == ModelStatus.CANDIDATE
+
+
+@pytest.mark.django_db
+def test_permission_matrix_for_onboarding_and_models():
+    def can(role, codename):
+        return Permission.objects.filter(group__name=role, codename=codename).exists()
+
+    assert can(roles.SELLER_SUPPORT, "add_workshopassignment")
+    assert not can(roles.CUSTOMER_SUCCESS, "add_workshopassignment")
+    assert can(roles.CUSTOMER_SUCCESS, "change_onboardingqueuecase")
+    assert can(roles.MARKETPLACE_ADMIN, "change_onboardingpolicy")
+    assert not can(roles.SELLER_SUPPORT, "change_onboardingpolicy")
+    assert not can(roles.CUSTOMER_SUCCESS, "change_onboardingpolicy")
+    assert can(roles.MARKETPLACE_ADMIN, "change_modelversion")
+    assert not can(roles.SELLER_SUPPORT, "change_modelversion")
+    assert not can(roles.CUSTOMER_SUCCESS, "change_modelversion")
+
+
+@pytest.mark.django_db
+def test_api_returns_the_current_score_with_reasons():
+    score = SellerScoreFactory(seller=SellerFactory(external_id="S-77"), score=64)
+    _key, raw = api_key_create(name="storefront", scopes=["scoring:read"])
+    client = APIClient()
+
+    response = client.get("/api/v1/scoring/sellers/S-77/score/", HTTP_AUTHORIZATION=f"Api-Key {raw}")
+
+    assert response.status_code == 200
+    body = response.json()
+    assert (body["seller"], body["score"]) == ("S-77", 64)
+    assert body["reasons"][0] == {"text": "late shipments 18% of orders (category average 6%)", "contribution": -14}
+    assert score.seller.external_id == "S-77"
+
+
+@pytest.mark.django_db
+def test_api_answers_404_for_an_unknown_seller_and_401_without_credentials(admin_user):
+    client = APIClient()
+    assert client.get("/api/v1/scoring/sellers/S-404/score/").status_code == 401
+
+    client.force_login(admin_user)
+    response = client.get("/api/v1/scoring/sellers/S-404/score/")
+    assert response.status_code == 404
+
+    SellerFactory(external_id="S-NEW")
+    response = client.get("/api/v1/scoring/sellers/S-NEW/score/")
+    assert response.status_code == 404 and "not been scored yet" in response.json()["detail"]
