@@ -100,10 +100,6 @@ def generate_marketplace(
     allowed = _validate(sellers=sellers, buyers=buyers, months=months, seed=seed, categories=categories)
     window = Window.build(end=_end_timestamp(end), months=months)
     started = time.perf_counter()
-    root = np.random.SeedSequence(seed)
-    seller_seq, seller_event_seq, buyer_seq = root.spawn(3)
-    n_buyer_chunks = math.ceil(buyers / P.BUYER_CHUNK)
-    n_seller_chunks = math.ceil(sellers / P.SELLER_CHUNK)
     show = progress and sys.stderr.isatty()
     counts = dict.fromkeys(["sellers", "listings", "buyers", "orders", "order_lines", "returns", "reviews", "events"], 0)
     stats = {"late": 0, "shipped": 0, "cancelled": 0, "returned": 0, "delivered_or_returned": 0}
@@ -118,139 +114,15 @@ def generate_marketplace(
         writer = TableWriter()
         now = timezone.now().replace(tzinfo=None)
         with postgres_bulk_load([model._meta.db_table for model in GENERATED_MODELS]):
-            bar = tqdm(total=1 + n_seller_chunks + n_buyer_chunks, unit="chunk", disable=not show, desc="generate")
-
-            frames, world = sample_sellers(np.random.default_rng(seller_seq), n=sellers, window=window, categories=allowed)
-            seller_frame = frames["sellers"]
-            if writer.copy:
-                seller_frame = seller_frame.assign(created_at=now, updated_at=now)
-            counts["sellers"] = writer.write(Seller, seller_frame)
-            counts["listings"] = writer.write(Listing, frames["listings"])
-            listings_frame = frames["listings"]
-            bar.update(1)
-
-            event_id = 0
-            sold_after_update = np.zeros(len(listings_frame), dtype="int64")
-            for i, seq in enumerate(seller_event_seq.spawn(n_seller_chunks)):
-                lo, hi = i * P.SELLER_CHUNK, min(sellers, (i + 1) * P.SELLER_CHUNK)
-                ev = sample_seller_events(np.random.default_rng(seq), world=world, window=window, lo=lo, hi=hi)
-                ev = ev.sort_values("t", kind="stable")
-                frame = pd.DataFrame(
-                    {
-                        "id": np.arange(event_id + 1, event_id + len(ev) + 1),
-                        "seller_id": ev["seller_idx"].to_numpy() + 1,
-                        "kind": ev["kind"].to_numpy(),
-                        "occurred_at": window.stamp(ev["t"].to_numpy()),
-                    }
+            try:
+                world, sold_after_update = _write_rows(
+                    writer=writer, window=window, sellers=sellers, buyers=buyers, categories=allowed, seed=seed,
+                    show=show, now=now, counts=counts, stats=stats,
                 )
-                event_id += len(frame)
-                counts["events"] += writer.write(EngagementEvent, frame)
-                bar.update(1)
-
-            order_id = line_id = return_id = review_id = 0
-            for i, seq in enumerate(buyer_seq.spawn(n_buyer_chunks)):
-                lo, hi = i * P.BUYER_CHUNK, min(buyers, (i + 1) * P.BUYER_CHUNK)
-                chunk = sample_buyer_chunk(np.random.default_rng(seq), world=world, window=window, lo=lo, hi=hi)
-                buyer_frame = chunk["buyers"]
-                if writer.copy:
-                    buyer_frame = buyer_frame.assign(created_at=now, updated_at=now)
-                counts["buyers"] += writer.write(Buyer, buyer_frame)
-
-                o = chunk["orders"]
-                ids = np.arange(order_id + 1, order_id + len(o) + 1)
-                orders = pd.DataFrame(
-                    {
-                        "id": ids,
-                        "external_id": pd.Series(ids).map("O{:09d}".format).to_numpy(dtype=object),
-                        "buyer_id": o["buyer_idx"].to_numpy() + 1,
-                        "seller_id": o["seller_idx"].to_numpy() + 1,
-                        "status": o["status"].to_numpy(),
-                        "total_amount": o["total_cents"].to_numpy() / 100.0,
-                        "placed_at": window.stamp(o["t"].to_numpy()),
-                        "ship_by": window.stamp(o["ship_by"].to_numpy()),
-                        "shipped_at": window.stamp(o["shipped"].to_numpy()),
-                        "delivered_at": window.stamp(o["delivered"].to_numpy()),
-                        "cancelled_at": window.stamp(o["cancelled"].to_numpy()),
-                        "cancel_reason": o["cancel_reason"].to_numpy(),
-                        "returned_at": window.stamp(o["returned"].to_numpy()),
-                    }
-                )
-                counts["orders"] += writer.write(Order, orders)
-
-                ln = chunk["lines"]
-                lines = pd.DataFrame(
-                    {
-                        "id": np.arange(line_id + 1, line_id + len(ln) + 1),
-                        "order_id": ln["order_pos"].to_numpy() + order_id + 1,
-                        "listing_id": ln["listing_idx"].to_numpy() + 1,
-                        "quantity": ln["quantity"].to_numpy(),
-                        "unit_price": ln["unit_cents"].to_numpy() / 100.0,
-                    }
-                )
-                counts["order_lines"] += writer.write(OrderLine, lines)
-                after = o["t"].to_numpy()[ln["order_pos"].to_numpy()] > world.listing_stock_updated[ln["listing_idx"].to_numpy()]
-                sold_after_update += np.bincount(
-                    ln["listing_idx"].to_numpy()[after], weights=ln["quantity"].to_numpy()[after], minlength=len(sold_after_update)
-                ).astype("int64")
-
-                r = chunk["returns"]
-                returns = pd.DataFrame(
-                    {
-                        "id": np.arange(return_id + 1, return_id + len(r) + 1),
-                        "order_id": r["order_pos"].to_numpy() + order_id + 1,
-                        "reason": r["reason"].to_numpy(),
-                        "detail": r["detail"].to_numpy(),
-                        "refund_amount": r["refund_cents"].to_numpy() / 100.0,
-                        "created_at": window.stamp(r["t"].to_numpy()),
-                    }
-                )
-                counts["returns"] += writer.write(Return, returns)
-
-                rv = chunk["reviews"]
-                rids = np.arange(review_id + 1, review_id + len(rv) + 1)
-                pos = rv["order_pos"].to_numpy()
-                reviews = pd.DataFrame(
-                    {
-                        "id": rids,
-                        "external_id": pd.Series(rids).map("R{:09d}".format).to_numpy(dtype=object),
-                        "order_id": pos + order_id + 1,
-                        "buyer_id": o["buyer_idx"].to_numpy()[pos] + 1,
-                        "seller_id": o["seller_idx"].to_numpy()[pos] + 1,
-                        "rating": rv["rating"].to_numpy(),
-                        "text": rv["text"].to_numpy(),
-                        "created_at": window.stamp(rv["t"].to_numpy()),
-                        "updated_at": window.stamp(rv["updated"].to_numpy()),
-                    }
-                )
-                counts["reviews"] += writer.write(Review, reviews)
-
-                ev = chunk["events"].sort_values("t", kind="stable")
-                frame = pd.DataFrame(
-                    {
-                        "id": np.arange(event_id + 1, event_id + len(ev) + 1),
-                        "buyer_id": _nullable_fk(ev["buyer_idx"].to_numpy()),
-                        "seller_id": _nullable_fk(ev["seller_idx"].to_numpy()),
-                        "target_seller_id": _nullable_fk(ev["target_idx"].to_numpy()),
-                        "kind": ev["kind"].to_numpy(),
-                        "occurred_at": window.stamp(ev["t"].to_numpy()),
-                        "response_minutes": _nullable_fk(ev["minutes"].to_numpy(), offset=0),
-                    }
-                )
-                event_id += len(frame)
-                counts["events"] += writer.write(EngagementEvent, frame)
-
-                stats["late"] += int(o["late"].sum())
-                stats["shipped"] += int(o["shipped"].notna().sum())
-                stats["cancelled"] += int((o["status"] == "cancelled").sum())
-                stats["returned"] += int((o["status"] == "returned").sum())
-                stats["delivered_or_returned"] += int(o["delivered"].notna().sum())
-                order_id += len(o)
-                line_id += len(ln)
-                return_id += len(r)
-                review_id += len(rv)
-                bar.update(1)
-                bar.set_postfix(orders=order_id)
-            bar.close()
+            except BaseException:
+                writer.close(raise_error=False)
+                raise
+            writer.close()
         reset_sequences([model._meta.db_table for model in GENERATED_MODELS])
 
     stock = world.listing_stock
@@ -275,6 +147,149 @@ def generate_marketplace(
         "write_seconds": {k: round(v, 2) for k, v in writer.seconds.items()},
     }
 
+
+def _write_rows(
+    *, writer: TableWriter, window: Window, sellers: int, buyers: int, categories: list[str], seed: int,
+    show: bool, now: datetime, counts: dict, stats: dict,
+) -> tuple:
+    """Sample and write every table; return the artisan world and units sold after each stock update."""
+    seller_seq, seller_event_seq, buyer_seq = np.random.SeedSequence(seed).spawn(3)
+    n_buyer_chunks = math.ceil(buyers / P.BUYER_CHUNK)
+    n_seller_chunks = math.ceil(sellers / P.SELLER_CHUNK)
+    bar = tqdm(total=1 + n_seller_chunks + n_buyer_chunks, unit="chunk", disable=not show, desc="generate")
+
+    frames, world = sample_sellers(np.random.default_rng(seller_seq), n=sellers, window=window, categories=categories)
+    seller_frame = frames["sellers"]
+    if writer.copy:
+        seller_frame = seller_frame.assign(created_at=now, updated_at=now)
+    counts["sellers"] = writer.write(Seller, seller_frame)
+    counts["listings"] = writer.write(Listing, frames["listings"])
+    listings_frame = frames["listings"]
+    bar.update(1)
+
+    event_id = 0
+    sold_after_update = np.zeros(len(listings_frame), dtype="int64")
+    for i, seq in enumerate(seller_event_seq.spawn(n_seller_chunks)):
+        lo, hi = i * P.SELLER_CHUNK, min(sellers, (i + 1) * P.SELLER_CHUNK)
+        ev = sample_seller_events(np.random.default_rng(seq), world=world, window=window, lo=lo, hi=hi)
+        ev = ev.sort_values("t", kind="stable")
+        frame = pd.DataFrame(
+            {
+                "id": np.arange(event_id + 1, event_id + len(ev) + 1),
+                "seller_id": ev["seller_idx"].to_numpy() + 1,
+                "kind": ev["kind"].to_numpy(),
+                "occurred_at": window.stamp(ev["t"].to_numpy()),
+            }
+        )
+        event_id += len(frame)
+        counts["events"] += writer.write(EngagementEvent, frame)
+        bar.update(1)
+
+    order_id = line_id = return_id = review_id = 0
+    for i, seq in enumerate(buyer_seq.spawn(n_buyer_chunks)):
+        lo, hi = i * P.BUYER_CHUNK, min(buyers, (i + 1) * P.BUYER_CHUNK)
+        chunk = sample_buyer_chunk(np.random.default_rng(seq), world=world, window=window, lo=lo, hi=hi)
+        buyer_frame = chunk["buyers"]
+        if writer.copy:
+            buyer_frame = buyer_frame.assign(created_at=now, updated_at=now)
+        counts["buyers"] += writer.write(Buyer, buyer_frame)
+
+        o = chunk["orders"]
+        ids = np.arange(order_id + 1, order_id + len(o) + 1)
+        orders = pd.DataFrame(
+            {
+                "id": ids,
+                "external_id": pd.Series(ids).map("O{:09d}".format).to_numpy(dtype=object),
+                "buyer_id": o["buyer_idx"].to_numpy() + 1,
+                "seller_id": o["seller_idx"].to_numpy() + 1,
+                "status": o["status"].to_numpy(),
+                "total_amount": o["total_cents"].to_numpy() / 100.0,
+                "placed_at": window.stamp(o["t"].to_numpy()),
+                "ship_by": window.stamp(o["ship_by"].to_numpy()),
+                "shipped_at": window.stamp(o["shipped"].to_numpy()),
+                "delivered_at": window.stamp(o["delivered"].to_numpy()),
+                "cancelled_at": window.stamp(o["cancelled"].to_numpy()),
+                "cancel_reason": o["cancel_reason"].to_numpy(),
+                "returned_at": window.stamp(o["returned"].to_numpy()),
+            }
+        )
+        counts["orders"] += writer.write(Order, orders)
+
+        ln = chunk["lines"]
+        lines = pd.DataFrame(
+            {
+                "id": np.arange(line_id + 1, line_id + len(ln) + 1),
+                "order_id": ln["order_pos"].to_numpy() + order_id + 1,
+                "listing_id": ln["listing_idx"].to_numpy() + 1,
+                "quantity": ln["quantity"].to_numpy(),
+                "unit_price": ln["unit_cents"].to_numpy() / 100.0,
+            }
+        )
+        counts["order_lines"] += writer.write(OrderLine, lines)
+        after = o["t"].to_numpy()[ln["order_pos"].to_numpy()] > world.listing_stock_updated[ln["listing_idx"].to_numpy()]
+        sold_after_update += np.bincount(
+            ln["listing_idx"].to_numpy()[after], weights=ln["quantity"].to_numpy()[after], minlength=len(sold_after_update)
+        ).astype("int64")
+
+        r = chunk["returns"]
+        returns = pd.DataFrame(
+            {
+                "id": np.arange(return_id + 1, return_id + len(r) + 1),
+                "order_id": r["order_pos"].to_numpy() + order_id + 1,
+                "reason": r["reason"].to_numpy(),
+                "detail": r["detail"].to_numpy(),
+                "refund_amount": r["refund_cents"].to_numpy() / 100.0,
+                "created_at": window.stamp(r["t"].to_numpy()),
+            }
+        )
+        counts["returns"] += writer.write(Return, returns)
+
+        rv = chunk["reviews"]
+        rids = np.arange(review_id + 1, review_id + len(rv) + 1)
+        pos = rv["order_pos"].to_numpy()
+        reviews = pd.DataFrame(
+            {
+                "id": rids,
+                "external_id": pd.Series(rids).map("R{:09d}".format).to_numpy(dtype=object),
+                "order_id": pos + order_id + 1,
+                "buyer_id": o["buyer_idx"].to_numpy()[pos] + 1,
+                "seller_id": o["seller_idx"].to_numpy()[pos] + 1,
+                "rating": rv["rating"].to_numpy(),
+                "text": rv["text"].to_numpy(),
+                "created_at": window.stamp(rv["t"].to_numpy()),
+                "updated_at": window.stamp(rv["updated"].to_numpy()),
+            }
+        )
+        counts["reviews"] += writer.write(Review, reviews)
+
+        ev = chunk["events"].sort_values("t", kind="stable")
+        frame = pd.DataFrame(
+            {
+                "id": np.arange(event_id + 1, event_id + len(ev) + 1),
+                "buyer_id": _nullable_fk(ev["buyer_idx"].to_numpy()),
+                "seller_id": _nullable_fk(ev["seller_idx"].to_numpy()),
+                "target_seller_id": _nullable_fk(ev["target_idx"].to_numpy()),
+                "kind": ev["kind"].to_numpy(),
+                "occurred_at": window.stamp(ev["t"].to_numpy()),
+                "response_minutes": _nullable_fk(ev["minutes"].to_numpy(), offset=0),
+            }
+        )
+        event_id += len(frame)
+        counts["events"] += writer.write(EngagementEvent, frame)
+
+        stats["late"] += int(o["late"].sum())
+        stats["shipped"] += int(o["shipped"].notna().sum())
+        stats["cancelled"] += int((o["status"] == "cancelled").sum())
+        stats["returned"] += int((o["status"] == "returned").sum())
+        stats["delivered_or_returned"] += int(o["delivered"].notna().sum())
+        order_id += len(o)
+        line_id += len(ln)
+        return_id += len(r)
+        review_id += len(rv)
+        bar.update(1)
+        bar.set_postfix(orders=order_id)
+    bar.close()
+    return world, sold_after_update
 
 def _nullable_fk(idx: np.ndarray, *, offset: int = 1) -> pd.arrays.IntegerArray:
     idx = np.asarray(idx, dtype="int64")

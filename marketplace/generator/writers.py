@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import queue
+import threading
 import time
 from collections import defaultdict
 from contextlib import contextmanager
@@ -18,32 +20,75 @@ BULK_BATCH = 2_000
 
 
 class TableWriter:
+    """Writes DataFrames to their tables.
+
+    On PostgreSQL the rows are binary-encoded in the calling thread and COPYed by one background
+    thread on the same connection, so sampling and encoding the next chunk overlap with the
+    database loading the previous one. The caller must not run other queries between
+    ``write`` and ``close``.
+    """
+
+    QUEUE_DEPTH = 3  # encoded tables waiting for COPY; bounds memory to a few chunks
+
     def __init__(self) -> None:
         self.copy = connection.vendor == "postgresql"
-        self.seconds: dict[str, float] = defaultdict(float)  # per table: encode + database
+        self.seconds: dict[str, float] = defaultdict(float)  # per table (or stage), seconds spent
+        self._queue: queue.Queue | None = None
+        self._thread: threading.Thread | None = None
+        self._error: BaseException | None = None
 
     def write(self, model: type[models.Model], frame: pd.DataFrame) -> int:
         if frame.empty:
             return 0
-        started = time.perf_counter()
         if self.copy:
-            self._copy(model, frame)
+            self._enqueue_copy(model, frame)
         else:
+            started = time.perf_counter()
             self._bulk_create(model, frame)
-        self.seconds[model._meta.db_table] += time.perf_counter() - started
+            self.seconds[model._meta.db_table] += time.perf_counter() - started
         return len(frame)
 
-    def _copy(self, model: type[models.Model], frame: pd.DataFrame) -> None:
+    def close(self, *, raise_error: bool = True) -> None:
+        """Wait until every queued COPY finished; re-raise the first COPY error."""
+        if self._thread is not None:
+            self._queue.put(None)
+            self._thread.join()
+            self._thread = None
+        if self._error is not None and raise_error:
+            raise self._error
+
+    def _enqueue_copy(self, model: type[models.Model], frame: pd.DataFrame) -> None:
+        if self._error is not None:
+            self.close()
+        if self._thread is None:
+            connection.ensure_connection()
+            self._queue = queue.Queue(maxsize=self.QUEUE_DEPTH)
+            self._thread = threading.Thread(target=self._copy_worker, args=(connection.connection,), daemon=True)
+            self._thread.start()
         table = model._meta.db_table
         fields = {f.attname: f for f in model._meta.concrete_fields}
         columns = list(frame.columns)
-        encode_started = time.perf_counter()
+        started = time.perf_counter()
         data = pgbinary.encode(frame, [pgbinary.field_kind(fields[c], connection) for c in columns])
-        self.seconds["binary_encode"] += time.perf_counter() - encode_started
+        self.seconds["binary_encode"] += time.perf_counter() - started
         sql = f"COPY {table} ({', '.join(columns)}) FROM STDIN WITH (FORMAT binary)"
-        with connection.cursor() as cursor:
-            with cursor.cursor.copy(sql) as copy:
-                copy.write(data)
+        self._queue.put((table, sql, data))
+
+    def _copy_worker(self, raw) -> None:
+        while True:
+            item = self._queue.get()
+            if item is None:
+                return
+            if self._error is not None:
+                continue  # drain; the transaction is going to roll back anyway
+            table, sql, data = item
+            started = time.perf_counter()
+            try:
+                with raw.cursor() as cursor, cursor.copy(sql) as copy:
+                    copy.write(data)
+            except BaseException as exc:  # re-raised in the calling thread by close()
+                self._error = exc
+            self.seconds[table] += time.perf_counter() - started
 
     def _bulk_create(self, model: type[models.Model], frame: pd.DataFrame) -> None:
         fields = {f.attname: f for f in model._meta.concrete_fields}
@@ -110,6 +155,8 @@ def postgres_bulk_load(tables: list[str]):
             cursor.execute(f'DROP INDEX "{name}"')
     yield
     with connection.cursor() as cursor:
+        # Index builds sort in memory up to this limit instead of spilling to disk.
+        cursor.execute("SET LOCAL maintenance_work_mem = '256MB'")
         for _, _, definition in indexes:
             cursor.execute(definition)
         for table, name, definition in foreign_keys:
