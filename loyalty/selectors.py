@@ -67,7 +67,6 @@ def member_balance(*, buyer_id: int, now: datetime | None = None) -> dict:
         pending=Sum("remaining", filter=Q(state=EntryState.PENDING)),
         active=Sum("remaining", filter=Q(state=EntryState.ACTIVE) & (Q(expires_at__isnull=True) | Q(expires_at__gt=now))),
         expiring_soon=Sum("remaining", filter=Q(state=EntryState.ACTIVE, expires_at__gt=now, expires_at__lte=soon)),
-        ledger_total=Sum("amount"),
     )
     total = PointsEntry.objects.filter(buyer_id=buyer_id).aggregate(n=Sum("amount"))["n"] or 0
     next_expiry = (

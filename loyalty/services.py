@@ -320,14 +320,15 @@ def points_reverse_source(*, source_type: str, source_id: int, reason: str, now:
     member already spent is clawed back from their other active points, never below zero."""
     now = now or timezone.now()
     with transaction.atomic():
-        lot = (
-            PointsEntry.objects.select_for_update()
-            .filter(source_type=source_type, source_id=source_id, kind=EntryKind.EARN)
-            .first()
-        )
-        if lot is None or lot.state == EntryState.CANCELLED:
+        lots = PointsEntry.objects.filter(source_type=source_type, source_id=source_id, kind=EntryKind.EARN)
+        buyer_id = lots.values_list("buyer_id", flat=True).first()
+        if buyer_id is None:
             return False
-        _account_lock(lot.buyer_id)
+        # Account first, then lots: the same order as redemptions, so the two cannot deadlock.
+        _account_lock(buyer_id)
+        lot = lots.select_for_update().first()
+        if lot.state == EntryState.CANCELLED:
+            return False
         others = [x for x in spendable_lots(buyer_id=lot.buyer_id, now=now, lock=True) if x.pk != lot.pk]
         own = [lot] if lot.state in (EntryState.PENDING, EntryState.ACTIVE) else []
         # Points of this lot that expired were never used; only the rest is taken back.

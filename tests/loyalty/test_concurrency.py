@@ -89,3 +89,26 @@ def test_two_workers_syncing_the_same_order_award_it_once():
 
     assert sorted(r for _, r in outcomes).count("awarded") == 1
     assert PointsEntry.objects.filter(source_id=order.pk).count() == 1
+
+
+def test_reversal_racing_a_redemption_neither_deadlocks_nor_overdraws():
+    LoyaltyProgram.objects.get_or_create(pk=1)
+    buyer = BuyerFactory()
+    order_lot = EarnLotFactory(buyer=buyer, amount=100, source_type="order")
+    EarnLotFactory(buyer=buyer, amount=50)
+    reward = RewardFactory(points_cost=120)
+
+    def work(i):
+        if i == 0:
+            return services.points_reverse_source(source_type="order", source_id=order_lot.source_id, reason="returned")
+        return services.points_redeem(buyer_id=buyer.pk, reward_id=reward.pk).pk
+
+    outcomes = _run_parallel(2, work)
+
+    assert len(outcomes) == 2
+    assert ledger_verify() == []
+    balance = member_balance(buyer_id=buyer.pk)
+    redeemed = Redemption.objects.filter(buyer=buyer).count()
+    # Either the redemption went first (150 - 120, then the reversal claws back the 30 left)
+    # or the reversal did (50 left, the redemption is refused): never below zero.
+    assert (redeemed, balance["active"]) in {(1, 0), (0, 50)}
