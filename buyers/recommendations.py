@@ -13,12 +13,13 @@ most is reported separately as the top artisan.
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from datetime import datetime
 
 import numpy as np
 import pandas as pd
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import Min
 from django.utils import timezone
 from scipy import sparse
@@ -142,7 +143,7 @@ class Recommender:
             listing_top = _top_k(scores, k)
             # Artisan scores: best listing score per artisan, excluding artisans already bought from.
             finite = np.where(np.isfinite(scores), scores, 0.0)
-            artisan_scores = (sparse.csr_matrix(finite) @ self.seller_listing.T).toarray()
+            artisan_scores = np.asarray((self.seller_listing @ finite.T).T)
             artisan_scores[self.bought_from[rows].nonzero()] = -np.inf
             artisan_scores[artisan_scores <= 0] = -np.inf
             artisan_top = _top_k(artisan_scores, k)
@@ -186,14 +187,31 @@ def buyer_recommendations_recompute(*, as_of: datetime | None = None) -> int:
     for start in range(0, len(buyer_ids), block):
         ids = buyer_ids[start : start + block]
         picks = recommender.recommend(ids)
-        rows = [
-            BuyerRetention(buyer_id=b, recommended_listing_ids=picks.get(b, ([], []))[0], recommended_seller_ids=picks.get(b, ([], []))[1])
-            for b in ids
-        ]
         with transaction.atomic():
-            BuyerRetention.objects.bulk_update(rows, ["recommended_listing_ids", "recommended_seller_ids"], batch_size=1000)
-        written += len(rows)
+            _store(ids, [picks.get(b, ([], [])) for b in ids])
+        written += len(ids)
     return written
+
+
+def _store(buyer_ids: list[int], picks: list[tuple[list[int], list[int]]]) -> None:
+    if connection.vendor == "postgresql":
+        # One set-based UPDATE per block: bulk_update's CASE WHEN costs ~2 s per 1,000 rows here.
+        table = BuyerRetention._meta.db_table
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"""
+                UPDATE {table} AS r
+                SET recommended_listing_ids = v.listings::jsonb, recommended_seller_ids = v.sellers::jsonb
+                FROM unnest(%s::bigint[], %s::text[], %s::text[]) AS v(buyer_id, listings, sellers)
+                WHERE r.buyer_id = v.buyer_id
+                """,
+                [buyer_ids, [json.dumps(p[0]) for p in picks], [json.dumps(p[1]) for p in picks]],
+            )
+        return
+    rows = [
+        BuyerRetention(buyer_id=b, recommended_listing_ids=p[0], recommended_seller_ids=p[1]) for b, p in zip(buyer_ids, picks)
+    ]
+    BuyerRetention.objects.bulk_update(rows, ["recommended_listing_ids", "recommended_seller_ids"], batch_size=1000)
 
 
 def recommendations_evaluate(*, as_of: datetime | None = None, k: int = TOP_K) -> dict:
