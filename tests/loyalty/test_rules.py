@@ -136,3 +136,15 @@ def test_simulation_reports_points_and_members_for_last_month_without_writing(pr
     assert (result["points"], result["members"], result["actions"]) == (60, 2, 3)
     assert "would have awarded 60 points to 2 members" in result["summary"]
     assert PointsEntry.objects.count() == 0
+
+
+def test_segment_promotion_reads_segments_from_the_retention_profiles(program):
+    from buyers.factories import BuyerRetentionFactory
+
+    EarningRuleFactory(points=Decimal("1"))
+    EarningRuleFactory(kind=RuleKind.PROMOTION, promotion_of=RuleKind.SPEND, multiplier=Decimal("2"), target_segment="high_value")
+    vip, lapsing = OrderFactory(total_amount=Decimal("10")), OrderFactory(total_amount=Decimal("10"))
+    BuyerRetentionFactory(buyer=vip.buyer, segment="high_value")
+    BuyerRetentionFactory(buyer=lapsing.buyer, segment="lapsing")
+
+    assert (_earned(vip).amount, _earned(lapsing).amount) == (20, 10)
