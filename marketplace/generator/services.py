@@ -104,6 +104,8 @@ def generate_marketplace(
     counts = dict.fromkeys(["sellers", "listings", "buyers", "orders", "order_lines", "returns", "reviews", "events"], 0)
     stats = {"late": 0, "shipped": 0, "cancelled": 0, "returned": 0, "delivered_or_returned": 0}
 
+    stages: dict[str, float] = {}
+    mark = time.perf_counter()
     with transaction.atomic():
         if _database_has_rows():
             if not clear:
@@ -111,6 +113,7 @@ def generate_marketplace(
                     "The database already holds marketplace rows; pass clear=True (--clear) to replace them."
                 )
             _clear()
+        stages["clear"], mark = time.perf_counter() - mark, time.perf_counter()
         writer = TableWriter()
         now = timezone.now().replace(tzinfo=None)
         with postgres_bulk_load([model._meta.db_table for model in GENERATED_MODELS]):
@@ -123,7 +126,10 @@ def generate_marketplace(
                 writer.close(raise_error=False)
                 raise
             writer.close()
+            stages["sample_and_write"], mark = time.perf_counter() - mark, time.perf_counter()
+        stages["index_and_foreign_key_rebuild"], mark = time.perf_counter() - mark, time.perf_counter()
         reset_sequences([model._meta.db_table for model in GENERATED_MODELS])
+    stages["commit"] = time.perf_counter() - mark
 
     stock = world.listing_stock
     tracked = ~np.isnan(stock)
@@ -144,6 +150,7 @@ def generate_marketplace(
             "oversold_share_of_tracked": round(int(oversold.sum()) / n_tracked, 4),
         },
         "seconds": round(time.perf_counter() - started, 2),
+        "stage_seconds": {k: round(v, 2) for k, v in stages.items()},
         "write_seconds": {k: round(v, 2) for k, v in writer.seconds.items()},
     }
 
