@@ -80,7 +80,13 @@ def sync_role_permissions(**kwargs) -> None:
 def user_roles(user) -> set[str]:
     if not user.is_authenticated:
         return set()
-    return {group.name for group in user.groups.all() if group.name in ALL_ROLES}
+    # Cached on the user object: one admin page asks many permission questions, and each
+    # would otherwise re-read the user's groups.
+    cached = getattr(user, "_kiln_roles", None)
+    if cached is None:
+        cached = {name for name in user.groups.values_list("name", flat=True) if name in ALL_ROLES}
+        user._kiln_roles = cached
+    return cached
 
 
 def is_marketplace_admin(user) -> bool:
