@@ -189,3 +189,38 @@ def test_service_rejects_non_integer_counts_before_writing():
     with pytest.raises(GeneratorError, match="sellers must be an integer"):
         generate_marketplace(sellers="5", buyers=10, months=2, seed=1, end=END, progress=False)
     assert not Seller.objects.exists()
+
+
+def _schema_snapshot() -> set:
+    if connection.vendor != "postgresql":
+        return set()
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT indexname FROM pg_indexes WHERE tablename IN ('marketplace_order', 'marketplace_engagementevent')"
+        )
+        names = {row[0] for row in cursor.fetchall()}
+        cursor.execute(
+            "SELECT conname FROM pg_constraint WHERE conrelid = 'marketplace_order'::regclass AND contype = 'f'"
+        )
+        return names | {row[0] for row in cursor.fetchall()}
+
+
+def test_failure_midway_writes_nothing_and_keeps_indexes_and_foreign_keys(monkeypatch):
+    from marketplace.generator import services
+
+    before = _schema_snapshot()
+    real = services.sample_buyer_chunk
+
+    def fail_after_sampling(*args, **kwargs):
+        real(*args, **kwargs)
+        raise RuntimeError("sampling broke")
+
+    monkeypatch.setattr(services, "sample_buyer_chunk", fail_after_sampling)
+
+    with pytest.raises(RuntimeError, match="sampling broke"):
+        generate_marketplace(seed=4, **SMALL)
+
+    assert set(table_counts().values()) == {0}
+    assert _schema_snapshot() == before
+    if connection.vendor == "postgresql":
+        assert len(before) >= 10
