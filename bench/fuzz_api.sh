@@ -1,0 +1,13 @@
+#!/usr/bin/env bash
+# Deep fuzz of the ingestion API from its own OpenAPI schema: no input may produce a 500.
+#
+#   DATABASE_URL=postgres://postgres@127.0.0.1:5432/kiln_api bash bench/fuzz_api.sh [examples]
+#
+# Runs tests/api/test_fuzz.py with schemathesis's explicit examples, boundary/negative "coverage"
+# cases and random generation, at [examples] (default 50) random cases per operation, against the
+# storefront and integrations endpoints with a valid key. The quick version of the same test runs
+# in the normal suite.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+FUZZ_EXAMPLES="${1:-50}" FUZZ_PHASES="examples,coverage,fuzzing" \
+    .venv/bin/pytest tests/api/test_fuzz.py -q -p no:cacheprovider "${@:2}"
