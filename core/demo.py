@@ -39,3 +39,16 @@ def demo_users_create(*, password: str | None = None) -> list[DemoLogin]:
         user.groups.set([Group.objects.get(name=role)])
         logins.append(DemoLogin(username=username, password=chosen, role=role))
     return logins
+
+
+def demo_models_train(*, seed: int) -> list[str]:
+    """Train the models the nightly run scores with; each is activated only if it passes validation."""
+    from buyers.churn import churn_model_train
+    from scoring.training import seller_score_train
+
+    trained = []
+    seller = seller_score_train(seed=seed, activate=True)
+    trained.append(f"seller score: {seller}")
+    churn = churn_model_train(seed=seed, activate=True)
+    trained.append(f"buyer churn: {churn}")
+    return trained

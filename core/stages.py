@@ -1,5 +1,96 @@
-"""The stages of the nightly recompute, in dependency levels (see core/pipeline.py)."""
+"""The stages of the nightly recompute, in dependency levels (see core/pipeline.py).
+
+Level 0 computes inputs that later stages read (buyer lifetime fits, inventory findings),
+level 1 scores sellers and buyers in parallel, level 2 runs loyalty (which reads buyer
+segments), and level 3 snapshots KPIs and evaluates alerts over everything before it.
+Each adapter below maps a primary-key range onto the owning app's service.
+"""
+
+from datetime import datetime, timedelta
 
 from core.pipeline import Stage
 
-STAGES: list[Stage] = []
+
+def buyer_lifetime_fits(*, as_of: datetime) -> int:
+    from buyers.services import lifetime_fits_run
+
+    outcome = lifetime_fits_run(as_of=as_of)
+    return int(outcome.bgnbd.status == "active") + int(outcome.gamma_gamma.status == "active")
+
+
+def inventory_audit_chunk(*, lo: int, hi: int, as_of: datetime) -> int:
+    from sellers.inventory import inventory_audit_open_cases
+    from sellers.models import Seller
+
+    seller_ids = list(Seller.objects.filter(pk__gte=lo, pk__lte=hi).values_list("pk", flat=True))
+    return inventory_audit_open_cases(seller_ids=seller_ids, as_of=as_of) if seller_ids else 0
+
+
+def buyer_retention_chunk(*, lo: int, hi: int, as_of: datetime) -> int:
+    from buyers.services import buyer_retention_score_range
+
+    return buyer_retention_score_range(start_id=lo, end_id=hi + 1, as_of=as_of)
+
+
+def retention_interventions(*, as_of: datetime) -> int:
+    from buyers.interventions import buyer_churn_cases_open, seller_dormant_cases_open
+    from sellers.dormancy import seller_dormancy_recompute
+
+    seller_dormancy_recompute(as_of=as_of)
+    opened = buyer_churn_cases_open(as_of=as_of), seller_dormant_cases_open(as_of=as_of)
+    return sum(int(result["cases_opened"]) for result in opened)
+
+
+def loyalty_award_chunk(*, lo: int, hi: int, as_of: datetime) -> int:
+    from loyalty.services import points_award_delivered_orders
+
+    created, _ = points_award_delivered_orders(after_id=lo - 1, limit=hi - lo + 1, now=as_of)
+    return created
+
+
+def loyalty_lifecycle(*, as_of: datetime) -> int:
+    from loyalty import services
+    from loyalty.badges import badges_evaluate
+    from loyalty.tiers import tiers_recompute
+
+    rows = services.points_activate_due(now=as_of)
+    while True:
+        expired = services.points_expire_due(now=as_of)
+        rows += expired
+        if expired < services.EXPIRE_CHUNK:
+            break
+    rows += services.expiry_reminders_send(now=as_of)
+    tiers = tiers_recompute(now=as_of)
+    badges = badges_evaluate(now=as_of)
+    return rows + int(tiers.get("changed", 0)) + sum(int(v) for v in badges.values() if isinstance(v, int))
+
+
+def kpis_and_alerts(*, as_of: datetime) -> int:
+    from dashboard.services import alert_evaluate_all, snapshot_record
+
+    # KPIs cover complete days, so the nightly run snapshots the day that just ended.
+    day = as_of.date() - timedelta(days=1)
+    rows = snapshot_record(as_of=day)
+    return rows + len(alert_evaluate_all(as_of=day))
+
+
+STAGES: list[Stage] = [
+    Stage("buyer_lifetime_fits", level=0, finalize="core.stages:buyer_lifetime_fits"),
+    Stage("inventory_audit", level=0, keys="sellers.Seller", chunk="core.stages:inventory_audit_chunk"),
+    Stage("seller_scores", level=1, keys="sellers.Seller", chunk="scoring.pipeline:seller_scores_chunk"),
+    Stage(
+        "buyer_retention",
+        level=1,
+        keys="buyers.Buyer",
+        chunk="core.stages:buyer_retention_chunk",
+        finalize="core.stages:retention_interventions",
+    ),
+    Stage(
+        "loyalty",
+        level=2,
+        keys="marketplace.Order",
+        chunk="core.stages:loyalty_award_chunk",
+        finalize="core.stages:loyalty_lifecycle",
+    ),
+    Stage("kpis_and_alerts", level=3, finalize="core.stages:kpis_and_alerts"),
+]

@@ -2,7 +2,8 @@ import time
 
 from django.core.management import BaseCommand, call_command
 
-from core.demo import demo_users_create
+from core.demo import demo_models_train, demo_users_create
+from core.pipeline import pipeline_run_inline
 from sellers.models import Seller
 
 
@@ -29,9 +30,10 @@ class Command(BaseCommand):
                 seed=options["seed"],
                 stdout=self.stdout,
             )
-        from core.pipeline import pipeline_run_inline
-
-        self.stdout.write("Deriving scores, retention, loyalty, feedback and KPIs…")
+        self.stdout.write("Training and validating the scoring models…")
+        for line in demo_models_train(seed=options["seed"]):
+            self.stdout.write(f"  {line}")
+        self.stdout.write("Deriving scores, retention, loyalty and KPIs…")
         for stage, seconds in pipeline_run_inline(progress=self.stdout.write):
             self.stdout.write(f"  {stage}: {seconds:.1f}s")
         logins = demo_users_create(password=options["password"])
