@@ -7,8 +7,9 @@ distance between the artisan's score and the score of an average artisan in prop
 to them, so the points of all factors add up to that distance.
 """
 
+from collections.abc import Mapping
+
 import numpy as np
-import pandas as pd
 
 TOP_REASONS = 5
 MIN_POINTS = 1
@@ -49,7 +50,7 @@ def _pct(value: float) -> str:
     return f"{value * 100:.0f}%"
 
 
-def describe(feature: str, row: pd.Series) -> str:
+def describe(feature: str, row: Mapping) -> str:
     """Plain words for one feature of one artisan, with the category comparison when there is one."""
     v = float(row.get(feature, 0.0))
     cat = lambda name: float(row.get(f"category_{name}", 0.0))  # noqa: E731
@@ -105,7 +106,7 @@ def describe(feature: str, row: pd.Series) -> str:
     return feature.replace("_", " ")
 
 
-def reasons_for(row: pd.Series, points: np.ndarray, features: list[str], top: int = TOP_REASONS) -> list[dict]:
+def reasons_for(row: Mapping, points: np.ndarray, features: list[str], top: int = TOP_REASONS) -> list[dict]:
     order = np.argsort(-np.abs(points))
     reasons = []
     for index in order[:top]:

@@ -172,3 +172,11 @@ def test_recompute_query_count_does_not_grow_with_sellers(django_assert_max_num_
     run, ranges = services.score_run_start(chunk_size=1000)
     with django_assert_max_num_queries(30):
         services.score_run_chunk(run_id=run.pk, first_id=ranges[0][0], last_id=ranges[0][1])
+
+
+@pytest.mark.django_db
+def test_training_command_without_history_is_a_clear_error():
+    from django.core.management import CommandError, call_command
+
+    with pytest.raises(CommandError, match="no orders to train on"):
+        call_command("train_seller_score", "--seed", "3")
