@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 from django.apps import apps
 from django.conf import settings
+from django.db import connections
 from django.urls import NoReverseMatch, reverse
 from django.utils import timezone
 
@@ -42,13 +43,20 @@ pytestmark = [
 
 
 @pytest.fixture(scope="module")
-def chromium():
+def chromium(django_db_setup, django_db_blocker):
     # Playwright's sync API keeps an event loop on this thread; the ORM calls the tests make between
     # page actions are ordinary blocking calls, so Django's async guard is lifted for this module only.
     os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
     from playwright.sync_api import sync_playwright
 
+    with django_db_blocker.unblock():
+        clean_state = getattr(connections["default"], "_test_serialized_contents", None)
+        if clean_state is None:
+            clean_state = connections["default"].creation.serialize_db_to_string()
     with sync_playwright() as playwright:
+        # From here on the tests run in Playwright's context, where Django hands out a fresh connection
+        # wrapper. Give it the migrated state so serialized rollback restores seeded rows after each flush.
+        connections["default"]._test_serialized_contents = clean_state
         browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
         yield browser
         browser.close()
@@ -278,3 +286,5 @@ def test_case_queue_pages_are_captured_for_each_team(login):
     ARTIFACTS.mkdir(exist_ok=True)
     tab.page.screenshot(path=str(ARTIFACTS / "queue-seller-support.png"), full_page=True)
     assert not tab.errors
+
+
