@@ -44,6 +44,10 @@ def native_source(slug: str | None) -> FeedbackSource:
     return source
 
 
+def _reject_constant(name: str):
+    raise ValueError(f"{name} is not valid JSON")
+
+
 def _raise_item_error(exc: ItemError):
     raise ValidationError(exc.errors)
 
@@ -198,7 +202,7 @@ class WebhookApi(APIView):
             logger.warning("feedback webhook %s: bad or missing %s", source.slug, header)
             raise AuthenticationFailed(f"Missing or invalid {header}.")
         try:
-            payload = json.loads(body)
+            payload = json.loads(body, parse_constant=_reject_constant)
         except (ValueError, RecursionError):
             raise ValidationError({"body": ["Malformed JSON."]}) from None
         parse = parse_typeform if source.kind == SourceKind.TYPEFORM else parse_delighted

@@ -96,6 +96,26 @@ class Catalog:
         return None
 
 
+def storable(value, path: str = "body", depth: int = 0) -> None:
+    """Rejects text PostgreSQL cannot store (NUL characters, lone surrogates) and absurd nesting."""
+    if depth > 32:
+        raise ItemError({path: ["Nested too deeply."]})
+    if isinstance(value, str):
+        if "\x00" in value:
+            raise ItemError({path: ["NUL characters are not allowed."]})
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            raise ItemError({path: ["Not valid Unicode text."]}) from None
+    elif isinstance(value, dict):
+        for key, child in value.items():
+            storable(key, path, depth + 1)
+            storable(child, f"{path}.{key}" if depth < 3 else path, depth + 1)
+    elif isinstance(value, list):
+        for child in value:
+            storable(child, path, depth + 1)
+
+
 def _is_number(value) -> bool:
     return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
 
@@ -217,6 +237,7 @@ def parse_native_item(raw, *, catalog: Catalog, now: datetime | None = None) -> 
     """
     if not isinstance(raw, dict):
         raise ItemError({"item": ["Each response must be a JSON object."]})
+    storable(raw, "item")
     errors: dict[str, list[str]] = {}
 
     def collect(fn, *args, **kwargs):
@@ -289,19 +310,28 @@ def _identity_from(mapping) -> dict:
     return found
 
 
+def _key(value) -> str:
+    """A field ID or ref as a string; anything else (lists, objects) is no ID."""
+    if isinstance(value, str):
+        return value[:MAX_ID]
+    if isinstance(value, int) and not isinstance(value, bool):
+        return str(value)
+    return ""
+
+
 def _typeform_value(answer: dict):
     kind = answer.get("type")
+    if not isinstance(kind, str) or kind in ("payment", "field", "type"):
+        return None
     if kind == "choice":
-        choice = answer.get("choice") or {}
+        choice = answer.get("choice") if isinstance(answer.get("choice"), dict) else {}
         return choice.get("label") or choice.get("other")
     if kind == "choices":
-        choices = answer.get("choices") or {}
-        labels = list(choices.get("labels") or [])
+        choices = answer.get("choices") if isinstance(answer.get("choices"), dict) else {}
+        labels = choices.get("labels") if isinstance(choices.get("labels"), list) else []
         if choices.get("other"):
-            labels.append(choices["other"])
+            labels = [*labels, choices["other"]]
         return labels
-    if kind == "payment":
-        return None
     return answer.get(kind)
 
 
@@ -311,7 +341,8 @@ def parse_typeform(payload, *, catalog: Catalog) -> ParsedResponse:
     if not isinstance(payload, dict):
         raise ItemError({"body": ["Expected a JSON object."]})
     if payload.get("event_type") != "form_response":
-        raise ItemError({"event_type": [f"Unsupported event type {payload.get('event_type')!r}."]})
+        raise ItemError({"event_type": [f"Unsupported event type {str(payload.get('event_type'))[:50]!r}."]})
+    storable(payload)
     form = _require(payload, "form_response", "form_response")
     survey = catalog.default_survey
     if survey is None:
@@ -319,19 +350,22 @@ def parse_typeform(payload, *, catalog: Catalog) -> ParsedResponse:
     external_id = clean_external_id(form.get("token"), "form_response.token")
     submitted_at = parse_timestamp(form.get("submitted_at"), "form_response.submitted_at")
     definition = form.get("definition") if isinstance(form.get("definition"), dict) else {}
-    fields = {f.get("id"): f for f in definition.get("fields") or [] if isinstance(f, dict)}
+    listed = definition.get("fields") if isinstance(definition.get("fields"), list) else []
+    fields = {_key(f.get("id")): f for f in listed if isinstance(f, dict) and _key(f.get("id"))}
     identity = _identity_from(form.get("hidden"))
     answers, extras, seen = [], {}, set()
     for index, answer in enumerate(_require(form, "answers", "form_response.answers", list)):
         if not isinstance(answer, dict) or not isinstance(answer.get("field"), dict):
             raise ItemError({f"form_response.answers[{index}]": ["Each answer needs a field object."]})
-        field_id = answer["field"].get("id")
+        field_id = _key(answer["field"].get("id"))
         definition_field = fields.get(field_id, {})
-        ref = answer["field"].get("ref") or definition_field.get("ref")
+        ref = _key(answer["field"].get("ref")) or _key(definition_field.get("ref"))
         value = _typeform_value(answer)
         if answer.get("type") == "email" and isinstance(value, str):
             identity.setdefault("email", value)
-        question = catalog.question(survey, str(field_id)) or (catalog.question(survey, str(ref)) if ref else None)
+        question = (catalog.question(survey, field_id) if field_id else None) or (
+            catalog.question(survey, ref) if ref else None
+        )
         if question is None or value is None or question.pk in seen:
             label = definition_field.get("title") or ref or field_id
             extras[str(label)[:200]] = value
@@ -351,7 +385,8 @@ def parse_delighted(payload, *, catalog: Catalog) -> ParsedResponse:
     if not isinstance(payload, dict):
         raise ItemError({"body": ["Expected a JSON object."]})
     if payload.get("event_type") != "survey_response.updated":
-        raise ItemError({"event_type": [f"Unsupported event type {payload.get('event_type')!r}."]})
+        raise ItemError({"event_type": [f"Unsupported event type {str(payload.get('event_type'))[:50]!r}."]})
+    storable(payload)
     data = _require(payload, "event_data", "event_data")
     survey = catalog.default_survey
     if survey is None:

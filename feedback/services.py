@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from django.core.exceptions import ValidationError
-from django.db import IntegrityError, connection, transaction
+from django.db import DataError, IntegrityError, connection, transaction
 from django.db.models.functions import Lower
 from django.utils import timezone
 
@@ -366,7 +366,7 @@ def responses_ingest(*, source: FeedbackSource, items: list) -> list[ItemResult]
                 created = _insert(source, [(p, i) for _, p, i in new], rules, now)
         for (index, parsed, _), (pk, match_status) in zip(new, created, strict=True):
             results[index] = ItemResult(index, Status.CREATED, parsed.external_id, pk, match_status)
-    except IntegrityError:
+    except (IntegrityError, DataError):
         created = []
         for index, parsed, ident in new:
             try:
@@ -374,7 +374,7 @@ def responses_ingest(*, source: FeedbackSource, items: list) -> list[ItemResult]
                     ((pk, match_status),) = _insert(source, [(parsed, ident)], rules, now)
                 created.append((pk, match_status))
                 results[index] = ItemResult(index, Status.CREATED, parsed.external_id, pk, match_status)
-            except IntegrityError:
+            except (IntegrityError, DataError):
                 winner = Response.objects.filter(source=source, external_id=parsed.external_id).first()
                 if winner is None:
                     results[index] = ItemResult(
