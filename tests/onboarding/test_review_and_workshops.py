@@ -76,12 +76,15 @@ def test_call_completion_onboards_a_mid_risk_artisan(applicant, support_user, cs
     assert Case.objects.get(seller=applicant).outcome == Outcome.CALL_COMPLETED
 
 
-@pytest.mark.django_db(transaction=True)
-def test_assignment_books_a_seat_emails_the_artisan_through_the_outbox_and_closes_the_case(applicant, cs_user, support_user):
+@pytest.mark.django_db
+def test_assignment_books_a_seat_emails_the_artisan_through_the_outbox_and_closes_the_case(
+    applicant, cs_user, support_user, django_capture_on_commit_callbacks
+):
     _workshop_pending(applicant, cs_user)
     session = WorkshopSessionFactory(capacity=2)
 
-    assignment = services.workshop_assign(session=session, seller=applicant, actor=support_user)
+    with django_capture_on_commit_callbacks(execute=True):
+        assignment = services.workshop_assign(session=session, seller=applicant, actor=support_user)
 
     session.refresh_from_db()
     assert session.booked == 1
