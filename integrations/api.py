@@ -13,13 +13,17 @@ bodies checked from Content-Length before anything is parsed, the shared error b
 
 import functools
 import hashlib
+import json
+import re
 
 from django.conf import settings
+from django.core.serializers.json import DjangoJSONEncoder
 from django.db import IntegrityError, transaction
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, inline_serializer
 from rest_framework import serializers
 from rest_framework.authentication import SessionAuthentication
+from rest_framework.exceptions import ParseError
 from rest_framework.parsers import JSONParser
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -31,6 +35,9 @@ from integrations.permissions import HasScope
 from integrations.throttling import ApiKeyRateThrottle
 
 IDEMPOTENCY_HEADER = "Idempotency-Key"
+IDEMPOTENCY_KEY_PATTERN = re.compile(r"[\x21-\x7e]{1,255}")
+# json.dumps writes a NUL as \u0000; an even run of backslashes before it would be literal text.
+ESCAPED_NUL = re.compile(r"(?<!\\)(?:\\\\)*\\u0000")
 REPLAY_HEADER = "Idempotent-Replayed"
 
 IDEMPOTENCY_KEY_PARAMETER = OpenApiParameter(
@@ -75,11 +82,29 @@ def request_size_check(request) -> None:
         raise PayloadTooLarge(f"Request body is {length} bytes; the limit is {limit} bytes.")
 
 
+class StrictJSONParser(JSONParser):
+    """JSON, minus what the database cannot store: NUL characters and lone UTF-16 surrogates
+    (valid JSON escapes, but PostgreSQL text refuses the first and UTF-8 cannot encode the second)."""
+
+    def parse(self, stream, media_type=None, parser_context=None):
+        data = super().parse(stream, media_type, parser_context)
+        try:
+            text = json.dumps(data, ensure_ascii=False)
+            text.encode("utf-8")
+        except UnicodeEncodeError:
+            raise ParseError("Body contains an invalid Unicode escape (a lone surrogate).") from None
+        except (TypeError, ValueError):
+            return data
+        if ESCAPED_NUL.search(text):
+            raise ParseError("Body contains a NUL character (\\u0000), which Kiln cannot store.")
+        return data
+
+
 class IngestAPIView(APIView):
     authentication_classes = [ApiKeyAuthentication, SessionAuthentication]
     permission_classes = [HasScope]
     throttle_classes = [ApiKeyRateThrottle]
-    parser_classes = [JSONParser]
+    parser_classes = [StrictJSONParser]
     required_scopes: list[str] = []
 
     def initial(self, request, *args, **kwargs):
@@ -115,8 +140,10 @@ def idempotent(view_method):
         if raw_key is None or not isinstance(request.auth, ApiKey):
             return view_method(self, request, *args, **kwargs)
         key = raw_key.strip()
-        if not key or len(key) > 255:
-            raise serializers.ValidationError({IDEMPOTENCY_HEADER: ["Must be between 1 and 255 characters."]})
+        if not IDEMPOTENCY_KEY_PATTERN.fullmatch(key):
+            raise serializers.ValidationError(
+                {IDEMPOTENCY_HEADER: ["Must be 1 to 255 visible ASCII characters (no spaces or control characters)."]}
+            )
         request_hash = _request_hash(request)
         with transaction.atomic():
             try:
@@ -149,8 +176,8 @@ def idempotent(view_method):
                 transaction.set_rollback(True)
                 return response
             record.status_code = response.status_code
-            record.response_body = response.data
-            record.save(update_fields=["status_code", "response_body"])
+            record.response_json = json.dumps(response.data, cls=DjangoJSONEncoder, ensure_ascii=True)
+            record.save(update_fields=["status_code", "response_json"])
             return response
 
     return wrapper

@@ -1,7 +1,8 @@
 """API keys, idempotency records and pending reactions shared by every ingestion API."""
 
+import json
+
 from django.conf import settings
-from django.core.serializers.json import DjangoJSONEncoder
 from django.db import models
 from django.db.models import Q
 from rest_framework_api_key.models import AbstractAPIKey
@@ -37,7 +38,9 @@ class IdempotencyRecord(models.Model):
     path = models.CharField(max_length=255)
     request_hash = models.CharField(max_length=64, help_text="SHA-256 of method, path and raw body.")
     status_code = models.PositiveSmallIntegerField()
-    response_body = models.JSONField(null=True, blank=True, encoder=DjangoJSONEncoder)
+    # ASCII-escaped JSON text: a body that echoes a NUL or a lone surrogate from the input still
+    # stores (PostgreSQL's jsonb refuses \u0000).
+    response_json = models.TextField(blank=True, default="")
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
 
     class Meta:
@@ -47,6 +50,10 @@ class IdempotencyRecord(models.Model):
 
     def __str__(self):
         return f"{self.key} → {self.status_code}"
+
+    @property
+    def response_body(self):
+        return json.loads(self.response_json) if self.response_json else None
 
 
 class PendingReaction(models.Model):

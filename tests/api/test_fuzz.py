@@ -9,7 +9,9 @@ import pytest
 
 schemathesis = pytest.importorskip("schemathesis")
 
+from django.core import signals  # noqa: E402
 from django.core.wsgi import get_wsgi_application  # noqa: E402
+from django.db import close_old_connections  # noqa: E402
 from hypothesis import HealthCheck, settings  # noqa: E402
 from schemathesis.checks import not_a_server_error  # noqa: E402
 
@@ -28,7 +30,13 @@ schema.config.phases.update(phases=PHASES)
 
 @pytest.fixture
 def fuzz_key(db):
-    return ApiKeyFactory(scopes=["*"])
+    # The WSGI handler closes "old" connections around each request, which would close the
+    # test's own transaction; Django's test client disconnects the same hook.
+    signals.request_started.disconnect(close_old_connections)
+    signals.request_finished.disconnect(close_old_connections)
+    yield ApiKeyFactory(scopes=["*"])
+    signals.request_started.connect(close_old_connections)
+    signals.request_finished.connect(close_old_connections)
 
 
 @pytest.mark.slow

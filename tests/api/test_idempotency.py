@@ -118,3 +118,13 @@ def test_concurrent_identical_posts_with_one_key_have_exactly_one_effect():
     assert {code for code, _ in answers} == {201}
     assert len({buyer_id for _, buyer_id in answers}) == 1
     assert len(answers) == 6
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("key", ["has space", "nul\x00byte", ""])
+def test_idempotency_key_with_control_characters_or_spaces_gets_400(key_client, key):
+    response = key_client.post("/probe/", BODY, format="json", HTTP_IDEMPOTENCY_KEY=key)
+
+    assert response.status_code == 400
+    assert "Idempotency-Key" in response.json()["errors"]
+    assert Buyer.objects.count() == 0

@@ -80,3 +80,18 @@ def test_wrong_type_gets_400_naming_the_field(key_client):
     assert response.status_code == 400
     assert response.json()["errors"] == {"age": ["A valid integer is required."]}
     assert Buyer.objects.count() == 0
+
+
+def test_nul_character_in_the_body_gets_400_not_a_database_error(key_client):
+    response = key_client.post("/probe/", '{"external_id": "B-1", "name": "A\\u0000da"}', content_type="application/json")
+
+    assert response.status_code == 400
+    assert response.json()["code"] == "malformed_body"
+    assert Buyer.objects.count() == 0
+
+
+def test_lone_surrogate_in_the_body_gets_400(key_client):
+    response = key_client.post("/probe/", '{"external_id": "B-1", "name": "\\ud800"}', content_type="application/json")
+
+    assert response.status_code == 400
+    assert "lone surrogate" in response.json()["errors"]["body"][0]
