@@ -44,7 +44,7 @@ def retention_interventions(*, as_of: datetime) -> int:
 def loyalty_award_chunk(*, lo: int, hi: int, as_of: datetime) -> int:
     from loyalty.services import points_award_delivered_orders
 
-    created, _ = points_award_delivered_orders(after_id=lo - 1, limit=hi - lo + 1, now=as_of)
+    created, _ = points_award_delivered_orders(after_id=lo - 1, up_to_id=hi, limit=hi - lo + 1, now=as_of)
     return created
 
 

@@ -27,10 +27,13 @@ def outbox_sweep_task():
 @shared_task(
     name="core.pipeline.start",
 )
-def pipeline_start_task(trigger: str = "beat"):
+def pipeline_start_task(trigger: str = "beat", as_of: str | None = None, chunk_size: int | None = None):
+    from datetime import datetime
+
     from core.pipeline import pipeline_start
 
-    return pipeline_start(trigger=trigger).pk
+    when = datetime.fromisoformat(as_of) if as_of else None
+    return pipeline_start(trigger=trigger, as_of=when, chunk_size=chunk_size).pk
 
 
 @shared_task(

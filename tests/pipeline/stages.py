@@ -55,3 +55,27 @@ STAGES = [
     Stage("buyers", level=0, keys="buyers.Buyer", chunk="tests.pipeline.stages:flag_buyers_without_orders"),
     Stage("summary", level=1, finalize="tests.pipeline.stages:count_open_cases"),
 ]
+
+
+def loyalty_award_then_stall(*, lo, hi, as_of):
+    """The real loyalty chunk, then a pause inside its still-open transaction (to kill a worker there)."""
+    from core.stages import loyalty_award_chunk
+
+    created = loyalty_award_chunk(lo=lo, hi=hi, as_of=as_of)
+    if _control("stall-loyalty"):
+        time.sleep(float((CONTROL_DIR / "stall-loyalty").read_text() or 30))
+    return created
+
+
+def _nightly_with_stalling_loyalty():
+    from dataclasses import replace
+
+    from core.stages import STAGES as NIGHTLY
+
+    return [
+        replace(stage, chunk="tests.pipeline.stages:loyalty_award_then_stall") if stage.name == "loyalty" else stage
+        for stage in NIGHTLY
+    ]
+
+
+NIGHTLY_WITH_STALL = _nightly_with_stalling_loyalty()
