@@ -272,12 +272,13 @@ def step(name, results, service_fn, raw_fn, check):
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--scale", type=float, default=0.1, help="1.0 = 2,000,000 orders and 200,000 buyers")
+    parser.add_argument("--orders", type=int, default=None, help="override the number of orders (buyers follow --scale)")
     parser.add_argument("--skip-generate", action="store_true", help="reuse the data already in the database")
     args = parser.parse_args()
     db = connection.settings_dict["NAME"]
     if connection.vendor != "postgresql" or "bench" not in db:
         sys.exit(f"Refusing to run against {connection.vendor} database {db!r}: use a PostgreSQL database named *bench*.")
-    orders, buyers = int(2_000_000 * args.scale), int(200_000 * args.scale)
+    orders, buyers = args.orders or int(2_000_000 * args.scale), int(200_000 * args.scale)
     sellers, stories = max(50, orders // 1000), buyers * 2
     call_command("migrate", verbosity=0)
     results: dict = {"scale": args.scale, "orders": orders, "buyers": buyers, "sellers": sellers, "story_shares": stories}
