@@ -102,3 +102,26 @@ def test_storefront_endpoints_need_the_storefront_scope(order):
     assert response.status_code == 403
     assert EngagementEvent.objects.count() == 0
     assert APIClient().post(f"{BASE}/events/", _event(), format="json").status_code == 401
+
+
+def test_oversize_bulk_gets_413_and_saves_nothing(api, order, settings):
+    settings.DATA_UPLOAD_MAX_MEMORY_SIZE = 2000
+    items = [_event(external_id=f"E-{i}") for i in range(40)]
+
+    response = api.post(f"{BASE}/events/bulk/", {"items": items}, format="json")
+
+    assert response.status_code == 413
+    assert EngagementEvent.objects.count() == 0
+
+
+def test_storefront_key_is_throttled(api, order, settings):
+    from django.core.cache import cache
+
+    cache.clear()
+    settings.REST_FRAMEWORK = {**settings.REST_FRAMEWORK, "DEFAULT_THROTTLE_RATES": {"api_key": "2/min", "user": "2/min"}}
+
+    codes = [api.post(f"{BASE}/events/", _event(external_id=f"E-{i}"), format="json").status_code for i in range(3)]
+    cache.clear()
+
+    assert codes == [201, 201, 429]
+    assert EngagementEvent.objects.count() == 2
