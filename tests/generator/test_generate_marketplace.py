@@ -224,3 +224,12 @@ def test_failure_midway_writes_nothing_and_keeps_indexes_and_foreign_keys(monkey
     assert _schema_snapshot() == before
     if connection.vendor == "postgresql":
         assert len(before) >= 10
+
+
+@pytest.mark.parametrize("categories", [None, ["seasonal_ornaments"]])
+def test_a_tiny_marketplace_with_one_artisan_and_one_buyer_is_written(categories):
+    summary = generate_marketplace(sellers=1, buyers=1, months=1, seed=3, end=END, categories=categories, progress=False)
+
+    assert Seller.objects.count() == 1
+    assert Buyer.objects.count() == 1
+    assert Order.objects.count() == summary["counts"]["orders"]
