@@ -1,7 +1,7 @@
 """Scoring artisans: compute scores with reasons, write them in bulk, run chunked recomputes."""
 
 import logging
-from datetime import datetime
+from datetime import datetime, timedelta
 
 import numpy as np
 import pandas as pd
@@ -183,6 +183,8 @@ def seller_rescore(*, seller_id: int, as_of: datetime | None = None) -> SellerSc
     seller = Seller.objects.filter(pk=seller_id).first()
     if seller is None:
         raise ValidationError({"seller_id": f"Unknown seller {seller_id}."})
+    # An application stamped a moment ahead of this clock must still be scored, not skipped.
+    as_of = max(as_of, seller.applied_at + timedelta(seconds=1))
     scores = seller_scores_compute(as_of=as_of, seller_ids=[seller.pk])
     with transaction.atomic():
         seller_scores_write(scores=scores, computed_at=as_of, run_key=f"single:{as_of.isoformat()}")

@@ -33,6 +33,11 @@ ONBOARDING_STATUSES = (
 )
 
 
+def _now_for(seller: Seller):
+    # The storefront stamps applied_at; a clock a little ahead must not break "approved after applied".
+    return max(timezone.now(), seller.applied_at)
+
+
 # --- Policy ------------------------------------------------------------------------------
 
 
@@ -162,7 +167,7 @@ def seller_route(*, seller: Seller, score, trigger: str = "application") -> Onbo
         tier = policy.tier_for(score.score)
         low, high = policy.bands()[tier]
         band = f"{tier}-risk band {low}-{high} of policy '{policy.name}'"
-        now = timezone.now()
+        now = _now_for(seller)
         case = None
         if tier == RiskTier.LOW:
             action = OnboardingAction.APPROVED
@@ -256,7 +261,7 @@ def onboarding_review_decide(*, seller: Seller, decision: str, actor, note: str 
     if seller.onboarding_status not in (OnboardingStatus.MANUAL_REVIEW, OnboardingStatus.INFO_REQUESTED):
         raise ValidationError(f"{seller} is not awaiting manual review ({seller.get_onboarding_status_display()}).")
     case = _active_case(seller, CaseKind.ONBOARDING_REVIEW)
-    now = timezone.now()
+    now = _now_for(seller)
     if decision == "request_info":
         if not note.strip():
             raise ValidationError({"note": "Say what information the artisan must send."})
@@ -305,7 +310,7 @@ def onboarding_call_complete(*, seller: Seller, actor, note: str = "") -> Seller
     case = _active_case(seller, CaseKind.ONBOARDING_CALL)
     if case:
         case_resolve(case=case, outcome=Outcome.CALL_COMPLETED, note=note, actor=actor)
-    now = timezone.now()
+    now = _now_for(seller)
     seller.onboarding_status = OnboardingStatus.APPROVED
     seller.approved_at = seller.approved_at or now
     seller.onboarded_at = now
@@ -427,6 +432,6 @@ def onboarding_complete_if_done(*, seller: Seller) -> bool:
         if not all(onboarding_required_steps(seller).values()):
             return False
         seller.onboarding_status = OnboardingStatus.APPROVED
-        seller.onboarded_at = timezone.now()
+        seller.onboarded_at = _now_for(seller)
         seller.save(update_fields=["onboarding_status", "onboarded_at", "updated_at"])
         return True

@@ -110,3 +110,36 @@ def test_api_answers_404_for_an_unknown_seller_and_401_without_credentials(admin
     SellerFactory(external_id="S-NEW")
     response = client.get("/api/v1/scoring/sellers/S-NEW/score/")
     assert response.status_code == 404 and "not been scored yet" in response.json()["detail"]
+
+
+@pytest.mark.django_db
+def test_seller_page_shows_score_reasons_and_trend(client, cs_user):
+    from scoring.services import seller_rescore
+
+    trained_seller_model()
+    seller = SellerFactory()
+    seller_rescore(seller_id=seller.pk)
+    client.force_login(cs_user)
+
+    page = client.get(f"/admin/sellers/seller/{seller.pk}/change/").content.decode()
+
+    score = seller.score
+    assert f"{score.score} (" in page  # trend entry
+    assert score.reasons and score.reasons[0]["text"] in page.replace("&#x27;", "'")
+
+
+@pytest.mark.django_db
+def test_an_application_stamped_ahead_of_the_clock_is_still_scored():
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from scoring.services import seller_rescore
+    from sellers.models import OnboardingStatus
+
+    trained_seller_model()
+    seller = SellerFactory(onboarding_status=OnboardingStatus.APPLIED, applied_at=timezone.now() + timedelta(seconds=30), approved_at=None)
+
+    score = seller_rescore(seller_id=seller.pk)
+
+    assert 0 <= score.score <= 100
