@@ -8,7 +8,7 @@ from decimal import Decimal
 
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import connection, transaction
-from django.db.models import Exists, F, Min, OuterRef, Q, Sum
+from django.db.models import Exists, F, Min, OuterRef, Sum
 from django.utils import timezone
 
 from core.outbox import outbox_enqueue
@@ -20,14 +20,13 @@ from loyalty.models import (
     EntryKind,
     EntryState,
     LoyaltyAccount,
-    LoyaltyProgram,
     PointsEntry,
     Redemption,
     Reward,
     RuleKind,
     SourceType,
 )
-from loyalty.rules import Action, RuleBook, cap_period_start, expiry_for
+from loyalty.rules import Action, RuleBook, cap_period_key, cap_period_start, expiry_for
 from loyalty.selectors import buyer_effective_tiers, buyer_segment_map, program_get, spendable_lots
 from marketplace.models import EngagementEvent, EngagementKind, Order, OrderStatus, Review
 
@@ -70,8 +69,6 @@ def _cap_usage(book: RuleBook, actions: list[Action]) -> dict:
         .values_list("buyer_id", "rule_id", "occurred_at", "amount")
     )
     periods = {r.pk: r.cap_period for r in capped}
-    from loyalty.rules import cap_period_key
-
     usage: dict = {}
     for buyer_id, rule_id, occurred_at, amount in rows:
         key = (buyer_id, rule_id, cap_period_key(periods[rule_id], occurred_at))

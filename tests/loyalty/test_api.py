@@ -9,7 +9,7 @@ from rest_framework.test import APIClient
 from buyers.factories import BuyerFactory
 from core.factories import UserFactory
 from integrations.factories import ApiKeyFactory
-from loyalty.factories import BadgeFactory, EarnLotFactory, EarningRuleFactory, RewardFactory, TierFactory
+from loyalty.factories import BadgeFactory, EarnLotFactory, RewardFactory, TierFactory
 from loyalty.models import BadgeAward, BuyerTier, EarningRule, PointsEntry, Tier
 from sellers.factories import SellerFactory
 
