@@ -1,0 +1,209 @@
+"""Benchmark: the nightly pipeline in one process, on one worker and on two workers, against the raw SQL floor.
+
+    DATABASE_URL=postgres://postgres@127.0.0.1:5432/kiln_bench_pipeline \\
+    CELERY_BROKER_URL=redis://127.0.0.1:6379/8 \\
+        .venv/bin/python bench/pipeline.py --sellers 10000 --buyers 200000 --months 12
+
+The floor is the set of plain SQL aggregates the stages need (seller order and review
+statistics, buyer RFM, points per delivered order, KPI counts) with no Python and no writes.
+Between runs every pipeline output is deleted, so each run does the full work. Worker runs
+start real Celery worker processes (solo pool, one task at a time each) against the broker.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings.base")
+
+FLOOR_SQL = {
+    "seller order statistics": """
+        SELECT seller_id, count(*), sum((status = 'cancelled')::int), sum((status = 'returned')::int),
+               avg(extract(epoch FROM shipped_at - ship_by)), sum(total_amount)
+        FROM marketplace_order GROUP BY seller_id""",
+    "seller review statistics": """
+        SELECT seller_id, avg(rating), var_samp(rating), count(*) FROM marketplace_review GROUP BY seller_id""",
+    "buyer RFM": """
+        SELECT buyer_id, count(DISTINCT placed_at::date), min(placed_at), max(placed_at), sum(total_amount)
+        FROM marketplace_order WHERE status <> 'cancelled' GROUP BY buyer_id""",
+    "buyer engagement": """
+        SELECT buyer_id, kind, count(*) FROM marketplace_engagementevent WHERE buyer_id IS NOT NULL GROUP BY buyer_id, kind""",
+    "points per delivered order": """
+        SELECT id, buyer_id, floor(total_amount) FROM marketplace_order WHERE status = 'delivered'""",
+    "KPI counts per category and day": """
+        SELECT s.craft_category, o.placed_at::date, count(*), sum((o.status = 'cancelled')::int),
+               sum((o.status = 'returned')::int), avg(o.total_amount)
+        FROM marketplace_order o JOIN sellers_seller s ON s.id = o.seller_id GROUP BY 1, 2""",
+}
+
+
+def _wipe_outputs():
+    from buyers.models import BuyerRetention, BuyerSegmentChange, InterventionAssignment, SellerDormancy
+    from casework.models import Case, CaseEvent
+    from dashboard.models import Alert, ChartSnapshot, KpiSnapshot
+    from loyalty.models import Allocation, BadgeAward, BuyerTier, LoyaltyAccount, PointsEntry, TierChange
+    from scoring.models import SellerScore, SellerScoreHistory
+    from django.db import connection
+
+    models = (
+        Allocation, BadgeAward, TierChange, BuyerTier, PointsEntry, LoyaltyAccount, InterventionAssignment, CaseEvent, Case,
+        SellerDormancy, BuyerSegmentChange, BuyerRetention, SellerScoreHistory, SellerScore, Alert, KpiSnapshot, ChartSnapshot,
+    )
+    with connection.cursor() as cursor:
+        cursor.execute("TRUNCATE " + ", ".join(m._meta.db_table for m in models) + " CASCADE")
+
+
+def _floor() -> dict:
+    from django.db import connection
+
+    timings = {}
+    with connection.cursor() as cursor:
+        for name, sql in FLOOR_SQL.items():
+            started = time.perf_counter()
+            cursor.execute(sql)
+            cursor.fetchall()
+            timings[name] = round(time.perf_counter() - started, 3)
+    return {"seconds": round(sum(timings.values()), 3), "queries": timings}
+
+
+def _run_summary(run) -> dict:
+    from django.db.models import Max
+
+    from core.models import PipelineChunk
+
+    per_worker = (
+        PipelineChunk.objects.filter(stage__run=run).exclude(worker="").values("worker").annotate(peak=Max("peak_rss_mb"))
+    )
+    return {
+        "status": run.status,
+        "seconds": round(run.duration_seconds or 0, 2),
+        "stages": {
+            s.name: {"seconds": round(s.duration_seconds or 0, 2), "rows": s.rows, "chunks": s.chunks_total}
+            for s in run.stages.all()
+        },
+        "peak_rss_mb_per_worker": {row["worker"]: round(row["peak"] or 0, 1) for row in per_worker},
+        "error": run.error,
+    }
+
+
+def _inline(as_of, chunk_size) -> dict:
+    import resource
+
+    from core.models import PipelineRun
+    from core.pipeline import pipeline_run_inline
+
+    list(pipeline_run_inline(as_of=as_of, chunk_size=chunk_size))
+    summary = _run_summary(PipelineRun.objects.order_by("-pk").first())
+    summary["peak_rss_mb_per_worker"] = {"this process": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)}
+    return summary
+
+
+def _on_workers(count, *, as_of, chunk_size, broker) -> dict:
+    from celery import Celery
+
+    from core.models import PipelineRun, RunStatus
+    from tests import workers
+
+    with workers.workers(count, broker=broker, queues="default,scoring", PIPELINE_CHUNK_SIZE=str(chunk_size)):
+        time.sleep(3)  # let the workers connect before the clock starts
+        producer = Celery()
+        with producer.connection(broker) as connection:
+            producer.send_task(
+                "core.pipeline.start",
+                kwargs={"trigger": f"bench-{count}w", "as_of": as_of.isoformat(), "chunk_size": chunk_size},
+                queue="default",
+                connection=connection,
+            )
+        run = workers.wait_for(
+            lambda: PipelineRun.objects.filter(
+                trigger=f"bench-{count}w", status__in=[RunStatus.SUCCEEDED, RunStatus.FAILED]
+            ).order_by("-pk").first(),
+            timeout=3600,
+            interval=2,
+        )
+    return _run_summary(run)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sellers", type=int, default=1000)
+    parser.add_argument("--buyers", type=int, default=20000)
+    parser.add_argument("--months", type=int, default=12)
+    parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--end", default="2026-11-01")
+    parser.add_argument("--chunk-size", type=int, default=None)
+    parser.add_argument("--reuse", action="store_true", help="Keep the marketplace already in the database.")
+    parser.add_argument("--workers", default="1,2", help="Worker counts to run, e.g. 1,2 (empty: inline only).")
+    args = parser.parse_args()
+
+    import django
+
+    django.setup()
+    from django.conf import settings
+    from django.core.management import call_command
+    from django.db import connection
+
+    from core.demo import demo_models_train
+    from loyalty.models import EarningRule, RuleKind
+    from marketplace.generator.services import generate_marketplace
+    from marketplace.models import Order
+    from sellers.models import Seller
+
+    if connection.vendor != "postgresql":
+        sys.exit("Set DATABASE_URL to a PostgreSQL database (e.g. .../kiln_bench_pipeline).")
+    broker = os.environ.get("CELERY_BROKER_URL", "")
+    if args.workers and not broker.startswith("redis://"):
+        sys.exit("Set CELERY_BROKER_URL=redis://... for the worker runs (or pass --workers '').")
+    chunk_size = args.chunk_size or settings.PIPELINE_CHUNK_SIZE
+    call_command("migrate", verbosity=0)
+    if not (args.reuse and Seller.objects.exists()):
+        started = time.perf_counter()
+        generate_marketplace(
+            sellers=args.sellers, buyers=args.buyers, months=args.months, seed=args.seed, end=args.end, clear=True, progress=False
+        )
+        print(f"generated in {time.perf_counter() - started:.1f}s", flush=True)
+    if not EarningRule.objects.exists():
+        EarningRule.objects.create(name="A point per unit spent", kind=RuleKind.SPEND, points=1, priority=100)
+    print("training:", *demo_models_train(seed=args.seed), sep="\n  ", flush=True)
+    as_of = datetime.fromisoformat(args.end).replace(hour=3, tzinfo=timezone.utc)
+
+    results = {
+        "scale": {"sellers": Seller.objects.count(), "buyers": args.buyers, "orders": Order.objects.count()},
+        "chunk_size": chunk_size,
+        "raw_sql_floor": _floor(),
+        "runs": {},
+    }
+    print(f"raw SQL floor: {results['raw_sql_floor']['seconds']}s", flush=True)
+    _wipe_outputs()
+    results["runs"]["inline"] = _inline(as_of, chunk_size)
+    print(f"inline: {results['runs']['inline']['seconds']}s", flush=True)
+    for count in [int(c) for c in args.workers.split(",") if c.strip()]:
+        _wipe_outputs()
+        results["runs"][f"{count} worker(s)"] = _on_workers(count, as_of=as_of, chunk_size=chunk_size, broker=broker)
+        print(f"{count} worker(s): {results['runs'][f'{count} worker(s)']['seconds']}s", flush=True)
+
+    floor = results["raw_sql_floor"]["seconds"] or 1e-9
+    for run in results["runs"].values():
+        run["ratio_to_raw_sql_floor"] = round(run["seconds"] / floor, 1)
+    if "1 worker(s)" in results["runs"] and "2 worker(s)" in results["runs"]:
+        results["speedup_2_over_1_workers"] = round(
+            results["runs"]["1 worker(s)"]["seconds"] / max(results["runs"]["2 worker(s)"]["seconds"], 1e-9), 2
+        )
+    out = ROOT / "bench" / "results" / "pipeline.json"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(results, indent=2, default=str))
+    print(json.dumps({k: v for k, v in results.items() if k != "runs"}, indent=2, default=str))
+    for name, run in results["runs"].items():
+        print(f"{name:>12}: {run['seconds']:>8.1f}s  x{run['ratio_to_raw_sql_floor']} of floor  peak RSS {run['peak_rss_mb_per_worker']}  {run['status']}")
+
+
+if __name__ == "__main__":
+    main()
