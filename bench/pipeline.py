@@ -112,7 +112,7 @@ def _on_workers(count, *, as_of, chunk_size, broker) -> dict:
     from core.models import PipelineRun, RunStatus
     from tests import workers
 
-    with workers.workers(count, broker=broker, queues="default,scoring", PIPELINE_CHUNK_SIZE=str(chunk_size)):
+    with workers.workers(count, broker=broker, queues="default,recompute", PIPELINE_CHUNK_SIZE=str(chunk_size)):
         time.sleep(3)  # let the workers connect before the clock starts
         producer = Celery()
         with producer.connection(broker) as connection:

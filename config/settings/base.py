@@ -159,10 +159,25 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_SOFT_TIME_LIMIT = env_int("CELERY_TASK_SOFT_TIME_LIMIT", 25 * 60)
 CELERY_TASK_TIME_LIMIT = env_int("CELERY_TASK_TIME_LIMIT", 30 * 60)
 CELERY_TASK_DEFAULT_QUEUE = "default"
+# Three queues, so heavy recomputes never delay the small follow-ups of incoming data:
+#   recompute - nightly chunks, model training, bulk recomputes (CPU and database heavy)
+#   ingest    - per-subject reactions to storefront and survey data (small, latency matters)
+#   default   - the outbox, pipeline coordination, anything else
+# The first matching pattern wins.
 CELERY_TASK_ROUTES = {
-    "scoring.*": {"queue": "scoring"},
-    "buyers.*": {"queue": "scoring"},
-    "core.outbox.*": {"queue": "default"},
+    "core.pipeline.chunk": {"queue": "recompute"},
+    "integrations.run_reaction": {"queue": "ingest"},
+    "scoring.rescore_seller": {"queue": "ingest"},
+    "sellers.application_received": {"queue": "ingest"},
+    "loyalty.order_points_sync": {"queue": "ingest"},
+    "loyalty.engagement_points": {"queue": "ingest"},
+    "loyalty.review_points": {"queue": "ingest"},
+    "feedback.process_responses": {"queue": "ingest"},
+    "scoring.*": {"queue": "recompute"},
+    "buyers.*": {"queue": "recompute"},
+    "loyalty.*": {"queue": "recompute"},
+    "dashboard.*": {"queue": "recompute"},
+    "sellers.*": {"queue": "recompute"},
 }
 # How long a delivered but unacknowledged task waits before Redis hands it to another worker
 # (the redelivery of a killed worker's chunk). It must exceed the longest task.

@@ -54,3 +54,30 @@ def test_postgres_database_url_selects_the_postgresql_backend():
     assert parsed["ENGINE"] == "django.db.backends.postgresql"
     assert parsed["NAME"] == "kiln"
     assert parsed["HOST"] == "db.internal"
+
+
+@pytest.mark.parametrize(
+    "task,queue",
+    [
+        ("core.pipeline.chunk", "recompute"),
+        ("scoring.train_seller_score", "recompute"),
+        ("scoring.rescore_seller", "ingest"),
+        ("loyalty.order_points_sync", "ingest"),
+        ("loyalty.recompute_tiers", "recompute"),
+        ("core.outbox.deliver", "default"),
+        ("core.pipeline.level_done", "default"),
+    ],
+)
+def test_tasks_are_routed_to_their_named_queue(task, queue):
+    from config.celery import app
+
+    assert app.amqp.router.route({}, task)["queue"].name == queue
+
+
+def test_worker_reliability_settings_are_explicit():
+    from config.celery import app
+
+    assert app.conf.task_acks_late is True
+    assert app.conf.worker_prefetch_multiplier == 1
+    assert app.conf.task_serializer == "json" and app.conf.accept_content == ["json"]
+    assert app.conf.task_time_limit > app.conf.task_soft_time_limit > 0

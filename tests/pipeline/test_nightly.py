@@ -110,7 +110,7 @@ def test_two_real_workers_produce_the_same_rows_as_one_process(broker):
     _wipe_outputs()
     assert not pipeline_outputs_digest()["scoring.SellerScore"]
 
-    with workers.workers(2, broker=broker, queues="default,scoring", PIPELINE_CHUNK_SIZE="40"):
+    with workers.workers(2, broker=broker, queues="default,recompute", PIPELINE_CHUNK_SIZE="40"):
         _start_remote(broker)
         run = workers.wait_for(_finished, timeout=240)
     assert run.status == RunStatus.SUCCEEDED, run.error
@@ -138,7 +138,7 @@ def test_a_worker_killed_inside_a_loyalty_chunk_double_counts_no_points(broker, 
         "KILN_TEST_PIPELINE_CONTROL": str(tmp_path),
         "CELERY_VISIBILITY_TIMEOUT": "3",
     }
-    victim = workers.start_worker(broker=broker, queues="default,scoring", **env)
+    victim = workers.start_worker(broker=broker, queues="default,recompute", **env)
     try:
         _start_remote(broker)
         workers.wait_for(
@@ -149,7 +149,7 @@ def test_a_worker_killed_inside_a_loyalty_chunk_double_counts_no_points(broker, 
     finally:
         workers.stop(victim)
     (tmp_path / "stall-loyalty").unlink()
-    with workers.workers(1, broker=broker, queues="default,scoring", **env):
+    with workers.workers(1, broker=broker, queues="default,recompute", **env):
         run = workers.wait_for(_finished, timeout=240)
     assert run.status == RunStatus.SUCCEEDED, run.error
     assert PipelineChunk.objects.filter(stage__run=run, stage__name="loyalty", attempts__gte=2).exists()

@@ -87,7 +87,7 @@ def test_two_workers_produce_the_same_rows_as_one_process(broker, control, marke
     reference = _clean_run_reference()
     (control / "stall-sellers").write_text("0.2")  # long enough that both workers take chunks
     env = {"PIPELINE_STAGES": STAGES, "PIPELINE_CHUNK_SIZE": "3", "KILN_TEST_PIPELINE_CONTROL": str(control)}
-    with workers.workers(2, broker=broker, queues="default,scoring", **env):
+    with workers.workers(2, broker=broker, queues="default,recompute", **env):
         _start_remote(broker)
         run = workers.wait_for(_finished_run)
     assert run.status == RunStatus.SUCCEEDED, run.error
@@ -104,7 +104,7 @@ def test_a_worker_killed_mid_chunk_loses_nothing_and_double_counts_nothing(broke
         "KILN_TEST_PIPELINE_CONTROL": str(control),
         "CELERY_VISIBILITY_TIMEOUT": "3",
     }
-    victim = workers.start_worker(broker=broker, queues="default,scoring", **env)
+    victim = workers.start_worker(broker=broker, queues="default,recompute", **env)
     try:
         _start_remote(broker)
         workers.wait_for(lambda: PipelineChunk.objects.filter(status=RunStatus.RUNNING).exists(), timeout=60)
@@ -113,7 +113,7 @@ def test_a_worker_killed_mid_chunk_loses_nothing_and_double_counts_nothing(broke
     finally:
         workers.stop(victim)
     (control / "stall-sellers").unlink()
-    with workers.workers(1, broker=broker, queues="default,scoring", **env):
+    with workers.workers(1, broker=broker, queues="default,recompute", **env):
         run = workers.wait_for(_finished_run, timeout=120)
     assert run.status == RunStatus.SUCCEEDED, run.error
     assert _cases() == reference
@@ -140,7 +140,7 @@ def test_queued_work_survives_a_broker_restart(tmp_path, control, marketplace):
     env = {"PIPELINE_STAGES": STAGES, "PIPELINE_CHUNK_SIZE": "3", "KILN_TEST_PIPELINE_CONTROL": str(control)}
     try:
         (control / "stall-sellers").write_text("1")
-        with workers.workers(1, broker=url, queues="default,scoring", **env):
+        with workers.workers(1, broker=url, queues="default,recompute", **env):
             _start_remote(url)
             workers.wait_for(lambda: PipelineChunk.objects.filter(status=RunStatus.SUCCEEDED).exists(), timeout=60)
             server.terminate()
@@ -161,7 +161,7 @@ def test_chunks_retry_after_their_database_connections_are_cut(broker, control, 
     (control / "stall-sellers").write_text("1")
     env = {"PIPELINE_STAGES": STAGES, "PIPELINE_CHUNK_SIZE": "3", "KILN_TEST_PIPELINE_CONTROL": str(control)}
     database = connection.settings_dict["NAME"]
-    with workers.workers(1, broker=broker, queues="default,scoring", **env):
+    with workers.workers(1, broker=broker, queues="default,recompute", **env):
         _start_remote(broker)
         workers.wait_for(lambda: PipelineChunk.objects.filter(status=RunStatus.RUNNING).exists(), timeout=60)
         with connection.cursor() as cursor:
