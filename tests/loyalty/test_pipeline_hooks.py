@@ -37,3 +37,17 @@ def test_nightly_hooks_award_expire_tier_and_badge_idempotently(program):
     assert PointsEntry.objects.filter(kind="expire").count() == 1
     assert BuyerTier.objects.get(buyer=recent.buyer).tier.code == "silver"
     assert list(BadgeAward.objects.values_list("buyer_id", flat=True)) == [recent.buyer_id]
+
+
+def test_every_loyalty_beat_entry_names_a_registered_task():
+    from config.celery import app
+    from core.schedule import collect_beat_schedule
+
+    import loyalty.tasks  # noqa: F401 - registers the tasks
+
+    entries = {name: e for name, e in collect_beat_schedule().items() if name.startswith("loyalty-")}
+    assert {e["task"] for e in entries.values()} == {
+        "loyalty.activate_points", "loyalty.expire_points", "loyalty.send_expiry_reminders",
+        "loyalty.award_delivered_orders", "loyalty.recompute_tiers", "loyalty.evaluate_badges",
+    }
+    assert all(e["task"] in app.tasks for e in entries.values())
