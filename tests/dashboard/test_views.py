@@ -150,6 +150,7 @@ def _count(client, url, params=None):
     (URL, {**OCT, "category": "ceramics", "breakdown": "tier"}),
     ("/admin/casework/case/", {"queue": "active"}),
     ("/admin/casework/case/", {"queue": "overdue", "team__exact": "customer_success"}),
+    ("/admin/sellers/onboardingqueuecase/", {}),
     ("/admin/", {}),
 ])
 def test_pages_load_in_the_same_number_of_queries_with_5_or_50_rows(client, market, admin_user, url, params):
