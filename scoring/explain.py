@@ -98,6 +98,16 @@ def describe(feature: str, row: Mapping) -> str:
         return "portfolio provided with the application" if v else "no portfolio provided with the application"
     if feature == "has_history":
         return "has a sales history" if v else "no sales history yet: category averages used"
+    if feature.startswith("category_"):
+        label = {
+            "category_late_rate": "late shipments",
+            "category_cancel_rate": "cancellations",
+            "category_return_rate": "returns",
+        }.get(feature)
+        if label:
+            return f"craft category averages {_pct(v)} {label}"
+        if feature == "category_rating_mean":
+            return f"craft category averages {v:.1f} stars"
     if feature == "flagged_feedback_count":
         return f"{int(v)} flagged feedback point(s) in the last year"
     if feature == "buyer_trust":

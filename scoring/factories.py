@@ -7,7 +7,7 @@ from django.utils import timezone
 from scoring import registry
 from scoring.features import MODEL_FEATURES
 from scoring.models import SellerScore
-from scoring.training import KIND, build_estimator
+from scoring.training import COLD_START_FEATURES, COLD_START_KIND, KIND, build_estimator
 from sellers.factories import SellerFactory
 
 
@@ -37,6 +37,29 @@ def trained_seller_model(*, seed: int = 0, category: str | None = None, activate
     if activate:
         registry.model_version_activate(version=version)
     return version
+
+
+def trained_cold_start_model(*, seed: int = 0):
+    """A cold-start model where more years of experience and a portfolio mean better outcomes."""
+    rng = np.random.default_rng(seed)
+    n = 400
+    X = rng.normal(size=(n, len(COLD_START_FEATURES)))
+    X[:, 0] = rng.poisson(5, n)
+    X[:, 1] = rng.random(n) < 0.5
+    logit = -1.0 + 0.35 * X[:, 0] + 0.8 * X[:, 1]
+    y = (rng.random(n) < 1 / (1 + np.exp(-logit))).astype(int)
+    now = timezone.now()
+    version = registry.model_version_register(
+        kind=COLD_START_KIND,
+        estimator=build_estimator(seed).fit(X, y),
+        features=COLD_START_FEATURES,
+        metrics={"roc_auc": 0.7, "brier": 0.2, "calibration": []},
+        baseline_metrics={"roc_auc": 0.5},
+        window_start=now - timedelta(days=400),
+        window_end=now,
+        seed=seed,
+    )
+    return registry.model_version_activate(version=version)
 
 
 class SellerScoreFactory(factory.django.DjangoModelFactory):

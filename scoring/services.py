@@ -22,7 +22,7 @@ from scoring.models import (
     SellerScore,
     SellerScoreHistory,
 )
-from scoring.training import KIND
+from scoring.training import COLD_START_KIND, KIND
 from sellers.models import OnboardingStatus, Seller
 
 logger = logging.getLogger(__name__)
@@ -39,10 +39,20 @@ COLD_START_NEUTRAL = ("log_logins_30", "login_trend", "log_listing_updates_90", 
 NO_MODEL_REASON = {"feature": "", "text": "no validated scoring model is active yet: neutral score", "contribution": 0}
 
 
+COLD_START_KEY = "__cold_start__"
+
+
 def active_models() -> dict:
-    """{category or None: (version, estimator)} of every active seller-score model."""
-    versions = ModelVersion.objects.filter(kind=KIND, status=ModelStatus.ACTIVE)
-    return {version.category: (version, registry.model_load(version)) for version in versions}
+    """{category or None: (version, estimator)} of every active seller-score model.
+
+    The cold-start model, when one is active, is under COLD_START_KEY.
+    """
+    versions = ModelVersion.objects.filter(kind__in=[KIND, COLD_START_KIND], status=ModelStatus.ACTIVE)
+    models = {}
+    for version in versions:
+        key = COLD_START_KEY if version.kind == COLD_START_KIND else version.category
+        models[key] = (version, registry.model_load(version))
+    return models
 
 
 def seller_scores_compute(*, as_of: datetime, seller_ids=None, models: dict | None = None) -> pd.DataFrame:
@@ -61,6 +71,9 @@ def seller_scores_compute(*, as_of: datetime, seller_ids=None, models: dict | No
     if len(features):
         global_model = models.get(None)
         assigned = features["craft_category"].map(lambda c: c if c in models else None)
+        if COLD_START_KEY in models:
+            # No sales yet: the application model speaks for the artisan.
+            assigned = assigned.where(features["has_history"] != 0, COLD_START_KEY)
         for category, group in features.groupby(assigned.fillna("__global__")):
             key = None if category == "__global__" else category
             entry = models.get(key) or global_model

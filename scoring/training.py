@@ -31,6 +31,18 @@ from scoring.models import ModelVersion
 logger = logging.getLogger(__name__)
 
 KIND = "seller_score"
+# New artisans (no orders yet) are scored by a model of what an application says: the
+# applicant's experience and portfolio and the category's track record. It is trained on the
+# same rows and outcome as the main model, using only what is known at application time.
+COLD_START_KIND = "seller_score_cold_start"
+COLD_START_FEATURES = [
+    "years_experience",
+    "has_portfolio",
+    "category_late_rate",
+    "category_cancel_rate",
+    "category_return_rate",
+    "category_rating_mean",
+]
 HORIZON_DAYS = 120
 SNAPSHOT_STEP_DAYS = 30
 MAX_SNAPSHOTS = 10
@@ -212,8 +224,8 @@ def _baseline_metrics(train: pd.DataFrame, holdout: pd.DataFrame, model_prob: np
     return metrics
 
 
-def _incumbent_head_to_head(holdout: pd.DataFrame, category: str | None) -> dict | None:
-    version = ModelVersion.objects.for_slot(kind=KIND, category=category).active().first()
+def _incumbent_head_to_head(holdout: pd.DataFrame, category: str | None, kind: str = KIND) -> dict | None:
+    version = ModelVersion.objects.for_slot(kind=kind, category=category).active().first()
     if version is None or not set(version.features) <= set(holdout.columns):
         return None
     estimator = registry.model_load(version)
@@ -249,10 +261,11 @@ def training_frames(*, seed: int, horizon_days: int = HORIZON_DAYS, data_end: da
     return train, holdout, window
 
 
-def _fit_and_register(*, train, holdout, window, seed, category, horizon_days) -> ModelVersion:
+def _fit_and_register(*, train, holdout, window, seed, category, horizon_days, kind: str = KIND,
+                      features: list[str] = MODEL_FEATURES) -> ModelVersion:
     estimator = build_estimator(seed)
-    estimator.fit(train[MODEL_FEATURES].to_numpy(float), train["label"].to_numpy())
-    prob = estimator.predict_proba(holdout[MODEL_FEATURES].to_numpy(float))[:, 1]
+    estimator.fit(train[features].to_numpy(float), train["label"].to_numpy())
+    prob = estimator.predict_proba(holdout[features].to_numpy(float))[:, 1]
     metrics = evaluate(holdout["label"], prob, holdout["high_return_cancel"])
     metrics.update(
         {
@@ -263,14 +276,14 @@ def _fit_and_register(*, train, holdout, window, seed, category, horizon_days) -
             "label": f"active after {horizon_days} days and <= {GOOD_STANDING_MAX_PROBLEM_RATE:.0%} problem orders",
         }
     )
-    incumbent = _incumbent_head_to_head(holdout, category)
+    incumbent = _incumbent_head_to_head(holdout, category, kind)
     if incumbent:
         metrics["incumbent"] = incumbent
     baseline = _baseline_metrics(train, holdout, prob)
     return registry.model_version_register(
-        kind=KIND,
+        kind=kind,
         estimator=estimator,
-        features=MODEL_FEATURES,
+        features=features,
         metrics=metrics,
         baseline_metrics=baseline,
         window_start=window[0],
@@ -307,6 +320,14 @@ def seller_score_train(*, seed: int = 42, activate: bool = True, categories: boo
     global_estimator = registry.model_load(global_version)
     if activate:
         _try_activate(global_version, result)
+
+    cold_start = _fit_and_register(
+        train=train, holdout=holdout, window=window, seed=seed, category=None, horizon_days=horizon_days,
+        kind=COLD_START_KIND, features=COLD_START_FEATURES,
+    )
+    result.versions.append(cold_start)
+    if activate:
+        _try_activate(cold_start, result)
 
     if categories:
         for category in sorted(train["craft_category"].unique()):

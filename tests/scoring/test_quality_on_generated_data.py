@@ -68,6 +68,8 @@ def trained(db):
                 "features": version.features,
                 "activated": version in result.activated,
                 "again": again.metrics,
+                "cold_start": result.versions[1].metrics,
+                "cold_start_baseline": result.versions[1].baseline_metrics,
                 "fairness": _flag_rates(OFF_SEASON),
             }
         )
@@ -111,3 +113,10 @@ def test_training_is_reproducible_from_the_seed(trained):
     assert trained["again"]["roc_auc"] == trained["metrics"]["roc_auc"]
     assert trained["again"]["calibration"] == trained["metrics"]["calibration"]
     assert np.isclose(trained["again"]["brier"], trained["metrics"]["brier"])
+
+
+@pytest.mark.slow
+def test_cold_start_model_ranks_artisans_from_their_application_alone(trained):
+    print("cold-start ROC AUC", trained["cold_start"]["roc_auc"], "baseline", trained["cold_start_baseline"]["roc_auc"])
+
+    assert trained["cold_start"]["roc_auc"] > 0.55

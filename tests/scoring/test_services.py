@@ -7,7 +7,7 @@ from django.utils import timezone
 from marketplace.factories import OrderFactory
 from marketplace.models import OrderStatus
 from scoring import services
-from scoring.factories import trained_seller_model
+from scoring.factories import trained_cold_start_model, trained_seller_model
 from scoring.models import RunStatus, ScoreRun, ScoreRunChunk, SellerScore, SellerScoreHistory
 from sellers.factories import SellerFactory
 from sellers.models import CraftCategory, OnboardingStatus
@@ -180,3 +180,22 @@ def test_training_command_without_history_is_a_clear_error():
 
     with pytest.raises(CommandError, match="no orders to train on"):
         call_command("train_seller_score", "--seed", "3")
+
+
+@pytest.mark.django_db
+def test_applicants_are_scored_by_the_cold_start_model_from_their_application():
+    trained_seller_model()
+    cold_model = trained_cold_start_model()
+    veteran = SellerFactory()
+    _history(veteran, good=10)
+    experienced = SellerFactory(onboarding_status=OnboardingStatus.APPLIED, approved_at=None, years_experience=12, has_portfolio=True)
+    novice = SellerFactory(onboarding_status=OnboardingStatus.APPLIED, approved_at=None, years_experience=0, has_portfolio=False)
+
+    scores = services.seller_scores_compute(as_of=timezone.now())
+
+    assert scores.loc[experienced.pk, "model_version_id"] == cold_model.pk
+    assert scores.loc[veteran.pk, "model_version_id"] != cold_model.pk
+    assert scores.loc[experienced.pk, "score"] > scores.loc[novice.pk, "score"]
+    texts = [r["text"] for r in scores.loc[novice.pk, "reasons"]]
+    assert "0 years of craft experience (application)" in texts
+    assert "no portfolio provided with the application" in texts
