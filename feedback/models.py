@@ -160,15 +160,19 @@ class Response(models.Model):
     post-purchase feedback.
     """
 
-    source = models.ForeignKey(FeedbackSource, on_delete=models.PROTECT, related_name="responses")
+    # FK indexes that a composite index below already leads with are left out: every index costs
+    # ingestion time on each insert (see bench/feedback_ingest.py).
+    source = models.ForeignKey(FeedbackSource, on_delete=models.PROTECT, related_name="responses", db_index=False)
     external_id = models.CharField(max_length=128)
-    survey = models.ForeignKey(Survey, on_delete=models.PROTECT, related_name="responses")
+    survey = models.ForeignKey(Survey, on_delete=models.PROTECT, related_name="responses", db_index=False)
     respondent_kind = models.CharField(max_length=8, choices=RespondentKind.choices, default=RespondentKind.UNKNOWN)
     buyer = models.ForeignKey(
-        "buyers.Buyer", on_delete=models.SET_NULL, null=True, blank=True, related_name="feedback_responses"
+        "buyers.Buyer", on_delete=models.SET_NULL, null=True, blank=True, related_name="feedback_responses",
+        db_index=False,
     )
     seller = models.ForeignKey(
-        "sellers.Seller", on_delete=models.SET_NULL, null=True, blank=True, related_name="feedback_responses"
+        "sellers.Seller", on_delete=models.SET_NULL, null=True, blank=True, related_name="feedback_responses",
+        db_index=False,
     )
     order = models.ForeignKey(
         "marketplace.Order", on_delete=models.SET_NULL, null=True, blank=True, related_name="feedback_responses"
@@ -223,7 +227,8 @@ class Response(models.Model):
 
 
 class Answer(models.Model):
-    response = models.ForeignKey(Response, on_delete=models.CASCADE, related_name="answers")
+    # The (response, question) unique index serves lookups by response.
+    response = models.ForeignKey(Response, on_delete=models.CASCADE, related_name="answers", db_index=False)
     question = models.ForeignKey(Question, on_delete=models.PROTECT, related_name="answers")
     number = models.FloatField(null=True, blank=True)
     text = models.TextField(blank=True)
