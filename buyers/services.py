@@ -9,15 +9,15 @@ The recompute is split so Celery can run it in bounded pieces:
 
 from __future__ import annotations
 
+import json
 import logging
 from dataclasses import dataclass
 from datetime import datetime
-from datetime import timezone as dt_timezone
 from decimal import Decimal
 
 import numpy as np
 import pandas as pd
-from django.db import transaction
+from django.db import connection, transaction
 from threadpoolctl import threadpool_limits
 from django.db.models import Max, Min
 from django.utils import timezone
@@ -214,7 +214,7 @@ def segment_assign(frame: pd.DataFrame, settings: RetentionSettings) -> tuple[np
 
 
 def _to_decimal(values) -> list[Decimal]:
-    return [Decimal(f"{max(float(v), 0.0):.2f}") for v in values]
+    return [Decimal(f"{max(float(v), 0.0):.2f}") for v in np.nan_to_num(np.asarray(values, dtype=float), nan=0.0)]
 
 
 def buyer_retention_score_range(*, start_id: int, end_id: int, as_of: datetime | None = None) -> int:
@@ -319,66 +319,106 @@ def buyer_retention_score_range(*, start_id: int, end_id: int, as_of: datetime |
     ):
         previous[buyer_id], previous_since[buyer_id] = segment, since
     computed_at = timezone.now()
-    ids = frame.index.to_numpy()
+    ids = [int(b) for b in frame.index]
     order_count = frame["order_count"].fillna(0).astype(int).to_numpy()
     total_spend = frame["total_spend"].fillna(0).to_numpy(dtype=float)
+    average = np.divide(total_spend, np.maximum(order_count, 1))
     top_seller = frame["top_seller_id"].to_numpy()
-    rows, changes = [], []
-    aware = lambda value: None if pd.isna(value) else timezone.make_aware(pd.Timestamp(value).to_pydatetime(), dt_timezone.utc)  # noqa: E731
+
+    def aware(series: pd.Series) -> list:
+        values = series.dt.round("us").dt.tz_localize("UTC").astype(object)
+        return [None if pd.isna(v) else v.to_pydatetime() for v in values]
+
+    churn_suffix = model_label or "1 - P(alive) (no active churn model)"
+    changes, since_values, reason_values = [], [], []
     for i, buyer_id in enumerate(ids):
-        # Building model instances for bulk_create; no queries happen in this loop.
+        # Plain Python over arrays already computed; no queries happen in this loop.
         segment = segments[i]
-        old = previous.get(int(buyer_id))
-        since = previous_since.get(int(buyer_id)) if old == segment else computed_at
+        old = previous.get(buyer_id)
+        since_values.append(previous_since.get(buyer_id) if old == segment else computed_at)
         if old != segment:
-            changes.append(BuyerSegmentChange(buyer_id=int(buyer_id), from_segment=old or "", to_segment=segment, changed_at=computed_at))
+            changes.append(BuyerSegmentChange(buyer_id=buyer_id, from_segment=old or "", to_segment=segment, changed_at=computed_at))
         why = list(reasons[i])
         if has_orders[i]:
-            why.append(
-                f"Churn probability {churn_probability[i]:.2f} ({bands[i]}) from "
-                + (model_label or "1 - P(alive) (no active churn model)") + "."
-            )
-        rows.append(
-            BuyerRetention(
-                buyer_id=int(buyer_id),
-                computed_at=computed_at,
-                order_count=int(order_count[i]),
-                frequency=int(x[i]),
-                recency_days=float(t_x[i] * WEEK_DAYS),
-                age_days=float(T[i] * WEEK_DAYS),
-                days_since_last_order=float(since_last[i]) if has_orders[i] else None,
-                total_spend=Decimal(f"{total_spend[i]:.2f}"),
-                average_order_value=Decimal(f"{(total_spend[i] / order_count[i]) if order_count[i] else 0:.2f}"),
-                first_order_at=aware(first_at.iloc[i]),
-                last_order_at=aware(last_at.iloc[i]),
-                p_alive=float(p_alive[i]),
-                expected_purchases_90d=float(max(expected_90[i], 0.0)),
-                expected_order_value=_to_decimal([expected_value[i]])[0],
-                clv=_to_decimal([clv[i]])[0],
-                churn_probability=float(churn_probability[i]),
-                churn_band=bands[i],
-                churn_model_version=model_label if has_orders[i] else "",
-                cadence_days=float(cadence[i]) if has_orders[i] else None,
-                cadence_is_estimated=bool(estimated[i]),
-                next_purchase_from=aware(window_from.iloc[i]),
-                next_purchase_to=aware(window_to.iloc[i]),
-                cadence_state=cadence_state[i],
-                segment=segment,
-                segment_since=since,
-                top_seller_id=None if pd.isna(top_seller[i]) else int(top_seller[i]),
-                reasons=why,
-            )
-        )
-    update_fields = [
-        f.name for f in BuyerRetention._meta.concrete_fields
-        if f.name not in ("buyer", "recommended_seller_ids", "recommended_listing_ids")
-    ]
+            why.append(f"Churn probability {churn_probability[i]:.2f} ({bands[i]}) from {churn_suffix}.")
+        reason_values.append(why)
+    columns = {
+        "buyer_id": ids,
+        "computed_at": [computed_at] * len(ids),
+        "order_count": order_count.tolist(),
+        "frequency": x.astype(int).tolist(),
+        "recency_days": (t_x * WEEK_DAYS).tolist(),
+        "age_days": (T * WEEK_DAYS).tolist(),
+        "days_since_last_order": [float(v) if h else None for v, h in zip(since_last, has_orders)],
+        "total_spend": _to_decimal(total_spend),
+        "average_order_value": _to_decimal(average),
+        "first_order_at": aware(first_at),
+        "last_order_at": aware(last_at),
+        "p_alive": p_alive.astype(float).tolist(),
+        "expected_purchases_90d": np.maximum(expected_90, 0.0).astype(float).tolist(),
+        "expected_order_value": _to_decimal(expected_value),
+        "clv": _to_decimal(clv),
+        "churn_probability": churn_probability.astype(float).tolist(),
+        "churn_band": [str(v) for v in bands],
+        "churn_model_version": [model_label if h else "" for h in has_orders],
+        "cadence_days": [float(c) if h else None for c, h in zip(cadence, has_orders)],
+        "cadence_is_estimated": [bool(v) for v in estimated],
+        "next_purchase_from": aware(window_from),
+        "next_purchase_to": aware(window_to),
+        "cadence_state": [str(v) for v in cadence_state],
+        "segment": [str(v) for v in segments],
+        "segment_since": since_values,
+        "top_seller_id": [None if pd.isna(v) else int(v) for v in top_seller],
+        "reasons": reason_values,
+    }
     with transaction.atomic():
-        BuyerRetention.objects.bulk_create(
-            rows, batch_size=2000, update_conflicts=True, unique_fields=["buyer"], update_fields=update_fields
-        )
+        _retention_upsert(columns)
         BuyerSegmentChange.objects.bulk_create(changes, batch_size=2000)
-    return len(rows)
+    return len(ids)
+
+
+# Recommendations are written by their own recompute; the scoring upsert leaves them alone.
+_KEEP_ON_UPDATE = ("recommended_listing_ids", "recommended_seller_ids")
+
+
+def _retention_upsert(columns: dict[str, list]) -> None:
+    """Insert or update BuyerRetention rows given column-wise values (db column names)."""
+    if connection.vendor == "postgresql":
+        _retention_upsert_copy(columns)
+        return
+    names = list(columns)
+    rows = [
+        BuyerRetention(**{name: columns[name][i] for name in names}) for i in range(len(columns["buyer_id"]))
+    ]
+    update_fields = [f.name for f in BuyerRetention._meta.concrete_fields if f.name != "buyer" and f.name not in _KEEP_ON_UPDATE]
+    BuyerRetention.objects.bulk_create(rows, batch_size=2000, update_conflicts=True, unique_fields=["buyer"], update_fields=update_fields)
+
+
+def _retention_upsert_copy(columns: dict[str, list]) -> None:
+    """PostgreSQL: COPY into a temporary table, then one INSERT … ON CONFLICT DO UPDATE.
+
+    bulk_create(update_conflicts=True) spends ~0.7 ms of Python per row preparing 29
+    parameters; COPY moves the same rows in a fraction of that.
+    """
+    table = BuyerRetention._meta.db_table
+    names = list(columns)
+    quoted = ", ".join(f'"{n}"' for n in names)
+    updates = ", ".join(f'"{n}" = EXCLUDED."{n}"' for n in names if n != "buyer_id")
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"CREATE TEMPORARY TABLE IF NOT EXISTS tmp_buyer_retention ON COMMIT DELETE ROWS AS SELECT {quoted} FROM {table} WITH NO DATA"
+        )
+        with cursor.cursor.copy(f"COPY tmp_buyer_retention ({quoted}) FROM STDIN") as copy:
+            for i in range(len(columns["buyer_id"])):
+                copy.write_row(
+                    [json.dumps(columns[n][i]) if n == "reasons" else columns[n][i] for n in names]
+                )
+        cursor.execute(
+            f"INSERT INTO {table} ({quoted}, recommended_listing_ids, recommended_seller_ids) "
+            f"SELECT {quoted}, '[]'::jsonb, '[]'::jsonb FROM tmp_buyer_retention "
+            f"ON CONFLICT (buyer_id) DO UPDATE SET {updates}"
+        )
+        cursor.execute("TRUNCATE tmp_buyer_retention")
 
 
 def buyer_id_ranges(*, chunk_size: int = CHUNK_SIZE) -> list[tuple[int, int]]:

@@ -82,10 +82,21 @@ def test_a_fit_that_fails_to_converge_is_stored_as_failed_and_the_previous_fit_s
     assert not math.isnan(_row(small_base["loyal"]).p_alive)
 
 
-def test_scoring_a_range_uses_a_fixed_number_of_queries(small_base, django_assert_max_num_queries):
+def test_scoring_a_range_costs_the_same_number_of_queries_however_many_buyers_it_holds(small_base, buy):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from buyers.factories import BuyerFactory
     from buyers.services import buyer_retention_score_range, lifetime_fits_run
 
     lifetime_fits_run()
-    with django_assert_max_num_queries(15):
+    buyer_retention_score_range(start_id=0, end_id=10**9)  # first run also creates the settings row
+    with CaptureQueriesContext(connection) as small:
+        buyer_retention_score_range(start_id=0, end_id=10**9)
+    for _ in range(25):
+        buy(BuyerFactory(), 30)
+    with CaptureQueriesContext(connection) as large:
         buyer_retention_score_range(start_id=0, end_id=10**9)
 
+    # The only extra statement is the segment-history insert for the newcomers.
+    assert len(large.captured_queries) <= len(small.captured_queries) + 1 <= 20
