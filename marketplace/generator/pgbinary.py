@@ -54,8 +54,18 @@ def _column(kind: str, series: pd.Series) -> tuple[np.ndarray, np.ndarray]:
         if (cents < 0).any():
             raise ValueError("Negative amounts are not encoded.")
         whole = cents // 100
-        head = np.stack([np.full_like(cents, 3), np.ones_like(cents), np.zeros_like(cents), np.full_like(cents, 2),
-                         whole // 10_000, whole % 10_000, (cents % 100) * 100], axis=1)
+        head = np.stack(
+            [
+                np.full_like(cents, 3),
+                np.ones_like(cents),
+                np.zeros_like(cents),
+                np.full_like(cents, 2),
+                whole // 10_000,
+                whole % 10_000,
+                (cents % 100) * 100,
+            ],
+            axis=1,
+        )
         return null, head.astype(">i2").view("u1").reshape(-1, 14)
     if kind == "text":
         values = series.to_numpy(dtype=object)

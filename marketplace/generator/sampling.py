@@ -22,8 +22,32 @@ HANDLING = np.array([h for h, _ in P.HANDLING_DAYS])
 HANDLING_P = np.array([p for _, p in P.HANDLING_DAYS])
 
 ADJECTIVES = np.array(
-    ["Amber", "Birch", "Cedar", "Clay", "Copper", "Dune", "Ember", "Fern", "Flint", "Harbor", "Hazel", "Indigo",
-     "Juniper", "Linen", "Maple", "Moss", "Oak", "Olive", "Quartz", "Rowan", "Saffron", "Sage", "Slate", "Willow"],
+    [
+        "Amber",
+        "Birch",
+        "Cedar",
+        "Clay",
+        "Copper",
+        "Dune",
+        "Ember",
+        "Fern",
+        "Flint",
+        "Harbor",
+        "Hazel",
+        "Indigo",
+        "Juniper",
+        "Linen",
+        "Maple",
+        "Moss",
+        "Oak",
+        "Olive",
+        "Quartz",
+        "Rowan",
+        "Saffron",
+        "Sage",
+        "Slate",
+        "Willow",
+    ],
     dtype=object,
 )
 STUDIO_WORDS = np.array(["Studio", "Workshop", "Atelier", "Makers", "Crafts", "Goods", "Hand Co."], dtype=object)
@@ -37,13 +61,60 @@ ITEMS = {
     CraftCategory.PAPER_GOODS: ["notebook", "card set", "print", "calendar", "gift tags", "journal"],
 }
 FIRST_NAMES = np.array(
-    ["Ada", "Ben", "Chloe", "Dev", "Elena", "Farid", "Grace", "Hugo", "Ines", "Jonas", "Kira", "Luca", "Maya",
-     "Noah", "Olga", "Priya", "Quinn", "Rosa", "Sami", "Tara", "Umar", "Vera", "Wen", "Yara", "Zane"],
+    [
+        "Ada",
+        "Ben",
+        "Chloe",
+        "Dev",
+        "Elena",
+        "Farid",
+        "Grace",
+        "Hugo",
+        "Ines",
+        "Jonas",
+        "Kira",
+        "Luca",
+        "Maya",
+        "Noah",
+        "Olga",
+        "Priya",
+        "Quinn",
+        "Rosa",
+        "Sami",
+        "Tara",
+        "Umar",
+        "Vera",
+        "Wen",
+        "Yara",
+        "Zane",
+    ],
     dtype=object,
 )
 LAST_NAMES = np.array(
-    ["Adler", "Brooks", "Costa", "Dubois", "Evans", "Fischer", "Garcia", "Hansen", "Ito", "Jensen", "Kowalski",
-     "Larsen", "Moreau", "Novak", "Okafor", "Park", "Rossi", "Silva", "Tanaka", "Varga", "Weber", "Zhou"],
+    [
+        "Adler",
+        "Brooks",
+        "Costa",
+        "Dubois",
+        "Evans",
+        "Fischer",
+        "Garcia",
+        "Hansen",
+        "Ito",
+        "Jensen",
+        "Kowalski",
+        "Larsen",
+        "Moreau",
+        "Novak",
+        "Okafor",
+        "Park",
+        "Rossi",
+        "Silva",
+        "Tanaka",
+        "Varga",
+        "Weber",
+        "Zhou",
+    ],
     dtype=object,
 )
 
@@ -71,7 +142,9 @@ RETURN_DETAIL = {
     "changed_mind": "Buyer changed their mind.",
     "other": "",
 }
-CANCEL_REASONS = np.array(["out_of_stock", "buyer_request", "seller_unresponsive", "late_shipment", "other"], dtype=object)
+CANCEL_REASONS = np.array(
+    ["out_of_stock", "buyer_request", "seller_unresponsive", "late_shipment", "other"], dtype=object
+)
 RETURN_REASONS = np.array(["damaged", "not_as_described", "quality", "late", "changed_mind", "other"], dtype=object)
 
 
@@ -183,7 +256,9 @@ def sample_sellers(
     rating_bias = rng.normal(0.0, P.RATING_SELLER_BIAS, size=n)
 
     ids = np.arange(1, n + 1)
-    name = ADJECTIVES[rng.integers(len(ADJECTIVES), size=n)] + " " + STUDIO_WORDS[rng.integers(len(STUDIO_WORDS), size=n)]
+    name = (
+        ADJECTIVES[rng.integers(len(ADJECTIVES), size=n)] + " " + STUDIO_WORDS[rng.integers(len(STUDIO_WORDS), size=n)]
+    )
     name = name + " " + pd.Series(ids).astype(str).to_numpy(dtype=object)
     ext = pd.Series(ids).map("S{:07d}".format).to_numpy(dtype=object)
     sellers = pd.DataFrame(
@@ -266,14 +341,27 @@ def sample_sellers(
     cum = cum + np.arange(weeks)[:, None]
 
     world = SellerWorld(
-        q=q, pop=pop, seasonal=seasonal, ready=np.nan_to_num(ready, nan=np.inf), churn=churn, handling=handling, rating_bias=rating_bias,
-        listing_start=start_idx, listing_count=count, listing_price_cents=price_cents, listing_stock=stock,
-        listing_stock_updated=stock_updated, week_cum=cum, week_ok=week_ok,
+        q=q,
+        pop=pop,
+        seasonal=seasonal,
+        ready=np.nan_to_num(ready, nan=np.inf),
+        churn=churn,
+        handling=handling,
+        rating_bias=rating_bias,
+        listing_start=start_idx,
+        listing_count=count,
+        listing_price_cents=price_cents,
+        listing_stock=stock,
+        listing_stock_updated=stock_updated,
+        week_cum=cum,
+        week_ok=week_ok,
     )
     return {"sellers": sellers, "listings": listings}, world
 
 
-def sample_seller_events(rng: np.random.Generator, *, world: SellerWorld, window: Window, lo: int, hi: int) -> pd.DataFrame:
+def sample_seller_events(
+    rng: np.random.Generator, *, world: SellerWorld, window: Window, lo: int, hi: int
+) -> pd.DataFrame:
     """Logins and listing updates of artisans lo..hi-1 over their active span."""
     T = window.days
     s = np.arange(lo, hi)
@@ -353,7 +441,9 @@ def sample_buyer_chunk(
     k = len(ot)
     week = np.minimum((ot // 7).astype(int), len(world.week_ok) - 1)
     u = rng.random(k)
-    general = np.searchsorted(world.week_cum.ravel(), week + u * (1 - 1e-12), side="right") - week * world.week_cum.shape[1]
+    general = (
+        np.searchsorted(world.week_cum.ravel(), week + u * (1 - 1e-12), side="right") - week * world.week_cum.shape[1]
+    )
     general = np.clip(general, 0, world.week_cum.shape[1] - 1)
     fav_pick = np.where(rng.random(k) < P.FAVOURITE_SPLIT, favs[ob, 0], favs[ob, 1])
     month = window.month_of(ot)
@@ -426,15 +516,27 @@ def sample_buyer_chunk(
     r = np.flatnonzero(~np.isnan(ret))
     rq = q[r]
     rw = np.stack(
-        [0.15 + 0.2 * (1 - rq), 0.10 + 0.4 * (1 - rq), 0.05 + 0.5 * (1 - rq), np.where(late[r], 0.6, 0.02),
-         np.full(len(r), 0.25), np.full(len(r), 0.05)],
+        [
+            0.15 + 0.2 * (1 - rq),
+            0.10 + 0.4 * (1 - rq),
+            0.05 + 0.5 * (1 - rq),
+            np.where(late[r], 0.6, 0.02),
+            np.full(len(r), 0.25),
+            np.full(len(r), 0.05),
+        ],
         axis=1,
     )
     reason = RETURN_REASONS[_choice_rows(rng, rw)]
     partial = rng.random(len(r)) < P.PARTIAL_REFUND_SHARE
     refund = np.where(partial, np.round(total[r] * rng.uniform(0.5, 0.9, size=len(r))), total[r]).astype("int64")
     returns = pd.DataFrame(
-        {"order_pos": r, "reason": reason, "detail": [RETURN_DETAIL[x] for x in reason], "refund_cents": refund, "t": ret[r]}
+        {
+            "order_pos": r,
+            "reason": reason,
+            "detail": [RETURN_DETAIL[x] for x in reason],
+            "refund_cents": refund,
+            "t": ret[r],
+        }
     )
 
     # Reviews of delivered (and returned) orders.
@@ -492,7 +594,9 @@ def sample_buyer_chunk(
         1, np.round(rng.lognormal(np.log(P.REPLY_MEDIAN_MINUTES) + P.REPLY_Q_LOG * (1 - mq), P.REPLY_SIGMA))
     ).astype("int64")
     reply_t = msg_t + minutes / 1440.0
-    replied = (rng.random(len(msg)) < P.REPLY_BASE + P.REPLY_Q * mq) & (reply_t <= T) & (reply_t < world.churn[seller[msg]])
+    replied = (
+        (rng.random(len(msg)) < P.REPLY_BASE + P.REPLY_Q * mq) & (reply_t <= T) & (reply_t < world.churn[seller[msg]])
+    )
     events.append(
         _event_frame(seller=seller[msg][replied], kind="message_reply", t=reply_t[replied], minutes=minutes[replied])
     )
@@ -501,7 +605,12 @@ def sample_buyer_chunk(
     fol = fol & (fol_t <= np.minimum(stop[ob], T))
     pairs = pd.DataFrame({"b": ob[fol], "s": seller[fol], "t": fol_t[fol]}).drop_duplicates(["b", "s"], keep="first")
     events.append(
-        _event_frame(buyer=pairs["b"].to_numpy() + lo, target=pairs["s"].to_numpy(), kind="follow_artisan", t=pairs["t"].to_numpy())
+        _event_frame(
+            buyer=pairs["b"].to_numpy() + lo,
+            target=pairs["s"].to_numpy(),
+            kind="follow_artisan",
+            t=pairs["t"].to_numpy(),
+        )
     )
     ev = pd.concat(events, ignore_index=True)
 

@@ -45,9 +45,7 @@ def _validate(*, sellers: int, buyers: int, months: int, seed: int, categories: 
         return list(CraftCategory.values)
     unknown = sorted(set(categories) - set(CraftCategory.values))
     if unknown:
-        raise GeneratorError(
-            f"Unknown craft category: {', '.join(unknown)}. Known: {', '.join(CraftCategory.values)}."
-        )
+        raise GeneratorError(f"Unknown craft category: {', '.join(unknown)}. Known: {', '.join(CraftCategory.values)}.")
     if not categories:
         raise GeneratorError("categories must not be empty.")
     return [c for c in CraftCategory.values if c in set(categories)]
@@ -101,8 +99,10 @@ def generate_marketplace(
     window = Window.build(end=_end_timestamp(end), months=months)
     started = time.perf_counter()
     show = progress and sys.stderr.isatty()
-    counts = dict.fromkeys(["sellers", "listings", "buyers", "orders", "order_lines", "returns", "reviews", "events"], 0)
-    stats = {"late": 0, "shipped": 0, "cancelled": 0, "returned": 0, "delivered_or_returned": 0}
+    counts = dict.fromkeys(
+        ["sellers", "listings", "buyers", "orders", "order_lines", "returns", "reviews", "events"], 0
+    )
+    stats = {"late": 0, "shipped": 0, "cancelled": 0, "out_of_stock": 0, "returned": 0, "delivered_or_returned": 0}
 
     stages: dict[str, float] = {}
     mark = time.perf_counter()
@@ -119,8 +119,16 @@ def generate_marketplace(
         with postgres_bulk_load([model._meta.db_table for model in GENERATED_MODELS]):
             try:
                 world, sold_after_update = _write_rows(
-                    writer=writer, window=window, sellers=sellers, buyers=buyers, categories=allowed, seed=seed,
-                    show=show, now=now, counts=counts, stats=stats,
+                    writer=writer,
+                    window=window,
+                    sellers=sellers,
+                    buyers=buyers,
+                    categories=allowed,
+                    seed=seed,
+                    show=show,
+                    now=now,
+                    counts=counts,
+                    stats=stats,
                 )
             except BaseException:
                 writer.close(raise_error=False)
@@ -144,6 +152,7 @@ def generate_marketplace(
         "rates": {
             "late_shipment_share_of_orders": round(stats["late"] / max(counts["orders"], 1), 4),
             "cancellation_rate": round(stats["cancelled"] / max(counts["orders"], 1), 4),
+            "out_of_stock_cancellation_rate": round(stats["out_of_stock"] / max(counts["orders"], 1), 4),
             "return_rate_of_delivered": round(stats["returned"] / max(stats["delivered_or_returned"], 1), 4),
             "made_to_order_listings": round(1 - tracked.mean(), 4) if len(stock) else 0.0,
             "stale_stock_share_of_tracked": round(int(stale.sum()) / n_tracked, 4),
@@ -156,8 +165,17 @@ def generate_marketplace(
 
 
 def _write_rows(
-    *, writer: TableWriter, window: Window, sellers: int, buyers: int, categories: list[str], seed: int,
-    show: bool, now: datetime, counts: dict, stats: dict,
+    *,
+    writer: TableWriter,
+    window: Window,
+    sellers: int,
+    buyers: int,
+    categories: list[str],
+    seed: int,
+    show: bool,
+    now: datetime,
+    counts: dict,
+    stats: dict,
 ) -> tuple:
     """Sample and write every table; return the artisan world and units sold after each stock update."""
     seller_seq, seller_event_seq, buyer_seq = np.random.SeedSequence(seed).spawn(3)
@@ -233,9 +251,13 @@ def _write_rows(
             }
         )
         counts["order_lines"] += writer.write(OrderLine, lines)
-        after = o["t"].to_numpy()[ln["order_pos"].to_numpy()] > world.listing_stock_updated[ln["listing_idx"].to_numpy()]
+        after = (
+            o["t"].to_numpy()[ln["order_pos"].to_numpy()] > world.listing_stock_updated[ln["listing_idx"].to_numpy()]
+        )
         sold_after_update += np.bincount(
-            ln["listing_idx"].to_numpy()[after], weights=ln["quantity"].to_numpy()[after], minlength=len(sold_after_update)
+            ln["listing_idx"].to_numpy()[after],
+            weights=ln["quantity"].to_numpy()[after],
+            minlength=len(sold_after_update),
         ).astype("int64")
 
         r = chunk["returns"]
@@ -287,6 +309,7 @@ def _write_rows(
         stats["late"] += int(o["late"].sum())
         stats["shipped"] += int(o["shipped"].notna().sum())
         stats["cancelled"] += int((o["status"] == "cancelled").sum())
+        stats["out_of_stock"] += int((o["cancel_reason"] == "out_of_stock").sum())
         stats["returned"] += int((o["status"] == "returned").sum())
         stats["delivered_or_returned"] += int(o["delivered"].notna().sum())
         order_id += len(o)
@@ -297,6 +320,7 @@ def _write_rows(
         bar.set_postfix(orders=order_id)
     bar.close()
     return world, sold_after_update
+
 
 def _nullable_fk(idx: np.ndarray, *, offset: int = 1) -> pd.arrays.IntegerArray:
     idx = np.asarray(idx, dtype="int64")

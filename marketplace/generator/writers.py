@@ -170,6 +170,7 @@ def reset_sequences(tables: list[str]) -> None:
     with connection.cursor() as cursor:
         for table in tables:
             cursor.execute(
-                f"SELECT setval(pg_get_serial_sequence(%s, 'id'), COALESCE(MAX(id), 1), MAX(id) IS NOT NULL) FROM {table}",
+                "SELECT setval(pg_get_serial_sequence(%s, 'id'), COALESCE(MAX(id), 1), MAX(id) IS NOT NULL) "
+                f"FROM {table}",
                 [table],
             )

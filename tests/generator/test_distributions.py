@@ -7,7 +7,13 @@ from scipy.stats import spearmanr
 from sklearn.mixture import GaussianMixture
 
 from marketplace.generator import params as P
-from marketplace.generator.sampling import CATEGORIES, Window, sample_buyer_chunk, sample_sellers
+from marketplace.generator.sampling import (
+    CATEGORIES,
+    Window,
+    sample_buyer_chunk,
+    sample_seller_events,
+    sample_sellers,
+)
 
 
 @pytest.fixture(scope="module")
@@ -15,7 +21,9 @@ def world():
     window = Window.build(end=pd.Timestamp("2026-11-01"), months=12)
     frames, world = sample_sellers(np.random.default_rng(101), n=1500, window=window, categories=CATEGORIES)
     chunk = sample_buyer_chunk(np.random.default_rng(102), world=world, window=window, lo=0, hi=20_000)
-    orders = chunk["orders"].assign(q=lambda o: world.q[o["seller_idx"]], month=lambda o: window.month_of(o["t"].to_numpy()))
+    orders = chunk["orders"].assign(
+        q=lambda o: world.q[o["seller_idx"]], month=lambda o: window.month_of(o["t"].to_numpy())
+    )
     return {"window": window, "frames": frames, "world": world, "chunk": chunk, "orders": orders}
 
 
@@ -77,7 +85,8 @@ def test_buyers_churn_and_never_order_after_churning(world):
     churned = buyers["synthetic_churned_at"] <= np.datetime64(window.end.to_datetime64(), "s")
     assert 0.25 < churned.mean() < 0.7
     orders = chunk["orders"]
-    churn_day = (buyers["synthetic_churned_at"].to_numpy() - np.datetime64(window.start.to_datetime64(), "s")) / np.timedelta64(1, "D")
+    start = np.datetime64(window.start.to_datetime64(), "s")
+    churn_day = (buyers["synthetic_churned_at"].to_numpy() - start) / np.timedelta64(1, "D")
     assert (orders["t"].to_numpy() < churn_day[orders["buyer_idx"].to_numpy()]).all()
 
 
@@ -125,7 +134,14 @@ def test_review_text_tone_follows_the_rating(world):
 
 
 def test_artisan_reply_time_and_listing_activity_depend_on_quality(world):
-    events, orders, w = world["chunk"]["events"], world["orders"], world["world"]
+    events, w, window = world["chunk"]["events"], world["world"], world["window"]
     replies = events[events["kind"] == "message_reply"]
     q = w.q[replies["seller_idx"].to_numpy()]
     assert np.median(replies["minutes"][q > 0.8]) < 0.5 * np.median(replies["minutes"][q < 0.4])
+
+    own = sample_seller_events(np.random.default_rng(103), world=w, window=window, lo=0, hi=len(w.q))
+    updates = own[own["kind"] == "listing_update"].groupby("seller_idx").size()
+    span = np.minimum(w.churn, window.days) - np.maximum(w.ready, 0.0)
+    selling = np.flatnonzero(np.isfinite(w.ready) & (span > 60))
+    per_day = updates.reindex(selling, fill_value=0).to_numpy() / span[selling]
+    assert per_day[w.q[selling] > 0.8].mean() > 1.8 * per_day[w.q[selling] < 0.4].mean()

@@ -1,6 +1,6 @@
 import hashlib
-from datetime import timedelta
 from collections import Counter
+from datetime import timedelta
 from decimal import Decimal
 from io import StringIO
 
@@ -21,12 +21,44 @@ END = "2026-06-30"
 SMALL = {"sellers": 25, "buyers": 200, "months": 6, "end": END, "progress": False}
 
 HASHED = [
-    (Seller, ["id", "external_id", "name", "craft_category", "is_seasonal", "years_experience", "has_portfolio",
-              "onboarding_status", "applied_at", "approved_at", "onboarded_at", "rejected_at", "synthetic_quality"]),
+    (
+        Seller,
+        [
+            "id",
+            "external_id",
+            "name",
+            "craft_category",
+            "is_seasonal",
+            "years_experience",
+            "has_portfolio",
+            "onboarding_status",
+            "applied_at",
+            "approved_at",
+            "onboarded_at",
+            "rejected_at",
+            "synthetic_quality",
+        ],
+    ),
     (Listing, ["id", "seller_id", "external_id", "title", "price", "stock_quantity", "stock_updated_at", "is_active"]),
     (Buyer, ["id", "external_id", "name", "joined_at", "synthetic_cadence_days", "synthetic_churned_at"]),
-    (Order, ["id", "external_id", "buyer_id", "seller_id", "status", "total_amount", "placed_at", "ship_by",
-             "shipped_at", "delivered_at", "cancelled_at", "cancel_reason", "returned_at"]),
+    (
+        Order,
+        [
+            "id",
+            "external_id",
+            "buyer_id",
+            "seller_id",
+            "status",
+            "total_amount",
+            "placed_at",
+            "ship_by",
+            "shipped_at",
+            "delivered_at",
+            "cancelled_at",
+            "cancel_reason",
+            "returned_at",
+        ],
+    ),
     (OrderLine, ["id", "order_id", "listing_id", "quantity", "unit_price"]),
     (Return, ["id", "order_id", "reason", "refund_amount", "created_at"]),
     (Review, ["id", "order_id", "buyer_id", "seller_id", "rating", "text", "created_at", "updated_at"]),
@@ -64,8 +96,10 @@ def test_same_seed_and_end_date_write_identical_rows_and_another_seed_does_not()
         (["--sellers", "0", "--buyers", "10", "--months", "3"], "sellers must be at least 1"),
         (["--sellers", "5", "--buyers", "-4", "--months", "3"], "buyers must be at least 1"),
         (["--sellers", "5", "--buyers", "10", "--months", "0"], "months must be at least 1"),
-        (["--sellers", "5", "--buyers", "10", "--months", "3", "--categories", "jewelry,pottery"],
-         "Unknown craft category: pottery"),
+        (
+            ["--sellers", "5", "--buyers", "10", "--months", "3", "--categories", "jewelry,pottery"],
+            "Unknown craft category: pottery",
+        ),
         (["--sellers", "5", "--buyers", "10", "--months", "3", "--end", "not-a-date"], "end must be a date"),
     ],
 )
@@ -80,8 +114,17 @@ def test_non_empty_database_is_refused_without_clear_and_left_untouched():
     SellerFactory()
 
     with pytest.raises(CommandError, match="--clear"):
-        call_command("generate_marketplace", "--sellers", "5", "--buyers", "20", "--months", "2", "--no-progress",
-                     stdout=StringIO())
+        call_command(
+            "generate_marketplace",
+            "--sellers",
+            "5",
+            "--buyers",
+            "20",
+            "--months",
+            "2",
+            "--no-progress",
+            stdout=StringIO(),
+        )
 
     assert table_counts()["Seller"] == 1
     assert table_counts()["Order"] == 0
@@ -89,8 +132,21 @@ def test_non_empty_database_is_refused_without_clear_and_left_untouched():
 
 def test_command_prints_summary_whose_counts_match_the_rows():
     out = StringIO()
-    call_command("generate_marketplace", "--sellers", "20", "--buyers", "150", "--months", "4", "--seed", "3",
-                 "--end", END, "--no-progress", stdout=out)
+    call_command(
+        "generate_marketplace",
+        "--sellers",
+        "20",
+        "--buyers",
+        "150",
+        "--months",
+        "4",
+        "--seed",
+        "3",
+        "--end",
+        END,
+        "--no-progress",
+        stdout=out,
+    )
 
     counts = table_counts()
     assert f'"orders": {counts["Order"]}' in out.getvalue()
@@ -124,7 +180,11 @@ def test_generated_rows_are_consistent_with_each_other():
     statuses = Counter(Order.objects.values_list("status", flat=True))
     assert set(statuses) == {"placed", "shipped", "delivered", "cancelled", "returned"}
     assert not Order.objects.filter(status="cancelled", shipped_at__isnull=False).exists()
-    assert not Order.objects.filter(status="placed").filter(Q(shipped_at__isnull=False) | Q(cancelled_at__isnull=False)).exists()
+    assert (
+        not Order.objects.filter(status="placed")
+        .filter(Q(shipped_at__isnull=False) | Q(cancelled_at__isnull=False))
+        .exists()
+    )
     assert Return.objects.count() == statuses["returned"]
     assert not Return.objects.exclude(order__status="returned").exists()
     assert not Return.objects.filter(refund_amount__gt=F("order__total_amount")).exists()
@@ -138,12 +198,25 @@ def test_generated_rows_are_consistent_with_each_other():
     assert not Listing.objects.exclude(seller__onboarding_status="approved").exists()
 
     events = EngagementEvent.objects
-    assert not events.filter(kind__in=["message", "follow_artisan", "event_attendance"], target_seller__isnull=True).exists()
-    assert not events.filter(kind="message_reply").filter(Q(response_minutes__isnull=True) | Q(seller__isnull=True)).exists()
+    assert not events.filter(
+        kind__in=["message", "follow_artisan", "event_attendance"], target_seller__isnull=True
+    ).exists()
+    assert (
+        not events.filter(kind="message_reply")
+        .filter(Q(response_minutes__isnull=True) | Q(seller__isnull=True))
+        .exists()
+    )
     assert not events.filter(kind__in=["listing_update", "message_reply"], buyer__isnull=False).exists()
     kinds = set(events.values_list("kind", flat=True))
-    assert kinds == {"login", "message", "story_share", "follow_artisan", "event_attendance", "listing_update",
-                     "message_reply"}
+    assert kinds == {
+        "login",
+        "message",
+        "story_share",
+        "follow_artisan",
+        "event_attendance",
+        "listing_update",
+        "message_reply",
+    }
     follows = events.filter(kind="follow_artisan").values("buyer", "target_seller").annotate(n=Count("id"))
     assert not follows.filter(n__gt=1).exists()
 
@@ -228,7 +301,9 @@ def test_failure_midway_writes_nothing_and_keeps_indexes_and_foreign_keys(monkey
 
 @pytest.mark.parametrize("categories", [None, ["seasonal_ornaments"]])
 def test_a_tiny_marketplace_with_one_artisan_and_one_buyer_is_written(categories):
-    summary = generate_marketplace(sellers=1, buyers=1, months=1, seed=3, end=END, categories=categories, progress=False)
+    summary = generate_marketplace(
+        sellers=1, buyers=1, months=1, seed=3, end=END, categories=categories, progress=False
+    )
 
     assert Seller.objects.count() == 1
     assert Buyer.objects.count() == 1

@@ -6,7 +6,9 @@ from marketplace.generator.services import GeneratorError, generate_marketplace
 
 
 class Command(BaseCommand):
-    help = "Write a reproducible synthetic marketplace (sellers, buyers, orders, reviews, events). See docs/generator.md."
+    help = (
+        "Write a reproducible synthetic marketplace (sellers, buyers, orders, reviews, events). See docs/generator.md."
+    )
 
     def add_arguments(self, parser):
         parser.add_argument("--sellers", type=int, required=True)
