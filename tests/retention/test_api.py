@@ -140,3 +140,22 @@ def test_audience_members_and_csv_carry_personalisation_fields(cs_client, django
     assert len(rows) == 3
     assert rows[0]["recommended_listings"] == "Blue mug" and rows[0]["top_artisan"] == "Clay Studio"
     assert rows[0]["reason_for_contact"].startswith("Lapsing")
+
+
+def test_audience_of_buyers_with_points_expiring_soon(cs_client):
+    from datetime import timedelta
+
+    from django.utils import timezone
+    from loyalty.factories import EarnLotFactory
+
+    expiring = BuyerRetentionFactory(segment="high_value")
+    later = BuyerRetentionFactory(segment="high_value")
+    EarnLotFactory(buyer=expiring.buyer, expires_at=timezone.now() + timedelta(days=10))
+    EarnLotFactory(buyer=later.buyer, expires_at=timezone.now() + timedelta(days=200))
+
+    body = cs_client.get(reverse("retention-audience-preview"), {"points_expiring_within_days": 30}).json()
+    bad = cs_client.get(reverse("retention-audience-preview"), {"points_expiring_within_days": "soon"})
+
+    assert [m["buyer_id"] for m in body["results"]] == [expiring.buyer_id]
+    assert "expiring within 30 days" in body["results"][0]["reason_for_contact"]
+    assert bad.status_code == 400 and "points_expiring_within_days" in bad.json()
