@@ -303,24 +303,27 @@ def kpi_lifetime_value(*, period: Period, segment: Segment = EVERYONE, group_by:
         )
         net = float((totals["gross"] or 0) - (totals["refunds"] or 0))
         return {ALL: KpiValue(round(net / totals["buyers"], 2) if totals["buyers"] else None, net, totals["buyers"])}
-    group_expr = _group_annotation(group_by, "seller__", cutoffs)["group"]
-    active_in_group = active.annotate(g=group_expr).filter(buyer_id=OuterRef("buyer_id"), g=OuterRef("group"))
+    # Per (group, buyer): net spend to date and whether the buyer bought in the period, in one grouped
+    # query; folded per group in Python. (A correlated EXISTS on the tier CASE was quadratic on PostgreSQL.)
     rows = (
         Order.objects.filter(_segment_q(segment, "seller__", cutoffs), placed_at__lt=period.end_before)
         .exclude(status=OrderStatus.CANCELLED)
-        .annotate(group=group_expr)
-        .filter(Exists(active_in_group))
-        .values("group")
+        .annotate(**_group_annotation(group_by, "seller__", cutoffs))
+        .values("group", "buyer_id")
         .annotate(
-            gross=Sum("total_amount"), refunds=Sum("return_record__refund_amount"), buyers=Count("buyer_id", distinct=True)
+            gross=Sum("total_amount"),
+            refunds=Sum("return_record__refund_amount"),
+            in_period=Count("pk", filter=Q(placed_at__gte=period.start_at)),
         )
+        .filter(in_period__gt=0)
         .order_by()
     )
-    result = {}
+    totals: dict[str, list[float]] = {}
     for row in rows:
-        net = float((row["gross"] or 0) - (row["refunds"] or 0))
-        result[row["group"]] = KpiValue(round(net / row["buyers"], 2) if row["buyers"] else None, net, row["buyers"])
-    return result
+        group = totals.setdefault(row["group"], [0.0, 0])
+        group[0] += float((row["gross"] or 0) - (row["refunds"] or 0))
+        group[1] += 1
+    return {group: KpiValue(round(net / buyers, 2), net, buyers) for group, (net, buyers) in totals.items()}
 
 
 # --- seller KPIs --------------------------------------------------------------------
