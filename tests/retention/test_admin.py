@@ -50,3 +50,20 @@ def test_impact_view_shows_treated_and_held_out_rates(client, cs_user):
 
     assert response.status_code == 200
     assert b"buyer_churn_risk" in response.content
+
+
+def test_settings_service_lets_only_admins_change_thresholds_and_keeps_bands_ordered(cs_user, admin_user):
+    import pytest
+    from django.core.exceptions import PermissionDenied, ValidationError
+
+    from buyers.services import retention_settings_update
+
+    with pytest.raises(PermissionDenied):
+        retention_settings_update(actor=cs_user, holdout_share=0.2)
+    with pytest.raises(ValidationError):
+        retention_settings_update(actor=admin_user, churn_band_medium_from=0.7, churn_band_high_from=0.6)
+
+    updated = retention_settings_update(actor=admin_user, holdout_share=0.2)
+
+    assert updated.holdout_share == RetentionSettings.objects.get().holdout_share == 0.2
+    assert RetentionSettings.objects.get().churn_band_high_from == 0.6
