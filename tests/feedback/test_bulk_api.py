@@ -68,12 +68,11 @@ def test_bulk_of_1000_uses_a_bounded_number_of_queries(client, survey, django_as
     assert Answer.objects.count() == 3000
 
 
-@pytest.mark.skipif(connection.vendor != "postgresql", reason="needs real concurrent transactions")
-@pytest.mark.django_db(transaction=True)
-def test_concurrent_identical_posts_store_one_response(survey, api_key):
+def _race(api_key, path, body, threads):
+    """Posts the same body from several threads released at once; returns the replies."""
     from rest_framework.test import APIClient
 
-    barrier = threading.Barrier(4)
+    barrier = threading.Barrier(threads)
     replies = []
 
     def post():
@@ -81,50 +80,32 @@ def test_concurrent_identical_posts_store_one_response(survey, api_key):
         client.credentials(HTTP_AUTHORIZATION=f"Api-Key {api_key.plain_key}")
         barrier.wait()
         try:
-            replies.append(client.post(URL, {"items": [item("same-1"), item("same-2")]}, format="json"))
+            replies.append(client.post(path, body, format="json"))
         finally:
             connection.close()
 
-    threads = [threading.Thread(target=post) for _ in range(4)]
-    for thread in threads:
+    pool = [threading.Thread(target=post) for _ in range(threads)]
+    for thread in pool:
         thread.start()
-    for thread in threads:
+    for thread in pool:
         thread.join()
-
-    assert [r.status_code for r in replies] == [200] * 4
-    statuses = sorted(r.data["results"][0]["status"] for r in replies)
-    assert statuses == ["created", "duplicate", "duplicate", "duplicate"]
-    assert len({r.data["results"][0]["id"] for r in replies}) == 1
-    assert Response.objects.count() == 2
-    assert Answer.objects.count() == 6
+    return replies
 
 
 @pytest.mark.skipif(connection.vendor != "postgresql", reason="needs real concurrent transactions")
 @pytest.mark.django_db(transaction=True)
-def test_concurrent_single_posts_with_same_external_id_store_one(survey, api_key):
-    from rest_framework.test import APIClient
+def test_concurrent_identical_posts_store_each_response_once(survey, api_key):
+    bulk = _race(api_key, URL, {"items": [item("same-1"), item("same-2")]}, threads=4)
+    single = _race(api_key, "/api/v1/feedback/responses/", item("one"), threads=3)
 
-    barrier = threading.Barrier(3)
-    replies = []
-
-    def post():
-        client = APIClient()
-        client.credentials(HTTP_AUTHORIZATION=f"Api-Key {api_key.plain_key}")
-        barrier.wait()
-        try:
-            replies.append(client.post("/api/v1/feedback/responses/", item("one"), format="json"))
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=post) for _ in range(3)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-
-    assert sorted(r.status_code for r in replies) == [200, 200, 201]
-    assert sorted(r.data["status"] for r in replies) == ["created", "duplicate", "duplicate"]
-    assert Response.objects.count() == 1
+    assert [r.status_code for r in bulk] == [200] * 4
+    assert sorted(r.data["results"][0]["status"] for r in bulk) == ["created", "duplicate", "duplicate", "duplicate"]
+    assert len({r.data["results"][0]["id"] for r in bulk}) == 1
+    assert sorted(r.status_code for r in single) == [200, 200, 201]
+    assert sorted(r.data["status"] for r in single) == ["created", "duplicate", "duplicate"]
+    assert len({r.data["id"] for r in single}) == 1
+    assert Response.objects.count() == 3
+    assert Answer.objects.count() == 9
 
 
 def test_service_rejects_items_individually_when_a_database_constraint_fails(survey, api_key):
