@@ -164,9 +164,10 @@ def run_phase(*, name: str, port: int, key: str, threads: int, seconds: float, b
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=float, default=20.0, help="duration of each phase")
-    parser.add_argument("--batch", type=int, default=500, help="items per bulk request (max 1000)")
-    parser.add_argument("--threads", type=int, default=4, help="client threads")
-    parser.add_argument("--workers", type=int, default=3, help="gunicorn worker processes")
+    parser.add_argument("--batch", type=int, default=1000, help="items per bulk request (max 1000)")
+    parser.add_argument("--threads", type=int, default=3, help="client threads")
+    parser.add_argument("--workers", type=int, default=2, help="gunicorn worker processes")
+    parser.add_argument("--worker-class", default="sync", choices=["sync", "gthread"])
     parser.add_argument("--sellers", type=int, default=200, help="scale: sellers (5 listings each, 10 buyers each)")
     parser.add_argument("--broker", default="redis://127.0.0.1:6379/9")
     args = parser.parse_args()
@@ -225,7 +226,7 @@ def main() -> None:
     }
     server = subprocess.Popen(
         [str(ROOT / ".venv/bin/gunicorn"), "config.wsgi:application", "-b", f"{HOST}:{port}",
-         "-w", str(args.workers), "-k", "gthread", "--threads", "2", "--timeout", "120",
+         "-w", str(args.workers), "-k", args.worker_class, "--threads", "2", "--timeout", "120",
          "--log-level", "warning", "--keep-alive", "30"],
         cwd=ROOT, env=env, start_new_session=True,
     )

