@@ -154,3 +154,15 @@ def test_snapshots_store_every_kpi_and_rerun_overwrites(market):
 def test_daily_jobs_are_on_the_beat_schedule():
     tasks = {entry["task"] for entry in collect_beat_schedule().values()}
     assert {"dashboard.record_snapshots", "dashboard.evaluate_alerts"} <= tasks
+
+
+def test_backfill_command_fills_the_sparkline_history(market):
+    from io import StringIO
+
+    from django.core.management import call_command
+
+    out = StringIO()
+    call_command("kpi_snapshots", days=3, end="2026-10-31", stdout=out)
+    assert "for 3 day(s) ending 2026-10-31" in out.getvalue()
+    assert sorted(set(KpiSnapshot.objects.filter(kpi="return_rate").values_list("as_of", flat=True))) == [
+        date(2026, 10, 29), date(2026, 10, 30), date(2026, 10, 31)]
