@@ -121,3 +121,15 @@ def test_service_rejects_items_individually_when_a_database_constraint_fails(sur
 
     assert [r.status for r in results] == ["created", "rejected"]
     assert list(Response.objects.values_list("external_id", flat=True)) == ["ok"]
+
+
+def test_bulk_honours_idempotency_key(client, survey):
+    body = {"items": [item("k1"), item("k2")]}
+    first = client.post(URL, body, format="json", HTTP_IDEMPOTENCY_KEY="batch-7")
+
+    replay = client.post(URL, body, format="json", HTTP_IDEMPOTENCY_KEY="batch-7")
+
+    assert replay["Idempotent-Replayed"] == "true"
+    assert replay.data == first.data
+    assert [r["status"] for r in replay.data["results"]] == ["created", "created"]
+    assert Response.objects.count() == 2

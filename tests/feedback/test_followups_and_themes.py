@@ -149,3 +149,18 @@ def test_seller_respondent_for_artisan_survey_is_matched_by_email(client, artisa
     response = Response.objects.get(pk=reply.data["id"])
     assert (response.seller, response.buyer, response.respondent_kind) == (seller, None, "seller")
     assert response.is_flagged
+
+
+def test_rematch_links_responses_once_the_buyer_exists(client, survey):
+    client.post(URL, item("late", respondent={"buyer_id": "B-LATE"}), format="json")
+    client.post(URL, item("ghost", respondent={"buyer_id": "B-GHOST"}), format="json")
+    buyer = BuyerFactory(external_id="B-LATE")
+
+    from feedback.models import Response
+    from feedback.services import responses_rematch
+
+    matched = responses_rematch(response_ids=list(Response.objects.values_list("pk", flat=True)))
+
+    assert matched == 1
+    assert Response.objects.get(external_id="late").buyer == buyer
+    assert Response.objects.get(external_id="ghost").match_status == "unmatched"
