@@ -3,7 +3,7 @@ shared ingestion machinery (integrations/api.py, integrations/bulk.py)."""
 
 from collections.abc import Callable
 
-from django.db import transaction
+from django.db import DataError, IntegrityError, transaction
 from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_view, inline_serializer
 from rest_framework import serializers, status
 from rest_framework.response import Response
@@ -34,8 +34,13 @@ class StorefrontSingleApi(StorefrontApi):
     def post(self, request):
         if not isinstance(request.data, dict):
             raise serializers.ValidationError({"body": ["Expected a JSON object."]})
-        with transaction.atomic():
-            result = self.handle_item(request.data, ExternalRefs())
+        try:
+            with transaction.atomic():
+                result = self.handle_item(request.data, ExternalRefs())
+        except (IntegrityError, DataError) as exc:
+            # A database constraint the validation did not foresee (e.g. an application date moved
+            # after the approval date): a 400 with the constraint's message, nothing saved.
+            raise serializers.ValidationError({"non_field_errors": [f"Rejected by the database: {exc}".strip()]}) from None
         code = status.HTTP_201_CREATED if result.status == CREATED else status.HTTP_200_OK
         return Response(result.as_dict(), status=code)
 

@@ -1,5 +1,7 @@
 """Sellers, buyers and listings: upserts by external ID."""
 
+from datetime import timedelta
+
 import pytest
 
 from buyers.models import Buyer
@@ -140,3 +142,16 @@ def test_bulk_listings_resolve_sellers_with_a_bounded_number_of_queries(api, dja
         response = api.post(f"{BASE}/listings/bulk/", {"items": items}, format="json")
 
     assert response.json()["summary"]["created"] == 30
+
+
+def test_moving_the_application_date_after_the_approval_gets_400_not_500(api):
+    seller = SellerFactory(external_id="S-1")  # approved three days after applying
+
+    response = api.post(f"{BASE}/sellers/", {
+        **SELLER, "applied_at": (seller.approved_at + timedelta(days=1)).isoformat(),
+    }, format="json")
+
+    assert response.status_code == 400
+    assert "seller_approved_after_applied" in response.json()["errors"]["non_field_errors"][0]
+    seller.refresh_from_db()
+    assert seller.applied_at < seller.approved_at
