@@ -4,7 +4,7 @@ import json
 from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.db import transaction
+from django.db import models, transaction
 from django.http import HttpResponse
 from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
@@ -45,6 +45,7 @@ class SurveyAdmin(admin.ModelAdmin):
     search_fields = ("name", "slug")
     prepopulated_fields = {"slug": ("name",)}
     inlines = [QuestionInline]
+    formfield_overrides = {models.URLField: {"assume_scheme": "https"}}
 
 
 class ExternalQuestionInline(admin.TabularInline):

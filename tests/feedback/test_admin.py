@@ -95,3 +95,34 @@ def test_classifier_metrics_page_shows_precision_and_recall(admin_user):
     page = staff.get(reverse("admin:feedback_themeclassifier_change", args=[classifier.pk])).content.decode()
 
     assert "Shipping delay" in page and "0.75" in page and "0.25" in page
+
+
+@pytest.mark.parametrize(
+    "model", ["survey", "feedbacksource", "response", "theme", "themeclassifier", "surveyinvitation", "responsetheme"]
+)
+def test_every_feedback_changelist_and_add_page_renders_for_admins(admin_user, survey, model):
+    from django.test import Client
+
+    staff = Client()
+    staff.force_login(admin_user)
+    ResponseFactory(source__survey=survey, buyer=BuyerFactory(), nps=2, text="late")
+
+    assert staff.get(reverse(f"admin:feedback_{model}_changelist")).status_code == 200
+    if model in ("survey", "feedbacksource", "theme"):
+        assert staff.get(reverse(f"admin:feedback_{model}_add")).status_code == 200
+
+
+def test_response_change_page_renders_with_answers_and_themes(admin_user, survey, shipping_theme):
+    from django.test import Client
+
+    from feedback.factories import AnswerFactory
+
+    staff = Client()
+    staff.force_login(admin_user)
+    response = ResponseFactory(source__survey=survey, text="slow")
+    AnswerFactory(response=response, question=survey.questions.get(key="comment"), text="slow")
+
+    page = staff.get(reverse("admin:feedback_response_change", args=[response.pk]))
+
+    assert page.status_code == 200
+    assert "Shipping delay" in page.content.decode()
