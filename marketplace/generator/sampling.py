@@ -434,7 +434,9 @@ def sample_buyer_chunk(
         t = t + rng.gamma(P.GAP_SHAPE, cadence[alive] / P.GAP_SHAPE)
     ob = np.concatenate(who_parts) if who_parts else np.zeros(0, dtype=int)
     ot = np.concatenate(t_parts) if t_parts else np.zeros(0)
-    order = np.argsort(ot, kind="stable")
+    # Ordered by buyer, then time: buyer ids grow across chunks, so indexes led by buyer_id only
+    # ever grow at their right edge and can stay in place during the load (writers.KEEP_DURING_LOAD).
+    order = np.lexsort((ot, ob))
     ob, ot = ob[order], ot[order]
 
     # Artisan of each order: a favourite, else drawn from the weekly demand weights.

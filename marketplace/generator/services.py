@@ -291,7 +291,10 @@ def _write_rows(
         )
         counts["reviews"] += writer.write(Review, reviews)
 
-        ev = chunk["events"].sort_values("t", kind="stable")
+        ev = chunk["events"]
+        # Buyer events by (buyer, kind, time) like their index; artisan replies (no buyer) last.
+        buyer_key = np.where(ev["buyer_idx"].to_numpy() < 0, np.iinfo("int64").max, ev["buyer_idx"].to_numpy())
+        ev = ev.iloc[np.lexsort((ev["t"].to_numpy(), ev["kind"].to_numpy().astype(str), buyer_key))]
         frame = pd.DataFrame(
             {
                 "id": np.arange(event_id + 1, event_id + len(ev) + 1),

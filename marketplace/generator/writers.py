@@ -17,6 +17,16 @@ from django.db import connection, models
 from . import pgbinary
 
 BULK_BATCH = 2_000
+# Indexes led by these columns stay during the load: the generator writes rows in ascending order
+# of that column, so maintaining them is an append at the index's right edge.
+KEEP_DURING_LOAD = {
+    "sellers_listing": {"seller_id"},
+    "marketplace_order": {"buyer_id"},
+    "marketplace_orderline": {"order_id"},
+    "marketplace_return": {"order_id"},
+    "marketplace_review": {"order_id", "buyer_id"},
+    "marketplace_engagementevent": {"buyer_id"},
+}
 
 
 class TableWriter:
@@ -128,17 +138,22 @@ def postgres_bulk_load(tables: list[str]):
     with connection.cursor() as cursor:
         cursor.execute(
             """
-            SELECT t.relname, i.relname, pg_get_indexdef(x.indexrelid)
+            SELECT t.relname, i.relname, pg_get_indexdef(x.indexrelid), a.attname
             FROM pg_index x
             JOIN pg_class i ON i.oid = x.indexrelid
             JOIN pg_class t ON t.oid = x.indrelid
+            LEFT JOIN pg_attribute a ON a.attrelid = x.indrelid AND a.attnum = x.indkey[0]
             LEFT JOIN pg_constraint c ON c.conindid = x.indexrelid
             WHERE t.relname = ANY(%s) AND t.relnamespace = 'public'::regnamespace AND c.oid IS NULL
             ORDER BY t.relname, i.relname
             """,
             [tables],
         )
-        indexes = cursor.fetchall()
+        indexes = [
+            (table, name, definition)
+            for table, name, definition, leading in cursor.fetchall()
+            if leading not in KEEP_DURING_LOAD.get(table, ())
+        ]
         cursor.execute(
             """
             SELECT t.relname, c.conname, pg_get_constraintdef(c.oid)
