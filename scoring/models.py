@@ -122,6 +122,8 @@ class ScoreRun(models.Model):
     chunks_total = models.PositiveIntegerField(default=0)
     chunks_done = models.PositiveIntegerField(default=0)
     sellers_scored = models.PositiveIntegerField(default=0)
+    # Category averages and seasonal curve of the whole population at as_of, computed once per run.
+    population = models.JSONField(default=dict, blank=True)
     started_at = models.DateTimeField(default=timezone.now)
     finished_at = models.DateTimeField(null=True, blank=True)
 

@@ -12,7 +12,7 @@ from django.utils import timezone
 
 from scoring import registry
 from scoring.explain import contributions, linear_terms, reasons_for
-from scoring.features import MODEL_FEATURES, seller_features
+from scoring.features import MODEL_FEATURES, population_stats, seller_features
 from scoring.models import (
     ModelStatus,
     ModelVersion,
@@ -55,13 +55,14 @@ def active_models() -> dict:
     return models
 
 
-def seller_scores_compute(*, as_of: datetime, seller_ids=None, models: dict | None = None) -> pd.DataFrame:
+def seller_scores_compute(*, as_of: datetime, seller_ids=None, models: dict | None = None,
+                          population: dict | None = None) -> pd.DataFrame:
     """Scores (0-100), calibrated probabilities and reasons for artisans, indexed by seller_id.
 
     Each artisan is scored by its category's active model if there is one, else by the
     global model; with no active model at all the score is a neutral 50, never an error.
     """
-    features = seller_features(as_of=as_of, seller_ids=seller_ids)
+    features = seller_features(as_of=as_of, seller_ids=seller_ids, population=population)
     models = active_models() if models is None else models
     out = pd.DataFrame(index=features.index)
     out["probability"] = NEUTRAL_PROBABILITY
@@ -148,10 +149,11 @@ def scorable_seller_ids() -> list[int]:
 
 def score_run_start(*, as_of: datetime | None = None, trigger: str = "nightly", chunk_size: int = CHUNK_SIZE) -> tuple[ScoreRun, list[tuple[int, int]]]:
     """Create a run and split the artisans into id ranges; each range is one chunk task."""
+    as_of = as_of or timezone.now()
     ids = scorable_seller_ids()
     ranges = [(ids[i], ids[min(i + chunk_size, len(ids)) - 1]) for i in range(0, len(ids), chunk_size)]
     run = ScoreRun.objects.create(
-        as_of=as_of or timezone.now(), trigger=trigger, chunks_total=len(ranges),
+        as_of=as_of, trigger=trigger, chunks_total=len(ranges), population=population_stats(as_of=as_of) if ranges else {},
         status=RunStatus.RUNNING if ranges else RunStatus.DONE, finished_at=None if ranges else timezone.now(),
     )
     return run, ranges
@@ -172,7 +174,7 @@ def score_run_chunk(*, run_id: int, first_id: int, last_id: int) -> int:
         .exclude(onboarding_status=OnboardingStatus.REJECTED)
         .values_list("pk", flat=True)
     )
-    scores = seller_scores_compute(as_of=run.as_of, seller_ids=ids)
+    scores = seller_scores_compute(as_of=run.as_of, seller_ids=ids, population=run.population or None)
     try:
         with transaction.atomic():
             ScoreRunChunk.objects.create(run=run, first_seller_id=first_id, last_seller_id=last_id, sellers_scored=len(scores))
@@ -190,6 +192,25 @@ def score_run_chunk(*, run_id: int, first_id: int, last_id: int) -> int:
     return written
 
 
+POPULATION_MAX_AGE = timedelta(hours=36)
+
+
+def recent_population(*, as_of: datetime) -> dict | None:
+    """The population figures of the latest run within 36 hours, so one rescore stays cheap.
+
+    Category averages move slowly; recomputing them over every order for each new
+    application would cost as much as scoring everyone. None means compute afresh.
+    """
+    run = (
+        ScoreRun.objects.filter(as_of__lte=as_of, as_of__gte=as_of - POPULATION_MAX_AGE)
+        .exclude(population={})
+        .order_by("-as_of")
+        .only("population")
+        .first()
+    )
+    return run.population if run else None
+
+
 def seller_rescore(*, seller_id: int, as_of: datetime | None = None) -> SellerScore:
     """Score one artisan now (new data arrived), keep the history, and re-route if still onboarding."""
     as_of = as_of or timezone.now()
@@ -198,7 +219,7 @@ def seller_rescore(*, seller_id: int, as_of: datetime | None = None) -> SellerSc
         raise ValidationError({"seller_id": f"Unknown seller {seller_id}."})
     # An application stamped a moment ahead of this clock must still be scored, not skipped.
     as_of = max(as_of, seller.applied_at + timedelta(seconds=1))
-    scores = seller_scores_compute(as_of=as_of, seller_ids=[seller.pk])
+    scores = seller_scores_compute(as_of=as_of, seller_ids=[seller.pk], population=recent_population(as_of=as_of))
     with transaction.atomic():
         seller_scores_write(scores=scores, computed_at=as_of, run_key=f"single:{as_of.isoformat()}")
         score = SellerScore.objects.select_related("model_version").get(seller=seller)

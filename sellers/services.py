@@ -197,7 +197,11 @@ def seller_route_on_rescore(*, seller: Seller, score) -> OnboardingDecision | No
     """
     seller.refresh_from_db(fields=["onboarding_status"])
     if seller.onboarding_status == OnboardingStatus.APPLIED:
-        return seller_route(seller=seller, score=score, trigger="application")
+        try:
+            return seller_route(seller=seller, score=score, trigger="application")
+        except ValidationError:
+            # A concurrent delivery routed it between our read and our lock; its decision stands.
+            return None
     if seller.onboarding_status != OnboardingStatus.CALL_PENDING:
         return None
     with transaction.atomic():

@@ -8,3 +8,4 @@ from sellers.models import OnboardingStatus
 @pytest.fixture
 def applicant(db):
     return SellerFactory(onboarding_status=OnboardingStatus.APPLIED, applied_at=timezone.now(), approved_at=None)
+

@@ -199,3 +199,21 @@ def test_applicants_are_scored_by_the_cold_start_model_from_their_application():
     texts = [r["text"] for r in scores.loc[novice.pk, "reasons"]]
     assert "0 years of craft experience (application)" in texts
     assert "no portfolio provided with the application" in texts
+
+
+@pytest.mark.django_db
+def test_a_single_rescore_reuses_the_population_figures_of_the_nightly_run(django_assert_max_num_queries):
+    trained_seller_model()
+    sellers = [SellerFactory() for _ in range(3)]
+    for seller in sellers:
+        _history(seller, good=3)
+    run, ranges = services.score_run_start(chunk_size=10)
+    for first, last in ranges:
+        services.score_run_chunk(run_id=run.pk, first_id=first, last_id=last)
+
+    assert services.recent_population(as_of=timezone.now())["priors"]["ceramics"]["cancel_rate"] == 0
+    with django_assert_max_num_queries(40) as captured:
+        services.seller_rescore(seller_id=sellers[0].pk)
+    # No whole-population aggregate: every order/review query is limited to this artisan.
+    order_queries = [q["sql"] for q in captured.captured_queries if "marketplace_order" in q["sql"] and "GROUP BY" in q["sql"]]
+    assert order_queries and all("IN (" in sql for sql in order_queries)
