@@ -75,7 +75,7 @@ class ResponseInSerializer(serializers.Serializer):
 
 class ItemOutSerializer(serializers.Serializer):
     index = serializers.IntegerField()
-    status = serializers.ChoiceField(choices=["created", "updated", "duplicate", "rejected"])
+    status = serializers.CharField(help_text="created, updated, duplicate or rejected")
     id = serializers.IntegerField(allow_null=True)
     external_id = serializers.CharField(allow_null=True)
     match_status = serializers.CharField(required=False)
