@@ -132,3 +132,37 @@ def nps_report(
 
 def unmatched_responses():
     return Response.objects.unmatched().select_related("source", "survey").order_by("-received_at")
+
+
+def theme_summary(*, start: datetime | None = None, end: datetime | None = None) -> list[dict]:
+    """Per theme: coded responses, their mean sentiment and how many are flagged (for dashboards).
+
+    A response counts once per theme whatever coded it (rule, classifier or staff).
+    """
+    from feedback.models import ResponseTheme
+
+    codes = ResponseTheme.objects.filter(theme__is_active=True)
+    if start is not None:
+        codes = codes.filter(response__submitted_at__gte=start)
+    if end is not None:
+        codes = codes.filter(response__submitted_at__lt=end)
+    rows = (
+        codes.values("theme__slug", "theme__name", "theme__is_urgent")
+        .annotate(
+            responses=Count("response_id", distinct=True),
+            mean_sentiment=Avg("response__sentiment"),
+            flagged=Count("response_id", filter=Q(response__is_flagged=True), distinct=True),
+        )
+        .order_by("-responses", "theme__slug")
+    )
+    return [
+        {
+            "theme": row["theme__slug"],
+            "name": row["theme__name"],
+            "is_urgent": row["theme__is_urgent"],
+            "responses": row["responses"],
+            "flagged": row["flagged"],
+            "mean_sentiment": round(row["mean_sentiment"], 3) if row["mean_sentiment"] is not None else None,
+        }
+        for row in rows
+    ]

@@ -126,3 +126,20 @@ def test_post_onboarding_survey_invites_artisans_n_days_after_onboarding(db):
 
     assert invitations_send(now=now) == {"onboarded": 1}
     assert SurveyInvitation.objects.get().seller == ready
+
+
+def test_theme_summary_counts_coded_responses_per_theme(shipping_theme, urgent_theme):
+    from feedback.models import CodingOrigin, ResponseTheme
+    from feedback.selectors import theme_summary
+
+    late = [ResponseFactory(sentiment=-0.5, is_flagged=True), ResponseFactory(sentiment=0.1)]
+    for response in late:
+        ResponseTheme.objects.create(response=response, theme=shipping_theme, origin=CodingOrigin.RULE)
+    ResponseTheme.objects.create(response=ResponseFactory(sentiment=-1.0, is_flagged=True), theme=urgent_theme,
+                                 origin=CodingOrigin.STAFF)
+
+    rows = {row["theme"]: row for row in theme_summary()}
+
+    assert (rows["shipping-delay"]["responses"], rows["shipping-delay"]["flagged"]) == (2, 1)
+    assert rows["shipping-delay"]["mean_sentiment"] == pytest.approx(-0.2)
+    assert rows["damaged"]["is_urgent"] and rows["damaged"]["responses"] == 1
