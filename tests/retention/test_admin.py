@@ -67,3 +67,19 @@ def test_settings_service_lets_only_admins_change_thresholds_and_keeps_bands_ord
 
     assert updated.holdout_share == RetentionSettings.objects.get().holdout_share == 0.2
     assert RetentionSettings.objects.get().churn_band_high_from == 0.6
+
+
+def test_retention_admin_pages_render_for_staff(client, admin_user, small_base):
+    from buyers.services import retention_recompute
+    from sellers.dormancy import seller_dormancy_recompute
+
+    retention_recompute()
+    seller_dormancy_recompute()
+    client.force_login(admin_user)
+
+    for name in (
+        "buyerretention", "buyersegmentchange", "lifetimefit", "sellerdormancy", "retentionsettings",
+        "campaignaudience", "interventionassignment",
+    ):
+        response = client.get(reverse(f"admin:buyers_{name}_changelist"))
+        assert response.status_code == 200, name
