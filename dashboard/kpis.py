@@ -24,7 +24,7 @@ from statistics import fmean
 from typing import Callable
 
 from django.apps import apps
-from django.db.models import Case, CharField, Count, Exists, F, Min, OuterRef, Q, Sum, Value, When
+from django.db.models import Case, CharField, Count, Exists, F, OuterRef, Q, Subquery, Sum, Value, When
 from django.utils import timezone
 
 from buyers.models import Buyer
@@ -354,10 +354,17 @@ def kpi_time_to_first_sale(*, period: Period, segment: Segment = EVERYONE, group
     A sale before approval (imported history) counts as 0 days.
     """
     cutoffs = band_cutoffs()
+    sold = Order.objects.exclude(status=OrderStatus.CANCELLED).filter(seller_id=OuterRef("pk"))
+    # "First sale in the period" = a sale in the period and none before it; both EXISTS probes use the
+    # (seller, placed_at) index instead of a MIN over every order of every artisan.
+    first_in_period = (
+        sold.filter(placed_at__gte=period.start_at, placed_at__lt=period.end_before).order_by("placed_at").values("placed_at")[:1]
+    )
     rows = (
         Seller.objects.filter(_segment_q(segment, "", cutoffs), approved_at__isnull=False)
-        .annotate(first_sale=Min("orders__placed_at", filter=~Q(orders__status=OrderStatus.CANCELLED)))
-        .filter(first_sale__gte=period.start_at, first_sale__lt=period.end_before)
+        .filter(~Exists(sold.filter(placed_at__lt=period.start_at)))
+        .annotate(first_sale=Subquery(first_in_period))
+        .filter(first_sale__isnull=False)
         .annotate(**_group_annotation(group_by, "", cutoffs))
         .values_list("group", "approved_at", "first_sale")
     )
