@@ -50,15 +50,14 @@ def _column(kind: str, series: pd.Series) -> tuple[np.ndarray, np.ndarray]:
     if kind == "numeric2":
         values = series.to_numpy(dtype="float64", na_value=np.nan)
         null = np.isnan(values)
-        cents = np.round(np.where(null, 0, values) * 100).astype("int64")
-        if (cents < 0).any():
-            raise ValueError("Negative amounts are not encoded.")
+        signed = np.round(np.where(null, 0, values) * 100).astype("int64")
+        cents = np.abs(signed)
         whole = cents // 100
         head = np.stack(
             [
                 np.full_like(cents, 3),
                 np.ones_like(cents),
-                np.zeros_like(cents),
+                np.where(signed < 0, 0x4000, 0),  # NUMERIC_NEG
                 np.full_like(cents, 2),
                 whole // 10_000,
                 whole % 10_000,

@@ -65,7 +65,8 @@ class TableWriter:
             self._thread.join()
             self._thread = None
         if self._error is not None and raise_error:
-            raise self._error
+            with connection.wrap_database_errors:  # psycopg errors surface as django.db errors
+                raise self._error
 
     def _enqueue_copy(self, model: type[models.Model], frame: pd.DataFrame) -> None:
         if self._error is not None:

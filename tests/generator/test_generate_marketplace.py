@@ -6,7 +6,7 @@ from io import StringIO
 
 import pytest
 from django.core.management import CommandError, call_command
-from django.db import connection
+from django.db import IntegrityError, connection
 from django.db.models import Count, F, Q
 
 from buyers.models import Buyer
@@ -308,3 +308,21 @@ def test_a_tiny_marketplace_with_one_artisan_and_one_buyer_is_written(categories
     assert Seller.objects.count() == 1
     assert Buyer.objects.count() == 1
     assert Order.objects.count() == summary["counts"]["orders"]
+
+
+def test_a_row_breaking_a_database_constraint_aborts_the_whole_run(monkeypatch):
+    from marketplace.generator import services
+
+    real = services.sample_sellers
+
+    def negative_prices(*args, **kwargs):
+        frames, world = real(*args, **kwargs)
+        frames["listings"]["price"] = -1.0
+        return frames, world
+
+    monkeypatch.setattr(services, "sample_sellers", negative_prices)
+
+    with pytest.raises(IntegrityError):
+        generate_marketplace(seed=4, **SMALL)
+
+    assert set(table_counts().values()) == {0}
