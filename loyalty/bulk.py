@@ -58,6 +58,7 @@ def update_rows(model, objs: list, fields: list[str], *, batch_size: int = 5000)
     if not objs:
         return 0
     if connection.vendor != "postgresql" or len(objs) < COPY_MIN_ROWS:
+        objs = [model(**obj) if isinstance(obj, dict) else obj for obj in objs]
         return model.objects.bulk_update(objs, fields, batch_size=batch_size)
     pk = model._meta.pk
     targets = [model._meta.get_field(name) for name in fields]

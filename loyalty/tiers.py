@@ -226,9 +226,13 @@ def tiers_recompute(*, buyer_ids=None, now: datetime | None = None) -> dict:
         .select_related("tier")
         .order_by("created_at")
     }
+    tiers_by_id = {t.pk: t for t in ladder.tiers}
+    # Plain rows: loading 200,000 model instances took longer than the recompute itself.
     current = {
-        bt.buyer_id: bt
-        for bt in BuyerTier.objects.filter(**({} if buyer_ids is None else {"buyer_id__in": list(buyer_ids)})).select_related("tier")
+        row["buyer_id"]: row
+        for row in BuyerTier.objects.filter(**({} if buyer_ids is None else {"buyer_id__in": list(buyer_ids)})).values(
+            "id", "buyer_id", "tier_id", "below_since", "basis_value", "override_id"
+        )
     }
     creates, updates, changes = [], [], []
     stats = {"members": 0, "changed": 0}
@@ -239,37 +243,45 @@ def tiers_recompute(*, buyer_ids=None, now: datetime | None = None) -> dict:
             qualified = ladder.place(value)
             override = overrides.get(buyer_id)
             bt = current.get(buyer_id)
+            held = tiers_by_id.get(bt["tier_id"]) if bt is not None else None
             target, cause, below_since = qualified, TierChangeCause.RECOMPUTE, None
             if override is not None:
                 target, cause = override.tier, TierChangeCause.OVERRIDE
-            elif bt is not None and bt.tier is not None and (qualified is None or qualified.rank < bt.tier.rank):
-                if bt.override_id is not None:
+            elif held is not None and (qualified is None or qualified.rank < held.rank):
+                if bt["override_id"] is not None:
                     cause = TierChangeCause.OVERRIDE_ENDED
                 else:
-                    below_since = bt.below_since or now
+                    below_since = bt["below_since"] or now
                     if now - below_since < grace:
-                        target = bt.tier  # inside the grace period: keep the tier
+                        target = held  # inside the grace period: keep the tier
                     else:
                         cause, below_since = TierChangeCause.GRACE_EXPIRED, None
             if bt is None:
-                creates.append(BuyerTier(buyer_id=buyer_id, tier=target, basis_value=value, since=now,
-                                         below_since=below_since, computed_at=now, override=override))
+                # Rows as dicts: for 200,000 members, model instances cost more than the writes.
+                creates.append({"buyer_id": buyer_id, "tier_id": target.pk if target else None, "basis_value": value,
+                                "since": now, "below_since": below_since, "computed_at": now,
+                                "override_id": override.pk if override else None})
                 if target is not None:
-                    changes.append(TierChange(buyer_id=buyer_id, from_tier=None, to_tier=target, cause=cause,
-                                              basis_value=value, override=override, created_at=now,
-                                              detail=_detail(cause, value, program, override)))
+                    changes.append({"buyer_id": buyer_id, "from_tier_id": None, "to_tier_id": target.pk, "cause": cause,
+                                    "basis_value": value, "override_id": override.pk if override else None,
+                                    "created_at": now, "detail": _detail(cause, value, program, override)})
                 continue
-            moved = (bt.tier_id != (target.pk if target else None))
+            target_id = target.pk if target else None
+            override_id = override.pk if override else None
+            moved = bt["tier_id"] != target_id
             if moved:
-                changes.append(TierChange(buyer_id=buyer_id, from_tier=bt.tier, to_tier=target, cause=cause,
-                                          basis_value=value, override=override, created_at=now,
-                                          detail=_detail(cause, value, program, override)))
-                bt.tier, bt.since = target, now
-            if moved or bt.below_since != below_since or bt.basis_value != value or bt.override_id != (override.pk if override else None):
-                bt.below_since, bt.basis_value, bt.computed_at, bt.override = below_since, value, now, override
-                updates.append(bt)
+                changes.append({"buyer_id": buyer_id, "from_tier_id": bt["tier_id"], "to_tier_id": target_id,
+                                "cause": cause, "basis_value": value, "override_id": override_id,
+                                "created_at": now, "detail": _detail(cause, value, program, override)})
+            if moved or bt["below_since"] != below_since or bt["basis_value"] != value or bt["override_id"] != override_id:
+                updates.append({"id": bt["id"], "tier_id": target_id, "below_since": below_since, "basis_value": value,
+                                "computed_at": now, "override_id": override_id,
+                                **({"since": now} if moved else {})})
         insert_ignoring_conflicts(BuyerTier, creates)
-        update_rows(BuyerTier, updates, ["tier", "since", "below_since", "basis_value", "computed_at", "override"])
+        moved_rows = [u for u in updates if "since" in u]
+        update_rows(BuyerTier, moved_rows, ["tier", "since", "below_since", "basis_value", "computed_at", "override"])
+        update_rows(BuyerTier, [u for u in updates if "since" not in u],
+                    ["tier", "below_since", "basis_value", "computed_at", "override"])
         insert_ignoring_conflicts(TierChange, changes)
     stats["changed"] = len(changes)
     return stats
