@@ -564,7 +564,7 @@ def sample_buyer_chunk(
             "rating": rating,
             "text": text,
             "t": rev_t,
-            "updated": rev_t + np.where(edited, rng.exponential(3.0, size=len(cand)), 0.0),
+            "updated": np.minimum(rev_t + np.where(edited, rng.exponential(3.0, size=len(cand)), 0.0), T),
         }
     )
 

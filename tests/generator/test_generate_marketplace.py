@@ -326,3 +326,19 @@ def test_a_row_breaking_a_database_constraint_aborts_the_whole_run(monkeypatch):
         generate_marketplace(seed=4, **SMALL)
 
     assert set(table_counts().values()) == {0}
+
+
+def test_nothing_but_promises_and_ground_truth_is_dated_after_the_window_end():
+    generate_marketplace(seed=6, sellers=30, buyers=300, months=6, end=END, progress=False)
+    end = "2026-06-30T00:00:00Z"
+
+    assert not Order.objects.filter(
+        Q(placed_at__gt=end) | Q(shipped_at__gt=end) | Q(delivered_at__gt=end) | Q(cancelled_at__gt=end)
+        | Q(returned_at__gt=end)
+    ).exists()
+    assert not Review.objects.filter(Q(created_at__gt=end) | Q(updated_at__gt=end)).exists()
+    assert not EngagementEvent.objects.filter(occurred_at__gt=end).exists()
+    assert not Listing.objects.filter(Q(created_at__gt=end) | Q(stock_updated_at__gt=end)).exists()
+    assert not Seller.objects.filter(Q(applied_at__gt=end) | Q(approved_at__gt=end) | Q(onboarded_at__gt=end)).exists()
+    assert not Buyer.objects.filter(joined_at__gt=end).exists()
+    assert Order.objects.filter(status__in=["placed", "shipped"]).exists()
