@@ -1,7 +1,6 @@
 """Writes for feedback: storing responses exactly once, matching, coding, follow-ups."""
 
 import json
-import logging
 import re
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -21,15 +20,12 @@ from feedback.models import (
     RespondentKind,
     Response,
     ResponseTheme,
-    SourceKind,
     Theme,
 )
 from feedback.parsing import ItemError, ParsedResponse
 from feedback.sentiment import sentiment_score
 from marketplace.models import Order
 from sellers.models import Seller
-
-logger = logging.getLogger(__name__)
 
 BULK_LIMIT = 1000
 # Flag thresholds (see docs/feedback.md): NPS detractors are 0-6 by the NPS definition.
@@ -450,7 +446,3 @@ def responses_rematch(*, response_ids: list[int]) -> int:
             ids = [r.pk for r in matched]
             transaction.on_commit(lambda: process_responses_task.delay(ids))
     return len(matched)
-
-
-def source_kind_allows_updates(kind: str) -> bool:
-    return kind == SourceKind.DELIGHTED

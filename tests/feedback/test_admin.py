@@ -3,10 +3,8 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
 
 from buyers.factories import BuyerFactory
-from core import roles
-from core.factories import UserFactory
 from feedback.factories import FeedbackSourceFactory, ResponseFactory, ThemeFactory
-from feedback.models import FeedbackSource, MatchStatus, Response, SourceKind
+from feedback.models import MatchStatus, Response, SourceKind
 from tests.feedback.test_uploads import CSV, MAPPING
 
 pytestmark = pytest.mark.django_db
