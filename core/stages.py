@@ -1,8 +1,9 @@
 """The stages of the nightly recompute, in dependency levels (see core/pipeline.py).
 
 Level 0 computes inputs that later stages read (buyer lifetime fits, inventory findings),
-level 1 scores sellers and buyers in parallel, level 2 runs loyalty (which reads buyer
-segments), and level 3 snapshots KPIs and evaluates alerts over everything before it.
+level 1 scores sellers and buyers in parallel, levels 2-4 run loyalty (awards read buyer
+segments; tiers read the settled ledger), and level 5 snapshots KPIs and evaluates alerts
+over everything before it.
 Each adapter below maps a primary-key range onto the owning app's service.
 """
 
@@ -41,30 +42,6 @@ def retention_interventions(*, as_of: datetime) -> int:
     return sum(int(result["cases_opened"]) for result in opened)
 
 
-def loyalty_award_chunk(*, lo: int, hi: int, as_of: datetime) -> int:
-    from loyalty.services import points_award_delivered_orders
-
-    created, _ = points_award_delivered_orders(after_id=lo - 1, up_to_id=hi, limit=hi - lo + 1, now=as_of)
-    return created
-
-
-def loyalty_lifecycle(*, as_of: datetime) -> int:
-    from loyalty import services
-    from loyalty.badges import badges_evaluate
-    from loyalty.tiers import tiers_recompute
-
-    rows = services.points_activate_due(now=as_of)
-    while True:
-        expired = services.points_expire_due(now=as_of)
-        rows += expired
-        if expired < services.EXPIRE_CHUNK:
-            break
-    rows += services.expiry_reminders_send(now=as_of)
-    tiers = tiers_recompute(now=as_of)
-    badges = badges_evaluate(now=as_of)
-    return rows + int(tiers.get("changed", 0)) + sum(int(v) for v in badges.values() if isinstance(v, int))
-
-
 def kpis_and_alerts(*, as_of: datetime) -> int:
     from dashboard.services import alert_evaluate_all, snapshot_record
 
@@ -85,12 +62,10 @@ STAGES: list[Stage] = [
         chunk="core.stages:buyer_retention_chunk",
         finalize="core.stages:retention_interventions",
     ),
-    Stage(
-        "loyalty",
-        level=2,
-        keys="marketplace.Order",
-        chunk="core.stages:loyalty_award_chunk",
-        finalize="core.stages:loyalty_lifecycle",
-    ),
-    Stage("kpis_and_alerts", level=3, finalize="core.stages:kpis_and_alerts"),
+    # Loyalty reads segments (promotions target them), so it follows retention.
+    Stage("loyalty_award_orders", level=2, keys="marketplace.Order", chunk="loyalty.pipeline:award_orders_chunk"),
+    Stage("loyalty_lots", level=3, finalize="loyalty.pipeline:lots_finalize"),
+    Stage("loyalty_badges", level=3, finalize="loyalty.pipeline:badges_finalize"),
+    Stage("loyalty_tiers", level=4, keys="buyers.Buyer", chunk="loyalty.pipeline:tiers_chunk"),
+    Stage("kpis_and_alerts", level=5, finalize="core.stages:kpis_and_alerts"),
 ]

@@ -59,9 +59,9 @@ STAGES = [
 
 def loyalty_award_then_stall(*, lo, hi, as_of):
     """The real loyalty chunk, then a pause inside its still-open transaction (to kill a worker there)."""
-    from core.stages import loyalty_award_chunk
+    from loyalty.pipeline import award_orders_chunk
 
-    created = loyalty_award_chunk(lo=lo, hi=hi, as_of=as_of)
+    created = award_orders_chunk(lo=lo, hi=hi, as_of=as_of)
     if _control("stall-loyalty"):
         time.sleep(float((CONTROL_DIR / "stall-loyalty").read_text() or 30))
     return created
@@ -73,7 +73,7 @@ def _nightly_with_stalling_loyalty():
     from core.stages import STAGES as NIGHTLY
 
     return [
-        replace(stage, chunk="tests.pipeline.stages:loyalty_award_then_stall") if stage.name == "loyalty" else stage
+        replace(stage, chunk="tests.pipeline.stages:loyalty_award_then_stall") if stage.name == "loyalty_award_orders" else stage
         for stage in NIGHTLY
     ]
 

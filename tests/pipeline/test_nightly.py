@@ -48,7 +48,8 @@ def test_the_nightly_pipeline_writes_every_stage_output():
     assert run.status == RunStatus.SUCCEEDED, run.error
     assert set(run.stages.values_list("status", flat=True)) == {RunStatus.SUCCEEDED}
     assert set(run.stages.values_list("name", flat=True)) == {
-        "buyer_lifetime_fits", "inventory_audit", "seller_scores", "buyer_retention", "loyalty", "kpis_and_alerts"
+        "buyer_lifetime_fits", "inventory_audit", "seller_scores", "buyer_retention", "loyalty_award_orders",
+        "loyalty_lots", "loyalty_badges", "loyalty_tiers", "kpis_and_alerts",
     }
     digest = pipeline_outputs_digest()
     assert len(digest["scoring.SellerScore"]) >= 13  # every seller that is not rejected
@@ -142,7 +143,7 @@ def test_a_worker_killed_inside_a_loyalty_chunk_double_counts_no_points(broker, 
     try:
         _start_remote(broker)
         workers.wait_for(
-            lambda: PipelineChunk.objects.filter(stage__name="loyalty", status=RunStatus.RUNNING).exists(), timeout=180
+            lambda: PipelineChunk.objects.filter(stage__name="loyalty_award_orders", status=RunStatus.RUNNING).exists(), timeout=180
         )
         os.killpg(victim.pid, signal.SIGKILL)
         victim.wait(timeout=10)
@@ -152,7 +153,7 @@ def test_a_worker_killed_inside_a_loyalty_chunk_double_counts_no_points(broker, 
     with workers.workers(1, broker=broker, queues="default,recompute", **env):
         run = workers.wait_for(_finished, timeout=240)
     assert run.status == RunStatus.SUCCEEDED, run.error
-    assert PipelineChunk.objects.filter(stage__run=run, stage__name="loyalty", attempts__gte=2).exists()
+    assert PipelineChunk.objects.filter(stage__run=run, stage__name="loyalty_award_orders", attempts__gte=2).exists()
     after = pipeline_outputs_digest()
     for label in PIPELINE_OUTPUTS:
         assert after[label] == clean[label], label
