@@ -62,6 +62,7 @@ STAGES: list[Stage] = [
         chunk="core.stages:buyer_retention_chunk",
         finalize="core.stages:retention_interventions",
     ),
+    Stage("buyer_recommendations", level=2, finalize="buyers.recommendations:buyer_recommendations_recompute"),
     # Loyalty reads segments (promotions target them), so it follows retention.
     Stage("loyalty_award_orders", level=2, keys="marketplace.Order", chunk="loyalty.pipeline:award_orders_chunk"),
     Stage("loyalty_lots", level=3, finalize="loyalty.pipeline:lots_finalize"),

@@ -46,8 +46,6 @@ def test_every_loyalty_beat_entry_names_a_registered_task():
     import loyalty.tasks  # noqa: F401 - registers the tasks
 
     entries = {name: e for name, e in collect_beat_schedule().items() if name.startswith("loyalty-")}
-    assert {e["task"] for e in entries.values()} == {
-        "loyalty.activate_points", "loyalty.expire_points", "loyalty.send_expiry_reminders",
-        "loyalty.award_delivered_orders", "loyalty.recompute_tiers", "loyalty.evaluate_badges",
-    }
+    # Awards, expiry, tiers and badges run in the nightly pipeline; these keep points moving in between.
+    assert {e["task"] for e in entries.values()} == {"loyalty.activate_points", "loyalty.send_expiry_reminders"}
     assert all(e["task"] in app.tasks for e in entries.values())

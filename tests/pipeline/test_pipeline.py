@@ -101,3 +101,17 @@ def test_key_ranges_cover_every_key_once(marketplace):
     assert len(covered) == Seller.objects.count()
     assert all(hi - lo < 3 for lo, hi in ranges)
 
+
+
+def test_the_nightly_pipeline_is_the_only_scheduled_full_recompute():
+    from core.schedule import collect_beat_schedule
+
+    schedule = collect_beat_schedule()
+    nightly = [entry for entry in schedule.values() if entry["task"] == "core.pipeline.start"]
+    assert len(nightly) == 1
+    covered = {
+        "scoring.recompute_all", "buyers.recompute_retention", "buyers.recompute_recommendations", "buyers.open_churn_cases",
+        "buyers.recompute_seller_dormancy", "loyalty.award_delivered_orders", "loyalty.expire_points",
+        "loyalty.recompute_tiers", "loyalty.evaluate_badges", "sellers.inventory_audit",
+    }
+    assert not covered & {entry["task"] for entry in schedule.values()}

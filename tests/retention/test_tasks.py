@@ -27,13 +27,9 @@ def test_nightly_tasks_recompute_every_buyer_in_chunks_and_are_idempotent(small_
     assert SellerDormancy.objects.exists()
 
 
-def test_retention_tasks_are_on_the_beat_schedule():
-    tasks = {entry["task"] for entry in collect_beat_schedule().values()}
+def test_retention_runs_in_the_nightly_pipeline_and_retrains_weekly():
+    from core.stages import STAGES
 
-    assert {
-        "buyers.recompute_retention",
-        "buyers.recompute_recommendations",
-        "buyers.open_churn_cases",
-        "buyers.recompute_seller_dormancy",
-        "buyers.train_churn_model",
-    } <= tasks
+    tasks = {entry["task"] for entry in collect_beat_schedule().values()}
+    assert {"core.pipeline.start", "buyers.train_churn_model"} <= tasks
+    assert {"buyer_lifetime_fits", "buyer_retention", "buyer_recommendations"} <= {stage.name for stage in STAGES}
