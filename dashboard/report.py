@@ -6,7 +6,6 @@ The page and the CSV export both read ``DashboardReport.tables`` so every table 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import timedelta
 from urllib.parse import urlencode
 
 from django.urls import NoReverseMatch, reverse
@@ -32,7 +31,8 @@ def admin_url(name: str, **params) -> str | None:
 
 
 def _range(prefix: str, period: Period) -> dict:
-    return {f"{prefix}__gte": period.start.isoformat(), f"{prefix}__lt": (period.end + timedelta(days=1)).isoformat()}
+    # Full timestamps with their UTC offset, so the admin filters on aware datetimes.
+    return {f"{prefix}__gte": period.start_at.isoformat(), f"{prefix}__lt": period.end_before.isoformat()}
 
 
 def drill_url(kpi: str, period: Period, segment: Segment) -> str | None:

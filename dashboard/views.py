@@ -7,7 +7,7 @@ from django.template.response import TemplateResponse
 
 from dashboard import charts
 from dashboard.forms import DashboardFilterForm, default_period
-from dashboard.kpis import EVERYONE
+from dashboard.kpis import EVERYONE, Period
 from dashboard.report import admin_url, dashboard_report, funnel_links
 from dashboard.selectors import add_months
 
@@ -29,8 +29,9 @@ def _render_charts(report) -> dict:
     def cohort_link(cohort):
         year, month = (int(part) for part in cohort["cohort"].split("-"))
         first = period.end.replace(year=year, month=month, day=1)
-        return admin_url("buyers_buyer_changelist", joined_at__gte=first.isoformat(),
-                         joined_at__lt=add_months(first, 1).isoformat())
+        month = Period(start=first, end=add_months(first, 1) - timedelta(days=1))
+        return admin_url("buyers_buyer_changelist", joined_at__gte=month.start_at.isoformat(),
+                         joined_at__lt=month.end_before.isoformat())
 
     nps_points = data["nps_by_month"]["points"]
     scores = data["score_distribution"]

@@ -31,7 +31,8 @@ def test_dashboard_shows_tiles_charts_and_queues_for_staff(client, market, cs_us
         assert f'id="{chart}"' in body
     assert body.count("<svg") >= 6
     # Drill-down from the cancellation tile to the cancelled orders of the period.
-    assert "/admin/marketplace/order/?placed_at__gte=2026-10-01&amp;placed_at__lt=2026-11-01&amp;status__exact=cancelled" in body
+    assert ("/admin/marketplace/order/?placed_at__gte=2026-10-01T00%3A00%3A00%2B00%3A00"
+            "&amp;placed_at__lt=2026-11-01T00%3A00%3A00%2B00%3A00&amp;status__exact=cancelled") in body
     # Inside the admin: the admin's header and the user's name.
     assert 'id="site-name"' in body and "cs" in body
 
