@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 from datetime import date, timedelta
 
 from django.conf import settings
@@ -20,8 +19,6 @@ from dashboard.kpis import ALL, KPIS, Period, kpi_compute
 from dashboard.models import Alert, AlertStatus, AlertThreshold, ChartSnapshot, Condition, GroupBy, KpiSnapshot
 from marketplace.models import Order, OrderStatus
 from sellers.models import Seller
-
-logger = logging.getLogger(__name__)
 
 SNAPSHOT_WINDOW_DAYS = 30
 # Sellers named in one alert; each gets a case, so the number stays small enough to act on.

@@ -16,7 +16,7 @@ from django.db import connections
 from django.urls import NoReverseMatch, reverse
 from django.utils import timezone
 
-from casework.models import Case, CaseKind, CaseStatus
+from casework.models import CaseKind, CaseStatus
 from casework.services import case_open
 from core import roles
 from core.factories import UserFactory
