@@ -26,7 +26,6 @@ import json
 import os
 import sys
 import time
-from contextlib import contextmanager
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -56,27 +55,11 @@ from loyalty.models import (  # noqa: E402
 )
 from loyalty.selectors import ledger_verify  # noqa: E402
 
+from bench.measure import measured  # noqa: E402
+
 RESULTS = ROOT / "bench" / "results" / "loyalty.json"
 
 
-class Counter:
-    def __init__(self):
-        self.n = 0
-
-    def __call__(self, execute, sql, params, many, context):
-        self.n += 1
-        return execute(sql, params, many, context)
-
-
-@contextmanager
-def measured():
-    counter = Counter()
-    out = {}
-    start = time.perf_counter()
-    with connection.execute_wrapper(counter):
-        yield out
-    out["seconds"] = round(time.perf_counter() - start, 3)
-    out["queries"] = counter.n
 
 
 def sql(statement: str, params=None):

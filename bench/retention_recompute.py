@@ -48,6 +48,8 @@ from buyers.models import Buyer, BuyerRetention  # noqa: E402
 from buyers.services import CHUNK_SIZE, buyer_summary_frame, retention_recompute  # noqa: E402
 from marketplace.models import Order  # noqa: E402
 
+from bench import measure  # noqa: E402
+
 RESULTS = ROOT / "bench" / "results" / "retention_recompute.json"
 AS_OF = datetime(2026, 11, 1, tzinfo=dt_timezone.utc)
 DAYS = 730
@@ -72,24 +74,12 @@ GROUP BY buyer_id
 """
 
 
-class Counter:
-    def __init__(self):
-        self.n = 0
-
-    def __call__(self, execute, sql, params, many, context):
-        self.n += 1
-        return execute(sql, params, many, context)
-
-
 @contextmanager
 def measured(label: str, results: dict):
-    counter = Counter()
-    start = time.perf_counter()
-    with connection.execute_wrapper(counter):
+    with measure.measured() as out:
         yield
-    seconds = time.perf_counter() - start
-    results[label] = {"seconds": round(seconds, 3), "queries": counter.n}
-    print(f"{label:>10}: {seconds:8.2f} s  {counter.n:6d} SQL statements", flush=True)
+    results[label] = out
+    print(f"{label:>10}: {out['seconds']:8.2f} s  {out['queries']:6d} SQL statements", flush=True)
 
 
 def _copy(table: str, columns: list[str], rows) -> None:

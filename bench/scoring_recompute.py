@@ -25,7 +25,6 @@ import json
 import os
 import sys
 import time
-from contextlib import contextmanager
 from datetime import timedelta
 from pathlib import Path
 
@@ -50,27 +49,11 @@ from scoring.features import seller_features  # noqa: E402
 from scoring.models import ModelVersion, SellerScore  # noqa: E402
 from sellers.models import Seller  # noqa: E402
 
+from bench.measure import measured  # noqa: E402
+
 RESULTS = ROOT / "bench" / "results" / "scoring_recompute.json"
 
 
-class Counter:
-    def __init__(self):
-        self.n = 0
-
-    def __call__(self, execute, sql, params, many, context):
-        self.n += 1
-        return execute(sql, params, many, context)
-
-
-@contextmanager
-def measured():
-    counter = Counter()
-    out = {}
-    start = time.perf_counter()
-    with connection.execute_wrapper(counter):
-        yield out
-    out["seconds"] = round(time.perf_counter() - start, 3)
-    out["queries"] = counter.n
 
 
 RAW_SQL = """
