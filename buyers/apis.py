@@ -7,6 +7,8 @@ from django.core.exceptions import ValidationError as DjangoValidationError
 from django.http import StreamingHttpResponse
 from django.shortcuts import get_object_or_404
 from django.utils import timezone
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, inline_serializer
 from rest_framework import exceptions, permissions, serializers
 from rest_framework.pagination import PageNumberPagination
 from rest_framework.response import Response
@@ -78,6 +80,7 @@ class BuyerRetentionProfileApi(RetentionAPIView):
         top_artisan = ArtisanRefSerializer(allow_null=True)
         reasons = serializers.ListField(child=serializers.CharField())
 
+    @extend_schema(responses=OutputSerializer)
     def get(self, request, buyer_id: int):
         profile = selectors.buyer_retention_profile(buyer_id=buyer_id)
         if profile is None:
@@ -92,6 +95,7 @@ class BuyerRecommendationsApi(RetentionAPIView):
         listings = ListingRefSerializer(many=True)
         artisans = ArtisanRefSerializer(many=True)
 
+    @extend_schema(responses=OutputSerializer)
     def get(self, request, buyer_id: int):
         recommendations = selectors.buyer_recommendations(buyer_id=buyer_id)
         if recommendations is None:
@@ -127,9 +131,11 @@ class AudienceListApi(RetentionAPIView):
     class InputSerializer(AudienceFilterSerializer):
         name = serializers.CharField(max_length=120)
 
+    @extend_schema(responses=AudienceOutputSerializer(many=True))
     def get(self, request):
         return Response(AudienceOutputSerializer(CampaignAudience.objects.order_by("name"), many=True).data)
 
+    @extend_schema(request=InputSerializer, responses={201: AudienceOutputSerializer})
     def post(self, request):
         serializer = self.InputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
@@ -161,6 +167,28 @@ class AudienceMemberSerializer(serializers.Serializer):
     reason_for_contact = serializers.CharField()
 
 
+PaginatedAudienceMemberSerializer = inline_serializer(
+    name="PaginatedAudienceMemberList",
+    fields={
+        "count": serializers.IntegerField(),
+        "next": serializers.URLField(allow_null=True),
+        "previous": serializers.URLField(allow_null=True),
+        "results": AudienceMemberSerializer(many=True),
+    },
+)
+PAGE_PARAMETERS = [
+    OpenApiParameter("page", int, description="A page number of the paginated result."),
+    OpenApiParameter("page_size", int, description="Members per page (default 100, at most 1000)."),
+]
+FILTER_PARAMETERS = [
+    *(
+        OpenApiParameter(name, str, many=True, explode=True, description="Repeated or comma-separated values.")
+        for name in ("segments", "churn_bands", "cadence_states")
+    ),
+    OpenApiParameter("points_expiring_within_days", int),
+]
+
+
 def _members_response(view, request, filters: dict):
     members = audiences.audience_members(filters=filters)
     paginator = AudienceMembersPagination()
@@ -171,6 +199,7 @@ def _members_response(view, request, filters: dict):
 
 
 class AudienceMembersApi(RetentionAPIView):
+    @extend_schema(parameters=PAGE_PARAMETERS, responses=PaginatedAudienceMemberSerializer)
     def get(self, request, audience_id: int):
         audience = get_object_or_404(CampaignAudience, pk=audience_id)
         return _members_response(self, request, audiences.audience_filters_of(audience))
@@ -179,11 +208,19 @@ class AudienceMembersApi(RetentionAPIView):
 class AudiencePreviewApi(RetentionAPIView):
     """Members for filters given in the query string, without saving an audience."""
 
+    @extend_schema(parameters=[*FILTER_PARAMETERS, *PAGE_PARAMETERS], responses=PaginatedAudienceMemberSerializer)
     def get(self, request):
         return _members_response(self, request, _query_filters(request))
 
 
 class AudienceExportApi(RetentionAPIView):
+    @extend_schema(
+        responses={
+            (200, "text/csv"): OpenApiResponse(
+                OpenApiTypes.STR, description="CSV attachment, one row per audience member, streamed."
+            )
+        }
+    )
     def get(self, request, audience_id: int):
         audience = get_object_or_404(CampaignAudience, pk=audience_id)
         filters = audiences.audience_filters_of(audience)
@@ -195,6 +232,32 @@ class AudienceExportApi(RetentionAPIView):
 
 
 class InterventionImpactApi(RetentionAPIView):
+    class OutputSerializer(serializers.Serializer):
+        class KindSerializer(serializers.Serializer):
+            kind = serializers.CharField()
+            treated = serializers.IntegerField()
+            treated_retained = serializers.IntegerField()
+            treated_rate = serializers.FloatField(allow_null=True)
+            treated_ci95 = serializers.ListField(
+                child=serializers.FloatField(), min_length=2, max_length=2, allow_null=True, help_text="[low, high]"
+            )
+            held_out = serializers.IntegerField()
+            held_out_retained = serializers.IntegerField()
+            held_out_rate = serializers.FloatField(allow_null=True)
+            held_out_ci95 = serializers.ListField(
+                child=serializers.FloatField(), min_length=2, max_length=2, allow_null=True, help_text="[low, high]"
+            )
+            lift = serializers.FloatField(allow_null=True)
+            lift_ci95 = serializers.ListField(
+                child=serializers.FloatField(), min_length=2, max_length=2, allow_null=True, help_text="[low, high]"
+            )
+
+        kinds = KindSerializer(many=True)
+
+    @extend_schema(
+        parameters=[OpenApiParameter("include_open", bool, description="Count assignments whose window is still open.")],
+        responses=OutputSerializer,
+    )
     def get(self, request):
         include_open = request.query_params.get("include_open") in ("1", "true")
         return Response({"kinds": interventions.intervention_report(include_open=include_open)})

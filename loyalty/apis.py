@@ -7,6 +7,7 @@ from datetime import date
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.shortcuts import get_object_or_404
+from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
 from rest_framework import exceptions, permissions, serializers
 from rest_framework.authentication import SessionAuthentication
 from rest_framework.pagination import PageNumberPagination
@@ -73,7 +74,75 @@ def _month(value: str | None) -> date | None:
         raise exceptions.ValidationError({"month": "Use YYYY-MM."}) from None
 
 
+MONTH_PARAM = OpenApiParameter("month", str, description="A calendar month, YYYY-MM.")
+PAGE_PARAM = OpenApiParameter("page", int, description="A page number of the paginated result.")
+
+
+def _paginated(name: str, item) -> serializers.Serializer:
+    """The page envelope of DRF's PageNumberPagination around ``item`` rows."""
+    return inline_serializer(
+        name=name,
+        fields={
+            "count": serializers.IntegerField(),
+            "next": serializers.URLField(allow_null=True),
+            "previous": serializers.URLField(allow_null=True),
+            "results": item(many=True),
+        },
+    )
+
+
+class BalanceSerializer(serializers.Serializer):
+    pending = serializers.IntegerField()
+    active = serializers.IntegerField()
+    expiring_soon = serializers.IntegerField()
+    expiring_soon_days = serializers.IntegerField()
+    next_expiry_at = serializers.DateTimeField(allow_null=True)
+    ledger_total = serializers.IntegerField()
+
+
+class RankSerializer(serializers.Serializer):
+    rank = serializers.IntegerField(allow_null=True, help_text="Null until the member has earned points.")
+    points = serializers.IntegerField()
+
+
+class MonthRankSerializer(RankSerializer):
+    month = serializers.CharField(help_text="YYYY-MM")
+
+
+class MemberLeaderboardSerializer(serializers.Serializer):
+    overall = RankSerializer()
+    month = MonthRankSerializer()
+
+
 class MemberSummaryApi(LoyaltyAPIView):
+    class OutputSerializer(serializers.Serializer):
+        class TierProgressSerializer(serializers.Serializer):
+            tier = serializers.CharField(allow_null=True)
+            tier_name = serializers.CharField(allow_null=True)
+            multiplier = serializers.CharField(help_text="A decimal, as a string.")
+            perks = serializers.CharField()
+            basis = serializers.CharField()
+            window_days = serializers.IntegerField()
+            value = serializers.CharField(help_text="The member's tier basis value: a decimal, as a string.")
+            next_tier = serializers.CharField(allow_null=True)
+            needed_for_next = serializers.CharField(allow_null=True, help_text="A decimal, as a string.")
+            progress = serializers.FloatField()
+            grace_until = serializers.DateTimeField(allow_null=True)
+
+        class BadgeSerializer(serializers.Serializer):
+            code = serializers.CharField()
+            name = serializers.CharField()
+            awarded_at = serializers.DateTimeField()
+            period = serializers.CharField()
+
+        buyer_id = serializers.IntegerField()
+        name = serializers.CharField()
+        balance = BalanceSerializer()
+        tier = TierProgressSerializer()
+        badges = BadgeSerializer(many=True)
+        leaderboard = MemberLeaderboardSerializer()
+
+    @extend_schema(parameters=[MONTH_PARAM], responses=OutputSerializer)
     def get(self, request, buyer_id: int):
         buyer = self.buyer(buyer_id)
         month = _month(request.query_params.get("month")) or date.today().replace(day=1)
@@ -113,6 +182,7 @@ class EntrySerializer(serializers.Serializer):
 
 
 class MemberLedgerApi(LoyaltyAPIView):
+    @extend_schema(parameters=[PAGE_PARAM], responses=_paginated("PaginatedEntryList", EntrySerializer))
     def get(self, request, buyer_id: int):
         buyer = self.buyer(buyer_id)
         paginator = PageNumberPagination()
@@ -125,6 +195,7 @@ class MemberAdjustApi(LoyaltyAPIView):
         amount = serializers.IntegerField()
         comment = serializers.CharField(allow_blank=True, required=False, default="")
 
+    @extend_schema(request=InputSerializer, responses={201: EntrySerializer})
     def post(self, request, buyer_id: int):
         buyer = self.buyer(buyer_id)
         data = self.InputSerializer(data=request.data)
@@ -137,6 +208,13 @@ class MemberRedeemApi(LoyaltyAPIView):
     class InputSerializer(serializers.Serializer):
         reward_id = serializers.IntegerField()
 
+    class OutputSerializer(serializers.Serializer):
+        redemption_id = serializers.IntegerField()
+        reward = serializers.CharField(help_text="The reward's name.")
+        points = serializers.IntegerField()
+        balance = BalanceSerializer()
+
+    @extend_schema(request=InputSerializer, responses={201: OutputSerializer})
     def post(self, request, buyer_id: int):
         buyer = self.buyer(buyer_id)
         data = self.InputSerializer(data=request.data)
@@ -152,12 +230,39 @@ class MemberRedeemApi(LoyaltyAPIView):
 
 
 class MemberSuggestionsApi(LoyaltyAPIView):
+    class OutputSerializer(serializers.Serializer):
+        class SuggestionSerializer(serializers.Serializer):
+            reward_id = serializers.IntegerField()
+            name = serializers.CharField()
+            points_cost = serializers.IntegerField()
+            affordable = serializers.BooleanField()
+            interest = serializers.FloatField()
+            why = serializers.CharField()
+
+        results = SuggestionSerializer(many=True)
+
+    @extend_schema(responses=OutputSerializer)
     def get(self, request, buyer_id: int):
         buyer = self.buyer(buyer_id)
         return Response({"results": selectors.reward_suggestions(buyer_id=buyer.pk)})
 
 
 class LeaderboardApi(LoyaltyAPIView):
+    class OutputSerializer(serializers.Serializer):
+        class RowSerializer(serializers.Serializer):
+            rank = serializers.IntegerField()
+            buyer_id = serializers.IntegerField()
+            name = serializers.CharField()
+            points = serializers.IntegerField()
+
+        month = serializers.DateField(allow_null=True, help_text="First day of the month, or null for all time.")
+        category = serializers.CharField(allow_null=True)
+        results = RowSerializer(many=True)
+
+    @extend_schema(
+        parameters=[MONTH_PARAM, OpenApiParameter("category", str, description="A craft category.")],
+        responses=OutputSerializer,
+    )
     def get(self, request):
         month = _month(request.query_params.get("month"))
         category = request.query_params.get("category") or None
@@ -166,6 +271,21 @@ class LeaderboardApi(LoyaltyAPIView):
 
 
 class PowerUsersApi(LoyaltyAPIView):
+    class OutputSerializer(serializers.Serializer):
+        class RowSerializer(serializers.Serializer):
+            rank = serializers.IntegerField()
+            buyer_id = serializers.IntegerField()
+            active_days = serializers.IntegerField()
+            actions = serializers.IntegerField()
+            actions_per_week = serializers.FloatField()
+
+        days = serializers.IntegerField()
+        results = RowSerializer(many=True)
+
+    @extend_schema(
+        parameters=[OpenApiParameter("days", int, description="Look-back window in days (default 90, at least 1).")],
+        responses=OutputSerializer,
+    )
     def get(self, request):
         try:
             days = int(request.query_params.get("days", 90))
@@ -201,6 +321,7 @@ class RuleSerializer(serializers.ModelSerializer):
 
 
 class RuleCreateApi(LoyaltyAPIView):
+    @extend_schema(request=RuleSerializer, responses={201: RuleSerializer})
     def post(self, request):
         from loyalty.services import rule_create
 
@@ -211,6 +332,22 @@ class RuleCreateApi(LoyaltyAPIView):
 
 
 class RulePrecedenceApi(LoyaltyAPIView):
+    class OutputSerializer(serializers.Serializer):
+        class StepSerializer(serializers.Serializer):
+            step = serializers.IntegerField()
+            rule_id = serializers.IntegerField()
+            name = serializers.CharField()
+            priority = serializers.IntegerField()
+            stage = serializers.CharField(help_text="base or promotion")
+            role = serializers.CharField()
+
+        kind = serializers.CharField()
+        precedence = StepSerializer(many=True)
+
+    @extend_schema(
+        parameters=[OpenApiParameter("kind", str, description="An action kind (default spend); not promotion.")],
+        responses=OutputSerializer,
+    )
     def get(self, request):
         kind = request.query_params.get("kind", RuleKind.SPEND)
         if kind not in RuleKind.values or kind == RuleKind.PROMOTION:
@@ -225,6 +362,16 @@ class RuleSimulateApi(LoyaltyAPIView):
         start = serializers.DateTimeField(required=False)
         end = serializers.DateTimeField(required=False)
 
+    class OutputSerializer(serializers.Serializer):
+        rule = serializers.CharField()
+        start = serializers.DateTimeField()
+        end = serializers.DateTimeField()
+        actions = serializers.IntegerField()
+        points = serializers.IntegerField()
+        members = serializers.IntegerField()
+        summary = serializers.CharField()
+
+    @extend_schema(request=InputSerializer, responses=OutputSerializer)
     def post(self, request):
         data = self.InputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
@@ -246,6 +393,20 @@ class TierInputSerializer(serializers.Serializer):
 
 
 class TierPreviewApi(LoyaltyAPIView):
+    class OutputSerializer(serializers.Serializer):
+        class TierCountSerializer(serializers.Serializer):
+            code = serializers.CharField()
+            threshold = serializers.CharField(help_text="A decimal, as a string.")
+            members = serializers.IntegerField()
+            members_now = serializers.IntegerField()
+
+        basis = serializers.CharField()
+        window_days = serializers.IntegerField()
+        members = serializers.IntegerField()
+        tiers = TierCountSerializer(many=True)
+        no_tier = serializers.IntegerField()
+
+    @extend_schema(request=TierInputSerializer, responses=OutputSerializer)
     def post(self, request):
         data = TierInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
@@ -254,9 +415,30 @@ class TierPreviewApi(LoyaltyAPIView):
 
 
 class TierConfigureApi(LoyaltyAPIView):
+    class OutputSerializer(serializers.Serializer):
+        class TierSerializer(serializers.Serializer):
+            code = serializers.CharField()
+            name = serializers.CharField()
+            rank = serializers.IntegerField()
+            threshold = serializers.FloatField()
+            multiplier = serializers.FloatField()
+            perks = serializers.CharField()
+
+        tiers = TierSerializer(many=True)
+
+    class SavedSerializer(serializers.Serializer):
+        class TierSerializer(serializers.Serializer):
+            code = serializers.CharField()
+            rank = serializers.IntegerField()
+            threshold = serializers.CharField(help_text="A decimal, as a string.")
+
+        tiers = TierSerializer(many=True)
+
+    @extend_schema(responses=OutputSerializer)
     def get(self, request):
         return Response({"tiers": list(Tier.objects.values("code", "name", "rank", "threshold", "multiplier", "perks"))})
 
+    @extend_schema(request=TierInputSerializer, responses=SavedSerializer)
     def put(self, request):
         data = TierInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
@@ -269,6 +451,24 @@ class BadgeThresholdApi(LoyaltyAPIView):
         thresholds = serializers.ListField(child=serializers.IntegerField(min_value=1), allow_empty=False)
         as_of = serializers.DateTimeField(required=False)
 
+    class OutputSerializer(serializers.Serializer):
+        class RowSerializer(serializers.Serializer):
+            threshold = serializers.IntegerField()
+            qualifiers = serializers.IntegerField()
+            non_qualifiers = serializers.IntegerField()
+            repeat_rate_qualifiers = serializers.FloatField(allow_null=True)
+            repeat_rate_non_qualifiers = serializers.FloatField(allow_null=True)
+            lift = serializers.FloatField(allow_null=True)
+
+        badge = serializers.CharField()
+        metric = serializers.CharField()
+        window_days = serializers.IntegerField()
+        measured_from = serializers.DateTimeField()
+        outcome_until = serializers.DateTimeField()
+        population = serializers.IntegerField()
+        rows = RowSerializer(many=True)
+
+    @extend_schema(request=InputSerializer, responses=OutputSerializer)
     def post(self, request, badge_id: int):
         badge = get_object_or_404(Badge, pk=badge_id)
         data = self.InputSerializer(data=request.data)

@@ -1,5 +1,5 @@
 from django.shortcuts import get_object_or_404
-from drf_spectacular.utils import OpenApiResponse, extend_schema
+from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_field
 from rest_framework import serializers
 from rest_framework.exceptions import NotFound
 from rest_framework.response import Response
@@ -14,26 +14,41 @@ class SellerScoreApi(IngestAPIView):
 
     required_scopes = ["scoring:read"]
 
-    class ReasonSerializer(serializers.Serializer):
-        text = serializers.CharField()
-        contribution = serializers.IntegerField(help_text="Signed score points this factor adds or removes.")
-
     class OutputSerializer(serializers.Serializer):
+        class ReasonSerializer(serializers.Serializer):
+            text = serializers.CharField()
+            contribution = serializers.IntegerField(help_text="Signed score points this factor adds or removes.")
+
+        @extend_schema_field(ReasonSerializer(many=True))
+        class ReasonListField(serializers.ListField):
+            """The stored reasons; the view keeps each one's text and contribution."""
+
+        class ModelVersionSerializer(serializers.Serializer):
+            kind = serializers.CharField()
+            category = serializers.CharField(allow_null=True, help_text="Null for the global model of a kind.")
+            version = serializers.IntegerField()
+
+        class HistoryPointSerializer(serializers.Serializer):
+            score = serializers.IntegerField(min_value=0, max_value=100)
+            computed_at = serializers.DateTimeField()
+
         seller = serializers.CharField(source="seller.external_id")
         score = serializers.IntegerField(min_value=0, max_value=100)
         probability = serializers.FloatField()
-        reasons = serializers.ListField(child=serializers.DictField())
+        reasons = ReasonListField(child=serializers.DictField())
         cold_start = serializers.BooleanField()
         model_version = serializers.SerializerMethodField()
         computed_at = serializers.DateTimeField()
         history = serializers.SerializerMethodField()
 
+        @extend_schema_field(ModelVersionSerializer(allow_null=True))
         def get_model_version(self, score):
             version = score.model_version
             if version is None:
                 return None
             return {"kind": version.kind, "category": version.category, "version": version.version}
 
+        @extend_schema_field(HistoryPointSerializer(many=True))
         def get_history(self, score):
             return [{"score": row.score, "computed_at": row.computed_at} for row in self.context["history"]]
 

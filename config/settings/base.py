@@ -211,6 +211,9 @@ SPECTACULAR_SETTINGS = {
         "CraftCategoryEnum": "sellers.models.CraftCategory",
         "OrderStatusEnum": "marketplace.models.OrderStatus",
         "CaseStatusEnum": "casework.models.CaseStatus",
+        "ItemResultStatusEnum": ["created", "updated", "duplicate", "rejected"],
+        "RuleKindEnum": "loyalty.models.RuleKind",
+        "EngagementKindEnum": "marketplace.models.EngagementKind",
     },
 }
 # Bodies above this are refused with 413 before they are parsed.
