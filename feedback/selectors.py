@@ -40,7 +40,7 @@ def seller_feedback_signals(*, as_of: datetime, seller_ids=None, window: timedel
     ).set_index("seller_id")
     if seller_ids is not None:
         frame = frame.reindex(pd.Index(sorted(set(seller_ids)), name="seller_id"))
-    frame["flagged_feedback_count"] = frame["flagged_feedback_count"].fillna(0).astype("int64")
+    frame["flagged_feedback_count"] = pd.to_numeric(frame["flagged_feedback_count"]).fillna(0).astype("int64")
     frame["buyer_trust"] = frame["buyer_trust"].astype("float64").fillna(NEUTRAL_TRUST)
     return frame
 
@@ -63,7 +63,7 @@ def buyer_feedback_sentiment(*, as_of: datetime, buyer_ids=None, window: timedel
     if buyer_ids is not None:
         frame = frame.reindex(pd.Index(sorted(set(buyer_ids)), name="buyer_id"))
     frame["feedback_sentiment"] = frame["feedback_sentiment"].astype("float64").fillna(NEUTRAL_SENTIMENT)
-    frame["feedback_count"] = frame["feedback_count"].fillna(0).astype("int64")
+    frame["feedback_count"] = pd.to_numeric(frame["feedback_count"]).fillna(0).astype("int64")
     return frame
 
 
