@@ -6,6 +6,15 @@ class DashboardConfig(AppConfig):
     verbose_name = "Operations dashboard"
 
     def ready(self):
+        from core.seeding import reseed_when_empty
+
+        reseed_when_empty(
+            app_config=self,
+            model="dashboard.AlertThreshold",
+            migration="dashboard.migrations.0002_default_thresholds",
+            function="seed",
+        )
+
         from core.roles import CUSTOMER_SUCCESS, MARKETPLACE_ADMIN, SELLER_SUPPORT, extend_role_permissions
 
         # Everyone on staff reads alerts; only admins edit thresholds or close alerts.

@@ -209,7 +209,6 @@ class ResponseAdmin(admin.ModelAdmin):
     search_fields = ("=external_id", "buyer__email", "=buyer__external_id", "seller__email", "=seller__external_id",
                      "=order__external_id", "text")
     raw_id_fields = ("buyer", "seller")
-    date_hierarchy = "submitted_at"
     show_full_result_count = False
     inlines = [AnswerInline]
     actions = ["rematch"]

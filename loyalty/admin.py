@@ -201,7 +201,6 @@ class PointsEntryAdmin(ReadOnlyAdmin):
     list_filter = ("kind", "state", "source_type")
     list_select_related = ("buyer", "rule")
     search_fields = ("buyer__name", "buyer__email", "buyer__external_id")
-    date_hierarchy = "created_at"
 
 
 @admin.register(TierChange)

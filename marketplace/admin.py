@@ -16,7 +16,6 @@ class OrderAdmin(admin.ModelAdmin):
     list_select_related = ("buyer", "seller")
     search_fields = ("=external_id", "buyer__name", "buyer__email", "=buyer__external_id", "seller__name", "=seller__external_id")
     raw_id_fields = ("buyer", "seller")
-    date_hierarchy = "placed_at"
     show_full_result_count = False
     inlines = [OrderLineInline]
 

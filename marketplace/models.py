@@ -186,6 +186,7 @@ class EngagementEvent(models.Model):
             models.Index(fields=["seller", "kind", "occurred_at"]),
             models.Index(fields=["target_seller", "kind"]),
             models.Index(fields=["occurred_at"]),
+            models.Index(fields=["kind", "occurred_at"]),
         ]
         constraints = [
             models.CheckConstraint(

@@ -170,7 +170,6 @@ class SellerScoreHistoryAdmin(admin.ModelAdmin):
     list_select_related = ("seller", "model_version")
     search_fields = ("seller__name", "=seller__external_id")
     show_full_result_count = False
-    date_hierarchy = "computed_at"
 
     def has_add_permission(self, request):
         return False

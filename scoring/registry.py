@@ -7,7 +7,6 @@ allow-list of types, so loading never unpickles arbitrary bytes.
 
 import hashlib
 
-import skops.io as sio
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import IntegrityError, transaction
 from django.db.models import Max
@@ -38,6 +37,10 @@ class ModelArtifactError(Exception):
 
 
 def artifact_dump(estimator) -> tuple[bytes, list[str]]:
+    # Imported here: skops pulls in all of scikit-learn, which every web process would
+    # otherwise pay for at start-up.
+    import skops.io as sio
+
     data = sio.dumps(estimator)
     needed = sorted(sio.get_untrusted_types(data=data))
     unknown = set(needed) - TRUSTED_TYPES
@@ -47,6 +50,8 @@ def artifact_dump(estimator) -> tuple[bytes, list[str]]:
 
 
 def artifact_load(*, data: bytes, sha256: str | None = None):
+    import skops.io as sio
+
     data = bytes(data)
     if sha256 is not None and hashlib.sha256(data).hexdigest() != sha256:
         raise ModelArtifactError("Artifact checksum does not match; refusing to load it.")

@@ -59,7 +59,6 @@ class SellerAdmin(admin.ModelAdmin):
     list_filter = ("craft_category", "onboarding_status", "is_seasonal")
     list_select_related = ("score",)
     search_fields = ("=id", "name", "email", "=external_id")
-    date_hierarchy = "applied_at"
     show_full_result_count = False
     readonly_fields = ("created_at", "updated_at", "current_score", "score_reasons", "score_trend", "score_model")
     exclude = ("synthetic_quality",)

@@ -6,6 +6,14 @@ class SellersConfig(AppConfig):
 
     def ready(self):
         from core import roles
+        from core.seeding import reseed_when_empty
+
+        reseed_when_empty(
+            app_config=self,
+            model="sellers.OnboardingPolicy",
+            migration="sellers.migrations.0003_default_onboarding_policy",
+            function="create_default_policy",
+        )
 
         # Seller support runs calls and workshops; customer success works manual reviews;
         # only marketplace admins change the onboarding bands.

@@ -12,7 +12,6 @@ from pathlib import Path
 import pytest
 from django.apps import apps
 from django.conf import settings
-from django.db import connections
 from django.urls import NoReverseMatch, reverse
 from django.utils import timezone
 
@@ -37,34 +36,24 @@ pytestmark = [
     pytest.mark.browser,
     pytest.mark.skipif(not (os.path.exists(CHROMIUM) and shutil.which(CHROMIUM)),
                        reason=f"Debian's chromium is not installed at {CHROMIUM} (apt-get install chromium)"),
-    # Live-server tests commit for real; serialized rollback restores the seeded thresholds and policies afterwards.
-    pytest.mark.django_db(transaction=True, serialized_rollback=True),
+    # Live-server tests commit for real; the flush after each one is followed by post_migrate, which
+    # restores the roles and the seeded thresholds and onboarding bands (core/seeding.py).
+    pytest.mark.django_db(transaction=True),
 ]
 
 
 @pytest.fixture(scope="module")
-def chromium(django_db_setup, django_db_blocker):
+def chromium(django_db_setup):
     # Playwright's sync API keeps an event loop on this thread; the ORM calls the tests make between
     # page actions are ordinary blocking calls, so Django's async guard is lifted for this module only.
     os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
     from playwright.sync_api import sync_playwright
 
-    with django_db_blocker.unblock():
-        clean_state = getattr(connections["default"], "_test_serialized_contents", None)
-        if clean_state is None:
-            clean_state = connections["default"].creation.serialize_db_to_string()
     with sync_playwright() as playwright:
-        # From here on the tests run in Playwright's context, where Django hands out a fresh connection
-        # wrapper. Give it the migrated state so serialized rollback restores seeded rows after each flush.
-        connections["default"]._test_serialized_contents = clean_state
         browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
         yield browser
         browser.close()
     os.environ.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
-    # The last live-server test flushed the database; put the migrated data back so a reused test
-    # database (--reuse-db) still has its seeded rows next run.
-    with django_db_blocker.unblock():
-        connections["default"].creation.deserialize_db_from_string(clean_state)
 
 
 class Session:

@@ -48,7 +48,8 @@ def test_the_nightly_pipeline_writes_every_stage_output():
     assert run.status == RunStatus.SUCCEEDED, run.error
     assert set(run.stages.values_list("status", flat=True)) == {RunStatus.SUCCEEDED}
     assert set(run.stages.values_list("name", flat=True)) == {
-        "buyer_lifetime_fits", "inventory_audit", "seller_scores", "buyer_retention", "loyalty_award_orders",
+        "buyer_lifetime_fits", "inventory_audit", "seller_scores", "buyer_retention", "buyer_recommendations",
+        "loyalty_award_orders",
         "loyalty_lots", "loyalty_badges", "loyalty_tiers", "kpis_and_alerts",
     }
     digest = pipeline_outputs_digest()

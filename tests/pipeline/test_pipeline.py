@@ -112,6 +112,7 @@ def test_the_nightly_pipeline_is_the_only_scheduled_full_recompute():
     covered = {
         "scoring.recompute_all", "buyers.recompute_retention", "buyers.recompute_recommendations", "buyers.open_churn_cases",
         "buyers.recompute_seller_dormancy", "loyalty.award_delivered_orders", "loyalty.expire_points",
-        "loyalty.recompute_tiers", "loyalty.evaluate_badges", "sellers.inventory_audit",
+        "loyalty.recompute_tiers", "loyalty.evaluate_badges", "sellers.inventory_audit", "dashboard.record_snapshots",
+        "dashboard.evaluate_alerts",
     }
     assert not covered & {entry["task"] for entry in schedule.values()}
