@@ -10,6 +10,7 @@ from django.utils import timezone
 from django.utils.html import format_html
 
 from casework import services
+from casework.kinds import outcome_choices
 from casework.models import ACTIVE_STATUSES, Case, CaseEvent, Outcome
 from core.roles import is_marketplace_admin, user_teams
 
@@ -74,6 +75,11 @@ class CaseEventInline(admin.TabularInline):
 class CloseForm(forms.Form):
     outcome = forms.ChoiceField(choices=Outcome.choices)
     note = forms.CharField(widget=forms.Textarea(attrs={"rows": 3}), required=False)
+
+    def __init__(self, *args, kinds=(), **kwargs):
+        super().__init__(*args, **kwargs)
+        # No preselected outcome: staff choose one that fits the kind of case they are closing.
+        self.fields["outcome"].choices = [("", "— choose an outcome —"), *outcome_choices(kinds)]
 
 
 class CommentForm(forms.Form):
@@ -169,12 +175,13 @@ class CaseAdmin(admin.ModelAdmin):
 
     @admin.display(description="reason")
     def short_reason(self, case):
-        text = case.reason if len(case.reason) <= 90 else case.reason[:87] + "…"
+        text = case.reason if len(case.reason) <= 120 else case.reason[:117] + "…"
         reasons = case.evidence.get("reasons") if isinstance(case.evidence, dict) else None
+        top = ""
         if reasons:
-            top = "; ".join(str(r.get("text", r)) if isinstance(r, dict) else str(r) for r in reasons[:2])
-            return format_html("{}<br><small>{}</small>", text, top)
-        return text
+            parts = [str(r.get("text", r)) if isinstance(r, dict) else str(r) for r in reasons[:2]]
+            top = " ".join(part if part.endswith((".", "!", "?")) else part + "." for part in parts)
+        return format_html('<div style="min-width:22em;max-width:40em;white-space:normal">{}<br><small>{}</small></div>', text, top)
 
     @admin.action(description="Assign to me", permissions=["change"])
     def assign_to_me(self, request, queryset):
@@ -183,7 +190,8 @@ class CaseAdmin(admin.ModelAdmin):
         self.message_user(request, f"Assigned {count} case(s) to you." + (f" Skipped {skipped} closed or other-team case(s)." if skipped else ""))
 
     def _close_selected(self, request, queryset, *, dismiss: bool):
-        form = CloseForm(request.POST if "apply" in request.POST else None)
+        kinds = list(queryset.values_list("kind", flat=True).distinct())
+        form = CloseForm(request.POST if "apply" in request.POST else None, kinds=kinds)
         if dismiss:
             form.fields["outcome"].required = False
             form.fields["note"].required = True
@@ -239,7 +247,7 @@ class CaseAdmin(admin.ModelAdmin):
             if verb == "assign_me":
                 services.case_assign(case=case, assignee=request.user, actor=request.user)
             elif verb == "resolve":
-                form = CloseForm(request.POST)
+                form = CloseForm(request.POST, kinds=[case.kind])
                 if not form.is_valid():
                     raise ValidationError(form.errors.as_text())
                 services.case_resolve(case=case, outcome=form.cleaned_data["outcome"], note=form.cleaned_data["note"], actor=request.user)
@@ -255,5 +263,7 @@ class CaseAdmin(admin.ModelAdmin):
         return HttpResponseRedirect(reverse("admin:casework_case_change", args=[case.pk]))
 
     def change_view(self, request, object_id, form_url="", extra_context=None):
-        extra_context = {**(extra_context or {}), "close_form": CloseForm(), "comment_form": CommentForm()}
+        case = self.get_object(request, object_id)
+        kinds = [case.kind] if case else []
+        extra_context = {**(extra_context or {}), "close_form": CloseForm(kinds=kinds), "comment_form": CommentForm()}
         return super().change_view(request, object_id, form_url, extra_context)

@@ -3,7 +3,7 @@
 from dataclasses import dataclass
 from datetime import timedelta
 
-from casework.models import CaseKind, Priority, Team
+from casework.models import CaseKind, Outcome, Priority, Team
 
 
 @dataclass(frozen=True)
@@ -28,3 +28,25 @@ KIND_POLICIES: dict[str, KindPolicy] = {
 
 def policy_for(kind: str) -> KindPolicy:
     return KIND_POLICIES[CaseKind(kind)]
+
+
+# The outcomes that make sense when closing each kind of case; the resolve form offers only these.
+KIND_OUTCOMES: dict[str, tuple[str, ...]] = {
+    CaseKind.ONBOARDING_REVIEW: (Outcome.APPROVED, Outcome.REJECTED, Outcome.INFO_REQUESTED, Outcome.WORKSHOP_ASSIGNED),
+    CaseKind.ONBOARDING_CALL: (Outcome.CALL_COMPLETED, Outcome.APPROVED, Outcome.REJECTED, Outcome.NO_ACTION),
+    CaseKind.WORKSHOP_ASSIGNMENT: (Outcome.WORKSHOP_ASSIGNED, Outcome.APPROVED, Outcome.REJECTED),
+    CaseKind.INVENTORY_AUDIT: (Outcome.FIXED, Outcome.CONTACTED, Outcome.NO_ACTION),
+    CaseKind.SELLER_DORMANT: (Outcome.CONTACTED, Outcome.RETAINED, Outcome.NO_ACTION),
+    CaseKind.SELLER_QUALITY_ALERT: (Outcome.CONTACTED, Outcome.FIXED, Outcome.NO_ACTION),
+    CaseKind.BUYER_CHURN_RISK: (Outcome.CONTACTED, Outcome.RETAINED, Outcome.NO_ACTION),
+    CaseKind.DETRACTOR_FOLLOWUP: (Outcome.CONTACTED, Outcome.FIXED, Outcome.RETAINED, Outcome.NO_ACTION),
+    CaseKind.FEEDBACK_MATCH: (Outcome.MATCHED, Outcome.NO_ACTION),
+}
+
+
+def outcome_choices(kinds) -> list[tuple[str, str]]:
+    """Outcomes valid for every one of the given kinds, as form choices."""
+    allowed = set(Outcome.values)
+    for kind in set(kinds):
+        allowed &= set(KIND_OUTCOMES.get(kind, Outcome.values))
+    return [(value, label) for value, label in Outcome.choices if value in allowed]

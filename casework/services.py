@@ -4,7 +4,7 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from casework.kinds import policy_for
+from casework.kinds import KIND_OUTCOMES, policy_for
 from casework.models import ACTIVE_STATUSES, Case, CaseEvent, CaseStatus, Outcome
 from core.roles import can_work_team
 
@@ -132,6 +132,8 @@ def case_resolve(*, case: Case, outcome: str, note: str = "", actor) -> Case:
     if outcome not in Outcome.values:
         raise ValidationError({"outcome": f"Unknown outcome {outcome!r}."})
     case = Case.objects.select_for_update().get(pk=case.pk)
+    if outcome not in KIND_OUTCOMES.get(case.kind, Outcome.values):
+        raise ValidationError({"outcome": f"{Outcome(outcome).label!r} is not an outcome for a {case.get_kind_display()} case."})
     return _close(case, status=CaseStatus.RESOLVED, outcome=outcome, note=note, actor=actor)
 
 

@@ -13,6 +13,10 @@ api_v1 = [
     path("feedback/", include("feedback.api_urls")),
 ]
 
+admin.site.site_header = "Kiln back-office"
+admin.site.site_title = "Kiln"
+admin.site.index_title = "Today's work"
+
 urlpatterns = [
     path("", include("core.urls")),
     path("admin/dashboard/", include("dashboard.urls")),

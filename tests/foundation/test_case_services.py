@@ -134,3 +134,12 @@ def test_concurrent_case_open_creates_one_case():
     assert Case.objects.filter(seller=seller).count() == 1
     assert sorted(created for _, created in results) == [False, False, False, True]
     assert len({case.pk for case, _ in results}) == 1
+
+
+def test_resolve_refuses_an_outcome_that_does_not_fit_the_kind(cs_user):
+    case, _ = services.case_open(kind=CaseKind.BUYER_CHURN_RISK, buyer=BuyerFactory(), reason="Overdue")
+    with pytest.raises(ValidationError) as excinfo:
+        services.case_resolve(case=case, outcome="approved", actor=cs_user)
+    assert "not an outcome for a Buyer at churn risk case" in str(excinfo.value.message_dict["outcome"])
+    case.refresh_from_db()
+    assert case.status == CaseStatus.OPEN
