@@ -16,6 +16,7 @@ from buyers.models import (
     RetentionSettings,
     SellerDormancy,
 )
+from core.admin import ReadOnlyAdmin
 from core.roles import is_marketplace_admin
 
 
@@ -26,19 +27,6 @@ class BuyerAdmin(admin.ModelAdmin):
     show_full_result_count = False
     readonly_fields = ("created_at", "updated_at")
     exclude = ("synthetic_cadence_days", "synthetic_churned_at")
-
-
-class ReadOnlyAdmin(admin.ModelAdmin):
-    """Computed by Kiln's recomputes; staff read them, nobody types them in."""
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
 
 @admin.register(BuyerRetention)

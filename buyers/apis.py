@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
-from django.core.exceptions import ValidationError as DjangoValidationError
 from django.http import StreamingHttpResponse
 from django.shortcuts import get_object_or_404
 from django.utils import timezone
@@ -16,6 +14,7 @@ from rest_framework.views import APIView
 
 from buyers import audiences, interventions, selectors
 from buyers.models import CampaignAudience
+from integrations.api import ServiceErrorsMixin
 
 
 class StaffOnly(permissions.IsAuthenticated):
@@ -25,15 +24,8 @@ class StaffOnly(permissions.IsAuthenticated):
         return super().has_permission(request, view) and bool(request.user.is_staff)
 
 
-class RetentionAPIView(APIView):
+class RetentionAPIView(ServiceErrorsMixin, APIView):
     permission_classes = [StaffOnly]
-
-    def handle_exception(self, exc):
-        if isinstance(exc, DjangoValidationError):
-            exc = exceptions.ValidationError(exc.message_dict if hasattr(exc, "error_dict") else {"detail": exc.messages})
-        elif isinstance(exc, DjangoPermissionDenied):
-            exc = exceptions.PermissionDenied(str(exc))
-        return super().handle_exception(exc)
 
 
 class ListingRefSerializer(serializers.Serializer):

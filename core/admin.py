@@ -5,6 +5,19 @@ from core.outbox import outbox_retry
 from core.pipeline import pipeline_retry
 
 
+class ReadOnlyAdmin(admin.ModelAdmin):
+    """For rows Kiln's recomputes write: staff read them, nobody types them in."""
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
 @admin.register(OutboxMessage)
 class OutboxMessageAdmin(admin.ModelAdmin):
     list_display = ("category", "to", "subject", "status", "attempts", "created_at", "sent_at", "last_error")

@@ -19,30 +19,24 @@ VIEW = ("view",)
 WORK = ("view", "change")
 CONFIGURE = ("view", "add", "change", "delete")
 
+# What both operational teams need to work their queues.
+OPERATIONS_BASE: dict[str, tuple[str, ...]] = {
+    "casework.case": WORK,
+    "casework.caseevent": VIEW,
+    "sellers.seller": VIEW,
+    "sellers.listing": VIEW,
+    "buyers.buyer": VIEW,
+    "marketplace.order": VIEW,
+    "marketplace.review": VIEW,
+    "marketplace.return": VIEW,
+}
+
 # app_label.model -> actions, per role. Models not listed are invisible to the role.
 # Policy models (bands, tiers, badges, rules, thresholds, model versions) are
 # configurable by admins only; operational staff see what they need to do their work.
 ROLE_PERMISSIONS: dict[str, dict[str, tuple[str, ...]]] = {
-    CUSTOMER_SUCCESS: {
-        "casework.case": WORK,
-        "casework.caseevent": VIEW,
-        "sellers.seller": VIEW,
-        "sellers.listing": VIEW,
-        "buyers.buyer": VIEW,
-        "marketplace.order": VIEW,
-        "marketplace.review": VIEW,
-        "marketplace.return": VIEW,
-    },
-    SELLER_SUPPORT: {
-        "casework.case": WORK,
-        "casework.caseevent": VIEW,
-        "sellers.seller": VIEW,
-        "sellers.listing": VIEW,
-        "buyers.buyer": VIEW,
-        "marketplace.order": VIEW,
-        "marketplace.review": VIEW,
-        "marketplace.return": VIEW,
-    },
+    CUSTOMER_SUCCESS: dict(OPERATIONS_BASE),
+    SELLER_SUPPORT: dict(OPERATIONS_BASE),
     MARKETPLACE_ADMIN: {
         "casework.case": WORK,
         "casework.caseevent": VIEW,

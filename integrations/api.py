@@ -17,11 +17,13 @@ import json
 import re
 
 from django.conf import settings
+from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
+from django.core.exceptions import ValidationError as DjangoValidationError
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import IntegrityError, transaction
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, inline_serializer
-from rest_framework import serializers
+from rest_framework import exceptions, serializers
 from rest_framework.authentication import SessionAuthentication
 from rest_framework.exceptions import ParseError
 from rest_framework.parsers import JSONParser
@@ -80,6 +82,17 @@ def request_size_check(request) -> None:
         length = 0
     if length > limit:
         raise PayloadTooLarge(f"Request body is {length} bytes; the limit is {limit} bytes.")
+
+
+class ServiceErrorsMixin:
+    """Turns the services' Django errors into DRF ones: a field-named 400, or a 403."""
+
+    def handle_exception(self, exc):
+        if isinstance(exc, DjangoValidationError):
+            exc = exceptions.ValidationError(exc.message_dict if hasattr(exc, "error_dict") else {"detail": exc.messages})
+        elif isinstance(exc, DjangoPermissionDenied):
+            exc = exceptions.PermissionDenied(str(exc))
+        return super().handle_exception(exc)
 
 
 class StrictJSONParser(JSONParser):

@@ -5,6 +5,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import path, reverse
 from django.utils.html import format_html, format_html_join
 
+from core.admin import ReadOnlyAdmin
 from loyalty import badges, selectors, services, simulation, tiers
 from loyalty.models import (
     Badge,
@@ -181,21 +182,12 @@ class TierOverrideAdmin(admin.ModelAdmin):
         return redirect("admin:loyalty_tieroverride_changelist")
 
 
-class ReadOnlyAdmin(admin.ModelAdmin):
+class LedgerReadOnlyAdmin(ReadOnlyAdmin):
     show_full_result_count = False
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
 
 @admin.register(PointsEntry)
-class PointsEntryAdmin(ReadOnlyAdmin):
+class PointsEntryAdmin(LedgerReadOnlyAdmin):
     list_display = ("created_at", "buyer", "amount", "kind", "state", "source_type", "source_id", "rule", "reason",
                     "remaining", "expires_at")
     list_filter = ("kind", "state", "source_type")
@@ -204,7 +196,7 @@ class PointsEntryAdmin(ReadOnlyAdmin):
 
 
 @admin.register(TierChange)
-class TierChangeAdmin(ReadOnlyAdmin):
+class TierChangeAdmin(LedgerReadOnlyAdmin):
     list_display = ("created_at", "buyer", "from_tier", "to_tier", "cause", "basis_value", "detail")
     list_filter = ("cause", "to_tier")
     list_select_related = ("buyer", "from_tier", "to_tier")
@@ -212,7 +204,7 @@ class TierChangeAdmin(ReadOnlyAdmin):
 
 
 @admin.register(Redemption)
-class RedemptionAdmin(ReadOnlyAdmin):
+class RedemptionAdmin(LedgerReadOnlyAdmin):
     list_display = ("created_at", "buyer", "reward", "points", "created_by")
     list_select_related = ("buyer", "reward", "created_by")
     search_fields = ("buyer__name", "buyer__email", "buyer__external_id")

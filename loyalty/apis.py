@@ -4,8 +4,6 @@ from __future__ import annotations
 
 from datetime import date
 
-from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
-from django.core.exceptions import ValidationError as DjangoValidationError
 from django.shortcuts import get_object_or_404
 from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
 from rest_framework import exceptions, permissions, serializers
@@ -15,14 +13,11 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from buyers.models import Buyer
+from integrations.api import ServiceErrorsMixin
+from integrations.authentication import ApiKeyAuthentication
+from integrations.models import ApiKey
 from loyalty import badges, selectors, services, simulation, tiers
 from loyalty.models import Badge, CapPeriod, EarningRule, RuleKind, Segment, Tier
-
-try:  # API keys with scopes come from the integrations app.
-    from integrations.authentication import ApiKeyAuthentication
-    from integrations.models import ApiKey
-except ImportError:  # pragma: no cover - only while that app is absent
-    ApiKeyAuthentication, ApiKey = None, None
 
 READ_SCOPE, WRITE_SCOPE = "loyalty:read", "loyalty:write"
 
@@ -32,7 +27,7 @@ class LoyaltyAccess(permissions.BasePermission):
 
     def has_permission(self, request, view) -> bool:
         scope = READ_SCOPE if request.method in permissions.SAFE_METHODS else WRITE_SCOPE
-        if ApiKey is not None and isinstance(request.auth, ApiKey):
+        if isinstance(request.auth, ApiKey):
             if request.auth.has_scopes([scope]):
                 return True
             self.message = f"This API key lacks the scope: {scope}."
@@ -46,16 +41,9 @@ class LoyaltyAccess(permissions.BasePermission):
         return True
 
 
-class LoyaltyAPIView(APIView):
-    authentication_classes = [SessionAuthentication, *([ApiKeyAuthentication] if ApiKeyAuthentication else [])]
+class LoyaltyAPIView(ServiceErrorsMixin, APIView):
+    authentication_classes = [SessionAuthentication, ApiKeyAuthentication]
     permission_classes = [LoyaltyAccess]
-
-    def handle_exception(self, exc):
-        if isinstance(exc, DjangoValidationError):
-            exc = exceptions.ValidationError(exc.message_dict if hasattr(exc, "error_dict") else {"detail": exc.messages})
-        elif isinstance(exc, DjangoPermissionDenied):
-            exc = exceptions.PermissionDenied(str(exc))
-        return super().handle_exception(exc)
 
     def actor(self, request):
         return request.user if getattr(request.user, "pk", None) else None
