@@ -112,6 +112,7 @@ def _on_workers(count, *, as_of, chunk_size, broker) -> dict:
     from core.models import PipelineRun, RunStatus
     from tests import workers
 
+    last_before = PipelineRun.objects.order_by("-pk").values_list("pk", flat=True).first() or 0
     with workers.workers(count, broker=broker, queues="default,recompute", PIPELINE_CHUNK_SIZE=str(chunk_size)):
         time.sleep(3)  # let the workers connect before the clock starts
         producer = Celery()
@@ -124,8 +125,8 @@ def _on_workers(count, *, as_of, chunk_size, broker) -> dict:
             )
         run = workers.wait_for(
             lambda: PipelineRun.objects.filter(
-                trigger=f"bench-{count}w", status__in=[RunStatus.SUCCEEDED, RunStatus.FAILED]
-            ).order_by("-pk").first(),
+                pk__gt=last_before, trigger=f"bench-{count}w", status__in=[RunStatus.SUCCEEDED, RunStatus.FAILED]
+            ).first(),
             timeout=3600,
             interval=2,
         )
