@@ -2,10 +2,12 @@
 
 import secrets
 from dataclasses import dataclass
+from datetime import timedelta
 
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
 from django.db import transaction
+from django.utils import timezone
 
 from core import roles
 
@@ -41,14 +43,344 @@ def demo_users_create(*, password: str | None = None) -> list[DemoLogin]:
     return logins
 
 
+def _auc_summary(metrics: dict, baseline: dict) -> str:
+    auc, base = (metrics or {}).get("roc_auc"), (baseline or {}).get("roc_auc")
+    if auc is None:
+        return "no held-out ROC AUC"
+    text = f"held-out ROC AUC {float(auc):.2f}"
+    return f"{text} vs baseline {float(base):.2f}" if base is not None else text
+
+
 def demo_models_train(*, seed: int) -> list[str]:
     """Train the models the nightly run scores with; each is activated only if it passes validation."""
     from buyers.churn import churn_model_train
     from scoring.training import seller_score_train
 
     trained = []
-    seller = seller_score_train(seed=seed, activate=True)
-    trained.append(f"seller score: {seller}")
-    churn = churn_model_train(seed=seed, activate=True)
-    trained.append(f"buyer churn: {churn}")
+    result = seller_score_train(seed=seed, activate=True)
+    for version in result.versions:
+        slot = version.kind.replace("_", " ") + (f" ({version.category})" if version.category else "")
+        state = "activated" if version in result.activated else "kept as candidate"
+        trained.append(f"{slot}: v{version.version} {state} ({_auc_summary(version.metrics, version.baseline_metrics)})")
+        for reason in result.refused.get(str(version), []):
+            trained.append(f"  not activated: {reason}")
+    if not result.versions:
+        trained.append("seller score: no model trained")
+    for category, problem in result.skipped_categories.items():
+        trained.append(f"seller score ({category}): skipped, {problem}")
+    version, report = churn_model_train(seed=seed, activate=True)
+    state = "activated" if report.get("activated") else "kept as candidate"
+    trained.append(f"buyer churn: v{version.version} {state} ({_auc_summary(version.metrics, version.baseline_metrics)})")
+    for reason in report.get("activation_refused", []):
+        trained.append(f"  not activated: {reason}")
     return trained
+
+
+# --- Demo configuration: loyalty program, feedback, workshops, onboarding routing ---------------
+
+DEMO_SOURCE_SLUG = "demo-storefront"
+POST_PURCHASE_SLUG = "post-purchase"
+ARTISAN_SLUG = "quarterly-artisan"
+DEMO_RESPONSES = 300
+
+# Free-text snippets, by tone. The keyword themes below are written to catch some of them.
+_TEXT_GOOD = (
+    "Lovely glaze, exactly like the photos. Will buy again.",
+    "Beautiful piece and the artisan wrote a kind note.",
+    "Great quality, well packed and arrived quickly.",
+    "The maker answered my questions within the hour, great communication.",
+    "Gorgeous work, my sister loved the gift.",
+    "Solid craftsmanship, the weave is tight and even.",
+)
+_TEXT_MIXED = (
+    "Nice item but shipping took longer than promised.",
+    "Good piece, though I was confused by the return policy for international shipping.",
+    "Fine overall; the colour is a bit different from the listing.",
+    "Arrived late but the artisan kept me informed.",
+    "Decent quality, the packaging could be better.",
+    "I don't understand how the artisan rating is calculated.",
+)
+_TEXT_BAD = (
+    "Parcel arrived two weeks late and nobody replied to my messages.",
+    "The mug was cracked on arrival and the glaze was chipped. Poor quality.",
+    "Still waiting, delayed shipping and no tracking number.",
+    "The seller never answered my emails about the delay.",
+    "Item broke after a week, very poor quality for the price.",
+    "Who decides the seller score? It seems unfair and nobody explains it.",
+    "Shipping policy was unclear, I was charged customs I did not expect.",
+)
+
+_THEMES = (
+    ("shipping-delay", "Shipping delay", True, ("late", "delay", "delayed", "still waiting", "took longer", "no tracking")),
+    ("shipping-policy-confusion", "Shipping policy confusion", False,
+     ("return policy", "shipping policy", "customs", "international shipping", "unclear")),
+    ("item-quality", "Item quality", False, ("cracked", "chipped", "broke", "poor quality", "quality", "colour is")),
+    ("communication", "Communication", False,
+     ("never answered", "nobody replied", "no reply", "communication", "kept me informed", "answered my")),
+    ("score-transparency", "Score transparency", False,
+     ("seller score", "artisan rating", "rating is calculated", "unfair", "nobody explains")),
+)
+
+
+def _demo_staff(username: str):
+    """The demo login for one role (created without a usable password; demo_users_create sets it)."""
+    User = get_user_model()
+    for name, first, last, role in DEMO_USERS:
+        if name == username:
+            user, created = User.objects.get_or_create(
+                username=name, defaults={"first_name": first, "last_name": last, "email": f"{name}@kiln.demo", "is_staff": True}
+            )
+            if created:
+                user.set_unusable_password()
+                user.save(update_fields=["password"])
+            user.groups.add(Group.objects.get(name=role))
+            return user
+    raise ValueError(f"No demo user {username!r}.")
+
+
+def _demo_loyalty(*, admin) -> str:
+    from django.db.models import Max
+
+    from loyalty.models import Badge, BadgeMetric, CapPeriod, EarningRule, Reward, RuleKind, Tier, TierBasis
+    from loyalty.services import rule_create
+    from loyalty.tiers import tiers_configure
+    from marketplace.models import Order
+
+    tiers = tiers_configure(
+        tiers=[
+            {"code": "clay", "name": "Clay", "rank": 1, "threshold": 0, "multiplier": "1.00",
+             "perks": "Points on every purchase and engagement."},
+            {"code": "glaze", "name": "Glaze", "rank": 2, "threshold": 250, "multiplier": "1.25",
+             "perks": "25% more points; early access to drops."},
+            {"code": "kiln", "name": "Kiln", "rank": 3, "threshold": 800, "multiplier": "1.50",
+             "perks": "50% more points; priority on limited rewards; studio events."},
+        ],
+        actor=admin, basis=TierBasis.POINTS_EARNED, window_days=365, grace_days=30,
+    )
+    top = next(t for t in tiers if t.code == "kiln")
+
+    last_delivery = Order.objects.aggregate(last=Max("delivered_at"))["last"]
+    promo_end = (last_delivery or timezone.now()).replace(hour=0, minute=0, second=0, microsecond=0)
+    rules = [
+        {"name": "Spend: 1 point per currency unit", "kind": RuleKind.SPEND, "points": 1, "priority": 100},
+        {"name": "Review written", "kind": RuleKind.REVIEW, "points": 20, "priority": 100,
+         "cap_points": 60, "cap_period": CapPeriod.MONTH},
+        {"name": "Story shared", "kind": RuleKind.STORY_SHARE, "points": 10, "priority": 100,
+         "cap_points": 30, "cap_period": CapPeriod.WEEK},
+        {"name": "Artisan followed", "kind": RuleKind.FOLLOW_ARTISAN, "points": 5, "priority": 100,
+         "cap_points": 25, "cap_period": CapPeriod.MONTH},
+        {"name": "Artisan event attended", "kind": RuleKind.EVENT_ATTENDANCE, "points": 30, "priority": 100,
+         "cap_points": 60, "cap_period": CapPeriod.MONTH},
+        {"name": "Repeat purchase from the same artisan", "kind": RuleKind.REPEAT_PURCHASE, "points": 25,
+         "priority": 100, "cap_points": 100, "cap_period": CapPeriod.MONTH},
+        {"name": "Autumn craft fair: double spend points", "kind": RuleKind.PROMOTION, "promotion_of": RuleKind.SPEND,
+         "multiplier": 2, "priority": 200, "starts_at": promo_end - timedelta(days=30), "ends_at": promo_end},
+    ]
+    new_rules = 0
+    for fields in rules:
+        if not EarningRule.objects.filter(name=fields["name"]).exists():
+            rule_create(actor=admin, **fields)
+            new_rules += 1
+
+    badges = [
+        ("support-your-artisan", "Support your artisan", "Three orders from the same artisan within a year.",
+         BadgeMetric.ORDERS_SAME_ARTISAN, 3, 50),
+        ("storyteller", "Storyteller", "Shared three artisan stories within a year.", BadgeMetric.STORIES_SHARED, 3, 30),
+        ("community", "Community", "Attended two artisan events within a year.", BadgeMetric.EVENTS_ATTENDED, 2, 40),
+        ("follower", "Follower", "Follows five artisans.", BadgeMetric.ARTISANS_FOLLOWED, 5, 20),
+    ]
+    for code, name, description, metric, threshold, bonus in badges:
+        Badge.objects.update_or_create(
+            code=code,
+            defaults={"name": name, "description": description, "metric": metric, "threshold": threshold,
+                      "window_days": 365, "points_bonus": bonus, "is_active": True},
+        )
+
+    rewards = [
+        ("Free shipping on your next order", "Any artisan, any destination.", 300, None),
+        ("10 off your next purchase", "A voucher worth 10 in the shop currency.", 600, None),
+        ("Virtual studio visit", "A live studio tour with one of our artisans.", 1500, top),
+    ]
+    for name, description, cost, min_tier in rewards:
+        Reward.objects.update_or_create(
+            name=name, defaults={"description": description, "points_cost": cost, "min_tier": min_tier, "is_active": True}
+        )
+    return (
+        f"loyalty: {Tier.objects.count()} tiers, {EarningRule.objects.count()} earning rules ({new_rules} new), "
+        f"{Badge.objects.count()} badges, {Reward.objects.count()} rewards"
+    )
+
+
+def _demo_surveys():
+    from feedback.models import FeedbackSource, Moment, Question, QuestionKind, SourceKind, Survey
+
+    surveys = {
+        POST_PURCHASE_SLUG: (
+            "Post-purchase NPS", Moment.POST_PURCHASE, "How buyers feel about an order once it has arrived.",
+            [("nps", "How likely are you to recommend Kiln to a friend?", QuestionKind.NPS, True),
+             ("csat", "How satisfied are you with this order?", QuestionKind.CSAT, False),
+             ("comment", "What is the main reason for your score?", QuestionKind.FREE_TEXT, False)],
+        ),
+        ARTISAN_SLUG: (
+            "Quarterly artisan survey", Moment.QUARTERLY_ARTISAN, "How artisans feel about selling on Kiln.",
+            [("nps", "How likely are you to recommend selling on Kiln to another maker?", QuestionKind.NPS, True),
+             ("support", "How satisfied are you with seller support?", QuestionKind.CSAT, False),
+             ("comment", "What should Kiln improve for artisans?", QuestionKind.FREE_TEXT, False)],
+        ),
+    }
+    for slug, (name, moment, purpose, questions) in surveys.items():
+        survey, _ = Survey.objects.get_or_create(
+            slug=slug, defaults={"name": name, "moment": moment, "purpose": purpose, "delay_days": 7, "min_gap_days": 90}
+        )
+        for position, (key, text, kind, required) in enumerate(questions):
+            Question.objects.get_or_create(
+                survey=survey, key=key,
+                defaults={"text": text, "kind": kind, "required": required, "position": position},
+            )
+    source, _ = FeedbackSource.objects.get_or_create(
+        slug=DEMO_SOURCE_SLUG, defaults={"name": "Storefront feedback form", "kind": SourceKind.NATIVE}
+    )
+    return source
+
+
+def _demo_feedback(*, seed: int) -> str:
+    import numpy as np
+
+    from feedback.models import Response, ResponseTheme, Theme
+    from feedback.parsing import Catalog, ItemError, parse_native_item
+    from feedback.services import Status, responses_ingest
+    from marketplace.models import Order, OrderStatus
+
+    for slug, name, urgent, keywords in _THEMES:
+        Theme.objects.update_or_create(
+            slug=slug, defaults={"name": name, "is_urgent": urgent, "keywords": "\n".join(keywords), "is_active": True}
+        )
+    source = _demo_surveys()
+    created = 0
+    if not Response.objects.filter(source=source).exists():
+        orders = list(
+            Order.objects.filter(status=OrderStatus.DELIVERED, delivered_at__isnull=False)
+            .order_by("pk")
+            .values_list("external_id", "delivered_at", "seller__synthetic_quality")
+        )
+        rng = np.random.Generator(np.random.PCG64(seed))
+        if orders:
+            # Spread over the last months of the data: prefer the most recent ~third of deliveries.
+            recent = orders[-max(DEMO_RESPONSES, len(orders) // 3):]
+            picks = sorted(rng.choice(len(recent), size=min(DEMO_RESPONSES, len(recent)), replace=False).tolist())
+            catalog = Catalog(source)
+            now = timezone.now().replace(microsecond=0)
+            items = []
+            for index in picks:
+                external_id, delivered_at, quality = recent[index]
+                quality = 0.5 if quality is None else float(quality)
+                nps = int(np.clip(np.rint(rng.normal(3.5 + 7.0 * quality, 1.8)), 0, 10))
+                csat = int(np.clip(np.rint(1.0 + nps * 0.4 + rng.normal(0, 0.6)), 1, 5))
+                pool = _TEXT_GOOD if nps >= 9 else _TEXT_MIXED if nps >= 7 else _TEXT_BAD
+                answers = {"nps": nps, "csat": csat}
+                if rng.random() < 0.8:
+                    answers["comment"] = pool[int(rng.integers(len(pool)))]
+                submitted = delivered_at + timedelta(days=int(rng.integers(3, 15)), hours=int(rng.integers(0, 24)))
+                submitted = min(submitted, now)
+                raw = {
+                    "external_id": f"demo-{external_id}",
+                    "survey": POST_PURCHASE_SLUG,
+                    "submitted_at": submitted.isoformat(),
+                    "respondent": {"order_id": external_id},
+                    "answers": answers,
+                }
+                try:
+                    items.append(parse_native_item(raw, catalog=catalog))
+                except ItemError as exc:
+                    items.append(exc)
+            results = responses_ingest(source=source, items=items)
+            created = sum(1 for r in results if r.status == Status.CREATED)
+    responses = Response.objects.filter(source=source)
+    return (
+        f"feedback: {responses.count()} responses ({created} new, {responses.filter(nps__lte=6).count()} detractors), "
+        f"{Theme.objects.count()} themes, {ResponseTheme.objects.filter(response__source=source).count()} theme codes"
+    )
+
+
+def _demo_workshops() -> str:
+    from sellers.models import Workshop, WorkshopFormat, WorkshopSession
+
+    base = timezone.now().replace(hour=16, minute=0, second=0, microsecond=0)
+    workshops = [
+        ("Selling your craft online: photos, listings and pricing",
+         "Hands-on session for new artisans: listing photos, descriptions, pricing and stock.",
+         [(7, WorkshopFormat.VIRTUAL, "https://meet.kiln.example/listings", 20),
+          (21, WorkshopFormat.VIRTUAL, "https://meet.kiln.example/listings", 20),
+          (35, WorkshopFormat.VIRTUAL, "https://meet.kiln.example/listings", 20)]),
+        ("Shipping and packing fragile handmade goods",
+         "Packing ceramics and glass, carriers, delivery promises and returns.",
+         [(10, WorkshopFormat.VIRTUAL, "https://meet.kiln.example/shipping", 15),
+          (28, WorkshopFormat.VIRTUAL, "https://meet.kiln.example/shipping", 15)]),
+    ]
+    for topic, description, sessions in workshops:
+        workshop, created = Workshop.objects.get_or_create(
+            topic=topic, defaults={"description": description, "mandatory_for_high_risk": True}
+        )
+        if created:
+            for days, fmt, location, capacity in sessions:
+                WorkshopSession.objects.create(
+                    workshop=workshop, starts_at=base + timedelta(days=days), format=fmt, location=location, capacity=capacity
+                )
+    return f"workshops: {Workshop.objects.count()} workshops, {WorkshopSession.objects.count()} sessions"
+
+
+def demo_configuration_create(*, seed: int) -> list[str]:
+    """Configure the loyalty program, surveys, themes, feedback and workshops. Safe to run twice.
+
+    Run before the nightly pipeline, which computes points, tiers and badges from this configuration.
+    """
+    admin = _demo_staff("admin")
+    lines = []
+    with transaction.atomic():
+        lines.append(_demo_loyalty(admin=admin))
+    lines.append(_demo_feedback(seed=seed))
+    with transaction.atomic():
+        lines.append(_demo_workshops())
+    return lines
+
+
+def demo_onboarding_route() -> list[str]:
+    """Route the artisans still waiting in "applied" through the real application path (score, then
+    route by the active policy). Needs the trained seller-score model."""
+    from django.core.exceptions import ValidationError
+
+    from sellers.models import OnboardingDecision, OnboardingStatus, Seller
+    from sellers.services import seller_application_process
+
+    routed = 0
+    for seller_id in Seller.objects.filter(onboarding_status=OnboardingStatus.APPLIED).order_by("pk").values_list("pk", flat=True):
+        try:
+            seller_application_process(seller_id=seller_id)
+            routed += 1
+        except ValidationError:
+            continue
+    return [f"onboarding: {routed} applications routed, {OnboardingDecision.objects.count()} decisions"]
+
+
+def demo_workshop_seat() -> list[str]:
+    """Seat one high-risk artisan (by current score under the active policy) in the next workshop session."""
+    from django.core.exceptions import ValidationError
+
+    from scoring.models import SellerScore
+    from sellers.models import RiskTier, WorkshopAssignment, WorkshopSession
+    from sellers.services import onboarding_policy_active, workshop_assign
+
+    if not WorkshopAssignment.objects.exists():
+        policy = onboarding_policy_active()
+        high = next(
+            (s.seller for s in SellerScore.objects.select_related("seller").order_by("-score", "seller_id")
+             if policy.tier_for(s.score) == RiskTier.HIGH),
+            None,
+        )
+        session = WorkshopSession.objects.filter(starts_at__gt=timezone.now()).order_by("starts_at", "pk").first()
+        if high is not None and session is not None:
+            try:
+                workshop_assign(session=session, seller=high, actor=_demo_staff("support"))
+            except ValidationError:
+                pass
+    return [f"workshops: {WorkshopAssignment.objects.count()} seats assigned"]

@@ -2,7 +2,13 @@ import time
 
 from django.core.management import BaseCommand, call_command
 
-from core.demo import demo_models_train, demo_users_create
+from core.demo import (
+    demo_configuration_create,
+    demo_models_train,
+    demo_onboarding_route,
+    demo_users_create,
+    demo_workshop_seat,
+)
 from core.pipeline import pipeline_run_inline
 from sellers.models import Seller
 
@@ -30,12 +36,20 @@ class Command(BaseCommand):
                 seed=options["seed"],
                 stdout=self.stdout,
             )
+        self.stdout.write("Configuring loyalty, feedback and workshops…")
+        for line in demo_configuration_create(seed=options["seed"]):
+            self.stdout.write(f"  {line}")
         self.stdout.write("Training and validating the scoring models…")
         for line in demo_models_train(seed=options["seed"]):
+            self.stdout.write(f"  {line}")
+        self.stdout.write("Routing pending artisan applications…")
+        for line in demo_onboarding_route():
             self.stdout.write(f"  {line}")
         self.stdout.write("Deriving scores, retention, loyalty and KPIs…")
         for stage, seconds in pipeline_run_inline(progress=self.stdout.write):
             self.stdout.write(f"  {stage}: {seconds:.1f}s")
+        for line in demo_workshop_seat():
+            self.stdout.write(f"  {line}")
         logins = demo_users_create(password=options["password"])
         self.stdout.write(self.style.SUCCESS(f"Demo ready in {time.monotonic() - started:.0f}s."))
         self.stdout.write("Back-office: http://127.0.0.1:8000/admin/")
