@@ -14,7 +14,7 @@ pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture(autouse=True)
-def test_stages(settings, tmp_path, monkeypatch):
+def stage_control(settings, tmp_path, monkeypatch):
     settings.PIPELINE_STAGES = "tests.pipeline.stages:STAGES"
     monkeypatch.setattr(stages, "CONTROL_DIR", tmp_path)
     return tmp_path
@@ -61,8 +61,8 @@ def test_an_overlapping_run_is_skipped_while_the_lease_is_held(marketplace):
         list(pipeline.pipeline_run_inline())
 
 
-def test_a_failed_stage_is_visible_and_a_retry_does_not_redo_finished_work(marketplace, test_stages, django_capture_on_commit_callbacks):
-    (test_stages / "fail-sellers").touch()
+def test_a_failed_stage_is_visible_and_a_retry_does_not_redo_finished_work(marketplace, stage_control, django_capture_on_commit_callbacks):
+    (stage_control / "fail-sellers").touch()
     with pytest.raises(ValueError):
         list(pipeline.pipeline_run_inline(chunk_size=2))
     run = PipelineRun.objects.get()
@@ -74,7 +74,7 @@ def test_a_failed_stage_is_visible_and_a_retry_does_not_redo_finished_work(marke
     assert sellers_stage.status == RunStatus.FAILED and "told to fail" in sellers_stage.error
     buyers_done = set(PipelineChunk.objects.filter(stage__name="buyers", status="succeeded").values_list("pk", "attempts"))
 
-    (test_stages / "fail-sellers").unlink()
+    (stage_control / "fail-sellers").unlink()
     with django_capture_on_commit_callbacks(execute=True):
         assert pipeline.pipeline_retry(run=run)
     run.refresh_from_db()
