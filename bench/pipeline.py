@@ -4,7 +4,8 @@
     CELERY_BROKER_URL=redis://127.0.0.1:6379/8 \\
         .venv/bin/python bench/pipeline.py --sellers 10000 --buyers 200000 --months 12
 
-The floor is the set of plain SQL aggregates the stages need (seller order and review
+It also times the buyer RFM summary computed the naive way (one ORM query per buyer) against
+Kiln's set-based frame. The floor is the set of plain SQL aggregates the stages need (seller order and review
 statistics, buyer RFM, points per delivered order, KPI counts) with no Python and no writes.
 Between runs every pipeline output is deleted, so each run does the full work. Worker runs
 start real Celery worker processes (solo pool, one task at a time each) against the broker.
@@ -72,6 +73,32 @@ def _floor() -> dict:
             cursor.fetchall()
             timings[name] = round(time.perf_counter() - started, 3)
     return {"seconds": round(sum(timings.values()), 3), "queries": timings}
+
+
+def _naive_against_set_based(as_of) -> dict:
+    """Per-buyer RFM the way a first draft would write it (one query per buyer) against Kiln's frame."""
+    from django.db.models import Count, Max, Min, Sum
+
+    from bench.measure import measured
+    from buyers.models import Buyer
+    from buyers.services import buyer_summary_frame
+
+    with measured() as naive:
+        rows = 0
+        for buyer in Buyer.objects.all().iterator(chunk_size=2000):
+            buyer.orders.exclude(status="cancelled").filter(placed_at__lte=as_of).aggregate(
+                n=Count("id"), first=Min("placed_at"), last=Max("placed_at"), spend=Sum("total_amount")
+            )
+            rows += 1
+    with measured() as set_based:
+        frame = buyer_summary_frame(as_of=as_of)
+    return {
+        "buyers": rows,
+        "naive_orm": naive,
+        "kiln_set_based": set_based,
+        "buyers_with_orders": len(frame.index),
+        "ratio_naive_over_set_based": round(naive["seconds"] / max(set_based["seconds"], 1e-9), 1),
+    }
 
 
 def _run_summary(run) -> dict:
@@ -183,6 +210,8 @@ def main() -> None:
         "runs": {},
     }
     print(f"raw SQL floor: {results['raw_sql_floor']['seconds']}s", flush=True)
+    results["buyer_rfm_naive_vs_set_based"] = _naive_against_set_based(as_of)
+    print("buyer RFM, naive ORM loop vs set-based:", results["buyer_rfm_naive_vs_set_based"], flush=True)
     _wipe_outputs()
     results["runs"]["inline"] = _inline(as_of, chunk_size)
     print(f"inline: {results['runs']['inline']['seconds']}s", flush=True)
