@@ -50,6 +50,8 @@ class Command(BaseCommand):
             self.stdout.write(f"  {stage}: {seconds:.1f}s")
         for line in demo_workshop_seat():
             self.stdout.write(f"  {line}")
+        # Two weeks of daily KPI history, so the dashboard's sparklines have a trend to show.
+        call_command("kpi_snapshots", days=14, stdout=self.stdout)
         logins = demo_users_create(password=options["password"])
         self.stdout.write(self.style.SUCCESS(f"Demo ready in {time.monotonic() - started:.0f}s."))
         self.stdout.write("Back-office: http://127.0.0.1:8000/admin/")
