@@ -134,22 +134,13 @@ def _inline(as_of, chunk_size) -> dict:
 
 
 def _on_workers(count, *, as_of, chunk_size, broker) -> dict:
-    from celery import Celery
-
     from core.models import PipelineRun, RunStatus
     from tests import workers
 
     last_before = PipelineRun.objects.order_by("-pk").values_list("pk", flat=True).first() or 0
     with workers.workers(count, broker=broker, queues="default,recompute", PIPELINE_CHUNK_SIZE=str(chunk_size)):
         time.sleep(3)  # let the workers connect before the clock starts
-        producer = Celery()
-        with producer.connection(broker) as connection:
-            producer.send_task(
-                "core.pipeline.start",
-                kwargs={"trigger": f"bench-{count}w", "as_of": as_of.isoformat(), "chunk_size": chunk_size},
-                queue="default",
-                connection=connection,
-            )
+        workers.pipeline_start_remote(broker, trigger=f"bench-{count}w", as_of=as_of.isoformat(), chunk_size=chunk_size)
         run = workers.wait_for(
             lambda: PipelineRun.objects.filter(
                 pk__gt=last_before, trigger=f"bench-{count}w", status__in=[RunStatus.SUCCEEDED, RunStatus.FAILED]

@@ -12,7 +12,7 @@ from django.utils.html import format_html
 from casework import services
 from casework.kinds import outcome_choices
 from casework.models import ACTIVE_STATUSES, Case, CaseEvent, Outcome
-from core.roles import is_marketplace_admin, user_teams
+from core.roles import is_marketplace_admin, visible_teams
 
 
 class QueueFilter(admin.SimpleListFilter):
@@ -32,9 +32,7 @@ class QueueFilter(admin.SimpleListFilter):
         if value == "mine":
             return queryset.active().assigned_to(request.user)
         if value == "unassigned":
-            teams = user_teams(request.user)
-            unassigned = queryset.active().unassigned()
-            return unassigned if is_marketplace_admin(request.user) else unassigned.filter(team__in=teams)
+            return queryset.active().unassigned().filter(team__in=visible_teams(request.user))
         if value == "overdue":
             return queryset.overdue()
         if value == "active":
@@ -147,7 +145,7 @@ class CaseAdmin(admin.ModelAdmin):
         queryset = super().get_queryset(request)
         if is_marketplace_admin(request.user):
             return queryset
-        return queryset.filter(team__in=user_teams(request.user))
+        return queryset.filter(team__in=visible_teams(request.user))
 
     @admin.display(description="subject")
     def subject_link(self, case):

@@ -91,5 +91,11 @@ def user_teams(user) -> set[str]:
     return {ROLE_TEAM[role] for role in user_roles(user) if role in ROLE_TEAM}
 
 
+def visible_teams(user) -> list[str]:
+    """The case teams whose queues the user sees: every team for admins, their own otherwise."""
+    teams = list(ROLE_TEAM.values())
+    return teams if is_marketplace_admin(user) else [team for team in teams if team in user_teams(user)]
+
+
 def can_work_team(user, team: str) -> bool:
     return is_marketplace_admin(user) or team in user_teams(user)

@@ -10,7 +10,7 @@ from django.db.models.functions import TruncMonth
 from django.utils import timezone
 
 from casework.models import ACTIVE_STATUSES, Case, Team
-from core.roles import is_marketplace_admin, user_teams
+from core.roles import visible_teams
 from dashboard.kpis import KPIS, Period, band_cutoffs
 from dashboard.models import Alert, AlertStatus, ChartSnapshot, KpiSnapshot
 from marketplace.models import Order, OrderStatus
@@ -193,9 +193,7 @@ def theme_frequency(*, end: date, months: int = 6, top: int = 6) -> dict:
 def queue_counts(*, user, now=None) -> list[dict]:
     """Per team the user may see: open cases, overdue cases, and cases assigned to the user. One query."""
     now = now or timezone.now()
-    teams = [value for value, _ in Team.choices]
-    if not is_marketplace_admin(user):
-        teams = [team for team in teams if team in user_teams(user)]
+    teams = visible_teams(user)
     rows = (
         Case.objects.filter(status__in=ACTIVE_STATUSES, team__in=teams)
         .values("team")
@@ -248,9 +246,7 @@ def latest_snapshot_date() -> date | None:
 def home_work(*, user, now=None) -> list[dict]:
     """The user's teams' active cases by kind: open, overdue, mine, unassigned. One query."""
     now = now or timezone.now()
-    teams = [value for value, _ in Team.choices]
-    if not is_marketplace_admin(user):
-        teams = [team for team in teams if team in user_teams(user)]
+    teams = visible_teams(user)
     rows = (
         Case.objects.filter(status__in=ACTIVE_STATUSES, team__in=teams)
         .values("team", "kind")

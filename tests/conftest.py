@@ -1,4 +1,5 @@
 import pytest
+from rest_framework.test import APIClient
 
 from core import roles
 from core.factories import UserFactory
@@ -17,3 +18,17 @@ def support_user(db):
 @pytest.fixture
 def admin_user(db):
     return UserFactory(username="marketadmin", roles=[roles.MARKETPLACE_ADMIN])
+
+
+@pytest.fixture
+def cs_client(cs_user):
+    client = APIClient()
+    client.force_authenticate(cs_user)
+    return client
+
+
+@pytest.fixture
+def admin_client(admin_user):
+    client = APIClient()
+    client.force_authenticate(admin_user)
+    return client

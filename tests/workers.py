@@ -76,3 +76,23 @@ def wait_for(predicate, *, timeout: float = 90, interval: float = 0.3):
             return value
         time.sleep(interval)
     raise AssertionError(f"timed out after {timeout}s waiting for {predicate.__name__}")
+
+
+def private_broker(base: str, worker_id: str, *, offset: int) -> str:
+    """A Redis database of its own per test process, emptied, so parallel runs never share queues."""
+    import redis
+
+    index = offset + (int(worker_id[2:]) if worker_id.startswith("gw") else 0)
+    url = base.rsplit("/", 1)[0] + f"/{index}"
+    redis.Redis.from_url(url).flushdb()
+    return url
+
+
+def pipeline_start_remote(broker: str, **kwargs) -> None:
+    """Ask the workers on ``broker`` to start a pipeline run, as beat would."""
+    from celery import Celery
+
+    # An explicit connection: Celery prefers the CELERY_BROKER_URL variable over a broker argument.
+    producer = Celery()
+    with producer.connection(broker) as connection_:
+        producer.send_task("core.pipeline.start", kwargs=kwargs, queue="default", connection=connection_)

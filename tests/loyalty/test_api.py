@@ -17,20 +17,6 @@ pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture
-def cs_client(cs_user):
-    client = APIClient()
-    client.force_authenticate(cs_user)
-    return client
-
-
-@pytest.fixture
-def admin_client(admin_user):
-    client = APIClient()
-    client.force_authenticate(admin_user)
-    return client
-
-
-@pytest.fixture
 def member(program):
     buyer = BuyerFactory()
     now = timezone.now()

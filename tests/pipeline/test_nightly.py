@@ -82,22 +82,11 @@ def needs_workers(test):
 
 @pytest.fixture
 def broker(worker_id):
-    import redis
-
-    index = 5 + (int(worker_id[2:]) if worker_id.startswith("gw") else 0)
-    url = BROKER_BASE.rsplit("/", 1)[0] + f"/{index}"
-    redis.Redis.from_url(url).flushdb()
-    return url
+    return workers.private_broker(BROKER_BASE, worker_id, offset=5)
 
 
 def _start_remote(broker):
-    from celery import Celery
-
-    producer = Celery()
-    with producer.connection(broker) as connection_:
-        producer.send_task(
-            "core.pipeline.start", kwargs={"trigger": "test", "as_of": AS_OF.isoformat()}, queue="default", connection=connection_
-        )
+    workers.pipeline_start_remote(broker, trigger="test", as_of=AS_OF.isoformat())
 
 
 def _finished():

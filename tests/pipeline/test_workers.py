@@ -9,7 +9,6 @@ import time
 
 import pytest
 import redis
-from celery import Celery
 from django.db import connection
 
 from casework.models import Case
@@ -33,11 +32,7 @@ pytestmark = [
 
 @pytest.fixture
 def broker(worker_id):
-    # One Redis database per test process, so parallel test processes never share queues.
-    index = 1 + (int(worker_id[2:]) if worker_id.startswith("gw") else 0)
-    url = BROKER_BASE.rsplit("/", 1)[0] + f"/{index}"
-    redis.Redis.from_url(url).flushdb()
-    return url
+    return workers.private_broker(BROKER_BASE, worker_id, offset=1)
 
 
 @pytest.fixture
@@ -72,10 +67,7 @@ def _clean_run_reference():
 
 
 def _start_remote(broker):
-    # An explicit connection: Celery prefers the CELERY_BROKER_URL variable over a broker argument.
-    producer = Celery()
-    with producer.connection(broker) as connection_:
-        producer.send_task("core.pipeline.start", kwargs={"trigger": "test"}, queue="default", connection=connection_)
+    workers.pipeline_start_remote(broker, trigger="test")
 
 
 def _finished_run():

@@ -13,20 +13,6 @@ from marketplace.factories import OrderFactory, OrderLineFactory
 from sellers.factories import ListingFactory, SellerFactory
 
 
-@pytest.fixture
-def cs_client(cs_user):
-    client = APIClient()
-    client.force_authenticate(cs_user)
-    return client
-
-
-@pytest.fixture
-def admin_client(admin_user):
-    client = APIClient()
-    client.force_authenticate(admin_user)
-    return client
-
-
 def test_profile_requires_authentication(db):
     buyer = BuyerFactory()
 
