@@ -2,7 +2,11 @@
 
     DATABASE_URL=postgres://postgres@127.0.0.1:5432/kiln_bench_pipeline \\
     CELERY_BROKER_URL=redis://127.0.0.1:6379/8 \\
-        .venv/bin/python bench/pipeline.py --sellers 10000 --buyers 200000 --months 12
+        .venv/bin/python bench/pipeline.py --sellers 10000 --buyers 200000 --months 12 --purchase-frequency 3.5
+
+At the default purchase frequency the generator writes about 3.1 orders per buyer in 12 months;
+``--purchase-frequency 3.5`` (buyers return 3.5 times as often) gives about 10, so 200,000 buyers
+place about 2,000,000 orders, the target size.
 
 It also times the buyer RFM summary computed the naive way (one ORM query per buyer) against
 Kiln's set-based frame. The floor is the set of plain SQL aggregates the stages need (seller order and review
@@ -157,6 +161,7 @@ def main() -> None:
     parser.add_argument("--buyers", type=int, default=20000)
     parser.add_argument("--months", type=int, default=12)
     parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--purchase-frequency", type=float, default=1.0, help="See the generator's docs.")
     parser.add_argument("--end", default="2026-11-01")
     parser.add_argument("--chunk-size", type=int, default=None)
     parser.add_argument("--reuse", action="store_true", help="Keep the marketplace already in the database.")
@@ -186,7 +191,14 @@ def main() -> None:
     if not (args.reuse and Seller.objects.exists()):
         started = time.perf_counter()
         generate_marketplace(
-            sellers=args.sellers, buyers=args.buyers, months=args.months, seed=args.seed, end=args.end, clear=True, progress=False
+            sellers=args.sellers,
+            buyers=args.buyers,
+            months=args.months,
+            seed=args.seed,
+            end=args.end,
+            clear=True,
+            progress=False,
+            purchase_frequency=args.purchase_frequency,
         )
         print(f"generated in {time.perf_counter() - started:.1f}s", flush=True)
     if not EarningRule.objects.exists():

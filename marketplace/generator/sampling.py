@@ -399,9 +399,12 @@ def _event_frame(*, buyer=None, seller=None, target=None, kind, t, minutes=None)
 
 
 def sample_buyer_chunk(
-    rng: np.random.Generator, *, world: SellerWorld, window: Window, lo: int, hi: int
+    rng: np.random.Generator, *, world: SellerWorld, window: Window, lo: int, hi: int, purchase_frequency: float = 1.0
 ) -> dict[str, pd.DataFrame]:
-    """Buyers lo..hi-1 with their orders, lines, returns, reviews and engagement (indices, float days)."""
+    """Buyers lo..hi-1 with their orders, lines, returns, reviews and engagement (indices, float days).
+
+    ``purchase_frequency`` divides every buyer's cadence: 2.0 means buyers come back twice as often.
+    """
     T = window.days
     n = hi - lo
     b_idx = np.arange(lo, hi)
@@ -410,7 +413,7 @@ def sample_buyer_chunk(
     shares = np.array([s for s, _ in P.CADENCE_MIX])
     means = np.array([m for _, m in P.CADENCE_MIX])
     component = rng.choice(len(means), size=n, p=shares / shares.sum())
-    cadence = rng.gamma(P.CADENCE_SHAPE, means[component] / P.CADENCE_SHAPE)
+    cadence = rng.gamma(P.CADENCE_SHAPE, means[component] / P.CADENCE_SHAPE) / purchase_frequency
     churn = np.maximum(joined, 0.0) + rng.exponential(P.BUYER_LIFETIME_MEAN_DAYS, size=n)
     activity = rng.gamma(*P.BUYER_ACTIVITY_GAMMA, size=n)
     fav_share = rng.beta(*P.FAVOURITE_SHARE_BETA, size=n)

@@ -23,13 +23,16 @@ from .writers import TableWriter, postgres_bulk_load, reset_sequences
 
 GENERATED_MODELS = [Seller, Listing, Buyer, Order, OrderLine, Return, Review, EngagementEvent]
 MAX_COUNT = 50_000_000
+MAX_PURCHASE_FREQUENCY = 20.0
 
 
 class GeneratorError(ValueError):
     """Bad arguments or a database the generator refuses to write to; nothing was written."""
 
 
-def _validate(*, sellers: int, buyers: int, months: int, seed: int, categories: list[str] | None) -> list[str]:
+def _validate(
+    *, sellers: int, buyers: int, months: int, seed: int, categories: list[str] | None, purchase_frequency: float
+) -> list[str]:
     for name, value in (("sellers", sellers), ("buyers", buyers), ("months", months)):
         if isinstance(value, bool) or not isinstance(value, int):
             raise GeneratorError(f"{name} must be an integer, got {value!r}.")
@@ -41,6 +44,12 @@ def _validate(*, sellers: int, buyers: int, months: int, seed: int, categories: 
         raise GeneratorError(f"months must be at most 120, got {months}.")
     if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
         raise GeneratorError(f"seed must be a non-negative integer, got {seed!r}.")
+    if isinstance(purchase_frequency, bool) or not isinstance(purchase_frequency, (int, float)):
+        raise GeneratorError(f"purchase_frequency must be a number, got {purchase_frequency!r}.")
+    if not 0 < purchase_frequency <= MAX_PURCHASE_FREQUENCY:
+        raise GeneratorError(
+            f"purchase_frequency must be above 0 and at most {MAX_PURCHASE_FREQUENCY:g}, got {purchase_frequency}."
+        )
     if categories is None:
         return list(CraftCategory.values)
     unknown = sorted(set(categories) - set(CraftCategory.values))
@@ -89,13 +98,16 @@ def generate_marketplace(
     categories: list[str] | None = None,
     clear: bool = False,
     progress: bool = True,
+    purchase_frequency: float = 1.0,
 ) -> dict:
     """Generate and write a synthetic marketplace in one transaction; return counts and rates.
 
     Refuses to run on a database that already holds sellers, buyers, listings, orders, reviews or
     events unless ``clear`` is set (then they are emptied first, in the same transaction).
     """
-    allowed = _validate(sellers=sellers, buyers=buyers, months=months, seed=seed, categories=categories)
+    allowed = _validate(
+        sellers=sellers, buyers=buyers, months=months, seed=seed, categories=categories, purchase_frequency=purchase_frequency
+    )
     window = Window.build(end=_end_timestamp(end), months=months)
     started = time.perf_counter()
     show = progress and sys.stderr.isatty()
@@ -125,6 +137,7 @@ def generate_marketplace(
                     buyers=buyers,
                     categories=allowed,
                     seed=seed,
+                    purchase_frequency=purchase_frequency,
                     show=show,
                     now=now,
                     counts=counts,
@@ -172,6 +185,7 @@ def _write_rows(
     buyers: int,
     categories: list[str],
     seed: int,
+    purchase_frequency: float,
     show: bool,
     now: datetime,
     counts: dict,
@@ -213,7 +227,9 @@ def _write_rows(
     order_id = line_id = return_id = review_id = 0
     for i, seq in enumerate(buyer_seq.spawn(n_buyer_chunks)):
         lo, hi = i * P.BUYER_CHUNK, min(buyers, (i + 1) * P.BUYER_CHUNK)
-        chunk = sample_buyer_chunk(np.random.default_rng(seq), world=world, window=window, lo=lo, hi=hi)
+        chunk = sample_buyer_chunk(
+            np.random.default_rng(seq), world=world, window=window, lo=lo, hi=hi, purchase_frequency=purchase_frequency
+        )
         buyer_frame = chunk["buyers"]
         if writer.copy:
             buyer_frame = buyer_frame.assign(created_at=now, updated_at=now)

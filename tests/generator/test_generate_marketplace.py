@@ -101,6 +101,14 @@ def test_same_seed_and_end_date_write_identical_rows_and_another_seed_does_not()
             "Unknown craft category: pottery",
         ),
         (["--sellers", "5", "--buyers", "10", "--months", "3", "--end", "not-a-date"], "end must be a date"),
+        (
+            ["--sellers", "5", "--buyers", "10", "--months", "3", "--purchase-frequency", "0"],
+            "purchase_frequency must be above 0 and at most 20",
+        ),
+        (
+            ["--sellers", "5", "--buyers", "10", "--months", "3", "--purchase-frequency", "nan"],
+            "purchase_frequency must be above 0",
+        ),
     ],
 )
 def test_bad_arguments_raise_command_error_and_write_nothing(args, message):
@@ -262,6 +270,19 @@ def test_service_rejects_non_integer_counts_before_writing():
     with pytest.raises(GeneratorError, match="sellers must be an integer"):
         generate_marketplace(sellers="5", buyers=10, months=2, seed=1, end=END, progress=False)
     assert not Seller.objects.exists()
+
+
+def test_purchase_frequency_shortens_cadence_and_multiplies_orders_per_buyer():
+    generate_marketplace(seed=5, **SMALL)
+    base_orders = Order.objects.count()
+    base_cadence = sorted(Buyer.objects.values_list("synthetic_cadence_days", flat=True))
+
+    generate_marketplace(seed=5, clear=True, purchase_frequency=3.0, **SMALL)
+    cadence = sorted(Buyer.objects.values_list("synthetic_cadence_days", flat=True))
+
+    # Same buyers, same draws: each cadence is the default one divided by three.
+    assert cadence == pytest.approx([c / 3 for c in base_cadence], rel=1e-3)
+    assert Order.objects.count() > 2 * base_orders
 
 
 def _schema_snapshot() -> set:

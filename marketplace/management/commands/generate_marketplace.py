@@ -19,6 +19,12 @@ class Command(BaseCommand):
         parser.add_argument(
             "--categories", help="Comma-separated craft categories to draw artisans from (default: all)."
         )
+        parser.add_argument(
+            "--purchase-frequency",
+            type=float,
+            default=1.0,
+            help="Divide every buyer's purchase cadence by this (2 = buyers order twice as often; default 1).",
+        )
         parser.add_argument("--clear", action="store_true", help="Empty the marketplace tables first.")
         parser.add_argument("--no-progress", action="store_true")
 
@@ -35,6 +41,7 @@ class Command(BaseCommand):
                 end=options["end"],
                 categories=categories,
                 clear=options["clear"],
+                purchase_frequency=options["purchase_frequency"],
                 progress=not options["no_progress"],
             )
         except GeneratorError as exc:
