@@ -10,6 +10,8 @@ Precedence, in this order (shown in the admin and by ``rule_precedence``):
 3. **Promotions** for that kind, walked in the same priority order. Stacking promotions
    add their extra (2x + 1.5x = 2.5x, never 3x). An exclusive promotion applies only if
    it is the first match, and then stops the walk; met later, it is skipped.
+   A promotion with a cap of its own (per member, per day/week/month) adds at most what is
+   left of that cap; its usage counts the extra points it added.
 4. **Cap.** The base rule's cap (per member, per day/week/month) clips the result.
 """
 
@@ -95,7 +97,9 @@ class RuleBook:
 
     @property
     def capped_rules(self) -> list[EarningRule]:
-        return [r for rules in self.base.values() for r in rules if r.cap_points is not None]
+        """Base rules and promotions with a cap per member and period."""
+        rules = [*self.base.values(), *self.promotions.values()]
+        return [r for group in rules for r in group if r.cap_points is not None]
 
     def price(self, action: Action, *, tier: Tier | None, segment: str, usage: dict) -> Priced:
         """Points for one action. ``usage`` maps (buyer, rule, period) to points already earned; updated."""
@@ -114,37 +118,60 @@ class RuleBook:
             raw *= Decimal(tier.multiplier)
             breakdown["tier"] = tier.code
             breakdown["tier_multiplier"] = str(tier.multiplier)
-        extra = Decimal(0)
-        applied, skipped = [], []
-        for promo in self.promotions.get(action.kind, []):
-            if not rule_in_force(promo, at=at, tier=tier, segment=segment):
-                continue
-            if promo.exclusive:
-                if applied:
-                    skipped.append(promo.pk)
-                    continue
-                extra = Decimal(promo.multiplier) - 1
-                applied.append(promo.pk)
-                break
-            extra += Decimal(promo.multiplier) - 1
-            applied.append(promo.pk)
-        if applied:
-            raw *= 1 + extra
-            breakdown["promotions"] = applied
-            breakdown["promotion_multiplier"] = str(1 + extra)
-        if skipped:
-            breakdown["skipped_exclusive_promotions"] = skipped
+        raw += self._promotions(action, raw=raw, tier=tier, segment=segment, usage=usage, breakdown=breakdown)
         points = max(int(math.floor(raw)), 0)
         if rule.cap_points is not None and points > 0:
-            key = (action.buyer_id, rule.pk, cap_period_key(rule.cap_period, at))
-            used = usage.get(key, 0)
-            allowed = max(rule.cap_points - used, 0)
-            if points > allowed:
+            granted = _cap_take(rule, buyer_id=action.buyer_id, at=at, wanted=points, usage=usage)
+            if granted < points:
                 breakdown["capped_from"] = points
                 breakdown["cap"] = f"{rule.cap_points}/{rule.cap_period}"
-                points = allowed
-            usage[key] = used + points
+            points = granted
         return Priced(points, rule, breakdown)
+
+    def _promotions(self, action: Action, *, raw: Decimal, tier, segment: str, usage: dict, breakdown: dict) -> Decimal:
+        """The extra points the matching promotions add on top of ``raw``; explained in ``breakdown``."""
+        extras, multiplier = Decimal(0), Decimal(1)
+        applied, skipped = [], []
+        added: dict[str, int] = {}
+        capped: dict[str, int] = {}
+        for promo in self.promotions.get(action.kind, []):
+            if not rule_in_force(promo, at=action.occurred_at, tier=tier, segment=segment):
+                continue
+            if promo.exclusive and applied:
+                skipped.append(promo.pk)
+                continue
+            extra = raw * (Decimal(promo.multiplier) - 1)
+            if promo.cap_points is not None and extra > 0:
+                wanted = int(math.floor(extra))
+                granted = _cap_take(promo, buyer_id=action.buyer_id, at=action.occurred_at, wanted=wanted, usage=usage)
+                if granted < wanted:
+                    capped[str(promo.pk)] = wanted
+                    extra = Decimal(granted)
+            extras += extra
+            multiplier += Decimal(promo.multiplier) - 1
+            applied.append(promo.pk)
+            added[str(promo.pk)] = int(math.floor(extra))
+            if promo.exclusive:
+                break
+        if applied:
+            breakdown["promotions"] = applied
+            breakdown["promotion_multiplier"] = str(multiplier)
+            # Per-promotion extras: the audit trail, and what promotion caps count.
+            breakdown["promotion_points"] = added
+        if capped:
+            breakdown["promotion_capped_from"] = capped
+        if skipped:
+            breakdown["skipped_exclusive_promotions"] = skipped
+        return extras
+
+
+def _cap_take(rule: EarningRule, *, buyer_id: int, at: datetime, wanted: int, usage: dict) -> int:
+    """Grant up to ``wanted`` points of what is left of the rule's cap in this period, and record it."""
+    key = (buyer_id, rule.pk, cap_period_key(rule.cap_period, at))
+    used = usage.get(key, 0)
+    granted = min(wanted, max(rule.cap_points - used, 0))
+    usage[key] = used + granted
+    return granted
 
 
 def expiry_for(*, earned_at: datetime, policy: str, days: int) -> datetime:

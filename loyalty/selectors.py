@@ -22,7 +22,7 @@ from loyalty.models import (
     RuleKind,
     Tier,
 )
-from loyalty.rules import month_bounds, precedence_key
+from loyalty.rules import RuleBook, cap_period_key, cap_period_start, month_bounds, precedence_key
 
 logger = logging.getLogger(__name__)
 
@@ -46,6 +46,48 @@ def buyer_segment_map(*, buyer_ids) -> dict[int, str]:
         logger.warning("buyers.selectors.buyer_segments is unavailable; segment promotions match no one")
         return {}
     return buyer_segments(buyer_ids=list(buyer_ids))
+
+
+def cap_usage(book: RuleBook, *, buyer_ids, since: datetime, before: datetime | None = None) -> dict:
+    """Points each capped rule already credited, keyed (buyer, rule, cap period) as RuleBook.price expects.
+
+    A base rule's usage is the earn lots it produced; a promotion's is the extra it added to any
+    lot (``breakdown["promotion_points"]``). Cancelled lots do not count.
+    """
+    capped = {r.pk: r for r in book.capped_rules if r.pk is not None}
+    if not capped or not buyer_ids:
+        return {}
+    lots = PointsEntry.objects.filter(buyer_id__in=buyer_ids, kind=EntryKind.EARN, occurred_at__gte=since).exclude(
+        state=EntryState.CANCELLED
+    )
+    if before is not None:
+        lots = lots.filter(occurred_at__lt=before)
+    usage: dict = {}
+
+    def add(buyer_id, rule, at, amount):
+        key = (buyer_id, rule.pk, cap_period_key(rule.cap_period, at))
+        usage[key] = usage.get(key, 0) + amount
+
+    base = {pk: r for pk, r in capped.items() if r.kind != RuleKind.PROMOTION}
+    if base:
+        for buyer_id, rule_id, at, amount in lots.filter(rule__in=base).values_list(
+            "buyer_id", "rule_id", "occurred_at", "amount"
+        ):
+            add(buyer_id, base[rule_id], at, amount)
+    promotions = {str(pk): r for pk, r in capped.items() if r.kind == RuleKind.PROMOTION}
+    if promotions:
+        rows = lots.filter(breakdown__has_key="promotion_points").values_list(
+            "buyer_id", "occurred_at", "breakdown__promotion_points"
+        )
+        for buyer_id, at, added in rows:
+            for pk in promotions.keys() & added.keys():
+                add(buyer_id, promotions[pk], at, added[pk])
+    return usage
+
+
+def cap_usage_since(at: datetime) -> datetime:
+    """Early enough to cover every cap period (day, week, month) that contains ``at``."""
+    return cap_period_start("month", at) - timedelta(days=7)
 
 
 def spendable_lots(*, buyer_id: int, now: datetime, lock: bool = False) -> list[PointsEntry]:
@@ -240,6 +282,8 @@ def rule_precedence(*, kind: str, at: datetime | None = None) -> list[dict]:
         out.append({"step": step, "rule_id": rule.pk, "name": rule.name, "priority": rule.priority, "stage": "base", "role": role})
     for step, rule in enumerate(promos, start=len(out) + 1):
         role = "exclusive: applies alone if first to match" if rule.exclusive else f"stacks: adds {rule.multiplier - 1:+}x"
+        if rule.cap_points is not None:
+            role += f"; extra capped at {rule.cap_points} per member per {rule.cap_period}"
         out.append({"step": step, "rule_id": rule.pk, "name": rule.name, "priority": rule.priority, "stage": "promotion", "role": role})
     return out
 

@@ -26,8 +26,15 @@ from loyalty.models import (
     RuleKind,
     SourceType,
 )
-from loyalty.rules import Action, RuleBook, cap_period_key, cap_period_start, expiry_for
-from loyalty.selectors import buyer_effective_tiers, buyer_segment_map, program_get, spendable_lots
+from loyalty.rules import Action, RuleBook, expiry_for
+from loyalty.selectors import (
+    buyer_effective_tiers,
+    buyer_segment_map,
+    cap_usage,
+    cap_usage_since,
+    program_get,
+    spendable_lots,
+)
 from marketplace.models import EngagementEvent, EngagementKind, Order, OrderStatus, Review
 
 logger = logging.getLogger(__name__)
@@ -56,26 +63,6 @@ def _account_lock(buyer_id: int) -> None:
     LoyaltyAccount.objects.select_for_update().get(buyer_id=buyer_id)
 
 
-def _cap_usage(book: RuleBook, actions: list[Action]) -> dict:
-    capped = book.capped_rules
-    if not capped or not actions:
-        return {}
-    earliest = min(cap_period_start("month", a.occurred_at) for a in actions) - timedelta(days=7)
-    rows = (
-        PointsEntry.objects.filter(
-            rule__in=capped, buyer_id__in={a.buyer_id for a in actions}, kind=EntryKind.EARN, occurred_at__gte=earliest
-        )
-        .exclude(state=EntryState.CANCELLED)
-        .values_list("buyer_id", "rule_id", "occurred_at", "amount")
-    )
-    periods = {r.pk: r.cap_period for r in capped}
-    usage: dict = {}
-    for buyer_id, rule_id, occurred_at, amount in rows:
-        key = (buyer_id, rule_id, cap_period_key(periods[rule_id], occurred_at))
-        usage[key] = usage.get(key, 0) + amount
-    return usage
-
-
 def rules_load() -> RuleBook:
     return RuleBook(list(EarningRule.objects.filter(is_active=True).select_related("target_tier")))
 
@@ -86,7 +73,7 @@ def _price_actions(actions: list[Action], *, book: RuleBook, now: datetime) -> l
     tiers = buyer_effective_tiers(buyer_ids=buyer_ids)
     needs_segment = any(r.target_segment for rs in [*book.base.values(), *book.promotions.values()] for r in rs)
     segments = buyer_segment_map(buyer_ids=buyer_ids) if needs_segment else {}
-    usage = _cap_usage(book, actions)
+    usage = cap_usage(book, buyer_ids=buyer_ids, since=cap_usage_since(min(a.occurred_at for a in actions)))
     entries = []
     for action in sorted(actions, key=lambda a: (a.occurred_at, a.source_id)):
         priced = book.price(action, tier=tiers.get(action.buyer_id), segment=segments.get(action.buyer_id, ""), usage=usage)

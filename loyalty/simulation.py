@@ -9,7 +9,7 @@ from django.utils import timezone
 
 from loyalty.models import EarningRule, RuleKind
 from loyalty.rules import Action, RuleBook
-from loyalty.selectors import buyer_effective_tiers, buyer_segment_map
+from loyalty.selectors import buyer_effective_tiers, buyer_segment_map, cap_usage, cap_usage_since
 from marketplace.models import EngagementEvent, Order, OrderStatus, Review
 
 SIMULATION_CHUNK = 5000
@@ -42,7 +42,8 @@ def rule_simulate(*, rule: EarningRule, start: datetime | None = None, end: date
     """Points and members the rule would have added over [start, end) given today's other rules.
 
     The rule is priced as active, with and without it in the rule book; its contribution is
-    the difference, so precedence and stacking are reflected exactly. Caps start from zero.
+    the difference, so precedence and stacking are reflected exactly. Caps start from what the
+    ledger credited earlier in the same cap period, before ``start``.
     """
     end = end or timezone.now()
     start = start or end - timedelta(days=30)
@@ -57,12 +58,17 @@ def rule_simulate(*, rule: EarningRule, start: datetime | None = None, end: date
     without, with_rule = RuleBook(others), RuleBook([*others, candidate])
     needs_segment = any(r.target_segment for r in [*others, candidate])
     usage_without, usage_with = {}, {}
+    seeded: set[int] = set()
     by_member: dict[int, int] = {}
     actions_seen = 0
     for chunk in _actions_for(kind, start, end):
         if not chunk:
             continue
         ids = {a.buyer_id for a in chunk}
+        earlier = cap_usage(with_rule, buyer_ids=ids - seeded, since=cap_usage_since(start), before=start)
+        usage_without.update(earlier)
+        usage_with.update(earlier)
+        seeded |= ids
         tiers = buyer_effective_tiers(buyer_ids=ids)
         segments = buyer_segment_map(buyer_ids=ids) if needs_segment else {}
         for a in sorted(chunk, key=lambda a: (a.occurred_at, a.source_id)):

@@ -148,3 +148,45 @@ def test_segment_promotion_reads_segments_from_the_retention_profiles(program):
     BuyerRetentionFactory(buyer=lapsing.buyer, segment="lapsing")
 
     assert (_earned(vip).amount, _earned(lapsing).amount) == (20, 10)
+
+
+def test_a_promotion_cap_limits_its_extra_points_per_member_and_period(program):
+    EarningRuleFactory(points=Decimal("1"))
+    double = EarningRuleFactory(kind=RuleKind.PROMOTION, promotion_of=RuleKind.SPEND, multiplier=Decimal("2"),
+                                cap_points=50, cap_period="month")
+    buyer = BuyerFactory()
+    now = timezone.now()
+    orders = [OrderFactory(buyer=buyer, total_amount=Decimal("40"), placed_at=now - timedelta(days=days)) for days in (9, 8, 7)]
+
+    lots = [_earned(order) for order in orders]
+
+    # The base rule pays 40 each time; the promotion's extra stops at 50 for the month: 40, then 10, then 0.
+    assert [lot.amount for lot in lots] == [80, 50, 40]
+    assert [lot.breakdown["promotion_points"] for lot in lots] == [{str(double.pk): 40}, {str(double.pk): 10}, {str(double.pk): 0}]
+    assert lots[1].breakdown["promotion_capped_from"] == {str(double.pk): 40}
+    assert rule_precedence(kind=RuleKind.SPEND)[-1]["role"] == "stacks: adds +1.00x; extra capped at 50 per member per month"
+
+
+def test_a_capped_promotion_leaves_other_members_and_the_base_rule_alone(program):
+    EarningRuleFactory(points=Decimal("1"))
+    EarningRuleFactory(kind=RuleKind.PROMOTION, promotion_of=RuleKind.SPEND, multiplier=Decimal("3"), cap_points=30, cap_period="day")
+    first, second = OrderFactory(total_amount=Decimal("100")), OrderFactory(total_amount=Decimal("100"))
+
+    assert (_earned(first).amount, _earned(second).amount) == (130, 130)
+
+
+def test_simulation_counts_cap_usage_earned_before_the_window(program):
+    now = timezone.now().replace(hour=12)
+    EarningRuleFactory(kind=RuleKind.STORY_SHARE, points=Decimal("10"), cap_points=25, cap_period="day")
+    buyer = BuyerFactory()
+    before = EngagementEventFactory(buyer=buyer, kind=EngagementKind.STORY_SHARE, occurred_at=now - timedelta(hours=3))
+    services.engagement_points(event_id=before.pk)
+    EngagementEventFactory(buyer=buyer, kind=EngagementKind.STORY_SHARE, occurred_at=now - timedelta(minutes=30))
+    double = EarningRuleFactory.build(kind=RuleKind.PROMOTION, promotion_of=RuleKind.STORY_SHARE, multiplier=Decimal("2"))
+
+    result = rule_simulate(rule=double, start=now - timedelta(hours=1), end=now)
+
+    # 10 of the day's 25 were earned before the window, so 15 are left: 10 without the
+    # promotion, 15 (not 20) with it. Starting the cap from zero would have claimed 10.
+    assert result["actions"] == 1
+    assert result["points"] == 5
