@@ -385,21 +385,31 @@ class TierPreviewApi(LoyaltyAPIView):
         class TierCountSerializer(serializers.Serializer):
             code = serializers.CharField()
             threshold = serializers.CharField(help_text="A decimal, as a string.")
-            members = serializers.IntegerField()
+            members = serializers.IntegerField(help_text="Members who qualify for this tier.")
+            members_after_recompute = serializers.IntegerField(
+                help_text="Members the next recompute would leave here, with overrides and grace periods applied."
+            )
             members_now = serializers.IntegerField()
 
         basis = serializers.CharField()
         window_days = serializers.IntegerField()
+        grace_days = serializers.IntegerField()
         members = serializers.IntegerField()
         tiers = TierCountSerializer(many=True)
         no_tier = serializers.IntegerField()
+        held_by_override = serializers.IntegerField()
+        kept_by_grace = serializers.IntegerField()
 
     @extend_schema(request=TierInputSerializer, responses=OutputSerializer)
     def post(self, request):
         data = TierInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         v = data.validated_data
-        return Response(tiers.tiers_preview(tiers=v["tiers"], basis=v.get("basis"), window_days=v.get("window_days")))
+        return Response(
+            tiers.tiers_preview(
+                tiers=v["tiers"], basis=v.get("basis"), window_days=v.get("window_days"), grace_days=v.get("grace_days")
+            )
+        )
 
 
 class TierConfigureApi(LoyaltyAPIView):

@@ -113,10 +113,12 @@ class _Ladder:
 
 
 def tiers_preview(*, tiers: list[dict], basis: str | None = None, window_days: int | None = None,
-                  now: datetime | None = None) -> dict:
+                  grace_days: int | None = None, now: datetime | None = None) -> dict:
     """Members per tier under a candidate configuration, before it is saved.
 
-    Counts the tier each member qualifies for; grace periods and overrides are not applied.
+    ``members`` counts the tier each member qualifies for. ``members_after_recompute`` is what
+    the next recompute would leave them in: active overrides keep their tier (matched by code),
+    and members who would drop below the tier they hold keep it while inside the grace period.
     """
     now = now or timezone.now()
     program = program_get()
@@ -124,29 +126,53 @@ def tiers_preview(*, tiers: list[dict], basis: str | None = None, window_days: i
     basis = basis or program.tier_basis
     if basis not in TierBasis.values:
         raise ValidationError({"basis": f"Unknown tier basis {basis!r}."})
+    if grace_days is not None and grace_days < 0:
+        raise ValidationError({"grace_days": "The grace period cannot be negative."})
     window_days = window_days or program.tier_window_days
+    grace = timedelta(days=program.downgrade_grace_days if grace_days is None else grace_days)
     values = tier_basis_values(basis=basis, window_days=window_days, now=now)
     ladder = _Ladder(cleaned)
-    counts = {t["code"]: 0 for t in cleaned}
-    members = Buyer.objects.count()
-    placed = 0
-    zero_tier = ladder.place(Decimal(0))
-    for value in values.values():
-        tier = ladder.place(value)
-        if tier:
-            counts[tier["code"]] += 1
-            placed += 1
-    if zero_tier is not None:  # members with no activity at all sit in the entry tier
-        counts[zero_tier["code"]] += members - len(values)
-        placed += members - len(values)
+    rank = {t["code"]: t["rank"] for t in cleaned}
+    held = {
+        row[0]: row[1:]
+        for row in BuyerTier.objects.filter(tier__isnull=False).values_list("buyer_id", "tier__code", "below_since", "override_id")
+    }
+    overrides = dict(
+        TierOverride.objects.filter(starts_at__lte=now, ends_at__gt=now).order_by("created_at").values_list("buyer_id", "tier__code")
+    )
+    qualified_counts = dict.fromkeys(rank, 0)
+    after_counts = dict.fromkeys(rank, 0)
+    by_override = by_grace = 0
+    members = 0
+    for buyer_id in Buyer.objects.values_list("pk", flat=True).iterator(chunk_size=10000):
+        members += 1
+        tier = ladder.place(values.get(buyer_id, Decimal(0)))
+        qualified = tier["code"] if tier else None
+        if qualified:
+            qualified_counts[qualified] += 1
+        code = qualified
+        held_code, below_since, held_by_override = held.get(buyer_id, (None, None, None))
+        if overrides.get(buyer_id) in rank:
+            by_override += overrides[buyer_id] != qualified
+            code = overrides[buyer_id]
+        elif held_code in rank and held_by_override is None and (qualified is None or rank[qualified] < rank[held_code]):
+            if now - (below_since or now) < grace:
+                by_grace += 1
+                code = held_code
+        if code:
+            after_counts[code] += 1
     current = dict(BuyerTier.objects.filter(tier__isnull=False).values_list("tier__code").annotate(n=Count("id")))
     return {
         "basis": basis,
         "window_days": window_days,
+        "grace_days": grace.days,
         "members": members,
-        "tiers": [{"code": t["code"], "threshold": str(t["threshold"]), "members": counts[t["code"]],
-                   "members_now": current.get(t["code"], 0)} for t in cleaned],
-        "no_tier": members - placed,
+        "tiers": [{"code": t["code"], "threshold": str(t["threshold"]), "members": qualified_counts[t["code"]],
+                   "members_after_recompute": after_counts[t["code"]], "members_now": current.get(t["code"], 0)}
+                  for t in cleaned],
+        "no_tier": members - sum(qualified_counts.values()),
+        "held_by_override": by_override,
+        "kept_by_grace": by_grace,
     }
 
 

@@ -115,6 +115,35 @@ def test_preview_counts_members_per_tier_without_saving(ladder):
     assert ladder[1].__class__.objects.get(code="silver").threshold == 500
 
 
+def test_preview_applies_overrides_and_the_grace_period_like_the_next_recompute(ladder, program, admin_user):
+    program.downgrade_grace_days = 30
+    program.save()
+    now = timezone.now()
+    slipping, pinned = BuyerFactory(), BuyerFactory()
+    EarnLotFactory(buyer=slipping, amount=600)
+    tiers.tiers_recompute(now=now)  # slipping: silver, pinned: member
+    tiers.tier_override_create(buyer_id=pinned.pk, tier_id=ladder[2].pk, reason="Ambassador",
+                               ends_at=now + timedelta(days=60), actor=admin_user)
+    candidate = [{"code": "member", "rank": 0, "threshold": 0}, {"code": "silver", "rank": 1, "threshold": 1000},
+                 {"code": "gold", "rank": 2, "threshold": 5000}]
+
+    later = timezone.now()  # the override starts when it is created
+    preview = tiers.tiers_preview(tiers=candidate, now=later)
+
+    counts = {t["code"]: (t["members"], t["members_after_recompute"]) for t in preview["tiers"]}
+    # Both qualify only for member under the candidate: slipping keeps silver during the grace
+    # period, and pinned keeps the gold override.
+    assert counts == {"member": (2, 0), "silver": (0, 1), "gold": (0, 1)}
+    assert (preview["kept_by_grace"], preview["held_by_override"]) == (1, 1)
+
+    no_grace = tiers.tiers_preview(tiers=candidate, grace_days=0, now=later)
+    assert {t["code"]: t["members_after_recompute"] for t in no_grace["tiers"]} == {"member": 1, "silver": 0, "gold": 1}
+
+    tiers.tiers_configure(tiers=candidate, actor=admin_user)
+    tiers.tiers_recompute(now=later)
+    assert (_tier_of(slipping), _tier_of(pinned)) == ("silver", "gold")
+
+
 def _orders(buyer, seller, n, days_ago=20):
     now = timezone.now()
     return [OrderFactory(buyer=buyer, seller=seller, placed_at=now - timedelta(days=days_ago + i)) for i in range(n)]
