@@ -49,4 +49,10 @@ def small_base(db, buy):
         filler = BuyerFactory()
         for j in range(i % 5 + 1):
             buy(filler, 30 + 47 * j + i, amount=30 + i)
+    # Fillers who stopped buying long ago: without them the population fit can settle on "nobody
+    # ever drops out" (dropout probability ~0), which makes P(alive) 1 for everyone.
+    for i in range(10):
+        filler = BuyerFactory()
+        for days in (620, 570, 520):
+            buy(filler, days + i, amount=35)
     return buyers

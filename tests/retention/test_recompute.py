@@ -13,7 +13,7 @@ def _row(buyer):
 def test_recompute_writes_a_defined_row_for_every_buyer_including_one_time_and_no_purchase(small_base):
     result = retention_recompute()
 
-    assert result["buyers"] == BuyerRetention.objects.count() == 36
+    assert result["buyers"] == BuyerRetention.objects.count() == 46
     for row in BuyerRetention.objects.all():
         for value in (row.p_alive, row.expected_purchases_90d, float(row.clv), row.churn_probability, float(row.expected_order_value)):
             assert not math.isnan(value)
@@ -51,7 +51,7 @@ def test_recompute_is_idempotent_and_keeps_segment_history_of_changes_only(small
 
     retention_recompute(as_of=now)
 
-    assert BuyerSegmentChange.objects.count() == first_changes == 36
+    assert BuyerSegmentChange.objects.count() == first_changes == 46
     assert {r.buyer_id: (r.segment, round(r.p_alive, 6)) for r in BuyerRetention.objects.all()} == first_rows
 
 
@@ -60,7 +60,7 @@ def test_active_fits_are_stored_with_parameters(small_base):
 
     bg = LifetimeFit.objects.get(kind=FitKind.BGNBD, status=FitStatus.ACTIVE)
     assert set(bg.params) >= {"r", "alpha", "a", "b"}
-    assert bg.n_buyers == 35
+    assert bg.n_buyers == 45
     assert bg.log_likelihood < 0
 
 

@@ -20,7 +20,7 @@ def test_nightly_tasks_recompute_every_buyer_in_chunks_and_are_idempotent(small_
     recompute_recommendations_task.delay(as_of).get()
 
     assert chunks == 1
-    assert BuyerRetention.objects.count() == 36
+    assert BuyerRetention.objects.count() == 46
     assert {r.buyer_id: (r.segment, r.recommended_listing_ids) for r in BuyerRetention.objects.all()} == first
     assert open_churn_cases_task.delay(as_of).get()["flagged"] >= 0
     assert recompute_seller_dormancy_task.delay(as_of).get()["flagged"] == 0
