@@ -1,7 +1,8 @@
 """What a buyer is likely to buy next: listings and artisans from co-purchases and follows.
 
 Score of listing j for buyer u (sparse matrices, computed for a block of buyers at once):
-    co-purchase   sum over listings i the buyer bought of cosine(i, j) over buyers' baskets
+    co-purchase   sum over listings i the buyer bought of cosine(i, j) over buyers' baskets,
+                  for the NEIGHBOURS listings j most similar to each i
   + artisan       affinity(u, seller(j)) * share of seller(j)'s sales that j makes, where the
                   affinity counts orders from the artisan plus FOLLOW_WEIGHT per follow
   + a tiny popularity term so that every buyer gets a full, deterministic list.
@@ -29,37 +30,45 @@ from marketplace.models import EngagementEvent, EngagementKind, OrderLine, Order
 from sellers.models import Listing
 
 TOP_K = 10
+# Each listing keeps its most similar neighbours only. At 200,000 buyers with ten orders each,
+# the full co-purchase matrix had 38 million entries and scoring cost grew with it; keeping 50
+# left the held-out hit rate where it was (docs/retention.md).
+NEIGHBOURS = 50
 FOLLOW_WEIGHT = 1.0
 ARTISAN_WEIGHT = 1.0
 POPULARITY_WEIGHT = 1e-6
-# Dense score blocks are block x listings float64; 2,000 buyers x 20,000 listings is 320 MB,
-# so the block shrinks as the catalogue grows (see _block_size).
-MAX_BLOCK_CELLS = 8_000_000
+# Buyers scored per sparse matrix product. Memory grows with their purchases, not the catalogue.
+SCORE_BLOCK = 2000
 
 
 @dataclass
 class PurchaseData:
-    lines: pd.DataFrame  # order_id, buyer_id, listing_id, seller_id, placed_at
-    follows: pd.DataFrame  # buyer_id, seller_id, first_at
+    lines: pd.DataFrame  # order_id, buyer_id, listing_id, seller_id (+ placed_at with times)
+    follows: pd.DataFrame  # buyer_id, seller_id (+ first_at with times)
     listings: pd.DataFrame  # listing_id, seller_id, is_active
 
 
-def purchase_data_load(*, as_of: datetime) -> PurchaseData:
+def purchase_data_load(*, as_of: datetime, with_times: bool = False) -> PurchaseData:
+    """Order lines, follows and listings up to ``as_of``; purchase and follow times only when asked
+    (the evaluation needs them, the nightly recompute does not, and they are most of the memory)."""
+    line_fields = ["order_id", "order__buyer_id", "listing_id", "order__seller_id"] + (["order__placed_at"] if with_times else [])
     lines = pd.DataFrame.from_records(
         OrderLine.objects.filter(order__placed_at__lte=as_of)
         .exclude(order__status=OrderStatus.CANCELLED)
-        .values_list("order_id", "order__buyer_id", "listing_id", "order__seller_id", "order__placed_at")
+        .values_list(*line_fields)
         .order_by()
         .iterator(chunk_size=20000),
-        columns=["order_id", "buyer_id", "listing_id", "seller_id", "placed_at"],
+        columns=["order_id", "buyer_id", "listing_id", "seller_id"] + (["placed_at"] if with_times else []),
     )
+    follows = EngagementEvent.objects.filter(
+        kind=EngagementKind.FOLLOW_ARTISAN, buyer__isnull=False, target_seller__isnull=False, occurred_at__lte=as_of
+    ).values("buyer_id", "target_seller_id")
+    if with_times:
+        follows = follows.annotate(first_at=Min("occurred_at")).values_list("buyer_id", "target_seller_id", "first_at")
+    else:
+        follows = follows.distinct().values_list("buyer_id", "target_seller_id")
     follows = pd.DataFrame.from_records(
-        EngagementEvent.objects.filter(kind=EngagementKind.FOLLOW_ARTISAN, buyer__isnull=False, target_seller__isnull=False, occurred_at__lte=as_of)
-        .values("buyer_id", "target_seller_id")
-        .annotate(first_at=Min("occurred_at"))
-        .values_list("buyer_id", "target_seller_id", "first_at")
-        .order_by(),
-        columns=["buyer_id", "seller_id", "first_at"],
+        follows.order_by(), columns=["buyer_id", "seller_id"] + (["first_at"] if with_times else [])
     )
     listings = pd.DataFrame.from_records(
         Listing.objects.values_list("pk", "seller_id", "is_active").order_by("pk"), columns=["listing_id", "seller_id", "is_active"]
@@ -95,7 +104,7 @@ class Recommender:
         co.eliminate_zeros()
         norm = np.sqrt(np.maximum(counts, 1.0))
         inv = sparse.diags(1.0 / norm)
-        self.similarity = (inv @ co @ inv).tocsr()
+        self.similarity = _keep_nearest((inv @ co @ inv).tocsr(), NEIGHBOURS)
 
         # Artisan affinity: orders per artisan plus follows.
         orders = lines.drop_duplicates(["order_id"])
@@ -119,39 +128,64 @@ class Recommender:
         self.listing_seller = listing_seller
         self.allowed = listings["is_active"].to_numpy(dtype=bool)
 
-    def _block_size(self) -> int:
-        return max(1, min(5000, MAX_BLOCK_CELLS // max(len(self.listing_ids), 1)))
-
-    def score_block(self, rows: np.ndarray) -> np.ndarray:
-        owned = self.owned[rows]
-        scores = (owned @ self.similarity).toarray()
-        scores += ARTISAN_WEIGHT * (self.affinity[rows] @ self.seller_listing).toarray()
-        scores += POPULARITY_WEIGHT * self.popularity[None, :]
-        scores[:, ~self.allowed] = -np.inf
-        scores[owned.nonzero()] = -np.inf
-        return scores
+        # The part of every score that does not depend on the buyer, and the orders in which
+        # it ranks listings and artisans (ties: lower id first, as in the final ranking).
+        self.popularity_term = POPULARITY_WEIGHT * counts
+        self.artisan_baseline = np.asarray(self.seller_listing @ (self.allowed * self.popularity_term)).ravel()
+        candidates = np.flatnonzero(self.allowed)
+        self.popular_listings = candidates[np.lexsort((self.listing_ids[candidates], -self.popularity_term[candidates]))]
+        sellers = np.flatnonzero(self.artisan_baseline > 0)
+        self.popular_artisans = sellers[np.lexsort((self.seller_ids[sellers], -self.artisan_baseline[sellers]))]
 
     def recommend(self, buyer_ids, k: int = TOP_K) -> dict[int, tuple[list[int], list[int]]]:
-        """buyer_id -> (listing ids, artisan ids), best first."""
+        """buyer_id -> (listing ids, artisan ids), best first; ties go to the lower id.
+
+        Scores stay sparse: a buyer's co-purchase and artisan terms are non-zero for a few
+        hundred listings at most, and every other listing scores only its popularity term, so
+        the best of those are simply the most popular ones the buyer may still be shown. The
+        result equals ranking the full dense score row (tests/retention check it against one)
+        at a cost that grows with purchases, not with buyers x catalogue.
+        """
         result: dict[int, tuple[list[int], list[int]]] = {}
         known = [b for b in buyer_ids if b in self.buyer_index]
         rows_all = np.array([self.buyer_index[b] for b in known], dtype=np.int64)
-        size = self._block_size()
-        for start in range(0, len(rows_all), size):
-            rows = rows_all[start : start + size]
-            scores = self.score_block(rows)
-            listing_top = _top_k(scores, k)
-            # Artisan scores: best listing score per artisan, excluding artisans already bought from.
-            finite = np.where(np.isfinite(scores), scores, 0.0)
-            artisan_scores = np.asarray((self.seller_listing @ finite.T).T)
-            artisan_scores[self.bought_from[rows].nonzero()] = -np.inf
-            artisan_scores[artisan_scores <= 0] = -np.inf
-            artisan_top = _top_k(artisan_scores, k)
-            for offset, row in enumerate(rows):
-                listings = [int(self.listing_ids[j]) for j in listing_top[offset] if np.isfinite(scores[offset, j])]
-                artisans = [int(self.seller_ids[j]) for j in artisan_top[offset] if np.isfinite(artisan_scores[offset, j])]
+        for start in range(0, len(rows_all), SCORE_BLOCK):
+            rows = rows_all[start : start + SCORE_BLOCK]
+            owned = self.owned[rows]
+            relevance = (owned @ self.similarity + ARTISAN_WEIGHT * (self.affinity[rows] @ self.seller_listing)).tocsr()
+            relevance.sum_duplicates()
+            artisan_terms = self._artisan_terms(relevance, owned)
+            bought_from = self.bought_from[rows].tocsr()
+            for i, row in enumerate(rows):
+                own = _row(owned, i)[0]
+                listings = self._top_listings(*_row(relevance, i), own, k)
+                artisans = self._top_artisans(*_row(artisan_terms, i), _row(bought_from, i)[0], k)
                 result[int(self.buyer_ids[row])] = (listings, artisans)
         return result
+
+    def _artisan_terms(self, relevance, owned):
+        """Per buyer and artisan, what the buyer-specific scores add to the artisan's baseline.
+
+        An artisan's score sums share x score over its listings the buyer may be shown; the
+        popularity part of that sum is the same for everyone (``artisan_baseline``) except that
+        listings the buyer owns drop out, which the second term takes back.
+        """
+        shown = relevance.multiply(self.allowed[None, :]).tocsr()
+        shown = (shown - shown.multiply(owned)).tocsr()
+        owned_popularity = owned.multiply((self.allowed * self.popularity_term)[None, :]).tocsr()
+        return ((shown - owned_popularity) @ self.seller_listing.T).tocsr()
+
+    def _top_listings(self, cols, values, owned_cols, k) -> list[int]:
+        keep = self.allowed[cols] & ~np.isin(cols, owned_cols)
+        cols, values = _leaders(cols[keep], values[keep] + self.popularity_term[cols[keep]], k)
+        fill = _first_not_in(self.popular_listings, {*cols.tolist(), *owned_cols.tolist()}, k)
+        return _best(cols, values, fill, self.popularity_term, self.listing_ids, k)
+
+    def _top_artisans(self, cols, values, bought_cols, k) -> list[int]:
+        keep = ~np.isin(cols, bought_cols)
+        cols, values = _leaders(cols[keep], values[keep] + self.artisan_baseline[cols[keep]], k)
+        fill = _first_not_in(self.popular_artisans, {*cols.tolist(), *bought_cols.tolist()}, k)
+        return _best(cols, values, fill, self.artisan_baseline, self.seller_ids, k, positive_only=True)
 
     def popular(self, buyer_ids, k: int = TOP_K) -> dict[int, list[int]]:
         """The popularity baseline: best sellers the buyer does not own."""
@@ -165,13 +199,60 @@ class Recommender:
         return result
 
 
-def _top_k(scores: np.ndarray, k: int) -> np.ndarray:
-    k = min(k, scores.shape[1])
-    if k == 0:
-        return np.zeros((scores.shape[0], 0), dtype=np.int64)
-    part = np.argpartition(-scores, k - 1, axis=1)[:, :k]
-    ordered = np.take_along_axis(scores, part, axis=1)
-    return np.take_along_axis(part, np.argsort(-ordered, axis=1, kind="stable"), axis=1)
+def _keep_nearest(similarity, n: int):
+    """Keep the n largest entries of every row (ties: lower column first)."""
+    similarity.sort_indices()
+    indptr, indices, data = similarity.indptr, similarity.indices, similarity.data
+    keep = np.ones(len(data), dtype=bool)
+    for i in np.flatnonzero(np.diff(indptr) > n):
+        lo, hi = indptr[i], indptr[i + 1]
+        ranked = np.lexsort((indices[lo:hi], -data[lo:hi]))
+        keep[lo + ranked[n:]] = False
+    rows = np.repeat(np.arange(similarity.shape[0]), np.diff(indptr))
+    kept_per_row = np.bincount(rows[keep], minlength=similarity.shape[0])
+    return sparse.csr_matrix(
+        (data[keep], indices[keep], np.concatenate([[0], np.cumsum(kept_per_row)])), shape=similarity.shape
+    )
+
+
+def _row(matrix, i: int) -> tuple[np.ndarray, np.ndarray]:
+    """Column indices and values of row i of a CSR matrix."""
+    lo, hi = matrix.indptr[i], matrix.indptr[i + 1]
+    return matrix.indices[lo:hi], matrix.data[lo:hi]
+
+
+def _leaders(cols: np.ndarray, values: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+    """The entries that can still make the top k: every one at or above the k-th best value.
+
+    A dropped entry also drops out of the popularity fill, which is safe: its popularity alone
+    is below its full score, so below the k entries kept.
+    """
+    if len(values) <= k:
+        return cols, values
+    kth = np.partition(values, len(values) - k)[len(values) - k]
+    keep = values >= kth
+    return cols[keep], values[keep]
+
+
+def _best(cols, values, fill, fill_scores, ids, k, positive_only=False) -> list[int]:
+    """The k best of the buyer's scored entries plus the popularity fill; ties go to the lower id."""
+    fill = np.asarray(fill, dtype=np.int64)
+    cols = np.concatenate([cols, fill])
+    values = np.concatenate([values, fill_scores[fill]])
+    if positive_only:
+        cols, values = cols[values > 0], values[values > 0]
+    order = np.lexsort((ids[cols], -values))[:k]
+    return [int(ids[j]) for j in cols[order]]
+
+
+def _first_not_in(ordered: np.ndarray, excluded: set, k: int) -> list[int]:
+    picked = []
+    for j in ordered:
+        if int(j) not in excluded:
+            picked.append(int(j))
+            if len(picked) == k:
+                break
+    return picked
 
 
 def buyer_recommendations_recompute(*, as_of: datetime | None = None) -> int:
@@ -221,7 +302,7 @@ def recommendations_evaluate(*, as_of: datetime | None = None, k: int = TOP_K) -
     both recommenders are fitted on what remains, and a hit is a held-out listing in the top k.
     """
     as_of = as_of or timezone.now()
-    data = purchase_data_load(as_of=as_of)
+    data = purchase_data_load(as_of=as_of, with_times=True)
     lines = data.lines
     if lines.empty:
         return {"buyers": 0, "hit_rate": 0.0, "baseline_hit_rate": 0.0, "k": k}

@@ -98,8 +98,9 @@ def test_scoring_a_range_costs_the_same_number_of_queries_however_many_buyers_it
     with CaptureQueriesContext(connection) as large:
         buyer_retention_score_range(start_id=0, end_id=10**9)
 
-    # The only extra statement is the segment-history insert for the newcomers.
-    assert len(large.captured_queries) <= len(small.captured_queries) + 1 <= 20
+    # A query per buyer would add 25 statements. Only the segment-history insert for the newcomers
+    # and, on SQLite (999 parameters per statement), one more batch of the bulk upsert may be added.
+    assert len(large.captured_queries) <= len(small.captured_queries) + 2 <= 20
 
 
 def test_chunked_recompute_gives_the_same_rows_as_one_chunk(small_base, now):
@@ -108,5 +109,5 @@ def test_chunked_recompute_gives_the_same_rows_as_one_chunk(small_base, now):
 
     result = retention_recompute(as_of=now, chunk_size=4)
 
-    assert result["buyers"] == 36
+    assert result["buyers"] == 46
     assert {r.buyer_id: (r.segment, round(r.p_alive, 9), r.clv, r.cadence_state) for r in BuyerRetention.objects.all()} == whole
