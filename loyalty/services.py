@@ -191,23 +191,36 @@ def points_award_delivered_orders(
 ) -> tuple[int, int | None]:
     """One chunk of the nightly catch-up: delivered orders with no earn entry yet.
 
-    Returns (entries inserted, last order id seen or None when done).
+    Returns (entries inserted, last order id covered, or None when done). Without ``up_to_id``
+    it covers the next ``limit`` order ids.
     """
     now = now or timezone.now()
-    awarded = PointsEntry.objects.filter(source_type=SourceType.ORDER, source_id=OuterRef("pk"), kind=EntryKind.EARN)
-    scope = Order.objects.filter(pk__gt=after_id, status=OrderStatus.DELIVERED, delivered_at__isnull=False)
-    if up_to_id is not None:
-        scope = scope.filter(pk__lte=up_to_id)
+    windowed = up_to_id is None
+    if windowed:
+        up_to_id = after_id + limit
+    # The ledger side is bounded to the same id range: left open, PostgreSQL may scan and sort
+    # every order lot to anti-join one chunk (1.3 s a chunk at 2,000,000 orders).
+    awarded = PointsEntry.objects.filter(
+        source_type=SourceType.ORDER,
+        kind=EntryKind.EARN,
+        source_id=OuterRef("pk"),
+        source_id__gt=after_id,
+        source_id__lte=up_to_id,
+    )
     orders = list(
-        scope.filter(~Exists(awarded))
+        Order.objects.filter(
+            pk__gt=after_id, pk__lte=up_to_id, status=OrderStatus.DELIVERED, delivered_at__isnull=False
+        )
+        .filter(~Exists(awarded))
         .order_by("pk")
         .values(*ORDER_FIELDS)[:limit]
     )
     if not orders:
-        return 0, None
+        more = windowed and Order.objects.filter(pk__gt=up_to_id).exists()
+        return 0, (up_to_id if more else None)
     with transaction.atomic():
         created = _award(_order_actions(orders), now=now)
-    return created, orders[-1]["id"]
+    return created, (up_to_id if windowed and len(orders) < limit else orders[-1]["id"])
 
 
 @transaction.atomic
