@@ -4,7 +4,7 @@ Every flagged subject gets an InterventionAssignment. Its arm is drawn from a ha
 (kind, subject, flag day), so a re-run on the same day draws the same arm, and a subject
 with an assignment whose outcome window is still open is not re-drawn at all: a held-out
 buyer stays without a case until the window closes. Treated subjects get a case through
-casework.services.case_open, which already guarantees one active case per kind and subject.
+casework.services.cases_open_many, which keeps one active case per kind and subject.
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ from django.utils import timezone
 from buyers.models import BuyerRetention, ChurnBand, InterventionArm, InterventionAssignment, Segment, SellerDormancy
 from buyers.selectors import retention_settings_get
 from casework.models import Case, CaseKind
-from casework.services import case_open
+from casework.services import cases_open_many
 from marketplace.models import Order, OrderStatus
 
 Z_95 = 1.959963984540054
@@ -76,15 +76,18 @@ def interventions_open(*, kind: str, subject: str, flags: list[Flag], as_of: dat
         treated = list(
             InterventionAssignment.objects.filter(
                 kind=kind, flagged_at=flagged_at, arm=InterventionArm.TREATED, case__isnull=True, **{f"{field}__in": list(by_subject)}
-            ).select_related(subject)
+            )
+        )
+        cases = cases_open_many(
+            kind=kind,
+            subject=subject,
+            openings=[(getattr(a, field), by_subject[getattr(a, field)].reason, by_subject[getattr(a, field)].evidence) for a in treated],
         )
         for assignment in treated:
-            # One service call per treated subject: flags per run are a small, bounded set.
-            flag = by_subject[getattr(assignment, field)]
-            case, created = case_open(kind=kind, reason=flag.reason, evidence=flag.evidence, **{subject: getattr(assignment, subject)})
+            case, created = cases[getattr(assignment, field)]
             assignment.case = case
             opened += int(created)
-        InterventionAssignment.objects.bulk_update(treated, ["case"])
+        InterventionAssignment.objects.bulk_update(treated, ["case"], batch_size=1000)
     held = sum(1 for a in assignments if a.arm == InterventionArm.HOLDOUT)
     return {"flagged": len(flags), "new": len(assignments), "held_out": held, "cases_opened": opened}
 

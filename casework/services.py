@@ -66,6 +66,43 @@ def case_open(
     return case, True
 
 
+def cases_open_many(*, kind: str, subject: str, openings: list[tuple[int, str, dict]]) -> dict[int, tuple[Case, bool]]:
+    """``case_open`` for many subjects of one kind: (subject id, reason, evidence) each.
+
+    ``subject`` is "buyer" or "seller". Returns subject id -> (case, created). Set-based: one
+    query for the active cases, then bulk inserts of the new cases and their "opened" events.
+    If another process opens one of these cases meanwhile, the unique constraint stops the bulk
+    insert and the openings fall back to ``case_open`` one by one, which settles each race.
+    """
+    if subject not in ("buyer", "seller"):
+        raise ValidationError("A case subject is a buyer or a seller.")
+    field = f"{subject}_id"
+    ids = [subject_id for subject_id, _, _ in openings]
+    result = {getattr(c, field): (c, False) for c in Case.objects.active().filter(kind=kind, **{f"{field}__in": ids})}
+    policy = policy_for(kind)
+    now = timezone.now()
+    pending = {subject_id: (reason, evidence) for subject_id, reason, evidence in openings if subject_id not in result}
+    cases = [
+        Case(kind=kind, team=policy.team, priority=policy.priority, due_at=now + policy.sla, reason=reason,
+             evidence=evidence or {}, created_at=now, **{field: subject_id})
+        for subject_id, (reason, evidence) in pending.items()
+    ]
+    try:
+        with transaction.atomic():
+            Case.objects.bulk_create(cases, batch_size=1000)
+            CaseEvent.objects.bulk_create(
+                [_record(c, actor=None, action="opened", field="status", to_value=CaseStatus.OPEN, note=c.reason) for c in cases],
+                batch_size=1000,
+            )
+    except IntegrityError:
+        subject_model = Case._meta.get_field(subject).related_model
+        for subject_id, (reason, evidence) in pending.items():
+            result[subject_id] = case_open(kind=kind, reason=reason, evidence=evidence, **{subject: subject_model(pk=subject_id)})
+        return result
+    result.update({getattr(c, field): (c, True) for c in cases})
+    return result
+
+
 def _ensure_can_act(case: Case, user) -> None:
     if not can_work_team(user, case.team):
         raise PermissionDenied(f"You do not work the {case.get_team_display()} queue.")
