@@ -57,6 +57,17 @@ def test_load_active_round_trips_the_estimator_without_pickle():
 
 
 @pytest.mark.django_db
+def test_a_process_deserialises_each_artifact_once_but_checks_its_bytes_every_time():
+    version = _register()
+
+    first, again = registry.model_load(version), registry.model_load(version)
+    assert first is again
+    version.artifact = bytes(version.artifact)[:-10] + b"0123456789"
+    with pytest.raises(registry.ModelArtifactError, match="checksum"):
+        registry.model_load(version)
+
+
+@pytest.mark.django_db
 def test_load_refuses_artifact_with_untrusted_types():
     data = sio.dumps(FunctionTransformer(func=eval))
 
