@@ -10,7 +10,9 @@ Register, in dependency order:
 
 from datetime import datetime
 
+from core.statistics import statistics_refresh
 from loyalty import badges, services, tiers
+from loyalty.models import PointsEntry
 
 
 def award_orders_chunk(*, lo: int, hi: int, as_of: datetime) -> int:
@@ -24,6 +26,8 @@ def award_orders_chunk(*, lo: int, hi: int, as_of: datetime) -> int:
 
 
 def lots_finalize(*, as_of: datetime) -> int:
+    # The award stage may just have written millions of lots; plan what follows with fresh statistics.
+    statistics_refresh(PointsEntry)
     services.points_activate_due(now=as_of)
     expired = 0
     while handled := services.points_expire_due(now=as_of):

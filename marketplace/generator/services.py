@@ -19,6 +19,8 @@ from sellers.models import CraftCategory, Listing, Seller
 
 from . import params as P
 from .sampling import Window, sample_buyer_chunk, sample_seller_events, sample_sellers
+from core.statistics import statistics_refresh
+
 from .writers import TableWriter, postgres_bulk_load, reset_sequences
 
 GENERATED_MODELS = [Seller, Listing, Buyer, Order, OrderLine, Return, Review, EngagementEvent]
@@ -150,7 +152,9 @@ def generate_marketplace(
             stages["sample_and_write"], mark = time.perf_counter() - mark, time.perf_counter()
         stages["index_and_foreign_key_rebuild"], mark = time.perf_counter() - mark, time.perf_counter()
         reset_sequences([model._meta.db_table for model in GENERATED_MODELS])
-    stages["commit"] = time.perf_counter() - mark
+    stages["commit"], mark = time.perf_counter() - mark, time.perf_counter()
+    statistics_refresh(*GENERATED_MODELS)
+    stages["analyze"] = time.perf_counter() - mark
 
     stock = world.listing_stock
     tracked = ~np.isnan(stock)
