@@ -14,6 +14,7 @@ most is reported separately as the top artisan.
 
 from __future__ import annotations
 
+import itertools
 import json
 from dataclasses import dataclass
 from datetime import datetime
@@ -37,6 +38,10 @@ NEIGHBOURS = 50
 FOLLOW_WEIGHT = 1.0
 ARTISAN_WEIGHT = 1.0
 POPULARITY_WEIGHT = 1e-6
+LOAD_BATCH = 100_000
+# Listings whose co-purchase rows are computed (and pruned to NEIGHBOURS) at a time: the unpruned
+# matrix had 38 million entries at full size, a block of 5,000 listings a few million.
+SIMILARITY_BLOCK = 5000
 # Buyers scored per sparse matrix product. Memory grows with their purchases, not the catalogue.
 SCORE_BLOCK = 2000
 
@@ -52,12 +57,11 @@ def purchase_data_load(*, as_of: datetime, with_times: bool = False) -> Purchase
     """Order lines, follows and listings up to ``as_of``; purchase and follow times only when asked
     (the evaluation needs them, the nightly recompute does not, and they are most of the memory)."""
     line_fields = ["order_id", "order__buyer_id", "listing_id", "order__seller_id"] + (["order__placed_at"] if with_times else [])
-    lines = pd.DataFrame.from_records(
+    lines = _frame_in_batches(
         OrderLine.objects.filter(order__placed_at__lte=as_of)
         .exclude(order__status=OrderStatus.CANCELLED)
         .values_list(*line_fields)
-        .order_by()
-        .iterator(chunk_size=20000),
+        .order_by(),
         columns=["order_id", "buyer_id", "listing_id", "seller_id"] + (["placed_at"] if with_times else []),
     )
     follows = EngagementEvent.objects.filter(
@@ -74,6 +78,16 @@ def purchase_data_load(*, as_of: datetime, with_times: bool = False) -> Purchase
         Listing.objects.values_list("pk", "seller_id", "is_active").order_by("pk"), columns=["listing_id", "seller_id", "is_active"]
     )
     return PurchaseData(lines=lines, follows=follows, listings=listings)
+
+
+def _frame_in_batches(rows, *, columns: list[str], batch: int = LOAD_BATCH) -> pd.DataFrame:
+    """A DataFrame of a query's rows, built batch by batch: the rows never exist as one list of
+    Python tuples (2.9 million order lines took over 500 MB that way), only as typed columns."""
+    iterator = rows.iterator(chunk_size=batch)
+    frames = []
+    while chunk := list(itertools.islice(iterator, batch)):
+        frames.append(pd.DataFrame.from_records(chunk, columns=columns))
+    return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=columns)
 
 
 class Recommender:
@@ -98,13 +112,7 @@ class Recommender:
 
         counts = np.asarray(owned.sum(axis=0)).ravel()
         self.popularity = counts
-        # Cosine co-purchase between listings, without self-similarity.
-        co = (owned.T @ owned).tocsr().astype(float)
-        co.setdiag(0)
-        co.eliminate_zeros()
-        norm = np.sqrt(np.maximum(counts, 1.0))
-        inv = sparse.diags(1.0 / norm)
-        self.similarity = _keep_nearest((inv @ co @ inv).tocsr(), NEIGHBOURS)
+        self.similarity = _cosine_neighbours(owned, counts, NEIGHBOURS)
 
         # Artisan affinity: orders per artisan plus follows.
         orders = lines.drop_duplicates(["order_id"])
@@ -197,6 +205,23 @@ class Recommender:
             picks = [int(self.listing_ids[j]) for j in order[: k + len(owned)] if j not in owned][:k]
             result[buyer_id] = picks
         return result
+
+
+def _cosine_neighbours(owned, counts: np.ndarray, n: int):
+    """Cosine co-purchase between listings over buyers' baskets, without self-similarity, keeping
+    each listing's n nearest; built SIMILARITY_BLOCK listings at a time so memory stays bounded."""
+    inv_norm = 1.0 / np.sqrt(np.maximum(counts, 1.0))
+    by_listing = owned.T.tocsr()
+    n_l = owned.shape[1]
+    blocks = []
+    for start in range(0, n_l, SIMILARITY_BLOCK):
+        stop = min(start + SIMILARITY_BLOCK, n_l)
+        co = (by_listing[start:stop] @ owned).tocoo()
+        keep = co.row + start != co.col
+        values = co.data[keep] * inv_norm[co.row[keep] + start] * inv_norm[co.col[keep]]
+        block = sparse.csr_matrix((values, (co.row[keep], co.col[keep])), shape=(stop - start, n_l))
+        blocks.append(_keep_nearest(block, n))
+    return sparse.vstack(blocks, format="csr") if blocks else sparse.csr_matrix((0, n_l))
 
 
 def _keep_nearest(similarity, n: int):

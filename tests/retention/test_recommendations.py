@@ -111,3 +111,25 @@ def test_sparse_ranking_equals_ranking_the_full_dense_score_rows():
         assert np.allclose([scores[i, listing_pos[j]] for j in listings_picked], best, rtol=0, atol=1e-12), buyer_id
         best_artisans = np.sort(artisan[i][np.isfinite(artisan[i])])[::-1][:10]
         assert np.allclose([artisan[i, seller_pos[s]] for s in artisans_picked], best_artisans, rtol=0, atol=1e-12), buyer_id
+
+
+def test_similarity_built_in_blocks_equals_the_whole_cosine_matrix_pruned_to_the_nearest(monkeypatch):
+    from scipy import sparse
+
+    from buyers import recommendations
+
+    rng = np.random.default_rng(11)
+    owned = sparse.csr_matrix((rng.random((300, 40)) < 0.15).astype(float))
+    counts = np.asarray(owned.sum(axis=0)).ravel()
+    co = (owned.T @ owned).tocsr()
+    co.setdiag(0)
+    co.eliminate_zeros()
+    inv = sparse.diags(1.0 / np.sqrt(np.maximum(counts, 1.0)))
+    whole = recommendations._keep_nearest((inv @ co @ inv).tocsr(), 5)
+
+    monkeypatch.setattr(recommendations, "SIMILARITY_BLOCK", 7)  # 40 listings: six blocks, the last one short
+    blocked = recommendations._cosine_neighbours(owned, counts, 5)
+
+    assert blocked.shape == whole.shape
+    assert np.diff(blocked.indptr).max() == 5
+    assert abs(blocked - whole).max() < 1e-12
