@@ -31,7 +31,7 @@ test: install browser
 
 # The production shape: PostgreSQL, Redis, a worker and beat (see README).
 worker: install
-	$(VENV)/bin/celery -A config worker -Q default,ingest,recompute -l INFO
+	$(VENV)/bin/celery -A config worker -Q default,ingest,notify,recompute -l INFO
 
 beat: install
 	$(VENV)/bin/celery -A config beat -l INFO

@@ -34,6 +34,23 @@ def outbox_enqueue(*, dedupe_key: str, to: str, subject: str, body: str, categor
     return message, created
 
 
+def outbox_enqueue_many(messages: list[dict]) -> int:
+    """``outbox_enqueue`` for many messages (dicts of dedupe_key, to, subject, body, category) in
+    two statements; a dedupe key already queued is skipped. Returns how many are pending delivery."""
+    if not messages:
+        return 0
+    OutboxMessage.objects.bulk_create([OutboxMessage(**m) for m in messages], ignore_conflicts=True, batch_size=1000)
+    pending = list(
+        OutboxMessage.objects.filter(
+            dedupe_key__in=[m["dedupe_key"] for m in messages], status=OutboxStatus.PENDING
+        ).values_list("pk", flat=True)
+    )
+    from core.tasks import outbox_deliver_task
+
+    transaction.on_commit(lambda: [outbox_deliver_task.delay(pk) for pk in pending])
+    return len(pending)
+
+
 def team_address(team: str) -> str:
     return settings.TEAM_EMAILS[team]
 

@@ -11,7 +11,7 @@ from django.db import connection, transaction
 from django.db.models import Exists, F, Min, OuterRef, Sum
 from django.utils import timezone
 
-from core.outbox import outbox_enqueue
+from core.outbox import outbox_enqueue_many
 from core.roles import can_work_team, is_marketplace_admin
 from loyalty.bulk import insert_ignoring_conflicts
 from loyalty.models import (
@@ -499,17 +499,21 @@ def expiry_reminders_send(*, now: datetime | None = None, limit: int = REMINDER_
             .select_related("buyer")
             .order_by("expires_at", "pk")[:limit]
         )
-        for lot in lots:
-            outbox_enqueue(
-                dedupe_key=f"loyalty:expiry-reminder:{lot.pk}",
-                to=lot.buyer.email,
-                subject=f"{lot.remaining} points expire on {lot.expires_at:%d %B %Y}",
-                body=(
-                    f"Hello {lot.buyer.name},\n\n{lot.remaining} of your points ({lot.reason}) expire on "
-                    f"{lot.expires_at:%d %B %Y}. Redeem them before then so they are not lost.\n"
-                ),
-                category="loyalty_expiry_reminder",
-            )
+        outbox_enqueue_many(
+            [
+                {
+                    "dedupe_key": f"loyalty:expiry-reminder:{lot.pk}",
+                    "to": lot.buyer.email,
+                    "subject": f"{lot.remaining} points expire on {lot.expires_at:%d %B %Y}",
+                    "body": (
+                        f"Hello {lot.buyer.name},\n\n{lot.remaining} of your points ({lot.reason}) expire on "
+                        f"{lot.expires_at:%d %B %Y}. Redeem them before then so they are not lost.\n"
+                    ),
+                    "category": "loyalty_expiry_reminder",
+                }
+                for lot in lots
+            ]
+        )
         PointsEntry.objects.filter(pk__in=[lot.pk for lot in lots]).update(reminded_at=now)
         return len(lots)
 

@@ -159,13 +159,16 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_SOFT_TIME_LIMIT = env_int("CELERY_TASK_SOFT_TIME_LIMIT", 25 * 60)
 CELERY_TASK_TIME_LIMIT = env_int("CELERY_TASK_TIME_LIMIT", 30 * 60)
 CELERY_TASK_DEFAULT_QUEUE = "default"
-# Three queues, so heavy recomputes never delay the small follow-ups of incoming data:
+# Four queues, so heavy recomputes never delay the small follow-ups of incoming data, and a burst
+# of emails never delays the pipeline's coordination:
 #   recompute - nightly chunks, model training, bulk recomputes (CPU and database heavy)
 #   ingest    - per-subject reactions to storefront and survey data (small, latency matters)
-#   default   - the outbox, pipeline coordination, anything else
+#   notify    - outbox deliveries (one email each; a nightly expiry run queued 26,000 reminders)
+#   default   - pipeline coordination, anything else
 # The first matching pattern wins.
 CELERY_TASK_ROUTES = {
     "core.pipeline.chunk": {"queue": "recompute"},
+    "core.outbox.*": {"queue": "notify"},
     "integrations.run_reaction": {"queue": "ingest"},
     "scoring.rescore_seller": {"queue": "ingest"},
     "sellers.application_received": {"queue": "ingest"},

@@ -77,3 +77,34 @@ def test_a_claim_abandoned_by_a_dead_worker_is_released():
     assert outbox.outbox_release_stale_claims() == 1
     message.refresh_from_db()
     assert message.status == OutboxStatus.PENDING
+
+
+def test_many_messages_are_queued_in_bulk_and_a_dedupe_key_already_queued_is_not_sent_twice(
+    mailoutbox, django_capture_on_commit_callbacks
+):
+    with django_capture_on_commit_callbacks(execute=True):
+        _enqueue("reminder:1")
+    messages = [
+        {"dedupe_key": f"reminder:{i}", "to": f"m{i}@example.com", "subject": f"Reminder {i}", "body": "Points expire",
+         "category": "loyalty_expiry_reminder"}
+        for i in (1, 2, 3)
+    ]
+
+    with django_capture_on_commit_callbacks(execute=True):
+        assert outbox.outbox_enqueue_many(messages) == 2
+
+    assert OutboxMessage.objects.count() == 3
+    assert sorted(m.subject for m in mailoutbox) == ["Reminder 2", "Reminder 3", "Your workshop"]
+    assert set(OutboxMessage.objects.values_list("status", flat=True)) == {OutboxStatus.SENT}
+
+
+def test_bulk_queued_messages_are_not_sent_when_the_transaction_rolls_back(mailoutbox, django_capture_on_commit_callbacks):
+    with django_capture_on_commit_callbacks(execute=True):
+        with pytest.raises(RuntimeError):
+            with transaction.atomic():
+                outbox.outbox_enqueue_many(
+                    [{"dedupe_key": "r:9", "to": "a@example.com", "subject": "S", "body": "B", "category": "c"}]
+                )
+                raise RuntimeError("the caller failed")
+
+    assert not OutboxMessage.objects.exists() and mailoutbox == []

@@ -64,7 +64,8 @@ def test_postgres_database_url_selects_the_postgresql_backend():
         ("scoring.rescore_seller", "ingest"),
         ("loyalty.order_points_sync", "ingest"),
         ("loyalty.recompute_tiers", "recompute"),
-        ("core.outbox.deliver", "default"),
+        ("core.outbox.deliver", "notify"),
+        ("core.outbox.sweep", "notify"),
         ("core.pipeline.level_done", "default"),
     ],
 )
