@@ -180,7 +180,7 @@ class PointsEntry(models.Model):
     moves forward, and every move is itself an appended debit entry plus allocations.
     """
 
-    # Foreign keys without their own index where a composite index below leads with them: every
+    # Foreign keys without their own index where a composite index below covers them: every
     # index costs each award insert, and the nightly award writes millions of rows.
     buyer = models.ForeignKey(Buyer, on_delete=models.PROTECT, related_name="points_entries", db_index=False)
     amount = models.IntegerField()
@@ -214,7 +214,9 @@ class PointsEntry(models.Model):
             models.Index(fields=["buyer", "state", "expires_at"]),
             models.Index(fields=["state", "expires_at"]),
             models.Index(fields=["state", "available_at"]),
-            models.Index(fields=["rule", "buyer", "occurred_at"]),
+            # Cap usage: a chunk's members first. Led by the rule, a planner without fresh statistics
+            # (the first nightly award writes millions of rows) filtered every lot of the capped rules.
+            models.Index(fields=["buyer", "rule", "occurred_at"], name="loyalty_entry_cap_usage"),
             models.Index(fields=["kind", "created_at"]),
             # Only adjustments have an author; automatic entries (nearly all) stay out of it.
             models.Index(fields=["created_by"], condition=Q(created_by__isnull=False), name="loyalty_entry_by_author"),

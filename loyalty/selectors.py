@@ -57,8 +57,10 @@ def cap_usage(book: RuleBook, *, buyer_ids, since: datetime, before: datetime | 
     capped = {r.pk: r for r in book.capped_rules if r.pk is not None}
     if not capped or not buyer_ids:
         return {}
-    lots = PointsEntry.objects.filter(buyer_id__in=buyer_ids, kind=EntryKind.EARN, occurred_at__gte=since).exclude(
-        state=EntryState.CANCELLED
+    lots = (
+        PointsEntry.objects.filter(buyer_id__in=buyer_ids, kind=EntryKind.EARN, occurred_at__gte=since)
+        .exclude(state=EntryState.CANCELLED)
+        .order_by()
     )
     if before is not None:
         lots = lots.filter(occurred_at__lt=before)
