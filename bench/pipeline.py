@@ -185,6 +185,8 @@ def main() -> None:
     parser.add_argument("--chunk-size", type=int, default=None)
     parser.add_argument("--reuse", action="store_true", help="Keep the marketplace already in the database.")
     parser.add_argument("--workers", default="1,2", help="Worker counts to run, e.g. 1,2 (empty: inline only).")
+    parser.add_argument("--no-inline", action="store_true", help="Skip the single-process run.")
+    parser.add_argument("--no-naive", action="store_true", help="Skip the naive per-buyer ORM baseline.")
     args = parser.parse_args()
 
     import django
@@ -234,12 +236,14 @@ def main() -> None:
         "runs": {},
     }
     print(f"raw SQL floor: {results['raw_sql_floor']['seconds']}s", flush=True)
-    results["buyer_rfm_naive_vs_set_based"] = _naive_against_set_based(as_of)
-    print("buyer RFM, naive ORM loop vs set-based:", results["buyer_rfm_naive_vs_set_based"], flush=True)
-    _wipe_outputs()
-    _lease_clear()
-    results["runs"]["inline"] = _inline(as_of, chunk_size)
-    print(f"inline: {results['runs']['inline']['seconds']}s", flush=True)
+    if not args.no_naive:
+        results["buyer_rfm_naive_vs_set_based"] = _naive_against_set_based(as_of)
+        print("buyer RFM, naive ORM loop vs set-based:", results["buyer_rfm_naive_vs_set_based"], flush=True)
+    if not args.no_inline:
+        _wipe_outputs()
+        _lease_clear()
+        results["runs"]["inline"] = _inline(as_of, chunk_size)
+        print(f"inline: {results['runs']['inline']['seconds']}s", flush=True)
     for count in [int(c) for c in args.workers.split(",") if c.strip()]:
         _wipe_outputs()
         _lease_clear()

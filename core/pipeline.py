@@ -60,6 +60,18 @@ def _levels(stages: list[Stage]) -> list[int]:
 
 
 def _peak_rss_mb() -> float:
+    """This process's peak resident memory in MB.
+
+    On Linux, VmHWM: ru_maxrss survives fork and exec, so a worker started by a large parent
+    would report the parent's peak (seen: every worker "peaked" at its launcher's 1,051 MB).
+    """
+    try:
+        with open("/proc/self/status") as status:
+            for line in status:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) / 1024
+    except OSError:
+        pass
     # ru_maxrss is in kilobytes on Linux.
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 

@@ -116,3 +116,23 @@ def test_the_nightly_pipeline_is_the_only_scheduled_full_recompute():
         "dashboard.evaluate_alerts",
     }
     assert not covered & {entry["task"] for entry in schedule.values()}
+
+
+def test_peak_memory_is_this_process_own_and_not_inherited_from_whoever_started_it():
+    import subprocess
+    import sys
+
+    from core.pipeline import _peak_rss_mb
+
+    # A child started by a process holding 300 MB reports its own peak, not its parent's.
+    grandchild = (
+        "import os, django; os.environ.setdefault('DJANGO_SETTINGS_MODULE', 'config.settings.base'); django.setup(); "
+        "from core.pipeline import _peak_rss_mb; print(_peak_rss_mb())"
+    )
+    code = f"GRANDCHILD = {grandchild!r}; " + (
+        "import os, subprocess, sys; ballast = bytearray(300 * 2**20); ballast[::4096] = b'x' * len(ballast[::4096]); "
+        "print(subprocess.run([sys.executable, '-c', GRANDCHILD], capture_output=True, text=True, check=True).stdout)"
+    )
+    child_peak = float(subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout)
+    assert 0 < child_peak < 250
+    assert _peak_rss_mb() > 0
