@@ -81,7 +81,7 @@ def interventions_open(*, kind: str, subject: str, flags: list[Flag], as_of: dat
         cases = cases_open_many(
             kind=kind,
             subject=subject,
-            openings=[(getattr(a, field), by_subject[getattr(a, field)].reason, by_subject[getattr(a, field)].evidence) for a in treated],
+            openings=[(f.subject_id, f.reason, f.evidence) for f in (by_subject[getattr(a, field)] for a in treated)],
         )
         for assignment in treated:
             case, created = cases[getattr(assignment, field)]

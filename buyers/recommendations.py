@@ -133,7 +133,6 @@ class Recommender:
         seller_sales = np.bincount(listing_seller, weights=counts + 1.0, minlength=n_s)
         share = (counts + 1.0) / seller_sales[listing_seller]
         self.seller_listing = sparse.csr_matrix((share, (listing_seller, np.arange(n_l))), shape=(n_s, n_l))
-        self.listing_seller = listing_seller
         self.allowed = listings["is_active"].to_numpy(dtype=bool)
 
         # The part of every score that does not depend on the buyer, and the orders in which

@@ -21,6 +21,17 @@ def _record(case: Case, *, actor, action: str, field: str = "", from_value="", t
     )
 
 
+def _new_case(*, kind: str, reason: str, evidence: dict | None, now, priority: int | None = None, **subject) -> Case:
+    """An unsaved case routed to its kind's team, with the kind's priority and SLA."""
+    policy = policy_for(kind)
+    return Case(kind=kind, team=policy.team, priority=priority or policy.priority, due_at=now + policy.sla,
+                reason=reason, evidence=evidence or {}, created_at=now, **subject)
+
+
+def _opened(case: Case, *, actor=None) -> CaseEvent:
+    return _record(case, actor=actor, action="opened", field="status", to_value=CaseStatus.OPEN, note=case.reason)
+
+
 def case_open(
     *,
     kind: str,
@@ -41,23 +52,11 @@ def case_open(
     existing = Case.objects.active().filter(kind=kind).for_subject(seller=seller, buyer=buyer).first()
     if existing:
         return existing, False
-    policy = policy_for(kind)
-    now = timezone.now()
-    case = Case(
-        kind=kind,
-        team=policy.team,
-        seller=seller,
-        buyer=buyer,
-        priority=priority or policy.priority,
-        due_at=now + policy.sla,
-        reason=reason,
-        evidence=evidence or {},
-        created_at=now,
-    )
+    case = _new_case(kind=kind, reason=reason, evidence=evidence, priority=priority, now=timezone.now(), seller=seller, buyer=buyer)
     try:
         with transaction.atomic():
             case.save()
-            _record(case, actor=actor, action="opened", field="status", to_value=CaseStatus.OPEN, note=reason).save()
+            _opened(case, actor=actor).save()
     except IntegrityError:
         existing = Case.objects.active().filter(kind=kind).for_subject(seller=seller, buyer=buyer).first()
         if existing is None:
@@ -79,21 +78,16 @@ def cases_open_many(*, kind: str, subject: str, openings: list[tuple[int, str, d
     field = f"{subject}_id"
     ids = [subject_id for subject_id, _, _ in openings]
     result = {getattr(c, field): (c, False) for c in Case.objects.active().filter(kind=kind, **{f"{field}__in": ids})}
-    policy = policy_for(kind)
     now = timezone.now()
     pending = {subject_id: (reason, evidence) for subject_id, reason, evidence in openings if subject_id not in result}
     cases = [
-        Case(kind=kind, team=policy.team, priority=policy.priority, due_at=now + policy.sla, reason=reason,
-             evidence=evidence or {}, created_at=now, **{field: subject_id})
+        _new_case(kind=kind, reason=reason, evidence=evidence, now=now, **{field: subject_id})
         for subject_id, (reason, evidence) in pending.items()
     ]
     try:
         with transaction.atomic():
             Case.objects.bulk_create(cases, batch_size=1000)
-            CaseEvent.objects.bulk_create(
-                [_record(c, actor=None, action="opened", field="status", to_value=CaseStatus.OPEN, note=c.reason) for c in cases],
-                batch_size=1000,
-            )
+            CaseEvent.objects.bulk_create([_opened(c) for c in cases], batch_size=1000)
     except IntegrityError:
         subject_model = Case._meta.get_field(subject).related_model
         for subject_id, (reason, evidence) in pending.items():

@@ -2,6 +2,7 @@ from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied, ValidationError
 
+from core.admin import ReadOnlyAdmin
 from core.roles import is_marketplace_admin
 from dashboard import services
 from dashboard.models import Alert, AlertStatus, AlertThreshold, KpiSnapshot
@@ -64,17 +65,8 @@ class AlertAdmin(admin.ModelAdmin):
 
 
 @admin.register(KpiSnapshot)
-class KpiSnapshotAdmin(admin.ModelAdmin):
+class KpiSnapshotAdmin(ReadOnlyAdmin):
     list_display = ("as_of", "kpi", "group_by", "group", "value", "numerator", "denominator", "window_days")
     list_filter = ("kpi", "group_by", "window_days")
     date_hierarchy = "as_of"
     show_full_result_count = False
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False

@@ -165,9 +165,14 @@ class RuleBook:
         return extras
 
 
+def cap_key(rule: EarningRule, *, buyer_id: int, at: datetime) -> tuple:
+    """Where ``usage`` counts what a capped rule credited a member in the cap period holding ``at``."""
+    return (buyer_id, rule.pk, cap_period_key(rule.cap_period, at))
+
+
 def _cap_take(rule: EarningRule, *, buyer_id: int, at: datetime, wanted: int, usage: dict) -> int:
     """Grant up to ``wanted`` points of what is left of the rule's cap in this period, and record it."""
-    key = (buyer_id, rule.pk, cap_period_key(rule.cap_period, at))
+    key = cap_key(rule, buyer_id=buyer_id, at=at)
     used = usage.get(key, 0)
     granted = min(wanted, max(rule.cap_points - used, 0))
     usage[key] = used + granted

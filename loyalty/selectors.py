@@ -22,7 +22,7 @@ from loyalty.models import (
     RuleKind,
     Tier,
 )
-from loyalty.rules import RuleBook, cap_period_key, cap_period_start, month_bounds, precedence_key
+from loyalty.rules import RuleBook, cap_key, cap_period_start, month_bounds, precedence_key
 
 logger = logging.getLogger(__name__)
 
@@ -67,7 +67,7 @@ def cap_usage(book: RuleBook, *, buyer_ids, since: datetime, before: datetime | 
     usage: dict = {}
 
     def add(buyer_id, rule, at, amount):
-        key = (buyer_id, rule.pk, cap_period_key(rule.cap_period, at))
+        key = cap_key(rule, buyer_id=buyer_id, at=at)
         usage[key] = usage.get(key, 0) + amount
 
     base = {pk: r for pk, r in capped.items() if r.kind != RuleKind.PROMOTION}

@@ -150,15 +150,14 @@ def tiers_preview(*, tiers: list[dict], basis: str | None = None, window_days: i
         qualified = tier["code"] if tier else None
         if qualified:
             qualified_counts[qualified] += 1
-        code = qualified
         held_code, below_since, held_by_override = held.get(buyer_id, (None, None, None))
-        if overrides.get(buyer_id) in rank:
-            by_override += overrides[buyer_id] != qualified
-            code = overrides[buyer_id]
-        elif held_code in rank and held_by_override is None and (qualified is None or rank[qualified] < rank[held_code]):
-            if now - (below_since or now) < grace:
-                by_grace += 1
-                code = held_code
+        override = overrides.get(buyer_id) if overrides.get(buyer_id) in rank else None
+        code, cause, kept_below_since = _placement(
+            qualified=qualified, held=held_code if held_code in rank else None, held_by_override=held_by_override is not None,
+            below_since=below_since, override_tier=override, now=now, grace=grace, rank=rank.__getitem__,
+        )
+        by_override += cause == TierChangeCause.OVERRIDE and code != qualified
+        by_grace += kept_below_since is not None
         if code:
             after_counts[code] += 1
     current = dict(BuyerTier.objects.filter(tier__isnull=False).values_list("tier__code").annotate(n=Count("id")))
@@ -233,6 +232,25 @@ def tier_override_create(*, buyer_id: int, tier_id: int, reason: str, ends_at: d
     return override
 
 
+def _placement(*, qualified, held, held_by_override: bool, below_since, override_tier, now, grace, rank):
+    """(tier, cause, below_since) the next recompute gives a member; tiers are anything ``rank`` orders.
+
+    An active override wins. A member below the tier they hold keeps it for the grace period,
+    counted from the first recompute that found them below, unless an override had put them
+    there; otherwise they move to the tier they qualify for.
+    """
+    if override_tier is not None:
+        return override_tier, TierChangeCause.OVERRIDE, None
+    if held is not None and (qualified is None or rank(qualified) < rank(held)):
+        if held_by_override:
+            return qualified, TierChangeCause.OVERRIDE_ENDED, None
+        below_since = below_since or now
+        if now - below_since < grace:
+            return held, TierChangeCause.RECOMPUTE, below_since  # inside the grace period: keep the tier
+        return qualified, TierChangeCause.GRACE_EXPIRED, None
+    return qualified, TierChangeCause.RECOMPUTE, None
+
+
 def tiers_recompute(*, buyer_ids=None, now: datetime | None = None) -> dict:
     """Place every member (or the given ones) in a tier; record each change with its cause.
 
@@ -269,19 +287,16 @@ def tiers_recompute(*, buyer_ids=None, now: datetime | None = None) -> dict:
             qualified = ladder.place(value)
             override = overrides.get(buyer_id)
             bt = current.get(buyer_id)
-            held = tiers_by_id.get(bt["tier_id"]) if bt is not None else None
-            target, cause, below_since = qualified, TierChangeCause.RECOMPUTE, None
-            if override is not None:
-                target, cause = override.tier, TierChangeCause.OVERRIDE
-            elif held is not None and (qualified is None or qualified.rank < held.rank):
-                if bt["override_id"] is not None:
-                    cause = TierChangeCause.OVERRIDE_ENDED
-                else:
-                    below_since = bt["below_since"] or now
-                    if now - below_since < grace:
-                        target = held  # inside the grace period: keep the tier
-                    else:
-                        cause, below_since = TierChangeCause.GRACE_EXPIRED, None
+            target, cause, below_since = _placement(
+                qualified=qualified,
+                held=tiers_by_id.get(bt["tier_id"]) if bt is not None else None,
+                held_by_override=bt is not None and bt["override_id"] is not None,
+                below_since=bt["below_since"] if bt is not None else None,
+                override_tier=override.tier if override is not None else None,
+                now=now,
+                grace=grace,
+                rank=lambda tier: tier.rank,
+            )
             if bt is None:
                 # Rows as dicts: for 200,000 members, model instances cost more than the writes.
                 creates.append({"buyer_id": buyer_id, "tier_id": target.pk if target else None, "basis_value": value,
