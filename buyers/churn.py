@@ -44,6 +44,7 @@ def churn_model_train(*, as_of: datetime | None = None, horizon_days: int = HORI
 
     Returns (version, report). ``report`` holds the held-out and baseline ROC AUC.
     """
+    from scoring.gate import gate_evaluate
     from scoring.registry import model_load_active, model_version_activate, model_version_register
 
     as_of = as_of or timezone.now()
@@ -76,14 +77,20 @@ def churn_model_train(*, as_of: datetime | None = None, horizon_days: int = HORI
         "horizon_days": horizon_days,
     }
     incumbent, incumbent_estimator = model_load_active(kind=CHURN_MODEL_KIND)
+    incumbent_probability = None
     if incumbent is not None:
         columns = list(incumbent.features)
         try:
             with threadpool_limits(1):
                 incumbent_probability = incumbent_estimator.predict_proba(X_test[columns].to_numpy(dtype=float))[:, 1]
-            metrics["incumbent"] = {"version_id": incumbent.pk, "roc_auc": round(float(roc_auc_score(y_test, incumbent_probability)), 4)}
         except (KeyError, ValueError):
-            logger.warning("Incumbent churn model could not score the held-out set; its stored AUC is used.")
+            logger.warning("Incumbent churn model could not score the held-out set on its own features.")
+    report = gate_evaluate(
+        y_true=y_test.to_numpy(), candidate=probability, baselines={"recency only (days since last purchase)": recency},
+        incumbent=incumbent_probability, train_base_rate=float(y_train.mean()), seed=seed,
+    )
+    metrics["evaluation"] = report.evaluation
+    metrics["gate"] = {**report.as_json(), "incumbent_version_id": incumbent.pk if incumbent else None}
     version = model_version_register(
         kind=CHURN_MODEL_KIND,
         estimator=estimator,

@@ -15,7 +15,7 @@ import pandas as pd
 from django.db import connection
 
 from marketplace.models import EngagementEvent, Order, Review
-from sellers.models import Seller
+from sellers.models import Listing, Seller
 
 # The features the seller-score model uses, in order. Context columns (category, raw
 # counts, category averages) are returned too, for reasons and baselines.
@@ -24,9 +24,11 @@ MODEL_FEATURES = [
     "repeat_sales_ratio",
     "rating_mean",
     "rating_var",
+    "sentiment_mean",
     "sentiment_var",
     "late_rate",
     "lead_time_dev_days",
+    "lead_time_sd_days",
     "cancel_rate",
     "return_rate",
     "reply_rate",
@@ -43,7 +45,42 @@ MODEL_FEATURES = [
     "flagged_feedback_count",
     "buyer_trust",
 ]
-# The naive baseline the model must beat: how much the artisan sells, nothing else.
+# The way each feature is expected to move the chance of staying active and in good standing
+# (+1: more is better, -1: more is worse), from the seed articles' signals (docs/scoring.md).
+# Training holds every fit to these; a feature that will not fit its way is dropped.
+FEATURE_DIRECTIONS = {
+    "log_orders_365": +1,
+    "repeat_sales_ratio": +1,
+    "rating_mean": +1,
+    "rating_var": -1,
+    "sentiment_mean": +1,
+    "sentiment_var": -1,
+    "late_rate": -1,
+    "lead_time_dev_days": -1,
+    "lead_time_sd_days": -1,
+    "cancel_rate": -1,
+    "return_rate": -1,
+    "reply_rate": +1,
+    "log_response_minutes": -1,
+    "seasonal_activity_ratio": +1,
+    "log_logins_30": +1,
+    "login_trend": +1,
+    "log_listing_updates_90": +1,
+    "inventory_issues": -1,
+    "log_tenure_days": +1,
+    "years_experience": +1,
+    "has_portfolio": +1,
+    "has_history": +1,
+    "flagged_feedback_count": -1,
+    "buyer_trust": +1,
+    "listing_count": +1,
+    "log_listing_price": +1,
+    "category_late_rate": -1,
+    "category_cancel_rate": -1,
+    "category_return_rate": -1,
+    "category_rating_mean": +1,
+}
+# The sales-volume signal, one of the single-signal baselines every candidate must beat.
 BASELINE_FEATURES = ["log_orders_365", "log_revenue_365"]
 
 # Pseudo-counts of the category prior: how many observations the prior is worth.
@@ -110,15 +147,16 @@ def _order_aggregates(as_of: datetime, seller_ids) -> pd.DataFrame:
           SUM(CASE WHEN o.placed_at >= %s AND o.ship_by < %s AND (o.cancelled_at IS NULL OR o.cancelled_at >= %s)
                     AND (o.shipped_at IS NULL OR o.shipped_at >= %s OR o.shipped_at > o.ship_by) THEN 1 ELSE 0 END),
           SUM(CASE WHEN o.placed_at >= %s AND o.shipped_at < %s THEN 1 ELSE 0 END),
-          AVG(CASE WHEN o.placed_at >= %s AND o.shipped_at < %s THEN {lead} END)
+          AVG(CASE WHEN o.placed_at >= %s AND o.shipped_at < %s THEN {lead} END),
+          AVG(CASE WHEN o.placed_at >= %s AND o.shipped_at < %s THEN {lead} * {lead} END)
         FROM {Order._meta.db_table} o
         WHERE o.placed_at >= %s AND o.placed_at < %s{where}
         GROUP BY o.seller_id
     """
     t365, t90 = _ts(t - timedelta(days=365)), _ts(t - timedelta(days=90))
     tt = _ts(t)
-    params = [t365, t365, t90, t365, tt, t365, tt, t365, tt, t365, tt, tt, t365, tt, tt, tt, t365, tt, t365, tt, t365, tt, *ids]
-    columns = ["seller_id", "orders_365", "revenue_365", "orders_90", "cancelled_365", "oos_cancelled_365", "returned_365", "due_365", "late_365", "shipped_365", "lead_time_dev_days_raw"]
+    params = [t365, t365, t90, t365, tt, t365, tt, t365, tt, t365, tt, tt, t365, tt, tt, tt, t365, tt, t365, tt, t365, tt, t365, tt, *ids]
+    columns = ["seller_id", "orders_365", "revenue_365", "orders_90", "cancelled_365", "oos_cancelled_365", "returned_365", "due_365", "late_365", "shipped_365", "lead_time_dev_days_raw", "lead_sq_raw"]
     frame = _query(sql, params, columns)
 
     # Lifetime count and first order: cheap on the (seller, placed_at) index.
@@ -137,6 +175,17 @@ def _order_aggregates(as_of: datetime, seller_ids) -> pd.DataFrame:
         ["seller_id", "repeat_orders_365"],
     )
     return frame.join(lifetime, how="outer").join(repeat, how="outer")
+
+
+def _listing_aggregates(as_of: datetime, seller_ids) -> pd.DataFrame:
+    """What a new artisan already shows before any sale: how many listings, at what prices."""
+    where, ids = _in_clause("l.seller_id", seller_ids)
+    return _query(
+        f"""SELECT l.seller_id, COUNT(*), AVG(l.price) FROM {Listing._meta.db_table} l
+            WHERE l.created_at < %s{where} GROUP BY l.seller_id""",
+        [_ts(as_of), *ids],
+        ["seller_id", "listing_count", "listing_price_mean"],
+    )
 
 
 def _sentiment_sql(text: str) -> str:
@@ -243,6 +292,9 @@ def population_stats(*, as_of: datetime) -> dict:
 
 def _population_frames(population: dict) -> tuple[pd.DataFrame, dict[bool, float]]:
     priors = pd.DataFrame.from_dict(population["priors"], orient="index").astype("float64")
+    if "lead_time_var" not in priors:
+        # Runs stored before shipping consistency was a feature: the population's spread is unknown.
+        priors["lead_time_var"] = 4.0
     shares = {True: float(population["season_share"]["seasonal"]), False: float(population["season_share"]["other"])}
     return priors, shares
 
@@ -250,7 +302,7 @@ def _population_frames(population: dict) -> tuple[pd.DataFrame, dict[bool, float
 def _pool_by_category(frame: pd.DataFrame) -> pd.DataFrame:
     sums = frame.groupby("craft_category")[
         ["orders_365", "repeat_orders_365", "cancelled_365", "returned_365", "due_365", "late_365", "reviews_365",
-         "rating_sum", "rating_sq_sum", "sent_sum", "sent_sq_sum", "replies_90", "messages_90", "lead_sum", "lead_n",
+         "rating_sum", "rating_sq_sum", "sent_sum", "sent_sq_sum", "replies_90", "messages_90", "lead_sum", "lead_sq_sum", "lead_n",
          "response_sum", "response_n"]
     ].sum()
     overall = sums.sum()
@@ -272,6 +324,8 @@ def _pool_by_category(frame: pd.DataFrame) -> pd.DataFrame:
     priors["sentiment_var"] = np.maximum(sent_sq - priors["sent_mean"] ** 2, 0)
     priors["reply_rate"] = np.clip(ratio("replies_90", "messages_90", 0.8), 0, 1)
     priors["lead_time_dev_days"] = ratio("lead_sum", "lead_n", -1.0)
+    lead_sq = ratio("lead_sq_sum", "lead_n", 4.0)
+    priors["lead_time_var"] = np.maximum(lead_sq - priors["lead_time_dev_days"] ** 2, 0)
     priors["response_minutes"] = ratio("response_sum", "response_n", 90.0)
     return priors
 
@@ -283,17 +337,18 @@ def _raw_frame(as_of: datetime, seller_ids) -> pd.DataFrame:
         .join(_review_aggregates(as_of, seller_ids), how="left")
         .join(_engagement_aggregates(as_of, seller_ids), how="left")
         .join(_inventory_issues(as_of, seller_ids), how="left")
+        .join(_listing_aggregates(as_of, seller_ids), how="left")
     )
     counts = [
         "orders_365", "revenue_365", "orders_90", "cancelled_365", "oos_cancelled_365", "returned_365", "due_365",
         "late_365", "shipped_365", "orders_all", "repeat_orders_365", "reviews_365", "logins_30", "logins_prev_60",
-        "listing_updates_90", "replies_90", "messages_90", "inventory_issues",
+        "listing_updates_90", "replies_90", "messages_90", "inventory_issues", "listing_count",
     ]
     for column in counts:
         if column not in frame:
             frame[column] = 0.0
         frame[column] = pd.to_numeric(frame[column], errors="coerce").fillna(0).astype("float64")
-    for column in ["rating_avg_raw", "rating_sq_raw", "sent_avg_raw", "sent_sq_raw", "lead_time_dev_days_raw", "response_minutes_raw"]:
+    for column in ["rating_avg_raw", "rating_sq_raw", "sent_avg_raw", "sent_sq_raw", "lead_time_dev_days_raw", "lead_sq_raw", "response_minutes_raw", "listing_price_mean"]:
         frame[column] = pd.to_numeric(frame.get(column), errors="coerce").astype("float64")
     frame["rating_sum"] = frame["rating_avg_raw"].fillna(0) * frame["reviews_365"]
     frame["rating_sq_sum"] = frame["rating_sq_raw"].fillna(0) * frame["reviews_365"]
@@ -301,6 +356,7 @@ def _raw_frame(as_of: datetime, seller_ids) -> pd.DataFrame:
     frame["sent_sq_sum"] = frame["sent_sq_raw"].fillna(0) * frame["reviews_365"]
     frame["lead_n"] = np.where(frame["lead_time_dev_days_raw"].notna(), frame["shipped_365"], 0)
     frame["lead_sum"] = frame["lead_time_dev_days_raw"].fillna(0) * frame["lead_n"]
+    frame["lead_sq_sum"] = frame["lead_sq_raw"].fillna(0) * frame["lead_n"]
     frame["response_n"] = np.where(frame["response_minutes_raw"].notna(), frame["replies_90"], 0)
     frame["response_sum"] = frame["response_minutes_raw"].fillna(0) * frame["response_n"]
     return frame
@@ -351,7 +407,11 @@ def seller_features(*, as_of: datetime, seller_ids=None, population: dict | None
     out["rating_var"] = np.maximum(rating_sq - out["rating_mean"] ** 2, 0)
     sent_mean = _shrink(frame["sent_sum"], frame["reviews_365"], prior["sent_mean"], k_reviews)
     sent_sq = _shrink(frame["sent_sq_sum"], frame["reviews_365"], prior["sentiment_var"] + prior["sent_mean"] ** 2, k_reviews)
+    out["sentiment_mean"] = sent_mean
     out["sentiment_var"] = np.maximum(sent_sq - sent_mean**2, 0)
+    # Shipping consistency: how much the artisan's lead time swings around its own average.
+    lead_sq = _shrink(frame["lead_sq_sum"], frame["lead_n"], prior["lead_time_var"] + prior["lead_time_dev_days"] ** 2, k_orders)
+    out["lead_time_sd_days"] = np.sqrt(np.maximum(lead_sq - out["lead_time_dev_days"] ** 2, 0))
     out["reply_rate"] = np.clip(_shrink(frame["replies_90"], frame["messages_90"], prior["reply_rate"], k_messages), 0, 1)
     response = _shrink(frame["response_sum"], frame["response_n"], prior["response_minutes"], k_messages)
     out["response_minutes"] = response
@@ -376,6 +436,8 @@ def seller_features(*, as_of: datetime, seller_ids=None, population: dict | None
     out["years_experience"] = frame["years_experience"].astype("float64")
     out["has_portfolio"] = frame["has_portfolio"].astype(bool).astype("float64")
     out["has_history"] = (frame["orders_all"] > 0).astype("float64")
+    out["listing_count"] = frame["listing_count"]
+    out["log_listing_price"] = np.log1p(frame["listing_price_mean"].fillna(0.0))
 
     feedback = _feedback(as_of, seller_ids)
     out["flagged_feedback_count"] = feedback["flagged_feedback_count"].reindex(out.index).fillna(0).astype("float64")

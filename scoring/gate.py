@@ -27,10 +27,19 @@ AUC_FLOOR = 0.5
 INCUMBENT_TOLERANCE = 0.005
 
 
-def bootstrap_weights(n: int, *, resamples: int = RESAMPLES, seed: int = 0) -> np.ndarray:
-    """(resamples, n) counts of how often each held-out row is drawn in each resample."""
+def bootstrap_weights(n: int, *, resamples: int = RESAMPLES, seed: int = 0, groups=None) -> np.ndarray:
+    """(resamples, n) counts of how often each held-out row is drawn in each resample.
+
+    With ``groups`` (one label per row, e.g. the artisan), whole groups are drawn: rows of one
+    artisan at two snapshots are not independent evidence, and drawing them together keeps the
+    interval honest about that.
+    """
     rng = np.random.default_rng(seed)
-    return rng.multinomial(n, np.full(n, 1.0 / n), size=resamples).astype(np.float64)
+    if groups is None:
+        return rng.multinomial(n, np.full(n, 1.0 / n), size=resamples).astype(np.float64)
+    labels, index = np.unique(np.asarray(groups), return_inverse=True)
+    k = len(labels)
+    return rng.multinomial(k, np.full(k, 1.0 / k), size=resamples).astype(np.float64)[:, index]
 
 
 def weighted_auc(y_true: np.ndarray, score: np.ndarray, weights: np.ndarray) -> np.ndarray:
@@ -104,12 +113,14 @@ def gate_evaluate(
     train_base_rate: float | None = None,
     seed: int = 0,
     resamples: int = RESAMPLES,
+    groups=None,
 ) -> GateReport:
     """Judge a candidate's held-out probabilities against baselines and the incumbent.
 
     ``baselines`` maps a readable name ("mean rating") to that baseline's held-out scores on
     the same rows; the strongest on held-out AUC is the one the candidate must beat.
     ``incumbent`` is the active model's held-out probabilities on its own features, or None.
+    ``groups`` labels rows that belong together (the same artisan); the bootstrap draws them as one.
     """
     y = np.asarray(y_true).astype(int)
     cand = np.asarray(candidate, dtype=float)
@@ -117,7 +128,7 @@ def gate_evaluate(
     if n == 0 or y.min() == y.max():
         check = GateCheck("data", False, f"the held-out set needs both outcomes; it has {n} rows with one outcome only")
         return GateReport([check], {"metric": "roc_auc", "n_holdout": n, "candidate": None, "comparisons": []})
-    weights = bootstrap_weights(n, resamples=resamples, seed=seed)
+    weights = bootstrap_weights(n, resamples=resamples, seed=seed, groups=groups)
     full = np.ones((1, n))
     cand_point = float(weighted_auc(y, cand, full)[0])
     cand_samples = weighted_auc(y, cand, weights)
