@@ -76,8 +76,7 @@ def seller_model_drift(version) -> dict:
 
 def model_drift_alert(*, version) -> dict:
     """Check one active seller-score version and tell the admins by email when it has drifted."""
-    from core.outbox import outbox_enqueue
-    from core.roles import team_address
+    from core.outbox import outbox_enqueue, team_address
 
     drift = seller_model_drift(version)
     if drift["alerts"]:
@@ -89,3 +88,14 @@ def model_drift_alert(*, version) -> dict:
             category="kpi_alert",
         )
     return drift
+
+
+def active_seller_models_drift_check() -> list[int]:
+    from scoring.models import ModelStatus, ModelVersion
+    from scoring.training import COLD_START_KIND, KIND
+
+    alerted = []
+    for version in ModelVersion.objects.filter(kind__in=[KIND, COLD_START_KIND], status=ModelStatus.ACTIVE).defer("artifact"):
+        if model_drift_alert(version=version)["alerts"]:
+            alerted.append(version.pk)
+    return alerted

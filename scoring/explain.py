@@ -77,6 +77,9 @@ def describe(feature: str, row: Mapping) -> str:
     if feature == "sentiment_mean":
         mood = "warm" if v > 0.5 else "cool" if v < 0 else "mixed"
         return f"review tone {mood} (average {v:+.2f} positive minus negative phrases per review)"
+    if feature == "communication_tone":
+        mood = "praise" if v > 0.1 else "fault" if v < -0.1 else "rarely mention"
+        return f"reviews {mood} how the artisan communicates ({v:+.2f} per review)"
     if feature == "lead_time_sd_days":
         return f"ship dates {'swing widely' if v > 3 else 'are consistent'} (spread {v:.1f} days)"
     if feature == "listing_count":
@@ -97,7 +100,7 @@ def describe(feature: str, row: Mapping) -> str:
     if feature == "reply_rate":
         return f"answers {_pct(v)} of buyer messages (category average {_pct(cat('reply_rate'))})"
     if feature == "log_response_minutes":
-        return f"replies in about {np.expm1(v):.0f} minutes (category average {cat('response_minutes'):.0f})"
+        return f"typically replies in about {np.expm1(v):.0f} minutes (category typical {cat('response_minutes'):.0f})"
     if feature == "seasonal_activity_ratio":
         ratio = np.exp(v)
         if abs(ratio - 1) < 0.1:
@@ -107,6 +110,8 @@ def describe(feature: str, row: Mapping) -> str:
         return f"{np.expm1(v):.0f} logins in the last 30 days"
     if feature == "login_trend":
         return f"activity {'rising' if v > 0.1 else 'falling' if v < -0.1 else 'steady'} over the last month"
+    if feature == "log_logins_90":
+        return f"{np.expm1(v):.0f} logins in the last 90 days"
     if feature == "log_listing_updates_90":
         return f"{np.expm1(v):.0f} listing updates in the last 90 days"
     if feature == "inventory_issues":
