@@ -1,12 +1,7 @@
 from celery import shared_task
 
-from integrations.reactions import reaction_run, reactions_run, reactions_sweep_stale
+from integrations.reactions import reactions_run, reactions_sweep_stale
 from integrations.services import idempotency_records_purge
-
-
-@shared_task(name="integrations.run_reaction")
-def run_reaction_task(task_path: str, subject_id: int) -> bool:
-    return reaction_run(task_path=task_path, subject_id=subject_id)
 
 
 @shared_task(name="integrations.run_reactions")

@@ -169,7 +169,7 @@ CELERY_TASK_DEFAULT_QUEUE = "default"
 CELERY_TASK_ROUTES = {
     "core.pipeline.chunk": {"queue": "recompute"},
     "core.outbox.*": {"queue": "notify"},
-    "integrations.run_reaction": {"queue": "ingest"},
+    "integrations.run_reactions": {"queue": "ingest"},
     "scoring.rescore_seller": {"queue": "ingest"},
     "sellers.application_received": {"queue": "ingest"},
     "loyalty.order_points_sync": {"queue": "ingest"},

@@ -5,6 +5,10 @@ import os
 from config.env import env_bool, env_int, env_list, env_str
 
 os.environ.setdefault("DEBUG", "false")
+# Production fails closed: no embedded SQLite and no in-process tasks by accident. Both are read
+# before base.py, whose defaults exist only for the development set-up.
+env_str("DATABASE_URL")
+env_str("CELERY_BROKER_URL")
 
 from .base import *  # noqa: E402,F403
 

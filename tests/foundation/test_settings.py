@@ -12,8 +12,9 @@ from config.env import env_bool
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def _run_manage(*args, env_overrides):
-    env = {k: v for k, v in os.environ.items() if k not in {"DJANGO_SETTINGS_MODULE", "SECRET_KEY", "ALLOWED_HOSTS", "DEBUG"}}
+def _run_manage(*args, env_overrides, unset=()):
+    hidden = {"DJANGO_SETTINGS_MODULE", "SECRET_KEY", "ALLOWED_HOSTS", "DEBUG", *unset}
+    env = {k: v for k, v in os.environ.items() if k not in hidden}
     env.update(env_overrides)
     return subprocess.run(
         [sys.executable, "manage.py", *args], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120
@@ -25,7 +26,34 @@ PRODUCTION_ENV = {
     "SECRET_KEY": "x7$kq!2pLm#9vR@wZ4tY6uB8nC0eD3fG5hJ1kL^mN&pQ*rS(tU)vW_xY+zA",
     "ALLOWED_HOSTS": "kiln.example.com",
     "DATABASE_URL": "sqlite:////tmp/kiln-deploy-check.sqlite3",
+    "CELERY_BROKER_URL": "redis://127.0.0.1:6379/9",
 }
+
+
+@pytest.mark.parametrize("variable", ["DATABASE_URL", "CELERY_BROKER_URL"])
+def test_production_settings_refuse_to_start_without_a_database_or_a_broker(variable):
+    env = {k: v for k, v in PRODUCTION_ENV.items() if k != variable}
+    result = _run_manage("check", env_overrides=env, unset=[variable])
+    assert result.returncode != 0
+    assert f"The environment variable {variable} is required." in result.stderr
+
+
+@pytest.mark.parametrize("entry_point", ["config.wsgi", "config.asgi", "config.celery"])
+def test_served_processes_default_to_production_settings_and_refuse_to_start_unconfigured(entry_point):
+    hidden = {"DJANGO_SETTINGS_MODULE", "SECRET_KEY", "ALLOWED_HOSTS", "DEBUG", "DATABASE_URL", "CELERY_BROKER_URL"}
+    env = {k: v for k, v in os.environ.items() if k not in hidden}
+    code = f"import {entry_point}; from django.conf import settings; print(settings.DEBUG)"
+    result = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
+
+    assert result.returncode != 0
+    assert "The environment variable DATABASE_URL is required." in result.stderr
+
+
+def test_manage_py_stays_on_the_development_settings():
+    result = _run_manage("shell", "-c", "from django.conf import settings; print(settings.DEBUG)", env_overrides={})
+
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip().endswith("True")
 
 
 def test_production_settings_pass_the_deploy_check_without_warnings():
