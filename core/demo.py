@@ -374,7 +374,7 @@ def demo_workshop_seat() -> list[str]:
         policy = onboarding_policy_active()
         high = next(
             (s.seller for s in SellerScore.objects.select_related("seller").order_by("-score", "seller_id")
-             if policy.tier_for(s.score) == RiskTier.HIGH),
+             if s.score is not None and policy.tier_for(s.score) == RiskTier.HIGH),
             None,
         )
         session = WorkshopSession.objects.filter(starts_at__gt=timezone.now()).order_by("starts_at", "pk").first()

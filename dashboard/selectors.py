@@ -109,13 +109,14 @@ def score_distribution() -> dict:
         SellerScore = apps.get_model("scoring", "SellerScore")
     except LookupError:
         return {"buckets": buckets, "cutoffs": [low, high], "scored": 0}
-    rows = SellerScore.objects.values("score").annotate(n=Count("pk")).order_by()
+    rows = SellerScore.objects.filter(score__isnull=False).values("score").annotate(n=Count("pk")).order_by()
+    unscored = SellerScore.objects.filter(score__isnull=True).count()
     scored = 0
     for row in rows:
         index = min(row["score"] // SCORE_BUCKET, len(buckets) - 1)
         buckets[index]["sellers"] += row["n"]
         scored += row["n"]
-    return {"buckets": buckets, "cutoffs": [low, high], "scored": scored}
+    return {"buckets": buckets, "cutoffs": [low, high], "scored": scored, "unscored": unscored}
 
 
 FUNNEL_STAGES = [

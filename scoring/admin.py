@@ -133,18 +133,42 @@ class ModelVersionAdmin(admin.ModelAdmin):
 
 @admin.register(SellerScore)
 class SellerScoreAdmin(admin.ModelAdmin):
-    list_display = ("seller", "score", "reasons_short", "model_version", "cold_start", "computed_at")
-    list_filter = ("cold_start", "model_version")
+    list_display = ("seller", "score", "basis", "reasons_short", "model_version", "cold_start", "computed_at")
+    list_filter = ("basis", "cold_start", "model_version")
     list_select_related = ("seller", "model_version")
     search_fields = ("seller__name", "=seller__external_id", "seller__email")
     show_full_result_count = False
-    readonly_fields = ("seller", "score", "probability", "reasons", "model_version", "cold_start", "features", "computed_at", "run")
+    readonly_fields = (
+        "seller", "score", "basis", "probability_display", "reasons_display", "model_version", "cold_start",
+        "features_display", "computed_at", "run",
+    )
+    fields = readonly_fields
 
     def has_add_permission(self, request):
         return False
 
     def has_change_permission(self, request, obj=None):
         return False
+
+    @admin.display(description="probability of staying active and in good standing")
+    def probability_display(self, score):
+        return "—" if score.probability is None else f"{score.probability:.1%}"
+
+    @admin.display(description="reasons")
+    def reasons_display(self, score):
+        reference = ((score.model_version.metrics or {}).get("reference_score") if score.model_version else None)
+        rows = format_html_join(
+            "", "<tr><td>{}</td><td>{}</td></tr>", ((r["text"], f"{r['contribution']:+d}") for r in (score.reasons or []))
+        )
+        start = format_html("<tr><td>an average artisan (reference)</td><td>{}</td></tr>", f"{reference:.0f}") if reference is not None else ""
+        return format_html("<table><tr><th>factor</th><th>points</th></tr>{}{}</table>", start, rows)
+
+    @admin.display(description="features at scoring time")
+    def features_display(self, score):
+        return format_html(
+            "<table>{}</table>",
+            format_html_join("", "<tr><th>{}</th><td>{}</td></tr>", ((k.replace("_", " "), f"{v:.3g}") for k, v in (score.features or {}).items())),
+        )
 
     @admin.display(description="top reasons")
     def reasons_short(self, score):

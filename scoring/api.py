@@ -5,6 +5,7 @@ from rest_framework.exceptions import NotFound
 from rest_framework.response import Response
 
 from integrations.api import ERROR_RESPONSES, ErrorSerializer, IngestAPIView
+from scoring.models import ScoreBasis
 from scoring.selectors import seller_score_current, seller_score_trend
 from sellers.models import Seller
 
@@ -29,12 +30,16 @@ class SellerScoreApi(IngestAPIView):
             version = serializers.IntegerField()
 
         class HistoryPointSerializer(serializers.Serializer):
-            score = serializers.IntegerField(min_value=0, max_value=100)
+            score = serializers.IntegerField(min_value=0, max_value=100, allow_null=True)
             computed_at = serializers.DateTimeField()
 
         seller = serializers.CharField(source="seller.external_id")
-        score = serializers.IntegerField(min_value=0, max_value=100)
-        probability = serializers.FloatField()
+        score = serializers.IntegerField(
+            min_value=0, max_value=100, allow_null=True,
+            help_text="Null when no validated model can score the artisan yet; `basis` says why.",
+        )
+        probability = serializers.FloatField(allow_null=True)
+        basis = serializers.ChoiceField(choices=ScoreBasis.choices, help_text="What produced the score, or why there is none.")
         reasons = ReasonListField(child=serializers.DictField())
         cold_start = serializers.BooleanField()
         model_version = serializers.SerializerMethodField()

@@ -66,6 +66,8 @@ def describe(feature: str, row: Mapping) -> str:
     """Plain words for one feature of one artisan, with the category comparison when there is one."""
     v = float(row.get(feature, 0.0))
     cat = lambda name: float(row.get(f"category_{name}", 0.0))  # noqa: E731
+    if feature == "orders_vs_season_peers":
+        return f"{int(row.get('orders_365', 0))} orders in the last 12 months ({'above' if v > 0 else 'below'} {'seasonal' if row.get('is_seasonal') else 'year-round'} artisans' usual)"
     if feature == "log_orders_365":
         return f"{int(row.get('orders_365', 0))} orders in the last 12 months"
     if feature == "repeat_sales_ratio":

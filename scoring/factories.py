@@ -24,7 +24,8 @@ def _synthetic_frame(rng, n: int, features: list[str], logit_of) -> pd.DataFrame
             frame[name] = rng.poisson(mean, n).astype(float)
     if "has_portfolio" in frame:
         frame["has_portfolio"] = (rng.random(n) < 0.5).astype(float)
-    frame["log_revenue_365"] = frame.get("log_orders_365", 0) + 3
+    frame["log_orders_365"] = frame["orders_vs_season_peers"] + 2 if "orders_vs_season_peers" in frame else rng.normal(2, 1, n)
+    frame["log_revenue_365"] = frame["log_orders_365"] + 3
     frame["log_tenure_days"] = frame.get("log_tenure_days", pd.Series(rng.normal(size=n)))
     frame["craft_category"] = "ceramics"
     frame["label"] = (rng.random(n) < 1 / (1 + np.exp(-logit_of(frame)))).astype(int)

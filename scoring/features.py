@@ -20,7 +20,7 @@ from sellers.models import Listing, Seller
 # The features the seller-score model uses, in order. Context columns (category, raw
 # counts, category averages) are returned too, for reasons and baselines.
 MODEL_FEATURES = [
-    "log_orders_365",
+    "orders_vs_season_peers",
     "repeat_sales_ratio",
     "rating_mean",
     "rating_var",
@@ -51,6 +51,7 @@ MODEL_FEATURES = [
 # (+1: more is better, -1: more is worse), from the seed articles' signals (docs/scoring.md).
 # Training holds every fit to these; a feature that will not fit its way is dropped.
 FEATURE_DIRECTIONS = {
+    "orders_vs_season_peers": +1,
     "log_orders_365": +1,
     "repeat_sales_ratio": +1,
     "rating_mean": +1,
@@ -302,22 +303,43 @@ def population_stats(*, as_of: datetime) -> dict:
     the artisans it happens to hold; computing this is the expensive part, so a run computes
     it once (see scoring.services.score_run_start) and its chunks reuse it.
     """
-    priors = _pool_by_category(_raw_frame(as_of, None))
+    frame = _raw_frame(as_of, None)
+    priors = _pool_by_category(frame)
     shares = _group_season_share(as_of)
+    levels = _group_order_level(frame)
     return {
         "as_of": as_of.isoformat(),
         "priors": json.loads(priors.to_json(orient="index")),
         "season_share": {"seasonal": shares[True], "other": shares[False]},
+        "order_level": {"seasonal": levels[True], "other": levels[False]},
     }
 
 
-def _population_frames(population: dict) -> tuple[pd.DataFrame, dict[bool, float]] | None:
+def _group_order_level(frame: pd.DataFrame) -> dict[bool, float]:
+    """Mean log yearly orders of selling artisans, seasonal and other.
+
+    A seasonal artisan sells less over a year than an equally good year-round one (its demand
+    sleeps for months), so yearly volume is read against artisans of the same kind.
+    """
+    selling = frame[frame["orders_365"] > 0]
+    levels = {True: 0.0, False: 0.0}
+    for seasonal, group in selling.groupby(selling["is_seasonal"].astype(bool)):
+        if len(group) >= 20:
+            levels[bool(seasonal)] = float(np.log1p(group["orders_365"].astype(float)).mean())
+    if not levels[True] or not levels[False]:
+        both = float(np.log1p(selling["orders_365"].astype(float)).mean()) if len(selling) else 0.0
+        levels = {k: (v or both) for k, v in levels.items()}
+    return levels
+
+
+def _population_frames(population: dict) -> tuple[pd.DataFrame, dict[bool, float], dict[bool, float]] | None:
     priors = pd.DataFrame.from_dict(population["priors"], orient="index").astype("float64")
-    if not {"lead_time_var", "log_response_minutes", "communication_tone"} <= set(priors.columns):
+    if not {"lead_time_var", "log_response_minutes", "communication_tone"} <= set(priors.columns) or "order_level" not in population:
         # Stored by a run from before these features: recompute rather than guess the population.
         return None
     shares = {True: float(population["season_share"]["seasonal"]), False: float(population["season_share"]["other"])}
-    return priors, shares
+    levels = {True: float(population["order_level"]["seasonal"]), False: float(population["order_level"]["other"])}
+    return priors, shares, levels
 
 
 def _pool_by_category(frame: pd.DataFrame) -> pd.DataFrame:
@@ -404,10 +426,10 @@ def seller_features(*, as_of: datetime, seller_ids=None, population: dict | None
     if frame.empty:
         return pd.DataFrame(columns=[*MODEL_FEATURES, "craft_category"], index=pd.Index([], name="seller_id"))
     if population is None and seller_ids is None:
-        priors, shares = _pool_by_category(frame), _group_season_share(as_of)
+        priors, shares, levels = _pool_by_category(frame), _group_season_share(as_of), _group_order_level(frame)
     else:
         stored = _population_frames(population) if population else None
-        priors, shares = stored or _population_frames(population_stats(as_of=as_of))
+        priors, shares, levels = stored or _population_frames(population_stats(as_of=as_of))
     category = frame["craft_category"].where(frame["craft_category"].isin(priors.index), "__all__")
     prior = priors.reindex(category.values).set_axis(frame.index)
     k_orders, k_reviews, k_messages = PRIOR_STRENGTH["orders"], PRIOR_STRENGTH["reviews"], PRIOR_STRENGTH["messages"]
@@ -420,6 +442,8 @@ def seller_features(*, as_of: datetime, seller_ids=None, population: dict | None
     out["revenue_365"] = frame["revenue_365"].astype("float64")
     out["log_orders_365"] = np.log1p(frame["orders_365"])
     out["log_revenue_365"] = np.log1p(frame["revenue_365"].astype("float64"))
+    seasonal = frame["is_seasonal"].astype(bool)
+    out["orders_vs_season_peers"] = out["log_orders_365"] - np.where(seasonal, levels[True], levels[False])
     out["repeat_sales_ratio"] = _shrink(frame["repeat_orders_365"], frame["orders_365"], prior["repeat_sales_ratio"], k_orders)
     out["cancel_rate"] = _shrink(frame["cancelled_365"], frame["orders_365"], prior["cancel_rate"], k_orders)
     out["return_rate"] = _shrink(frame["returned_365"], frame["orders_365"], prior["return_rate"], k_orders)

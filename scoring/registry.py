@@ -136,6 +136,11 @@ def activation_blockers(version: ModelVersion, incumbent: ModelVersion | None) -
     return problems
 
 
+def model_version_refusal_record(*, version: ModelVersion, reasons: list[str]) -> None:
+    """Keep the gate's refusal in the version's history, beside its stored report."""
+    _log(version, "refused", note="; ".join(reasons))
+
+
 def _ensure_admin(actor) -> None:
     if actor is not None and not is_marketplace_admin(actor):
         raise PermissionDenied("Only marketplace admins may activate or roll back models.")

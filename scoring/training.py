@@ -520,4 +520,5 @@ def _try_activate(version: ModelVersion, result: TrainingResult) -> None:
         result.activated.append(version)
     except ValidationError as exc:
         result.refused[str(version)] = exc.messages
+        registry.model_version_refusal_record(version=version, reasons=exc.messages)
         logger.info("Not activating %s: %s", version, "; ".join(exc.messages))
