@@ -185,6 +185,7 @@ CELERY_TASK_ROUTES = {
     "loyalty.*": {"queue": "recompute"},
     "dashboard.*": {"queue": "recompute"},
     "sellers.*": {"queue": "recompute"},
+    "marketplace.late_order_outreach": {"queue": "recompute"},
 }
 # How long a delivered but unacknowledged task waits before Redis hands it to another worker
 # (the redelivery of a killed worker's chunk). It must exceed the longest task.
