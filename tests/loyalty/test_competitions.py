@@ -230,3 +230,27 @@ def test_concurrent_closes_pay_each_prize_once():
     assert errors == []
     assert CompetitionAward.objects.count() == 2
     assert PointsEntry.objects.filter(source_type=SourceType.COMPETITION).count() == 2
+
+
+@pytest.mark.django_db
+def test_an_admin_defines_a_competition_in_the_admin_and_a_backwards_window_is_refused(client):
+    from core.factories import UserFactory
+
+    client.force_login(UserFactory(is_superuser=True))
+    form = {
+        "name": "Review rally", "description": "", "counted_kinds": ["review"], "eligible_tier": "", "eligible_segment": "",
+        "prizes-TOTAL_FORMS": "1", "prizes-INITIAL_FORMS": "0", "prizes-MIN_NUM_FORMS": "0", "prizes-MAX_NUM_FORMS": "1000",
+        "prizes-0-rank": "1", "prizes-0-bonus_points": "300", "prizes-0-reward": "",
+    }
+    window = {"starts_at_0": "2026-12-01", "starts_at_1": "00:00:00", "ends_at_0": "2026-12-08", "ends_at_1": "00:00:00"}
+    backwards = {"starts_at_0": "2026-12-08", "starts_at_1": "00:00:00", "ends_at_0": "2026-12-01", "ends_at_1": "00:00:00"}
+
+    refused = client.post("/admin/loyalty/competition/add/", {**form, **backwards})
+    saved = client.post("/admin/loyalty/competition/add/", {**form, **window})
+
+    assert refused.status_code == 200 and "must close after it opens" in refused.content.decode()
+    assert saved.status_code == 302
+    from loyalty.models import Competition
+
+    competition = Competition.objects.get()
+    assert competition.counted_kinds == ["review"] and competition.prizes.get().bonus_points == 300

@@ -230,3 +230,35 @@ def test_the_expiry_reminder_says_what_the_expiring_points_cover():
     assert message.to == lot.buyer.email
     assert f"You have 420 points expiring on {lot.expires_at:%d %B %Y}; they cover Ceramic mug." in message.body
     assert "Weekend workshop" not in message.body
+
+
+def _superuser_client(client):
+    from core.factories import UserFactory
+
+    client.force_login(UserFactory(is_superuser=True))
+    return client
+
+
+def test_the_admin_previews_a_template_for_a_real_recipient_and_shows_a_render_error(client):
+    BuyerFactory(name="Mira Ode", email="mira@example.com")
+    good = MessageTemplate.objects.create(category="survey_invitation", subject="Hi {{ recipient.name }}", body="Dear {{ recipient.name }}")
+    bad = MessageTemplate.objects.create(category="competition_prize", subject="Hi", body="{% include 'nowhere.txt' %}")
+    admin = _superuser_client(client)
+
+    shown = admin.get(reverse("admin:core_messagetemplate_change", args=[good.pk]), {"preview_to": "mira@example.com"})
+    broken = admin.get(reverse("admin:core_messagetemplate_change", args=[bad.pk]))
+
+    assert shown.status_code == 200 and "Dear Mira Ode" in shown.content.decode()
+    assert "Does not render: TemplateDoesNotExist" in broken.content.decode()
+
+
+def test_a_template_with_a_syntax_error_is_refused_naming_the_field(client):
+    admin = _superuser_client(client)
+
+    reply = admin.post(
+        reverse("admin:core_messagetemplate_add"),
+        {"category": "survey_invitation", "subject": "Fine", "body": "{% if %}", "is_active": "on"},
+    )
+
+    assert reply.status_code == 200 and "Template error" in reply.content.decode()
+    assert not MessageTemplate.objects.exists()
