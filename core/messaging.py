@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
+from functools import lru_cache
 from datetime import datetime, timedelta
 from datetime import timezone as dt_timezone
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -131,6 +132,12 @@ ESSENTIAL_FOOTER = "\n\n--\nThis is a service message about your own order or ap
 _engine = Engine(autoescape=False, string_if_invalid="")
 
 
+@lru_cache(maxsize=256)
+def _compiled(source: str):
+    # A nightly batch renders thousands of messages from the same few sources; compile each once.
+    return _engine.from_string(source)
+
+
 def template_source(category: str) -> tuple[str, str]:
     row = MessageTemplate.objects.filter(category=category, is_active=True).first()
     if row:
@@ -142,10 +149,10 @@ def message_render(*, category: str, kind: MessageKind, context: dict, source: t
     """Subject and body for one recipient. Raises on a template error; the caller records it."""
     subject_src, body_src = source or template_source(category)
     ctx = Context({**context, "topic_label": TOPICS.get(kind.topic, kind.topic)})
-    subject = " ".join(_engine.from_string(subject_src).render(ctx).split())[:255]
-    body = _engine.from_string(body_src).render(ctx).rstrip()
+    subject = " ".join(_compiled(subject_src).render(ctx).split())[:255]
+    body = _compiled(body_src).render(ctx).rstrip()
     if not kind.exempt:
-        body += _engine.from_string(ESSENTIAL_FOOTER if kind.essential else FOOTER).render(ctx)
+        body += _compiled(ESSENTIAL_FOOTER if kind.essential else FOOTER).render(ctx)
     if not subject:
         raise ValueError("the subject rendered empty")
     return subject, body
