@@ -28,6 +28,7 @@ from django.conf import settings
 from django.core import signing
 from django.core.exceptions import ValidationError
 from django.db.models import Count, Min, Sum
+from django.db.models.functions import Lower
 from django.template import Context, Engine, TemplateSyntaxError
 from django.urls import reverse
 from django.utils import timezone
@@ -342,13 +343,14 @@ def recent_counts(addresses, *, now: datetime) -> dict[str, int]:
     from core.models import OutboxMessage
 
     rows = (
-        OutboxMessage.objects.filter(to__in=list(addresses), created_at__gt=now - CAP_WINDOW, exempt=False)
+        OutboxMessage.objects.annotate(address=Lower("to"))
+        .filter(address__in=[a.lower() for a in addresses], created_at__gt=now - CAP_WINDOW, exempt=False)
         .exclude(status=OutboxStatus.SUPPRESSED)
-        .values("to")
+        .values("address")
         .annotate(n=Count("id"))
         .order_by()
     )
-    return {r["to"].lower(): r["n"] for r in rows}
+    return {r["address"]: r["n"] for r in rows}
 
 
 def messages_admit(messages: list[dict], *, now: datetime | None = None) -> list[dict]:

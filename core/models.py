@@ -1,5 +1,6 @@
 from django.db import models
 from django.db.models import Q
+from django.db.models.functions import Lower
 from django.utils import timezone
 
 
@@ -51,8 +52,8 @@ class OutboxMessage(models.Model):
         ordering = ["-created_at"]
         indexes = [
             models.Index(fields=["status", "next_attempt_at"], name="outbox_due_idx"),
-            # Frequency caps count each address's recent messages.
-            models.Index(fields=["to", "created_at"], name="outbox_recipient_recent_idx"),
+            # Frequency caps count each address's recent messages, whatever case the caller wrote it in.
+            models.Index(Lower("to"), "created_at", name="outbox_recipient_recent_idx"),
         ]
         constraints = [
             models.CheckConstraint(condition=Q(status__in=OutboxStatus.values), name="outbox_known_status"),

@@ -262,3 +262,12 @@ def test_a_template_with_a_syntax_error_is_refused_naming_the_field(client):
 
     assert reply.status_code == 200 and "Template error" in reply.content.decode()
     assert not MessageTemplate.objects.exists()
+
+
+def test_the_cap_counts_messages_to_the_same_address_written_in_another_case():
+    preference_set(address="ana@example.com", weekly_cap=1)
+
+    _news(1, to="Ana@Example.com")
+    second, _ = _news(2, to="ana@example.com")
+
+    assert second.suppressed_reason == SuppressedReason.PERSONAL_CAP
