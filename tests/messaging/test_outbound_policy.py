@@ -271,3 +271,19 @@ def test_the_cap_counts_messages_to_the_same_address_written_in_another_case():
     second, _ = _news(2, to="ana@example.com")
 
     assert second.suppressed_reason == SuppressedReason.PERSONAL_CAP
+
+
+def test_preferences_are_set_through_the_api_and_bad_fields_are_named(admin_client):
+    reply = admin_client.put(
+        "/api/v1/messaging/preferences/",
+        {"address": "Ana@Example.com", "muted_topics": ["surveys"], "weekly_cap": 2, "time_zone": "Europe/Paris"},
+        format="json",
+    )
+    bad = admin_client.put(
+        "/api/v1/messaging/preferences/", {"address": "ana@example.com", "time_zone": "Nowhere/Land"}, format="json"
+    )
+    read = admin_client.get("/api/v1/messaging/preferences/", {"address": "ana@example.com"})
+
+    assert reply.status_code == 200 and reply.data["muted_topics"] == ["surveys"]
+    assert bad.status_code == 400 and "time_zone" in str(bad.data)
+    assert read.data["weekly_cap"] == 2 and read.data["time_zone"] == "Europe/Paris"
