@@ -40,6 +40,45 @@ def holdout_draw(*, kind: str, subject_id: int, flagged_at: datetime) -> float:
     return int.from_bytes(digest[:8], "big") / 2**64
 
 
+def interventions_assign(*, kind: str, subject: str, flags: list[Flag], as_of: datetime | None = None) -> dict[int, str]:
+    """Draw an arm for each flag whose subject has no open assignment. Returns subject id -> arm
+    for every flagged subject, including those that keep the arm of an assignment still open.
+
+    For plays without a case (a message, say): the caller acts on the treated arm only.
+    """
+    as_of = as_of or timezone.now()
+    settings = retention_settings_get()
+    flagged_at = as_of.replace(hour=0, minute=0, second=0, microsecond=0)
+    field = f"{subject}_id"
+    ids = [flag.subject_id for flag in flags]
+    arms = dict(
+        InterventionAssignment.objects.filter(kind=kind, window_ends_at__gt=as_of, **{f"{field}__in": ids})
+        .order_by("flagged_at")
+        .values_list(field, "arm")
+    )
+    fresh = {flag.subject_id: flag for flag in flags if flag.subject_id not in arms}
+    InterventionAssignment.objects.bulk_create(
+        [
+            InterventionAssignment(
+                kind=kind,
+                arm=InterventionArm.HOLDOUT
+                if holdout_draw(kind=kind, subject_id=flag.subject_id, flagged_at=flagged_at) < settings.holdout_share
+                else InterventionArm.TREATED,
+                flagged_at=flagged_at,
+                window_ends_at=flagged_at + timedelta(days=settings.outcome_window_days),
+                evidence=flag.evidence,
+                **{field: flag.subject_id},
+            )
+            for flag in fresh.values()
+        ],
+        ignore_conflicts=True,
+    )
+    arms.update(
+        InterventionAssignment.objects.filter(kind=kind, flagged_at=flagged_at, **{f"{field}__in": list(fresh)}).values_list(field, "arm")
+    )
+    return arms
+
+
 def interventions_open(*, kind: str, subject: str, flags: list[Flag], as_of: datetime | None = None) -> dict:
     """Assign each new flag to an arm, open cases for the treated. Returns counts.
 

@@ -23,6 +23,7 @@ KIND_POLICIES: dict[str, KindPolicy] = {
     CaseKind.BUYER_CHURN_RISK: KindPolicy(Team.CUSTOMER_SUCCESS, timedelta(days=5)),
     CaseKind.DETRACTOR_FOLLOWUP: KindPolicy(Team.CUSTOMER_SUCCESS, timedelta(days=2), Priority.HIGH),
     CaseKind.FEEDBACK_MATCH: KindPolicy(Team.CUSTOMER_SUCCESS, timedelta(days=7), Priority.LOW),
+    CaseKind.SELLER_LATE_SHIPMENTS: KindPolicy(Team.SELLER_SUPPORT, timedelta(days=3), Priority.HIGH),
 }
 
 
@@ -41,6 +42,7 @@ KIND_OUTCOMES: dict[str, tuple[str, ...]] = {
     CaseKind.BUYER_CHURN_RISK: (Outcome.CONTACTED, Outcome.RETAINED, Outcome.NO_ACTION),
     CaseKind.DETRACTOR_FOLLOWUP: (Outcome.CONTACTED, Outcome.FIXED, Outcome.RETAINED, Outcome.NO_ACTION),
     CaseKind.FEEDBACK_MATCH: (Outcome.MATCHED, Outcome.NO_ACTION),
+    CaseKind.SELLER_LATE_SHIPMENTS: (Outcome.CONTACTED, Outcome.WORKSHOP_ASSIGNED, Outcome.FIXED, Outcome.NO_ACTION),
 }
 
 

@@ -21,6 +21,7 @@ class CaseKind(models.TextChoices):
     BUYER_CHURN_RISK = "buyer_churn_risk", "Buyer at churn risk"
     DETRACTOR_FOLLOWUP = "detractor_followup", "Detractor follow-up"
     FEEDBACK_MATCH = "feedback_match", "Unmatched feedback"
+    SELLER_LATE_SHIPMENTS = "seller_late_shipments", "Artisan shipping late: coaching"
 
 
 class CaseStatus(models.TextChoices):

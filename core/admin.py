@@ -1,6 +1,18 @@
 from django.contrib import admin
 
-from core.models import OutboxMessage, OutboxStatus, PipelineRun, PipelineStageRun, RunStatus
+from django.utils.html import format_html
+
+from core.messaging import KINDS, contact_mark_bounced, message_preview
+from core.models import (
+    ContactPreference,
+    MessageTemplate,
+    MessagingPolicy,
+    OutboxMessage,
+    OutboxStatus,
+    PipelineRun,
+    PipelineStageRun,
+    RunStatus,
+)
 from core.outbox import outbox_retry
 from core.pipeline import pipeline_retry
 
@@ -20,8 +32,8 @@ class ReadOnlyAdmin(admin.ModelAdmin):
 
 @admin.register(OutboxMessage)
 class OutboxMessageAdmin(admin.ModelAdmin):
-    list_display = ("category", "to", "subject", "status", "attempts", "created_at", "sent_at", "last_error")
-    list_filter = ("status", "category")
+    list_display = ("category", "to", "subject", "status", "suppressed_reason", "attempts", "created_at", "sent_at", "last_error")
+    list_filter = ("status", "suppressed_reason", "category", "exempt")
     search_fields = ("to", "subject", "dedupe_key")
     actions = ["retry_failed"]
     show_full_result_count = False
@@ -73,3 +85,59 @@ class PipelineRunAdmin(admin.ModelAdmin):
     def retry_failed_runs(self, request, queryset):
         retried = sum(pipeline_retry(run=run) for run in queryset.filter(status=RunStatus.FAILED))
         self.message_user(request, f"Retrying {retried} run(s); stages that succeeded are kept.")
+
+
+@admin.register(ContactPreference)
+class ContactPreferenceAdmin(admin.ModelAdmin):
+    list_display = ("address", "channel", "muted_topics", "weekly_cap", "time_zone", "unsubscribed_at", "hard_bounced_at")
+    list_filter = ("channel",)
+    search_fields = ("address",)
+    actions = ["mark_hard_bounced", "clear_suppression"]
+
+    @admin.action(description="Mark as hard-bounced (stop all mail)", permissions=["change"])
+    def mark_hard_bounced(self, request, queryset):
+        for pref in queryset:
+            contact_mark_bounced(address=pref.address, detail=f"marked by {request.user}")
+        self.message_user(request, f"{queryset.count()} address(es) suppressed.")
+
+    @admin.action(description="Clear unsubscribe and bounce (the person asked to hear again)", permissions=["change"])
+    def clear_suppression(self, request, queryset):
+        count = queryset.update(unsubscribed_at=None, hard_bounced_at=None, bounce_detail="")
+        self.message_user(request, f"{count} address(es) may receive mail again.")
+
+
+@admin.register(MessagingPolicy)
+class MessagingPolicyAdmin(admin.ModelAdmin):
+    list_display = ("__str__", "global_weekly_cap", "quiet_start_hour", "quiet_end_hour", "default_time_zone")
+
+    def has_add_permission(self, request):
+        return not MessagingPolicy.objects.exists()
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(MessageTemplate)
+class MessageTemplateAdmin(admin.ModelAdmin):
+    """Admins reword a category's message; the preview renders it for a real recipient."""
+
+    list_display = ("category", "subject", "is_active", "updated_at")
+    readonly_fields = ("preview",)
+    fields = ("category", "subject", "body", "is_active", "preview")
+
+    @admin.display(description="Preview (for ?preview_to=<address>, else the first buyer)")
+    def preview(self, obj):
+        from buyers.models import Buyer
+
+        if obj is None or not obj.pk:
+            return "Save to preview."
+        address = getattr(self, "_preview_to", "") or (Buyer.objects.order_by("pk").values_list("email", flat=True).first() or "someone@example.com")
+        shown = message_preview(category=obj.category, address=address, source=(obj.subject, obj.body))
+        if shown["error"]:
+            return format_html('<strong style="color:#ba2121">Does not render: {}</strong>', shown["error"])
+        return format_html("<p>To: {}</p><p><strong>{}</strong></p><pre style='white-space:pre-wrap'>{}</pre>", address, shown["subject"], shown["body"])
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        self._preview_to = request.GET.get("preview_to", "")
+        extra_context = {**(extra_context or {}), "known_categories": sorted(KINDS)}
+        return super().change_view(request, object_id, form_url, extra_context)

@@ -1,6 +1,7 @@
 """The notification outbox: every email Kiln sends goes through here."""
 
 import logging
+from smtplib import SMTPRecipientsRefused
 from datetime import timedelta
 
 from django.conf import settings
@@ -8,6 +9,7 @@ from django.core.mail import send_mail
 from django.db import transaction
 from django.utils import timezone
 
+from core.messaging import contact_mark_bounced, delivery_decision, messages_admit
 from core.models import OutboxMessage, OutboxStatus
 
 logger = logging.getLogger(__name__)
@@ -17,17 +19,23 @@ MAX_ATTEMPTS = 6
 CLAIM_TIMEOUT = timedelta(minutes=10)
 
 
-def outbox_enqueue(*, dedupe_key: str, to: str, subject: str, body: str, category: str) -> tuple[OutboxMessage, bool]:
+def outbox_enqueue(
+    *, dedupe_key: str, to: str, category: str, subject: str = "", body: str = "", context: dict | None = None
+) -> tuple[OutboxMessage, bool]:
     """Queue a message inside the caller's transaction; it is sent after that commits.
 
     Returns the message and whether it was new. Calling twice for the same cause
-    (the same dedupe_key) queues it once.
+    (the same dedupe_key) queues it once. The outbound policy (core.messaging) renders it
+    from its template with the recipient's context and may store it as suppressed instead.
     """
-    message, created = OutboxMessage.objects.get_or_create(
-        dedupe_key=dedupe_key,
-        defaults={"to": to, "subject": subject, "body": body, "category": category},
+    existing = OutboxMessage.objects.filter(dedupe_key=dedupe_key).first()
+    if existing is not None:
+        return existing, False
+    (fields,) = messages_admit(
+        [{"dedupe_key": dedupe_key, "to": to, "category": category, "subject": subject, "body": body, "context": context}]
     )
-    if created:
+    message, created = OutboxMessage.objects.get_or_create(dedupe_key=dedupe_key, defaults=fields)
+    if created and message.status == OutboxStatus.PENDING:
         from core.tasks import outbox_deliver_task
 
         transaction.on_commit(lambda: outbox_deliver_task.delay(message.pk))
@@ -35,14 +43,20 @@ def outbox_enqueue(*, dedupe_key: str, to: str, subject: str, body: str, categor
 
 
 def outbox_enqueue_many(messages: list[dict]) -> int:
-    """``outbox_enqueue`` for many messages (dicts of dedupe_key, to, subject, body, category) in
-    two statements; a dedupe key already queued is skipped. Returns how many are pending delivery."""
+    """``outbox_enqueue`` for many messages (dicts of dedupe_key, to, category and either context or
+    subject and body) in a few statements; a dedupe key already queued is skipped. Returns how many
+    are pending delivery (suppressed ones are stored but not counted)."""
     if not messages:
         return 0
-    OutboxMessage.objects.bulk_create([OutboxMessage(**m) for m in messages], ignore_conflicts=True, batch_size=1000)
+    known = set(
+        OutboxMessage.objects.filter(dedupe_key__in=[m["dedupe_key"] for m in messages]).values_list("dedupe_key", flat=True)
+    )
+    fresh = [m for m in messages if m["dedupe_key"] not in known]
+    rows = [OutboxMessage(**fields) for fields in messages_admit(fresh)] if fresh else []
+    OutboxMessage.objects.bulk_create(rows, ignore_conflicts=True, batch_size=1000)
     pending = list(
         OutboxMessage.objects.filter(
-            dedupe_key__in=[m["dedupe_key"] for m in messages], status=OutboxStatus.PENDING
+            dedupe_key__in=[m["dedupe_key"] for m in fresh], status=OutboxStatus.PENDING
         ).values_list("pk", flat=True)
     )
     from core.tasks import outbox_deliver_task
@@ -67,13 +81,31 @@ def outbox_deliver(*, message_id: int) -> bool:
     """
     now = timezone.now()
     claimed = OutboxMessage.objects.filter(
-        pk=message_id, status__in=[OutboxStatus.PENDING, OutboxStatus.FAILED], attempts__lt=MAX_ATTEMPTS
+        pk=message_id, status__in=[OutboxStatus.PENDING, OutboxStatus.FAILED], attempts__lt=MAX_ATTEMPTS,
+        next_attempt_at__lte=now,  # held for quiet hours or backing off: the sweep sends it when due
     ).update(status=OutboxStatus.SENDING, claimed_at=now)
     if not claimed:
         return False
     message = OutboxMessage.objects.get(pk=message_id)
+    # The policy again at the door: the person may have unsubscribed, or the address bounced,
+    # since the message was queued, and a retried message may now fall in quiet hours.
+    decision, detail = delivery_decision(message, now=now)
+    if decision == "suppress":
+        OutboxMessage.objects.filter(pk=message_id).update(status=OutboxStatus.SUPPRESSED, suppressed_reason=detail)
+        return False
+    if decision == "defer":
+        OutboxMessage.objects.filter(pk=message_id).update(status=OutboxStatus.PENDING, next_attempt_at=detail)
+        return False
     try:
         send_mail(message.subject, message.body, settings.DEFAULT_FROM_EMAIL, [message.to], fail_silently=False)
+    except SMTPRecipientsRefused as exc:
+        # A permanent refusal of the address is a hard bounce: suppress it and everything after.
+        contact_mark_bounced(address=message.to, detail=str(exc.recipients)[:255])
+        OutboxMessage.objects.filter(pk=message_id).update(
+            status=OutboxStatus.SUPPRESSED, suppressed_reason="hard_bounce", attempts=message.attempts + 1,
+            last_error=f"SMTPRecipientsRefused: {exc.recipients}"[:2000],
+        )
+        return False
     except Exception as exc:  # noqa: BLE001 - any transport error is recorded and retried
         attempts = message.attempts + 1
         OutboxMessage.objects.filter(pk=message_id).update(

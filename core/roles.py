@@ -51,6 +51,10 @@ ROLE_PERMISSIONS: dict[str, dict[str, tuple[str, ...]]] = {
         "core.outboxmessage": WORK,
         "core.pipelinerun": WORK,
         "core.pipelinestagerun": VIEW,
+        # The outbound policy: recipients' preferences, caps and quiet hours, message wording.
+        "core.contactpreference": CONFIGURE,
+        "core.messagingpolicy": WORK,
+        "core.messagetemplate": CONFIGURE,
     },
 }
 

@@ -62,6 +62,8 @@ STAGES: list[Stage] = [
         chunk="core.stages:buyer_retention_chunk",
         finalize="core.stages:retention_interventions",
     ),
+    # Listing verdicts read orders only; level 5 turns them into the underperforming-listing KPI.
+    Stage("listing_health", level=1, finalize="sellers.listing_health:listing_health_recompute"),
     Stage("buyer_recommendations", level=2, finalize="buyers.recommendations:buyer_recommendations_recompute"),
     # Loyalty reads segments (promotions target them), so it follows retention.
     Stage("loyalty_award_orders", level=2, keys="marketplace.Order", chunk="loyalty.pipeline:award_orders_chunk"),

@@ -70,3 +70,18 @@ class KpiSnapshotAdmin(ReadOnlyAdmin):
     list_filter = ("kpi", "group_by", "window_days")
     date_hierarchy = "as_of"
     show_full_result_count = False
+
+
+from sellers.models import ListingHealth  # noqa: E402 - the listing-level list behind the underperforming-listings KPI
+
+
+@admin.register(ListingHealth)
+class ListingHealthAdmin(ReadOnlyAdmin):
+    """Beside the KPI it explains: each judged listing, and why it underperforms (docs/kpis.md)."""
+
+    list_display = ("listing", "seller", "category", "age_days", "monthly_rate", "category_norm", "return_share", "is_underperforming", "computed_at")
+    list_filter = ("is_underperforming", "category")
+    list_select_related = ("listing", "seller")
+    search_fields = ("listing__title", "seller__name", "=seller__external_id")
+    show_full_result_count = False
+    readonly_fields = ("reasons",)

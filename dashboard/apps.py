@@ -19,9 +19,11 @@ class DashboardConfig(AppConfig):
 
         # Everyone on staff reads alerts; only admins edit thresholds or close alerts.
         for role in (CUSTOMER_SUCCESS, SELLER_SUPPORT):
-            extend_role_permissions(role, {"dashboard.alert": ("view",), "dashboard.alertthreshold": ("view",)})
+            extend_role_permissions(
+                role, {"dashboard.alert": ("view",), "dashboard.alertthreshold": ("view",), "sellers.listinghealth": ("view",)}
+            )
         extend_role_permissions(
             MARKETPLACE_ADMIN,
             {"dashboard.alert": ("view", "change"), "dashboard.alertthreshold": ("view", "add", "change", "delete"),
-             "dashboard.kpisnapshot": ("view",)},
+             "dashboard.kpisnapshot": ("view",), "sellers.listinghealth": ("view",)},
         )

@@ -471,6 +471,19 @@ def kpi_nps(*, period: Period, segment: Segment = EVERYONE, group_by: str | None
     return _ensure_all_groups(result, group_by, lambda: KpiValue(None))
 
 
+def kpi_underperforming_listing_share(*, period: Period, segment: Segment = EVERYONE, group_by: str | None = None) -> dict[str, KpiValue]:
+    """Share of judged listings that the latest nightly check found underperforming (sellers.listing_health).
+
+    A state, not a flow: the period is ignored and the daily snapshot keeps the history.
+    """
+    if not segment.is_all or group_by is not None:
+        raise ValueError("Underperforming listing share is marketplace-wide; it has no breakdown.")
+    from sellers.listing_health import underperforming_share
+
+    bad, judged = underperforming_share()
+    return {ALL: KpiValue(_pct(bad, judged), bad, judged)}
+
+
 KPIS: dict[str, KpiDefinition] = {
     definition.key: definition
     for definition in [
@@ -496,6 +509,8 @@ KPIS: dict[str, KpiDefinition] = {
                       "Artisans approved in the period."),
         KpiDefinition("average_onboarding_time", "Average onboarding time", "days", False, kpi_average_onboarding_time,
                       GROUP_BY_CHOICES, "Mean days from application to approval, for artisans approved in the period."),
+        KpiDefinition("underperforming_listing_share", "Underperforming listings", "pct", False, kpi_underperforming_listing_share,
+                      (), "Active listings 60+ days old judged underperforming last night ÷ all judged (docs/kpis.md)."),
     ]
 }
 

@@ -52,6 +52,7 @@ def drill_url(kpi: str, period: Period, segment: Segment) -> str | None:
         "average_onboarding_time": lambda: admin_url("sellers_seller_changelist", **_range("approved_at", period), **seller_category),
         "engagement_rate": lambda: admin_url("marketplace_engagementevent_changelist", **_range("occurred_at", period)),
         "nps": lambda: admin_url("feedback_response_changelist", **_range("submitted_at", period)),
+        "underperforming_listing_share": lambda: admin_url("sellers_listinghealth_changelist", is_underperforming__exact="1"),
     }[kpi]()
 
 

@@ -8,4 +8,6 @@ app_name = "dashboard"
 urlpatterns = [
     path("", admin.site.admin_view(views.dashboard_view), name="index"),
     path("export/<slug:table>.csv", admin.site.admin_view(views.export_view), name="export"),
+    path("churn-review/", admin.site.admin_view(views.churn_review_view), name="churn-review"),
+    path("churn-review/<slug:table>.csv", admin.site.admin_view(views.churn_review_export_view), name="churn-review-export"),
 ]

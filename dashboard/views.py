@@ -102,3 +102,63 @@ def export_view(request, table: str):
     writer.writerow(chosen.headers)
     writer.writerows([["" if cell is None else cell for cell in row] for row in chosen.rows])
     return response
+
+
+def _review_params(request):
+    """Week (any day of it, ISO) and team from the query string; errors name the parameter."""
+    from datetime import date
+
+    from casework.models import Team
+
+    errors = []
+    week = None
+    if request.GET.get("week"):
+        try:
+            week = date.fromisoformat(request.GET["week"])
+        except ValueError:
+            errors.append(f"week: {request.GET['week']!r} is not a date (YYYY-MM-DD).")
+    team = request.GET.get("team") or None
+    if team and team not in Team.values:
+        errors.append(f"team: unknown team {team!r}; use one of {', '.join(Team.values)}.")
+        team = None
+    return week, team, errors
+
+
+def churn_review_view(request):
+    from casework.models import Team
+    from dashboard.churn_review import churn_review
+
+    week, team, errors = _review_params(request)
+    review = churn_review(week_start=week, team=team)
+    query = f"week={review.week_start.isoformat()}" + (f"&team={team}" if team else "")
+    context = {
+        **admin.site.each_context(request),
+        "title": f"Weekly churn review: {review.week_start:%d %b} to {review.week_end:%d %b %Y}",
+        "review": review,
+        "errors": errors,
+        "team": team,
+        "teams": Team.choices,
+        "query": query,
+        "previous_week": review.week_start - timedelta(days=7),
+        "next_week": review.week_start + timedelta(days=7),
+        "is_nav_sidebar_enabled": False,
+    }
+    return TemplateResponse(request, "dashboard/churn_review.html", context, status=400 if errors else 200)
+
+
+def churn_review_export_view(request, table: str):
+    from dashboard.churn_review import SECTIONS, churn_review
+
+    week, team, errors = _review_params(request)
+    if errors:
+        return HttpResponse("\n".join(errors) + "\n", status=400, content_type="text/plain; charset=utf-8")
+    if table not in SECTIONS:
+        raise Http404(f"No table {table!r}; tables: {', '.join(SECTIONS)}.")
+    review = churn_review(week_start=week, team=team)
+    chosen = review.tables[table]
+    response = HttpResponse(content_type="text/csv; charset=utf-8")
+    response["Content-Disposition"] = f'attachment; filename="kiln-churn-review-{table}-{review.week_start}.csv"'
+    writer = csv.writer(response)
+    writer.writerow(chosen.headers)
+    writer.writerows([["" if cell is None else cell for cell in row] for row in chosen.rows])
+    return response

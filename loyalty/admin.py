@@ -7,9 +7,13 @@ from django.utils.html import format_html, format_html_join
 
 from core.admin import ReadOnlyAdmin
 from loyalty import badges, selectors, services, simulation, tiers
+from loyalty.competitions import COUNTABLE_KINDS, competition_close, competition_standings
 from loyalty.models import (
     Badge,
     BadgeAward,
+    Competition,
+    CompetitionAward,
+    CompetitionPrize,
     EarningRule,
     LoyaltyMember,
     LoyaltyProgram,
@@ -289,3 +293,74 @@ class LoyaltyMemberAdmin(admin.ModelAdmin):
         context = {**self.admin_site.each_context(request), "title": f"Adjust points for {member.name}", "form": form,
                    "opts": self.model._meta}
         return render(request, "admin/loyalty/form.html", context)
+
+
+# --- Point competitions -------------------------------------------------------------------
+
+
+class CompetitionForm(forms.ModelForm):
+    counted_kinds = forms.MultipleChoiceField(
+        choices=[(k, RuleKind(k).label) for k in COUNTABLE_KINDS],
+        widget=forms.CheckboxSelectMultiple,
+        help_text="Points from these earning-rule kinds count towards the competition.",
+    )
+
+    class Meta:
+        model = Competition
+        fields = ("name", "description", "starts_at", "ends_at", "counted_kinds", "eligible_tier", "eligible_segment")
+
+
+class CompetitionPrizeInline(admin.TabularInline):
+    model = CompetitionPrize
+    extra = 1
+    fields = ("rank", "bonus_points", "reward")
+
+
+@admin.register(Competition)
+class CompetitionAdmin(admin.ModelAdmin):
+    form = CompetitionForm
+    list_display = ("name", "starts_at", "ends_at", "eligible_tier", "eligible_segment", "closed_at")
+    list_filter = ("eligible_segment",)
+    inlines = [CompetitionPrizeInline]
+    readonly_fields = ("closed_at", "standings")
+    actions = ["close_competitions"]
+
+    def get_fields(self, request, obj=None):
+        return [*CompetitionForm.Meta.fields, "closed_at", "standings"]
+
+    def get_readonly_fields(self, request, obj=None):
+        # Once the prizes are paid the rules that decided them stay as they were.
+        if obj is not None and obj.closed_at:
+            return [*CompetitionForm.Meta.fields, "closed_at", "standings"]
+        return self.readonly_fields
+
+    @admin.display(description="Standings (top 20; ties: higher score, then earlier last action, then lower member id)")
+    def standings(self, obj):
+        if obj is None or not obj.pk:
+            return "Save to see standings."
+        rows = competition_standings(competition=obj, limit=20)
+        if not rows:
+            return "No entrants yet."
+        return format_html_join(
+            "", "<div>#{} {} — {} points</div>", ((r["rank"], r["name"], r["score"]) for r in rows)
+        )
+
+    @admin.action(description="Close and pay prizes (safe to repeat)", permissions=["change"])
+    def close_competitions(self, request, queryset):
+        closed, errors = 0, []
+        for competition in queryset:
+            try:
+                competition_close(competition_id=competition.pk)
+                closed += 1
+            except ValidationError as exc:
+                errors.extend(exc.messages)
+        if errors:
+            self.message_user(request, "; ".join(errors), level="error")
+        self.message_user(request, f"{closed} competition(s) closed; prizes are paid once.")
+
+
+@admin.register(CompetitionAward)
+class CompetitionAwardAdmin(LedgerReadOnlyAdmin):
+    list_display = ("competition", "rank", "buyer", "score", "prize", "reward", "note", "awarded_at")
+    list_select_related = ("competition", "buyer", "prize", "reward")
+    list_filter = ("competition",)

@@ -8,6 +8,12 @@ urlpatterns = [
     path("members/<int:buyer_id>/adjustments/", apis.MemberAdjustApi.as_view(), name="loyalty-member-adjust"),
     path("members/<int:buyer_id>/redemptions/", apis.MemberRedeemApi.as_view(), name="loyalty-member-redeem"),
     path("members/<int:buyer_id>/suggestions/", apis.MemberSuggestionsApi.as_view(), name="loyalty-member-suggestions"),
+    path(
+        "members/<int:buyer_id>/reward-recommendations/",
+        apis.MemberRewardRecommendationsApi.as_view(),
+        name="loyalty-member-reward-recommendations",
+    ),
+    path("competitions/<int:competition_id>/standings/", apis.CompetitionStandingsApi.as_view(), name="loyalty-competition-standings"),
     path("leaderboard/", apis.LeaderboardApi.as_view(), name="loyalty-leaderboard"),
     path("power-users/", apis.PowerUsersApi.as_view(), name="loyalty-power-users"),
     path("rules/", apis.RuleCreateApi.as_view(), name="loyalty-rules"),

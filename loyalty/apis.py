@@ -18,6 +18,7 @@ from integrations.authentication import ApiKeyAuthentication
 from integrations.models import ApiKey
 from loyalty import badges, selectors, services, simulation, tiers
 from loyalty.models import Badge, CapPeriod, EarningRule, RuleKind, Segment, Tier
+from loyalty.recommend import member_reward_recommendations
 
 READ_SCOPE, WRITE_SCOPE = "loyalty:read", "loyalty:write"
 
@@ -97,6 +98,16 @@ class MonthRankSerializer(RankSerializer):
     month = serializers.CharField(help_text="YYYY-MM")
 
 
+class RewardRecommendationSerializer(serializers.Serializer):
+    reward_id = serializers.IntegerField()
+    name = serializers.CharField()
+    points_cost = serializers.IntegerField()
+    affordable = serializers.BooleanField(help_text="True: redeemable now; false: affordable soon.")
+    points_short = serializers.IntegerField()
+    interest = serializers.FloatField()
+    why = serializers.CharField()
+
+
 class MemberLeaderboardSerializer(serializers.Serializer):
     overall = RankSerializer()
     month = MonthRankSerializer()
@@ -129,6 +140,7 @@ class MemberSummaryApi(LoyaltyAPIView):
         tier = TierProgressSerializer()
         badges = BadgeSerializer(many=True)
         leaderboard = MemberLeaderboardSerializer()
+        reward_recommendations = RewardRecommendationSerializer(many=True)
 
     @extend_schema(parameters=[MONTH_PARAM], responses=OutputSerializer)
     def get(self, request, buyer_id: int):
@@ -148,6 +160,7 @@ class MemberSummaryApi(LoyaltyAPIView):
                     "overall": selectors.leaderboard_rank(buyer_id=buyer.pk),
                     "month": {"month": month.strftime("%Y-%m"), **selectors.leaderboard_rank(buyer_id=buyer.pk, month=month)},
                 },
+                "reward_recommendations": member_reward_recommendations(buyer_id=buyer.pk, limit=3),
             }
         )
 
@@ -472,3 +485,79 @@ class BadgeThresholdApi(LoyaltyAPIView):
         data = self.InputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         return Response(badges.badge_threshold_analysis(badge=badge, **data.validated_data))
+
+
+class MemberRewardRecommendationsApi(LoyaltyAPIView):
+    """Rewards the member can afford now or soon, ranked by interests (docs/loyalty.md)."""
+
+    class OutputSerializer(serializers.Serializer):
+        results = RewardRecommendationSerializer(many=True)
+
+    @extend_schema(responses=OutputSerializer)
+    def get(self, request, buyer_id: int):
+        from loyalty.recommend import member_reward_recommendations
+
+        buyer = self.buyer(buyer_id)
+        return Response({"results": member_reward_recommendations(buyer_id=buyer.pk)})
+
+
+class CompetitionStandingsApi(LoyaltyAPIView):
+    class OutputSerializer(serializers.Serializer):
+        class RowSerializer(serializers.Serializer):
+            rank = serializers.IntegerField()
+            buyer_id = serializers.IntegerField()
+            name = serializers.CharField()
+            score = serializers.IntegerField()
+            reached_at = serializers.DateTimeField()
+
+        class AwardSerializer(serializers.Serializer):
+            rank = serializers.IntegerField()
+            buyer_id = serializers.IntegerField()
+            score = serializers.IntegerField()
+            bonus_points = serializers.IntegerField()
+            reward = serializers.CharField(allow_null=True)
+            note = serializers.CharField()
+
+        id = serializers.IntegerField()
+        name = serializers.CharField()
+        starts_at = serializers.DateTimeField()
+        ends_at = serializers.DateTimeField()
+        counted_kinds = serializers.ListField(child=serializers.CharField())
+        closed_at = serializers.DateTimeField(allow_null=True)
+        tie_break = serializers.CharField()
+        results = RowSerializer(many=True)
+        awards = AwardSerializer(many=True)
+
+    @extend_schema(
+        parameters=[OpenApiParameter("limit", int, description="How many places (default 50, at most 500).")],
+        responses=OutputSerializer,
+    )
+    def get(self, request, competition_id: int):
+        from loyalty.competitions import competition_standings
+        from loyalty.models import Competition
+
+        competition = get_object_or_404(Competition, pk=competition_id)
+        try:
+            limit = int(request.query_params.get("limit", 50))
+        except ValueError:
+            raise exceptions.ValidationError({"limit": "A whole number between 1 and 500."}) from None
+        if not 1 <= limit <= 500:
+            raise exceptions.ValidationError({"limit": "A whole number between 1 and 500."})
+        awards = competition.awards.select_related("prize", "reward").order_by("rank")
+        return Response(
+            {
+                "id": competition.pk,
+                "name": competition.name,
+                "starts_at": competition.starts_at,
+                "ends_at": competition.ends_at,
+                "counted_kinds": competition.counted_kinds,
+                "closed_at": competition.closed_at,
+                "tie_break": "higher score; then earlier last counted action; then lower member id",
+                "results": competition_standings(competition=competition, limit=limit),
+                "awards": [
+                    {"rank": a.rank, "buyer_id": a.buyer_id, "score": a.score, "bonus_points": a.prize.bonus_points,
+                     "reward": a.reward.name if a.reward else None, "note": a.note}
+                    for a in awards
+                ],
+            }
+        )

@@ -22,6 +22,9 @@ class LoyaltyConfig(AppConfig):
                 "loyalty.tierchange": roles.VIEW,
                 "loyalty.redemption": roles.VIEW,
                 "loyalty.loyaltymember": roles.WORK,
+                "loyalty.competition": configure,
+                "loyalty.competitionprize": configure,
+                "loyalty.competitionaward": roles.VIEW,
             },
         )
         for role in (roles.CUSTOMER_SUCCESS,):
@@ -34,5 +37,7 @@ class LoyaltyConfig(AppConfig):
                     "loyalty.badgeaward": roles.VIEW,
                     "loyalty.tierchange": roles.VIEW,
                     "loyalty.reward": roles.VIEW,
+                    "loyalty.competition": roles.VIEW,
+                    "loyalty.competitionaward": roles.VIEW,
                 },
             )

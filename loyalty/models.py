@@ -171,6 +171,7 @@ class SourceType(models.TextChoices):
     ADJUSTMENT = "adjustment", "Admin adjustment"
     REDEMPTION = "redemption", "Redemption"
     EXPIRY = "expiry", "Expiry"
+    COMPETITION = "competition", "Competition prize"
 
 
 class PointsEntry(models.Model):
@@ -432,3 +433,88 @@ class LoyaltyMember(Buyer):
     class Meta:
         proxy = True
         verbose_name = "loyalty member"
+
+
+# --- Point competitions (loyalty.competitions) ------------------------------------------
+
+
+class Competition(models.Model):
+    """A time-boxed contest: points earned by the counted actions inside the window, ranked."""
+
+    name = models.CharField(max_length=120)
+    description = models.TextField(blank=True)
+    starts_at = models.DateTimeField()
+    ends_at = models.DateTimeField(help_text="Exclusive: actions at or after this moment do not count.")
+    counted_kinds = models.JSONField(
+        default=list, help_text="Earning-rule kinds whose points count, e.g. [\"story_share\", \"review\"]."
+    )
+    eligible_tier = models.ForeignKey(
+        Tier, on_delete=models.PROTECT, null=True, blank=True, related_name="+", help_text="Members at this tier or above."
+    )
+    eligible_segment = models.CharField(max_length=16, choices=Segment.choices, blank=True)
+    closed_at = models.DateTimeField(null=True, blank=True, help_text="Set once, when the prizes were paid.")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-starts_at"]
+        constraints = [
+            models.CheckConstraint(condition=Q(ends_at__gt=F("starts_at")), name="competition_window_ordered"),
+            models.CheckConstraint(
+                condition=Q(closed_at__isnull=True) | Q(closed_at__gte=F("ends_at")), name="competition_closed_after_window"
+            ),
+        ]
+
+    def __str__(self):
+        return self.name
+
+    def clean(self):
+        from loyalty.competitions import competition_validate
+
+        competition_validate(self)
+
+
+class CompetitionPrize(models.Model):
+    competition = models.ForeignKey(Competition, on_delete=models.CASCADE, related_name="prizes")
+    rank = models.PositiveSmallIntegerField(help_text="The finishing position that wins this prize (1 = first).")
+    bonus_points = models.PositiveIntegerField(default=0)
+    reward = models.ForeignKey(Reward, on_delete=models.PROTECT, null=True, blank=True, related_name="+")
+
+    class Meta:
+        ordering = ["competition", "rank"]
+        constraints = [
+            models.UniqueConstraint(fields=["competition", "rank"], name="competition_prize_one_per_rank"),
+            models.CheckConstraint(condition=Q(rank__gte=1), name="competition_prize_rank_positive"),
+            models.CheckConstraint(
+                condition=Q(bonus_points__gt=0) | Q(reward__isnull=False), name="competition_prize_not_empty"
+            ),
+        ]
+
+    def __str__(self):
+        parts = [f"{self.bonus_points} bonus points"] if self.bonus_points else []
+        if self.reward_id:
+            parts.append(str(self.reward))
+        return f"#{self.rank}: " + " and ".join(parts)
+
+
+class CompetitionAward(models.Model):
+    """A prize paid at close. Its id is the ledger source of the bonus, so it is paid once."""
+
+    competition = models.ForeignKey(Competition, on_delete=models.PROTECT, related_name="awards")
+    prize = models.ForeignKey(CompetitionPrize, on_delete=models.PROTECT, related_name="awards")
+    buyer = models.ForeignKey(Buyer, on_delete=models.PROTECT, related_name="competition_awards")
+    rank = models.PositiveSmallIntegerField()
+    score = models.IntegerField()
+    reward = models.ForeignKey(Reward, on_delete=models.PROTECT, null=True, blank=True, related_name="+")
+    note = models.CharField(max_length=255, blank=True)
+    awarded_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["competition", "rank"]
+        constraints = [
+            # Exactly once, whatever retries or concurrent closes do: one award per place, one per member.
+            models.UniqueConstraint(fields=["competition", "rank"], name="competition_award_once_per_rank"),
+            models.UniqueConstraint(fields=["competition", "buyer"], name="competition_award_once_per_member"),
+        ]
+
+    def __str__(self):
+        return f"{self.competition}: #{self.rank} buyer {self.buyer_id}"

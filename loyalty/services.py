@@ -12,6 +12,7 @@ from django.db.models import Exists, F, Min, OuterRef, Sum
 from django.utils import timezone
 
 from core.outbox import outbox_enqueue_many
+from loyalty.recommend import reward_recommendations, rewards_covered
 from core.roles import can_work_team, is_marketplace_admin
 from loyalty.bulk import insert_ignoring_conflicts
 from loyalty.models import (
@@ -499,17 +500,23 @@ def expiry_reminders_send(*, now: datetime | None = None, limit: int = REMINDER_
             .select_related("buyer")
             .order_by("expires_at", "pk")[:limit]
         )
+        # What each member's expiring points would pay for, ranked by their interests (set-based).
+        expiring = {lot.buyer_id: 0 for lot in lots}
+        for lot in lots:
+            expiring[lot.buyer_id] += lot.remaining
+        recommended = reward_recommendations(buyer_ids=list(expiring), now=now, limit=5)
         outbox_enqueue_many(
             [
                 {
                     "dedupe_key": f"loyalty:expiry-reminder:{lot.pk}",
                     "to": lot.buyer.email,
-                    "subject": f"{lot.remaining} points expire on {lot.expires_at:%d %B %Y}",
-                    "body": (
-                        f"Hello {lot.buyer.name},\n\n{lot.remaining} of your points ({lot.reason}) expire on "
-                        f"{lot.expires_at:%d %B %Y}. Redeem them before then so they are not lost.\n"
-                    ),
                     "category": "loyalty_expiry_reminder",
+                    "context": {
+                        "points": lot.remaining,
+                        "expires_on": f"{lot.expires_at:%d %B %Y}",
+                        "reason": lot.reason,
+                        "covers": rewards_covered(rewards=recommended.get(lot.buyer_id, []), points=lot.remaining)[:3],
+                    },
                 }
                 for lot in lots
             ]

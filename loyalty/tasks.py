@@ -60,3 +60,10 @@ def recompute_tiers_task() -> dict:
 @shared_task(name="loyalty.evaluate_badges", acks_late=True)
 def evaluate_badges_task(badge_ids: list[int] | None = None) -> dict:
     return badges.badges_evaluate(badge_ids=badge_ids)
+
+
+@shared_task(name="loyalty.close_competitions", acks_late=True)
+def close_competitions_task() -> int:
+    from loyalty.competitions import competitions_close_due
+
+    return competitions_close_due()

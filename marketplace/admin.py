@@ -1,6 +1,6 @@
 from django.contrib import admin
 
-from marketplace.models import EngagementEvent, Order, OrderLine, Return, Review
+from marketplace.models import EngagementEvent, LateOrderNotice, LateOrderPolicy, Order, OrderLine, Return, Review
 
 
 class OrderLineInline(admin.TabularInline):
@@ -47,3 +47,29 @@ class EngagementEventAdmin(admin.ModelAdmin):
     list_select_related = ("buyer", "seller", "target_seller")
     raw_id_fields = ("buyer", "seller", "target_seller")
     show_full_result_count = False
+
+
+@admin.register(LateOrderPolicy)
+class LateOrderPolicyAdmin(admin.ModelAdmin):
+    list_display = ("__str__", "grace_hours", "lookback_days", "artisan_window_days", "artisan_min_orders", "artisan_late_rate")
+
+    def has_add_permission(self, request):
+        return not LateOrderPolicy.objects.exists()
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(LateOrderNotice)
+class LateOrderNoticeAdmin(admin.ModelAdmin):
+    list_display = ("order", "buyer", "seller", "arm", "detected_at", "message")
+    list_filter = ("arm",)
+    list_select_related = ("order", "buyer", "seller", "message")
+    raw_id_fields = ("order", "buyer", "seller", "message")
+    show_full_result_count = False
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False

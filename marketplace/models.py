@@ -199,3 +199,52 @@ class EngagementEvent(models.Model):
 
     def __str__(self):
         return f"{self.kind} at {self.occurred_at:%Y-%m-%d}"
+
+
+# --- Late-order outreach (marketplace.late_orders, docs/retention.md) -----------------------
+
+
+class LateOrderPolicy(models.Model):
+    """Admin-set rules for late-order outreach (one row)."""
+
+    grace_hours = models.PositiveIntegerField(default=12, help_text="Hours past ship-by before the buyer hears from us.")
+    lookback_days = models.PositiveIntegerField(default=14, help_text="Orders whose ship-by passed longer ago are left alone.")
+    artisan_window_days = models.PositiveIntegerField(default=60, help_text="Window for the artisan's late rate.")
+    artisan_min_orders = models.PositiveIntegerField(default=5, help_text="Orders due in the window before a rate counts.")
+    artisan_late_rate = models.DecimalField(
+        max_digits=5, decimal_places=2, default=20,
+        help_text="Percent of orders due in the window shipped late or still unshipped; at or above it, seller support coaches.",
+    )
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        verbose_name = "late-order policy"
+        verbose_name_plural = "late-order policy"
+        constraints = [
+            models.CheckConstraint(condition=models.Q(pk=1), name="late_order_policy_single_row"),
+            models.CheckConstraint(
+                condition=models.Q(artisan_late_rate__gt=0, artisan_late_rate__lte=100), name="late_order_policy_rate_percent"
+            ),
+            models.CheckConstraint(condition=models.Q(lookback_days__gte=1), name="late_order_policy_lookback_positive"),
+        ]
+
+    def __str__(self):
+        return "Late-order policy"
+
+
+class LateOrderNotice(models.Model):
+    """One late order, seen once: which arm its buyer was in and the message (treated only)."""
+
+    order = models.OneToOneField(Order, on_delete=models.CASCADE, related_name="late_notice")
+    buyer = models.ForeignKey("buyers.Buyer", on_delete=models.CASCADE, related_name="+")
+    seller = models.ForeignKey("sellers.Seller", on_delete=models.CASCADE, related_name="+")
+    arm = models.CharField(max_length=8)
+    detected_at = models.DateTimeField()
+    message = models.ForeignKey("core.OutboxMessage", on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
+
+    class Meta:
+        ordering = ["-detected_at"]
+        indexes = [models.Index(fields=["seller", "detected_at"])]
+
+    def __str__(self):
+        return f"Late order {self.order_id} ({self.arm})"

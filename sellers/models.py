@@ -321,3 +321,27 @@ class InventoryAuditCase(Case):
     class Meta:
         proxy = True
         verbose_name = "inventory audit case"
+
+
+class ListingHealth(models.Model):
+    """The nightly verdict on one listing (sellers.listing_health): underperforming or not, and why."""
+
+    listing = models.OneToOneField(Listing, on_delete=models.CASCADE, primary_key=True, related_name="health")
+    seller = models.ForeignKey(Seller, on_delete=models.CASCADE, related_name="+")
+    category = models.CharField(max_length=32)
+    computed_at = models.DateTimeField()
+    age_days = models.PositiveIntegerField()
+    units_sold = models.PositiveIntegerField(help_text="Units sold in the sales window.")
+    monthly_rate = models.FloatField(help_text="Units per 30 days listed within the sales window.")
+    category_norm = models.FloatField(help_text="Median monthly rate of the category's listings of a similar age.")
+    return_share = models.FloatField(null=True, blank=True)
+    last_sale_at = models.DateTimeField(null=True, blank=True)
+    is_underperforming = models.BooleanField(default=False)
+    reasons = models.JSONField(default=list, blank=True)
+
+    class Meta:
+        verbose_name_plural = "listing health"
+        indexes = [models.Index(fields=["seller", "is_underperforming"]), models.Index(fields=["is_underperforming", "category"])]
+
+    def __str__(self):
+        return f"{self.listing_id}: {'underperforming' if self.is_underperforming else 'ok'}"

@@ -119,6 +119,10 @@ EMAIL_HOST_USER = env_str("EMAIL_HOST_USER", "")
 EMAIL_HOST_PASSWORD = env_str("EMAIL_HOST_PASSWORD", "")
 EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS", default=False)
 DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "Kiln <kiln@localhost>")
+# The outbound policy (core.messaging). Links in emails point here (unsubscribe).
+KILN_PUBLIC_URL = env_str("KILN_PUBLIC_URL", "http://localhost:8000")
+MESSAGING_QUIET_HOURS = True
+
 TEAM_EMAILS = {
     "customer_success": env_str("TEAM_EMAIL_CUSTOMER_SUCCESS", "cs@localhost"),
     "seller_support": env_str("TEAM_EMAIL_SELLER_SUPPORT", "seller-support@localhost"),
@@ -181,6 +185,7 @@ CELERY_TASK_ROUTES = {
     "loyalty.*": {"queue": "recompute"},
     "dashboard.*": {"queue": "recompute"},
     "sellers.*": {"queue": "recompute"},
+    "marketplace.late_order_outreach": {"queue": "recompute"},
 }
 # How long a delivered but unacknowledged task waits before Redis hands it to another worker
 # (the redelivery of a killed worker's chunk). It must exceed the longest task.

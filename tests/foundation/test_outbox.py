@@ -86,7 +86,7 @@ def test_many_messages_are_queued_in_bulk_and_a_dedupe_key_already_queued_is_not
         _enqueue("reminder:1")
     messages = [
         {"dedupe_key": f"reminder:{i}", "to": f"m{i}@example.com", "subject": f"Reminder {i}", "body": "Points expire",
-         "category": "loyalty_expiry_reminder"}
+         "category": "survey_invitation"}
         for i in (1, 2, 3)
     ]
 

@@ -46,6 +46,9 @@ def test_every_loyalty_beat_entry_names_a_registered_task():
     import loyalty.tasks  # noqa: F401 - registers the tasks
 
     entries = {name: e for name, e in collect_beat_schedule().items() if name.startswith("loyalty-")}
-    # Awards, expiry, tiers and badges run in the nightly pipeline; these keep points moving in between.
-    assert {e["task"] for e in entries.values()} == {"loyalty.activate_points", "loyalty.send_expiry_reminders"}
+    # Awards, expiry, tiers and badges run in the nightly pipeline; these keep points moving in between,
+    # and competitions close (and pay) within the hour after their window ends.
+    assert {e["task"] for e in entries.values()} == {
+        "loyalty.activate_points", "loyalty.send_expiry_reminders", "loyalty.close_competitions"
+    }
     assert all(e["task"] in app.tasks for e in entries.values())
