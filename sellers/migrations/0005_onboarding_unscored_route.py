@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('sellers', '0003_default_onboarding_policy'),
+        ('sellers', '0004_listing_health'),
     ]
 
     operations = [
