@@ -6,6 +6,7 @@ from django.urls import path
 from django.utils import timezone
 
 from buyers import audiences, interventions
+from buyers.profile import buyer_360_get
 from buyers.models import (
     Buyer,
     BuyerRetention,
@@ -16,17 +17,22 @@ from buyers.models import (
     RetentionSettings,
     SellerDormancy,
 )
-from core.admin import ReadOnlyAdmin
+from core.admin import Profile360Mixin, ReadOnlyAdmin
 from core.roles import is_marketplace_admin
 
 
 @admin.register(Buyer)
-class BuyerAdmin(admin.ModelAdmin):
-    list_display = ("name", "external_id", "email", "joined_at")
+class BuyerAdmin(Profile360Mixin, admin.ModelAdmin):
+    list_display = ("name_360", "external_id", "email", "joined_at")
+    list_display_links = None
     search_fields = ("=id", "name", "email", "=external_id")
     show_full_result_count = False
     readonly_fields = ("created_at", "updated_at")
     exclude = ("synthetic_cadence_days", "synthetic_churned_at")
+    profile_template = "admin/buyers/buyer/profile_360.html"
+
+    def profile_context(self, buyer):
+        return buyer_360_get(buyer=buyer)
 
 
 @admin.register(BuyerRetention)
