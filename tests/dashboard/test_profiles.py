@@ -127,3 +127,23 @@ def test_missing_page_is_styled_with_a_way_home(client, cs_user, settings):
     response = client.get("/admin/no-such-page/")
 
     assert response.status_code == 404 and 'id="error-404"' in response.content.decode()
+
+
+def test_a_page_of_read_only_fields_has_no_save_button(client, admin_user):
+    from core.factories import OutboxMessageFactory
+
+    message = OutboxMessageFactory()
+    client.force_login(admin_user)
+
+    page = client.get(reverse("admin:core_outboxmessage_change", args=[message.pk])).content.decode()
+
+    assert 'name="_save"' not in page
+
+
+def test_an_editable_page_keeps_its_save_button(client, admin_user):
+    seller = SellerFactory()
+    client.force_login(admin_user)
+
+    page = client.get(reverse("admin:sellers_seller_change", args=[seller.pk])).content.decode()
+
+    assert 'name="_save"' in page
