@@ -53,9 +53,18 @@ def kiln_home_work(context):
         "role_label": role_label,
         "is_admin": is_admin,
         "work": work,
-        "totals": {k: sum(row[k] for row in work) for k in ("open", "overdue", "mine", "unassigned")},
+        "totals": {k: sum(row[k] for row in work) for k in ("open", "overdue", "due_soon", "mine", "unassigned")},
         "case_list": case_list,
         "dashboard_url": reverse("dashboard:index"),
         "alerts": selectors.open_alerts(limit=5) if is_admin else [],
         "shortcuts": _shortcuts(request, dict.fromkeys(shortcut_keys)),
     }
+
+
+@register.inclusion_tag("admin/kiln/menu.html", takes_context=True)
+def kiln_menu(context, compact=False):
+    from dashboard.navigation import role_menu
+
+    request = context["request"]
+    menu = role_menu(user=request.user, available_apps=context.get("available_apps") or context.get("app_list"))
+    return {**menu, "compact": compact, "current": request.path}
