@@ -6,7 +6,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 
-from casework.admin_workbench import CaseWorkbenchMixin
+from casework.admin_workbench import CaseWorkbenchMixin, SessionChoiceField, plural
 from casework.models import CaseKind
 from core.admin import Profile360Mixin
 from sellers import services
@@ -24,7 +24,7 @@ from sellers.models import (
     WorkshopSession,
 )
 from sellers.profile import seller_360_get
-from sellers.selectors import onboarding_kpis
+from sellers.selectors import onboarding_kpis, workshop_sessions_with_seats
 
 ONBOARDING_KINDS = (CaseKind.ONBOARDING_REVIEW, CaseKind.ONBOARDING_CALL, CaseKind.WORKSHOP_ASSIGNMENT)
 
@@ -110,7 +110,7 @@ class ListingAdmin(admin.ModelAdmin):
     list_filter = ("category", "is_seasonal", "is_active")
     list_select_related = ("seller",)
     search_fields = ("title", "=external_id", "seller__name", "=seller__external_id")
-    raw_id_fields = ("seller",)
+    autocomplete_fields = ("seller",)
     show_full_result_count = False
 
 
@@ -235,11 +235,16 @@ class WorkshopAssignmentInline(admin.TabularInline):
 @admin.register(WorkshopSession)
 class WorkshopSessionAdmin(admin.ModelAdmin):
     form = WorkshopSessionForm
-    list_display = ("workshop", "starts_at", "format", "capacity", "booked", "seats_left")
+    list_display = ("workshop", "starts_at", "format", "capacity", "booked", "seats_left", "attendance_link")
     list_filter = ("format", "workshop")
     list_select_related = ("workshop",)
     date_hierarchy = "starts_at"
     inlines = [WorkshopAssignmentInline]
+
+    @admin.display(description="seats")
+    def attendance_link(self, session):
+        url = reverse("admin:sellers_workshopassignment_changelist") + f"?session__id__exact={session.pk}"
+        return format_html('<a href="{}">Seats and attendance</a>', url)
 
     def save_model(self, request, obj, form, change):
         if not change:
@@ -255,9 +260,15 @@ class WorkshopSessionAdmin(admin.ModelAdmin):
 
 
 class WorkshopAssignmentForm(forms.ModelForm):
+    session = SessionChoiceField(queryset=WorkshopSession.objects.none(), empty_label="— choose a session with free seats —")
+
     class Meta:
         model = WorkshopAssignment
         fields = ("session", "seller")
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["session"].queryset = workshop_sessions_with_seats()
 
     def clean(self):
         cleaned = super().clean()
@@ -274,7 +285,7 @@ class WorkshopAssignmentAdmin(admin.ModelAdmin):
     list_filter = ("status", "outcome", "session__workshop")
     list_select_related = ("seller", "session__workshop", "assigned_by")
     search_fields = ("seller__name", "=seller__external_id", "seller__email")
-    raw_id_fields = ("seller",)
+    autocomplete_fields = ("seller",)
     show_full_result_count = False
     actions = ["mark_passed", "mark_needs_followup", "mark_no_show", "cancel_seats"]
 
@@ -296,7 +307,8 @@ class WorkshopAssignmentAdmin(admin.ModelAdmin):
                 done += 1
             except (ValidationError, PermissionDenied) as exc:
                 self.message_user(request, f"{assignment}: {'; '.join(getattr(exc, 'messages', [str(exc)]))}", level=messages.ERROR)
-        self.message_user(request, f"Recorded attendance for {done} seat(s).")
+        if done:
+            self.message_user(request, f"Attendance recorded for {plural(done, 'seat')}.")
 
     @admin.action(description="Attended: passed", permissions=["change"])
     def mark_passed(self, request, queryset):
@@ -316,7 +328,7 @@ class WorkshopAssignmentAdmin(admin.ModelAdmin):
         for assignment in queryset.filter(status=AssignmentStatus.ASSIGNED):
             services.workshop_assignment_cancel(assignment=assignment, actor=request.user)
             done += 1
-        self.message_user(request, f"Cancelled {done} seat(s).")
+        self.message_user(request, f"Cancelled {plural(done, 'seat')}; the seats are free again.")
 
 
 # --- Queues -----------------------------------------------------------------------------
