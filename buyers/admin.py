@@ -2,8 +2,9 @@ from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
 from django.http import StreamingHttpResponse
 from django.template.response import TemplateResponse
-from django.urls import path
+from django.urls import path, reverse
 from django.utils import timezone
+from django.utils.html import format_html
 
 from buyers import audiences, interventions
 from buyers.profile import buyer_360_get
@@ -124,12 +125,20 @@ class CampaignAudienceAdmin(admin.ModelAdmin):
 
 @admin.register(InterventionAssignment)
 class InterventionAssignmentAdmin(ReadOnlyAdmin):
-    list_display = ("kind", "arm", "buyer", "seller", "flagged_at", "window_ends_at", "case")
+    list_display = ("kind", "arm", "buyer", "seller", "flagged_at", "window_ends_at", "case_link")
     list_filter = ("kind", "arm")
+    # The case column names the case by number and kind only: its subject is already in this row.
     list_select_related = ("buyer", "seller", "case")
     search_fields = ("=buyer__id", "buyer__name", "buyer__email", "=seller__id", "seller__name", "seller__email")
     show_full_result_count = False
     change_list_template = "admin/buyers/interventionassignment/change_list.html"
+
+    @admin.display(description="case", ordering="case")
+    def case_link(self, assignment):
+        if assignment.case_id is None:
+            return "—"
+        url = reverse("admin:casework_case_change", args=[assignment.case_id])
+        return format_html('<a href="{}">#{} {}</a>', url, assignment.case_id, assignment.case.get_kind_display())
 
     def get_urls(self):
         custom = [path("impact/", self.admin_site.admin_view(self.impact_view), name="buyers_intervention_impact")]
