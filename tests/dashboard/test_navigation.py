@@ -13,9 +13,9 @@ pytestmark = pytest.mark.django_db
 
 def _menu_entries(body: str) -> tuple[int, int]:
     menu = body[body.index('id="kiln-menu"'):]
-    menu = menu[: menu.index("</nav>")]
-    main, _, more = menu.partition('class="kiln-nav-more"')
-    return len(re.findall(r"<li class=\"model-", main)), len(re.findall(r"<li>", more))
+    main, _, more = menu.partition('kiln-nav-more')
+    more = more[: more.index("</details>")]
+    return len(re.findall(r"<tr class=\"model-", main)), len(re.findall(r"<tr class=\"more-", more))
 
 
 @pytest.mark.parametrize("who", ["cs_user", "support_user", "admin_user"])
