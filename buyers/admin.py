@@ -18,6 +18,7 @@ from buyers.models import (
     RetentionSettings,
     SellerDormancy,
 )
+from core import formatting
 from core.admin import Profile360Mixin, ReadOnlyAdmin
 from core.roles import is_marketplace_admin
 
@@ -39,13 +40,33 @@ class BuyerAdmin(Profile360Mixin, admin.ModelAdmin):
 @admin.register(BuyerRetention)
 class BuyerRetentionAdmin(ReadOnlyAdmin):
     list_display = (
-        "buyer", "segment", "churn_band", "churn_probability", "p_alive", "clv", "cadence_state", "days_since_last_order", "computed_at",
+        "buyer_link", "segment", "churn_band", "churn_risk", "alive", "clv_money", "cadence_state", "days_since", "computed_at",
     )
     list_filter = ("segment", "churn_band", "cadence_state")
     list_select_related = ("buyer", "top_seller")
     search_fields = ("=buyer__id", "buyer__name", "buyer__email", "=buyer__external_id")
     show_full_result_count = False
     ordering = ("-churn_probability",)
+
+    @admin.display(description="buyer", ordering="buyer__name")
+    def buyer_link(self, row):
+        return format_html('<a href="{}">{}</a>', reverse("admin:buyers_buyer_360", args=[row.buyer_id]), row.buyer.name)
+
+    @admin.display(description="churn risk", ordering="churn_probability")
+    def churn_risk(self, row):
+        return formatting.percent(row.churn_probability, 1)
+
+    @admin.display(description="P(alive)", ordering="p_alive")
+    def alive(self, row):
+        return formatting.percent(row.p_alive, 1)
+
+    @admin.display(description="CLV", ordering="clv")
+    def clv_money(self, row):
+        return formatting.money(row.clv)
+
+    @admin.display(description="days since last order", ordering="days_since_last_order")
+    def days_since(self, row):
+        return formatting.decimal(row.days_since_last_order, 0)
 
 
 @admin.register(BuyerSegmentChange)

@@ -147,3 +147,12 @@ def test_an_editable_page_keeps_its_save_button(client, admin_user):
     page = client.get(reverse("admin:sellers_seller_change", args=[seller.pk])).content.decode()
 
     assert 'name="_save"' in page
+
+
+def test_the_retention_list_shows_percentages_and_money(client, cs_user):
+    BuyerRetentionFactory(churn_probability=0.9954116121248251, p_alive=0.5, clv="99.5")
+    client.force_login(cs_user)
+
+    page = client.get(reverse("admin:buyers_buyerretention_changelist")).content.decode()
+
+    assert "99.5%" in page and "50.0%" in page and "$99.50" in page and "0.9954116121248251" not in page
