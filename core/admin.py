@@ -1,6 +1,5 @@
 from django.contrib import admin
 from django.core.exceptions import PermissionDenied
-from django.http import HttpResponseRedirect
 from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
@@ -59,10 +58,9 @@ class Profile360Mixin:
         return format_html('<a href="{}">{}</a>', url, obj.name)
 
     def change_view(self, request, object_id, form_url="", extra_context=None):
-        # Staff who only read get the full picture rather than a form of read-only fields.
-        if str(object_id).isdigit() and not self.has_change_permission(request):
-            return HttpResponseRedirect(reverse(f"admin:{self.opts.app_label}_{self.opts.model_name}_360", args=[object_id]))
-        return super().change_view(request, object_id, form_url, extra_context)
+        # The edit page links to the full picture, which is where staff who only read want to be.
+        profile = reverse(f"admin:{self.opts.app_label}_{self.opts.model_name}_360", args=[object_id]) if str(object_id).isdigit() else None
+        return super().change_view(request, object_id, form_url, {**(extra_context or {}), "profile_url": profile})
 
 
 @admin.register(OutboxMessage)
