@@ -228,6 +228,9 @@ class WorkshopAssignmentInline(admin.TabularInline):
     fields = ("seller", "status", "outcome", "assigned_by", "assigned_at")
     readonly_fields = fields
 
+    def get_queryset(self, request):
+        return super().get_queryset(request).select_related("seller", "assigned_by")
+
     def has_add_permission(self, request, obj=None):
         return False
 
@@ -268,7 +271,8 @@ class WorkshopAssignmentForm(forms.ModelForm):
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        self.fields["session"].queryset = workshop_sessions_with_seats()
+        if "session" in self.fields:  # read-only once the seat exists
+            self.fields["session"].queryset = workshop_sessions_with_seats()
 
     def clean(self):
         cleaned = super().clean()
