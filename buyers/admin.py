@@ -152,6 +152,7 @@ class InterventionAssignmentAdmin(ReadOnlyAdmin):
     list_select_related = ("buyer", "seller", "case")
     search_fields = ("=buyer__id", "buyer__name", "buyer__email", "=seller__id", "seller__name", "seller__email")
     show_full_result_count = False
+    list_per_page = 50
     change_list_template = "admin/buyers/interventionassignment/change_list.html"
 
     @admin.display(description="case", ordering="case")
