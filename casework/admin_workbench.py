@@ -201,7 +201,7 @@ class CaseWorkbenchMixin:
 
     # --- many cases, from a queue ------------------------------------------------------
     def _report(self, request, verb_past: str, done: int, problems: list[str]):
-        self.message_user(request, f"{verb_past} {plural(done, 'case')}." , level=messages.SUCCESS if done else messages.WARNING)
+        self.message_user(request, f"{verb_past} {plural(done, 'case')}.", level=messages.SUCCESS if done else messages.WARNING)
         for problem in problems[:20]:
             self.message_user(request, problem, level=messages.WARNING)
         if len(problems) > 20:

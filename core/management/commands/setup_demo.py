@@ -94,7 +94,6 @@ class Command(BaseCommand):
         def step(index):
             return Step(self.stdout, index + 1, total, steps[index], tty)
 
-        summary = []
         current = step(0)
         if Seller.objects.exists():
             current.finish("kept the marketplace already in the database")
@@ -129,8 +128,8 @@ class Command(BaseCommand):
         current = step(7)
         logins = demo.demo_users_create(password=password)
         current.finish()
-        summary.append(f"Demo ready in {time.monotonic() - started:.0f}s. Back-office: http://127.0.0.1:8000/admin/")
-        self.stdout.write(self.style.SUCCESS(summary[0]))
+        self.stdout.write(self.style.SUCCESS(f"Demo ready in {time.monotonic() - started:.0f}s. "
+                                             "Back-office: http://127.0.0.1:8000/admin/"))
         for login in logins:
             self.stdout.write(f"  {login.role:<18} username: {login.username:<8} password: {login.password}")
         self.stdout.write("Running `make demo` again keeps all of this; `python manage.py setup_demo --reset` rebuilds it.")
