@@ -2,10 +2,12 @@ from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
 from django.http import StreamingHttpResponse
 from django.template.response import TemplateResponse
-from django.urls import path
+from django.urls import path, reverse
 from django.utils import timezone
+from django.utils.html import format_html
 
 from buyers import audiences, interventions
+from buyers.profile import buyer_360_get
 from buyers.models import (
     Buyer,
     BuyerRetention,
@@ -16,29 +18,55 @@ from buyers.models import (
     RetentionSettings,
     SellerDormancy,
 )
-from core.admin import ReadOnlyAdmin
+from core import formatting
+from core.admin import Profile360Mixin, ReadOnlyAdmin
 from core.roles import is_marketplace_admin
 
 
 @admin.register(Buyer)
-class BuyerAdmin(admin.ModelAdmin):
-    list_display = ("name", "external_id", "email", "joined_at")
+class BuyerAdmin(Profile360Mixin, admin.ModelAdmin):
+    list_display = ("name_360", "external_id", "email", "joined_at")
+    list_display_links = None
     search_fields = ("=id", "name", "email", "=external_id")
     show_full_result_count = False
     readonly_fields = ("created_at", "updated_at")
     exclude = ("synthetic_cadence_days", "synthetic_churned_at")
+    profile_template = "admin/buyers/buyer/profile_360.html"
+
+    def profile_context(self, buyer):
+        return buyer_360_get(buyer=buyer)
 
 
 @admin.register(BuyerRetention)
 class BuyerRetentionAdmin(ReadOnlyAdmin):
     list_display = (
-        "buyer", "segment", "churn_band", "churn_probability", "p_alive", "clv", "cadence_state", "days_since_last_order", "computed_at",
+        "buyer_link", "segment", "churn_band", "churn_risk", "alive", "clv_money", "cadence_state", "days_since", "computed_at",
     )
     list_filter = ("segment", "churn_band", "cadence_state")
     list_select_related = ("buyer", "top_seller")
     search_fields = ("=buyer__id", "buyer__name", "buyer__email", "=buyer__external_id")
     show_full_result_count = False
     ordering = ("-churn_probability",)
+
+    @admin.display(description="buyer", ordering="buyer__name")
+    def buyer_link(self, row):
+        return format_html('<a href="{}">{}</a>', reverse("admin:buyers_buyer_360", args=[row.buyer_id]), row.buyer.name)
+
+    @admin.display(description="churn risk", ordering="churn_probability")
+    def churn_risk(self, row):
+        return formatting.percent(row.churn_probability, 1)
+
+    @admin.display(description="P(alive)", ordering="p_alive")
+    def alive(self, row):
+        return formatting.percent(row.p_alive, 1)
+
+    @admin.display(description="CLV", ordering="clv")
+    def clv_money(self, row):
+        return formatting.money(row.clv)
+
+    @admin.display(description="days since last order", ordering="days_since_last_order")
+    def days_since(self, row):
+        return formatting.decimal(row.days_since_last_order, 0)
 
 
 @admin.register(BuyerSegmentChange)
@@ -118,12 +146,21 @@ class CampaignAudienceAdmin(admin.ModelAdmin):
 
 @admin.register(InterventionAssignment)
 class InterventionAssignmentAdmin(ReadOnlyAdmin):
-    list_display = ("kind", "arm", "buyer", "seller", "flagged_at", "window_ends_at", "case")
+    list_display = ("kind", "arm", "buyer", "seller", "flagged_at", "window_ends_at", "case_link")
     list_filter = ("kind", "arm")
+    # The case column names the case by number and kind only: its subject is already in this row.
     list_select_related = ("buyer", "seller", "case")
     search_fields = ("=buyer__id", "buyer__name", "buyer__email", "=seller__id", "seller__name", "seller__email")
     show_full_result_count = False
+    list_per_page = 50
     change_list_template = "admin/buyers/interventionassignment/change_list.html"
+
+    @admin.display(description="case", ordering="case")
+    def case_link(self, assignment):
+        if assignment.case_id is None:
+            return "—"
+        url = reverse("admin:casework_case_change", args=[assignment.case_id])
+        return format_html('<a href="{}">#{} {}</a>', url, assignment.case_id, assignment.case.get_kind_display())
 
     def get_urls(self):
         custom = [path("impact/", self.admin_site.admin_view(self.impact_view), name="buyers_intervention_impact")]

@@ -97,27 +97,41 @@ def cases_open_many(*, kind: str, subject: str, openings: list[tuple[int, str, d
     return result
 
 
+def case_owner_message(case: Case) -> str:
+    """Whose case this is, for staff of another team who reach it."""
+    return (f"Case #{case.pk} ({case.get_kind_display()}) belongs to the {case.get_team_display()} team. "
+            f"Ask them, or a marketplace admin, to work it.")
+
+
 def _ensure_can_act(case: Case, user) -> None:
     if not can_work_team(user, case.team):
-        raise PermissionDenied(f"You do not work the {case.get_team_display()} queue.")
+        raise PermissionDenied(case_owner_message(case))
 
 
-def _ensure_active(case: Case) -> None:
+def case_ensure_active(case: Case) -> None:
     if case.status not in ACTIVE_STATUSES:
-        raise ValidationError(f"Case #{case.pk} is already {case.get_status_display().lower()}.")
+        # Usually a stale page: someone else closed the case after it was loaded.
+        closer = case.history.filter(action=case.status).select_related("actor").last()
+        by = f" by {closer.actor}" if closer and closer.actor else ""
+        raise ValidationError(
+            f"Case #{case.pk} was already {case.get_status_display().lower()}{by}; nothing was changed."
+        )
 
 
 @transaction.atomic
 def case_assign(*, case: Case, assignee, actor) -> Case:
     case = Case.objects.select_for_update().get(pk=case.pk)
     _ensure_can_act(case, actor)
-    _ensure_active(case)
+    case_ensure_active(case)
     if assignee is not None and not can_work_team(assignee, case.team):
         raise ValidationError(f"{assignee} is not on the {case.get_team_display()} team.")
     previous = case.assignee
     case.assignee = assignee
     if case.status == CaseStatus.OPEN and assignee is not None:
         case.status = CaseStatus.IN_PROGRESS
+    elif assignee is None:
+        # Back in the team's unassigned queue for someone else to pick up.
+        case.status = CaseStatus.OPEN
     case.save(update_fields=["assignee", "status", "updated_at"])
     _record(case, actor=actor, action="assigned", field="assignee", from_value=previous, to_value=assignee).save()
     return case
@@ -125,20 +139,25 @@ def case_assign(*, case: Case, assignee, actor) -> Case:
 
 @transaction.atomic
 def case_assign_many(*, case_ids: list[int], assignee, actor) -> int:
-    """Assign several cases at once; cases the actor may not work are skipped, not half-done."""
+    """Assign (or, with ``assignee=None``, unassign) several cases at once.
+
+    Cases the actor may not work are skipped, not half-done.
+    """
     cases = list(
         Case.objects.select_for_update(of=("self",))
         .filter(pk__in=case_ids, status__in=ACTIVE_STATUSES)
         .select_related("assignee")
         .order_by("pk")
     )
-    workable = [case for case in cases if can_work_team(actor, case.team) and can_work_team(assignee, case.team)]
+    workable = [
+        case for case in cases
+        if can_work_team(actor, case.team) and (assignee is None or can_work_team(assignee, case.team))
+    ]
     events = []
     for case in workable:
         events.append(_record(case, actor=actor, action="assigned", field="assignee", from_value=case.assignee, to_value=assignee))
         case.assignee = assignee
-        if case.status == CaseStatus.OPEN:
-            case.status = CaseStatus.IN_PROGRESS
+        case.status = CaseStatus.IN_PROGRESS if assignee is not None else CaseStatus.OPEN
         case.updated_at = timezone.now()
     Case.objects.bulk_update(workable, ["assignee", "status", "updated_at"])
     CaseEvent.objects.bulk_create(events)
@@ -147,7 +166,7 @@ def case_assign_many(*, case_ids: list[int], assignee, actor) -> int:
 
 def _close(case: Case, *, status: str, outcome: str, note: str, actor) -> Case:
     _ensure_can_act(case, actor)
-    _ensure_active(case)
+    case_ensure_active(case)
     previous = case.status
     case.status = status
     case.outcome = outcome

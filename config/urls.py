@@ -2,6 +2,8 @@ from django.contrib import admin
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
+from dashboard.search import search_view
+
 api_v1 = [
     path("", include("core.api_urls")),
     path("integrations/", include("integrations.api_urls")),
@@ -20,6 +22,7 @@ admin.site.index_title = "Today's work"
 urlpatterns = [
     path("", include("core.urls")),
     path("admin/dashboard/", include("dashboard.urls")),
+    path("admin/search/", admin.site.admin_view(search_view), name="kiln_search"),
     path("admin/", admin.site.urls),
     path("api/v1/", include(api_v1)),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),

@@ -1,4 +1,9 @@
 from django.contrib import admin
+from django.core.exceptions import PermissionDenied
+from django.shortcuts import get_object_or_404
+from django.template.response import TemplateResponse
+from django.urls import path, reverse
+from django.utils.html import format_html
 
 from django.utils.html import format_html
 
@@ -28,6 +33,46 @@ class ReadOnlyAdmin(admin.ModelAdmin):
 
     def has_delete_permission(self, request, obj=None):
         return False
+
+
+class Profile360Mixin:
+    """A read-only "full picture" page per row, which the list and every case link to."""
+
+    profile_template = ""
+
+    def profile_context(self, obj) -> dict:  # pragma: no cover - each admin supplies its own
+        raise NotImplementedError
+
+    def get_urls(self):
+        name = f"{self.opts.app_label}_{self.opts.model_name}_360"
+        return [path("<int:object_id>/360/", self.admin_site.admin_view(self.profile_view), name=name), *super().get_urls()]
+
+    def profile_view(self, request, object_id: int):
+        if not self.has_view_permission(request):
+            raise PermissionDenied
+        obj = get_object_or_404(self.get_profile_queryset(), pk=object_id)
+        context = {
+            **self.admin_site.each_context(request),
+            **self.profile_context(obj),
+            "title": str(obj),
+            "opts": self.opts,
+            "original": obj,
+            "can_edit": self.has_change_permission(request, obj),
+        }
+        return TemplateResponse(request, self.profile_template, context)
+
+    def get_profile_queryset(self):
+        return self.model._default_manager.all()
+
+    @admin.display(description="name", ordering="name")
+    def name_360(self, obj):
+        url = reverse(f"admin:{self.opts.app_label}_{self.opts.model_name}_360", args=[obj.pk])
+        return format_html('<a href="{}">{}</a>', url, obj.name)
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        # The edit page links to the full picture, which is where staff who only read want to be.
+        profile = reverse(f"admin:{self.opts.app_label}_{self.opts.model_name}_360", args=[object_id]) if str(object_id).isdigit() else None
+        return super().change_view(request, object_id, form_url, {**(extra_context or {}), "profile_url": profile})
 
 
 @admin.register(OutboxMessage)

@@ -59,6 +59,11 @@ def _levels(stages: list[Stage]) -> list[int]:
     return sorted({stage.level for stage in stages})
 
 
+def pipeline_level_count() -> int:
+    """How many levels a run goes through (for progress bars)."""
+    return len(_levels(_stages()))
+
+
 def _peak_rss_mb() -> float:
     """This process's peak resident memory in MB.
 

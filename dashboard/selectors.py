@@ -201,6 +201,7 @@ def queue_counts(*, user, now=None) -> list[dict]:
         .annotate(
             open=Count("pk"),
             overdue=Count("pk", filter=Q(due_at__lt=now)),
+            due_soon=Count("pk", filter=Q(due_at__gte=now, due_at__lt=now + timedelta(days=1))),
             mine=Count("pk", filter=Q(assignee_id=user.pk)),
             unassigned=Count("pk", filter=Q(assignee__isnull=True)),
         )
@@ -245,7 +246,7 @@ def latest_snapshot_date() -> date | None:
 
 
 def home_work(*, user, now=None) -> list[dict]:
-    """The user's teams' active cases by kind: open, overdue, mine, unassigned. One query."""
+    """The user's teams' active cases by kind: open, overdue, due within a day, mine, unassigned. One query."""
     now = now or timezone.now()
     teams = visible_teams(user)
     rows = (
@@ -254,6 +255,7 @@ def home_work(*, user, now=None) -> list[dict]:
         .annotate(
             open=Count("pk"),
             overdue=Count("pk", filter=Q(due_at__lt=now)),
+            due_soon=Count("pk", filter=Q(due_at__gte=now, due_at__lt=now + timedelta(days=1))),
             mine=Count("pk", filter=Q(assignee_id=user.pk)),
             unassigned=Count("pk", filter=Q(assignee__isnull=True)),
         )

@@ -346,5 +346,5 @@ class SurveyInvitationAdmin(admin.ModelAdmin):
 
 
 admin.site.register(ResponseTheme, list_display=("response", "theme", "origin", "confidence"),
-                    list_filter=("origin", "theme"), raw_id_fields=("response",), list_select_related=("theme", "response"),
+                    list_filter=("origin", "theme"), raw_id_fields=("response",), list_select_related=("theme", "response__source"),
                     show_full_result_count=False)

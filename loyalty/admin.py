@@ -61,11 +61,42 @@ class TierAdmin(admin.ModelAdmin):
     form = TierForm
     list_display = ("name", "code", "rank", "threshold", "multiplier", "member_count")
     ordering = ("rank",)
+    readonly_fields = ("preview",)
+    change_list_template = "admin/loyalty/tier/change_list.html"
 
     def get_queryset(self, request):
         from django.db.models import Count
 
         return super().get_queryset(request).annotate(n_members=Count("members"))
+
+    @staticmethod
+    def _preview():
+        """Members per tier now, and where the saved thresholds put them at the next recompute."""
+        configured = [{"code": t.code, "name": t.name, "rank": t.rank, "threshold": t.threshold, "multiplier": t.multiplier}
+                      for t in Tier.objects.order_by("rank")]
+        if not configured:
+            return None
+        try:
+            result = tiers.tiers_preview(tiers=configured)
+        except ValidationError:
+            return None
+        names = {t["code"]: t["name"] for t in configured}
+        return {**result, "rows": [{**row, "name": names[row["code"]]} for row in result["tiers"]]}
+
+    @admin.display(description="tier preview")
+    def preview(self, obj):
+        result = self._preview()
+        if result is None:
+            return "—"
+        return format_html(
+            "<table id='tier-preview'><tr><th>Tier</th><th>Threshold</th><th>Members now</th><th>After the next recompute</th></tr>{}</table>",
+            format_html_join("", "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+                             ((r["name"], r["threshold"], r["members_now"], r["members_after_recompute"]) for r in result["rows"])),
+        )
+
+    def changelist_view(self, request, extra_context=None):
+        extra_context = {**(extra_context or {}), "tier_preview": self.preview(None)}
+        return super().changelist_view(request, extra_context=extra_context)
 
     @admin.display(description="members", ordering="n_members")
     def member_count(self, obj):

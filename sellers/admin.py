@@ -6,9 +6,9 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 
-from casework.models import ACTIVE_STATUSES, CaseKind
-from casework.services import case_assign_many
-from core.roles import is_marketplace_admin, user_teams
+from casework.admin_workbench import CaseWorkbenchMixin, SessionChoiceField, plural
+from casework.models import CaseKind
+from core.admin import Profile360Mixin
 from sellers import services
 from sellers.models import (
     AssignmentStatus,
@@ -23,7 +23,8 @@ from sellers.models import (
     WorkshopOutcome,
     WorkshopSession,
 )
-from sellers.selectors import onboarding_kpis
+from sellers.profile import seller_360_get
+from sellers.selectors import onboarding_kpis, workshop_sessions_with_seats
 
 ONBOARDING_KINDS = (CaseKind.ONBOARDING_REVIEW, CaseKind.ONBOARDING_CALL, CaseKind.WORKSHOP_ASSIGNMENT)
 
@@ -54,8 +55,10 @@ class OnboardingDecisionInline(admin.TabularInline):
 
 
 @admin.register(Seller)
-class SellerAdmin(admin.ModelAdmin):
-    list_display = ("name", "external_id", "craft_category", "onboarding_status", "current_score", "is_seasonal", "applied_at")
+class SellerAdmin(Profile360Mixin, admin.ModelAdmin):
+    profile_template = "admin/sellers/seller/profile_360.html"
+    list_display_links = None
+    list_display = ("name_360", "external_id", "craft_category", "onboarding_status", "current_score", "is_seasonal", "applied_at")
     list_filter = ("craft_category", "onboarding_status", "is_seasonal")
     list_select_related = ("score",)
     search_fields = ("=id", "name", "email", "=external_id")
@@ -63,6 +66,12 @@ class SellerAdmin(admin.ModelAdmin):
     readonly_fields = ("created_at", "updated_at", "current_score", "score_reasons", "score_trend", "score_model")
     exclude = ("synthetic_quality",)
     inlines = [OnboardingDecisionInline]
+
+    def get_profile_queryset(self):
+        return Seller.objects.select_related("score__model_version", "dormancy")
+
+    def profile_context(self, seller):
+        return seller_360_get(seller=seller)
 
     def _score(self, seller):
         try:
@@ -101,7 +110,7 @@ class ListingAdmin(admin.ModelAdmin):
     list_filter = ("category", "is_seasonal", "is_active")
     list_select_related = ("seller",)
     search_fields = ("title", "=external_id", "seller__name", "=seller__external_id")
-    raw_id_fields = ("seller",)
+    autocomplete_fields = ("seller",)
     show_full_result_count = False
 
 
@@ -219,6 +228,9 @@ class WorkshopAssignmentInline(admin.TabularInline):
     fields = ("seller", "status", "outcome", "assigned_by", "assigned_at")
     readonly_fields = fields
 
+    def get_queryset(self, request):
+        return super().get_queryset(request).select_related("seller", "assigned_by")
+
     def has_add_permission(self, request, obj=None):
         return False
 
@@ -226,11 +238,16 @@ class WorkshopAssignmentInline(admin.TabularInline):
 @admin.register(WorkshopSession)
 class WorkshopSessionAdmin(admin.ModelAdmin):
     form = WorkshopSessionForm
-    list_display = ("workshop", "starts_at", "format", "capacity", "booked", "seats_left")
+    list_display = ("workshop", "starts_at", "format", "capacity", "booked", "seats_left", "attendance_link")
     list_filter = ("format", "workshop")
     list_select_related = ("workshop",)
     date_hierarchy = "starts_at"
     inlines = [WorkshopAssignmentInline]
+
+    @admin.display(description="seats")
+    def attendance_link(self, session):
+        url = reverse("admin:sellers_workshopassignment_changelist") + f"?session__id__exact={session.pk}"
+        return format_html('<a href="{}">Seats and attendance</a>', url)
 
     def save_model(self, request, obj, form, change):
         if not change:
@@ -246,9 +263,16 @@ class WorkshopSessionAdmin(admin.ModelAdmin):
 
 
 class WorkshopAssignmentForm(forms.ModelForm):
+    session = SessionChoiceField(queryset=WorkshopSession.objects.none(), empty_label="— choose a session with free seats —")
+
     class Meta:
         model = WorkshopAssignment
         fields = ("session", "seller")
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        if "session" in self.fields:  # read-only once the seat exists
+            self.fields["session"].queryset = workshop_sessions_with_seats()
 
     def clean(self):
         cleaned = super().clean()
@@ -265,7 +289,7 @@ class WorkshopAssignmentAdmin(admin.ModelAdmin):
     list_filter = ("status", "outcome", "session__workshop")
     list_select_related = ("seller", "session__workshop", "assigned_by")
     search_fields = ("seller__name", "=seller__external_id", "seller__email")
-    raw_id_fields = ("seller",)
+    autocomplete_fields = ("seller",)
     show_full_result_count = False
     actions = ["mark_passed", "mark_needs_followup", "mark_no_show", "cancel_seats"]
 
@@ -287,7 +311,8 @@ class WorkshopAssignmentAdmin(admin.ModelAdmin):
                 done += 1
             except (ValidationError, PermissionDenied) as exc:
                 self.message_user(request, f"{assignment}: {'; '.join(getattr(exc, 'messages', [str(exc)]))}", level=messages.ERROR)
-        self.message_user(request, f"Recorded attendance for {done} seat(s).")
+        if done:
+            self.message_user(request, f"Attendance recorded for {plural(done, 'seat')}.")
 
     @admin.action(description="Attended: passed", permissions=["change"])
     def mark_passed(self, request, queryset):
@@ -307,52 +332,25 @@ class WorkshopAssignmentAdmin(admin.ModelAdmin):
         for assignment in queryset.filter(status=AssignmentStatus.ASSIGNED):
             services.workshop_assignment_cancel(assignment=assignment, actor=request.user)
             done += 1
-        self.message_user(request, f"Cancelled {done} seat(s).")
+        self.message_user(request, f"Cancelled {plural(done, 'seat')}; the seats are free again.")
 
 
 # --- Queues -----------------------------------------------------------------------------
 
 
-class WorkshopChoiceForm(forms.Form):
-    session = forms.ModelChoiceField(queryset=WorkshopSession.objects.none())
-
-    def __init__(self, *args, **kwargs):
-        super().__init__(*args, **kwargs)
-        self.fields["session"].queryset = WorkshopSession.objects.select_related("workshop").filter(starts_at__gte=timezone.now())
-
-
-class CaseQueueAdmin(admin.ModelAdmin):
-    """Shared look of the onboarding and inventory queues: score, reasons, SLA age, assignee."""
+class CaseQueueAdmin(CaseWorkbenchMixin, admin.ModelAdmin):
+    """The onboarding and inventory queues: score, reasons, SLA, assignee, and the shared case panel."""
 
     kinds: tuple = ()
-    list_display = ("id", "kind", "seller_link", "score", "top_reasons", "status", "assignee", "age", "sla")
-    list_display_links = ("id",)
+    list_display = ("id", "kind", "subject_link", "score", "top_reasons", "status", "assignee_short", "sla_state")
+    list_display_links = ("id", "kind")
     list_filter = ("kind", "status", "team")
-    list_select_related = ("seller", "assignee")
+    list_select_related = ("seller", "buyer", "assignee")
     search_fields = ("=id", "seller__name", "seller__email", "=seller__external_id")
     ordering = ("priority", "due_at")
-    list_per_page = 50
-    show_full_result_count = False
 
     def get_queryset(self, request):
-        queryset = super().get_queryset(request).filter(kind__in=self.kinds)
-        if is_marketplace_admin(request.user):
-            return queryset
-        return queryset.filter(team__in=user_teams(request.user))
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
-
-    def get_readonly_fields(self, request, obj=None):
-        return [f.name for f in self.model._meta.fields]
-
-    @admin.display(description="artisan")
-    def seller_link(self, case):
-        url = reverse("admin:sellers_seller_change", args=[case.seller_id])
-        return format_html('<a href="{}">{}</a>', url, case.seller.name)
+        return super().get_queryset(request).filter(kind__in=self.kinds)
 
     @admin.display(description="score")
     def score(self, case):
@@ -362,86 +360,25 @@ class CaseQueueAdmin(admin.ModelAdmin):
     def top_reasons(self, case):
         return _reasons_html((case.evidence or {}).get("reasons"), limit=3)
 
-    @admin.display(description="age", ordering="created_at")
-    def age(self, case):
-        hours = int((timezone.now() - case.created_at).total_seconds() // 3600)
-        return f"{hours // 24}d {hours % 24}h"
-
-    @admin.display(description="SLA", ordering="due_at")
-    def sla(self, case):
-        if case.status not in ACTIVE_STATUSES:
-            return "—"
-        hours = int((case.due_at - timezone.now()).total_seconds() // 3600)
-        if hours < 0:
-            return format_html('<span style="color:#b00;font-weight:bold">overdue {}h</span>', -hours)
-        return f"{hours}h left"
-
-    @admin.action(description="Assign to me", permissions=["change"])
-    def assign_to_me(self, request, queryset):
-        count = case_assign_many(case_ids=list(queryset.values_list("pk", flat=True)), assignee=request.user, actor=request.user)
-        self.message_user(request, f"Assigned {count} case(s) to you.")
-
 
 @admin.register(OnboardingQueueCase)
 class OnboardingQueueCaseAdmin(CaseQueueAdmin):
     kinds = ONBOARDING_KINDS
-    actions = ["assign_to_me", "approve_reviews", "reject_reviews", "complete_calls", "assign_workshop"]
+    actions = [*CaseWorkbenchMixin.bulk_actions, "approve_reviews", "reject_reviews", "request_info", "complete_calls",
+               "assign_workshop"]
     change_list_template = "admin/sellers/onboardingqueuecase/change_list.html"
 
     def changelist_view(self, request, extra_context=None):
         extra_context = {**(extra_context or {}), "kpis": onboarding_kpis()}
         return super().changelist_view(request, extra_context=extra_context)
 
-    def _each(self, request, queryset, kind, call, verb):
-        done = 0
-        for case in queryset.filter(kind=kind, status__in=ACTIVE_STATUSES).select_related("seller"):
-            try:
-                call(case.seller)
-                done += 1
-            except (ValidationError, PermissionDenied) as exc:
-                self.message_user(request, f"#{case.pk}: {'; '.join(getattr(exc, 'messages', [str(exc)]))}", level=messages.ERROR)
-        self.message_user(request, f"{verb} {done} artisan(s).")
-
-    @admin.action(description="Manual review: approve (then workshop)", permissions=["change"])
-    def approve_reviews(self, request, queryset):
-        self._each(request, queryset, CaseKind.ONBOARDING_REVIEW,
-                   lambda seller: services.onboarding_review_decide(seller=seller, decision="approve", actor=request.user), "Approved")
-
-    @admin.action(description="Manual review: reject", permissions=["change"])
-    def reject_reviews(self, request, queryset):
-        self._each(request, queryset, CaseKind.ONBOARDING_REVIEW,
-                   lambda seller: services.onboarding_review_decide(seller=seller, decision="reject", actor=request.user), "Rejected")
-
-    @admin.action(description="Onboarding call held: complete onboarding", permissions=["change"])
-    def complete_calls(self, request, queryset):
-        self._each(request, queryset, CaseKind.ONBOARDING_CALL,
-                   lambda seller: services.onboarding_call_complete(seller=seller, actor=request.user), "Onboarded")
-
-    @admin.action(description="Assign to a workshop session…", permissions=["change"])
-    def assign_workshop(self, request, queryset):
-        cases = queryset.filter(kind=CaseKind.WORKSHOP_ASSIGNMENT, status__in=ACTIVE_STATUSES).select_related("seller")
-        form = WorkshopChoiceForm(request.POST if "apply" in request.POST else None)
-        if form.is_bound and form.is_valid():
-            session = form.cleaned_data["session"]
-            self._each(request, cases, CaseKind.WORKSHOP_ASSIGNMENT,
-                       lambda seller: services.workshop_assign(session=session, seller=seller, actor=request.user), "Assigned")
-            return None
-        context = {
-            **self.admin_site.each_context(request),
-            "title": "Assign to a workshop session",
-            "cases": cases,
-            "form": form,
-            "action": request.POST.get("action"),
-            "opts": self.model._meta,
-        }
-        return TemplateResponse(request, "admin/sellers/onboardingqueuecase/assign_workshop.html", context)
-
 
 @admin.register(InventoryAuditCase)
 class InventoryAuditCaseAdmin(CaseQueueAdmin):
     kinds = (CaseKind.INVENTORY_AUDIT,)
-    list_display = ("id", "seller_link", "flagged", "status", "assignee", "age", "sla")
-    actions = ["assign_to_me"]
+    list_display = ("id", "subject_link", "flagged", "status", "assignee_short", "sla_state")
+    list_display_links = ("id",)
+    actions = [*CaseWorkbenchMixin.bulk_actions, "mark_fixed"]
 
     @admin.display(description="flagged listings")
     def flagged(self, case):

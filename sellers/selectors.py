@@ -3,11 +3,11 @@
 from datetime import datetime, timedelta
 from statistics import median
 
-from django.db.models import Count, Min
+from django.db.models import Count, F, Min
 from django.db.models.functions import TruncWeek
 from django.utils import timezone
 
-from sellers.models import Seller
+from sellers.models import Seller, WorkshopSession
 
 KPI_WINDOW_DAYS = 90
 THROUGHPUT_WEEKS = 12
@@ -52,3 +52,18 @@ def onboarding_kpis(*, now: datetime | None = None, window_days: int = KPI_WINDO
         "average_weekly_throughput": round(sum(r["onboarded"] for r in throughput) / THROUGHPUT_WEEKS, 1),
         "time_to_first_sale": sale_summary,
     }
+
+
+def workshop_sessions_with_seats(*, now: datetime | None = None):
+    """Upcoming workshop sessions that still have a free seat, soonest first."""
+    return (
+        WorkshopSession.objects.select_related("workshop")
+        .filter(starts_at__gte=now or timezone.now(), booked__lt=F("capacity"))
+        .order_by("starts_at")
+    )
+
+
+def workshop_session_label(session) -> str:
+    """A session as staff pick it: topic, when, format and free seats."""
+    return (f"{session.workshop.topic} · {session.starts_at:%a %d %b %H:%M} · {session.get_format_display().lower()} · "
+            f"{session.seats_left} of {session.capacity} seats free")

@@ -95,3 +95,12 @@ def market(db):
 
     return SimpleNamespace(s1=s1, s2=s2, s3=s3, s4=s4, b1=b1, b2=b2, b3=b3, b4=b4, b5=b5, b6=b6,
                            orders=[o1, o2, o3, o4, o5, o6])
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    # Lets the browser fixtures know whether the test body failed, to keep a screenshot of it.
+    outcome = yield
+    report = outcome.get_result()
+    if report.when == "call":
+        item.rep_call = report

@@ -15,7 +15,7 @@ def test_customer_success_home_lists_their_queues_first(client, cs_user):
     client.force_login(cs_user)
     body = client.get("/admin/").content.decode()
     panel = body.index('id="kiln-your-work"')
-    assert panel < body.index('class="app-casework')
+    assert panel < body.index('id="kiln-menu"')
     assert "Your work · Customer Success" in body
     assert "Onboarding: manual review" in body
     assert "Onboarding: virtual call" not in body

@@ -1,111 +1,27 @@
 """Staff flows in a real headless Chromium (Debian's package), driven by Playwright against live_server.
 
-Nothing is downloaded: Playwright launches /usr/bin/chromium. Screenshots go to artifacts/ (git-ignored).
+Nothing is downloaded: Playwright launches /usr/bin/chromium (tests/dashboard/browser.py).
 """
 
-import os
-import shutil
 from datetime import timedelta
 from decimal import Decimal
-from pathlib import Path
 
 import pytest
 from django.apps import apps
-from django.conf import settings
-from django.urls import NoReverseMatch, reverse
 from django.utils import timezone
 
 from casework.models import CaseKind, CaseStatus
 from casework.services import case_open
 from core import roles
-from core.factories import UserFactory
 from dashboard.models import AlertThreshold
 from dashboard.services import snapshot_record
 from marketplace.factories import OrderFactory, ReviewFactory
 from marketplace.models import OrderStatus
 from sellers.factories import SellerFactory
 from sellers.models import OnboardingStatus
+from tests.dashboard.browser import ARTIFACTS, BROWSER_MARKS, admin_path, chromium, login, staff  # noqa: F401
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-                 "--disable-sync", "--no-first-run"]
-ARTIFACTS = Path(settings.BASE_DIR) / "artifacts"
-PASSWORD = "kiln-test-pass"
-
-pytestmark = [
-    pytest.mark.browser,
-    pytest.mark.skipif(not (os.path.exists(CHROMIUM) and shutil.which(CHROMIUM)),
-                       reason=f"Debian's chromium is not installed at {CHROMIUM} (apt-get install chromium)"),
-    # Live-server tests commit for real; the flush after each one is followed by post_migrate, which
-    # restores the roles and the seeded thresholds and onboarding bands (core/seeding.py).
-    pytest.mark.django_db(transaction=True),
-]
-
-
-@pytest.fixture(scope="module")
-def chromium(django_db_setup):
-    # Playwright's sync API keeps an event loop on this thread; the ORM calls the tests make between
-    # page actions are ordinary blocking calls, so Django's async guard is lifted for this module only.
-    os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
-        yield browser
-        browser.close()
-    os.environ.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
-
-
-class Session:
-    """One logged-in staff member's browser tab, collecting console errors as it goes."""
-
-    def __init__(self, browser, live_server, user):
-        self.base = live_server.url
-        self.context = browser.new_context(viewport={"width": 1400, "height": 1000})
-        self.page = self.context.new_page()
-        self.errors: list[str] = []
-        self.page.on("console", lambda msg: self.errors.append(msg.text) if msg.type == "error" else None)
-        self.page.on("pageerror", lambda exc: self.errors.append(str(exc)))
-        # Browsers ask for /favicon.ico on their own; Kiln serves none, and that 404 is not the page's error.
-        self.context.route("**/favicon.ico", lambda route: route.fulfill(status=204, body=""))
-        self.page.goto(f"{self.base}/admin/login/")
-        self.page.fill("#id_username", user.username)
-        self.page.fill("#id_password", PASSWORD)
-        self.page.click("input[type=submit]")
-        self.page.wait_for_selector("#user-tools")
-
-    def go(self, path):
-        response = self.page.goto(f"{self.base}{path}")
-        assert response is not None and response.status < 500, f"{path} -> {response and response.status}"
-        return response
-
-    def close(self):
-        self.context.close()
-
-
-@pytest.fixture
-def login(chromium, live_server):
-    sessions = []
-
-    def _login(user):
-        session = Session(chromium, live_server, user)
-        sessions.append(session)
-        return session
-
-    yield _login
-    for session in sessions:
-        session.close()
-
-
-def staff(role, username):
-    return UserFactory(username=username, roles=[role])
-
-
-def admin_path(name, *args) -> str | None:
-    try:
-        return reverse(f"admin:{name}", args=args)
-    except NoReverseMatch:
-        return None
+pytestmark = BROWSER_MARKS
 
 
 def small_market():
@@ -140,10 +56,10 @@ def test_customer_success_works_a_manual_review_case_to_resolution(login):
     assert case.assignee_id == cs.pk and case.status == CaseStatus.IN_PROGRESS
 
     tab.page.select_option("#case-actions #id_outcome", "approved")
-    tab.page.fill("#case-actions #id_note", "Portfolio checked, references fine.")
+    tab.page.fill("#resolve-form input[name=note]", "Portfolio checked, references fine.")
     tab.page.click("#resolve-case")
     tab.page.wait_for_selector(".messagelist")
-    assert "resolve done" in tab.page.inner_text(".messagelist")
+    assert "Resolved: approved" in tab.page.inner_text(".messagelist")
     case.refresh_from_db()
     assert (case.status, case.outcome, case.resolution_note) == (
         CaseStatus.RESOLVED, "approved", "Portfolio checked, references fine.")
@@ -257,10 +173,10 @@ def test_seller_support_sees_their_queue_and_assigns_a_seller_to_a_workshop_sess
         tab.page.select_option("#id_session", str(session.pk))
     else:
         tab.page.fill("#id_session", str(session.pk))
-    if tab.page.locator("#id_seller").evaluate("el => el.tagName") == "SELECT":
-        tab.page.select_option("#id_seller", str(seller.pk))
-    else:
-        tab.page.fill("#id_seller", str(seller.pk))
+    # The artisan is found by typing part of the name into the autocomplete.
+    tab.page.click(".field-seller .select2-selection")
+    tab.page.fill(".select2-search__field", seller.name.split()[-1])
+    tab.page.click(f".select2-results__option:has-text('{seller.name}')")
     tab.page.click("input[name=_save]")
     tab.page.wait_for_selector(".messagelist")
     assignment = Assignment.objects.get(seller=seller)

@@ -68,3 +68,60 @@ def test_demo_configuration_fills_every_area_once(django_capture_on_commit_callb
     demo_onboarding_route()
     demo_workshop_seat()
     assert _counts() == before
+
+
+def _setup_demo(*args):
+    from io import StringIO
+
+    from django.core.management import call_command
+
+    out = StringIO()
+    call_command("setup_demo", *args, stdout=out)
+    return out.getvalue()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_tiny_demo_builds_skipping_models_that_cannot_train_in_one_line_each(monkeypatch):
+    monkeypatch.delenv("DEMO_PASSWORD", raising=False)
+
+    output = _setup_demo("--sellers", "10", "--buyers", "60", "--months", "12")
+
+    assert "Traceback" not in output and "Demo ready" in output
+    assert "No hostname was supplied" not in output and "succeeded in" not in output
+    skipped = [line for line in output.splitlines() if "skipped (" in line]
+    assert all(line.count("\n") == 0 for line in skipped)
+    assert output.count("password: ") == 3
+
+
+@pytest.mark.django_db(transaction=True)
+def test_running_the_demo_again_keeps_admin_edits_models_cases_and_passwords(monkeypatch):
+    from django.contrib.auth import get_user_model
+
+    from scoring.models import ModelVersion
+
+    monkeypatch.setenv("DEMO_PASSWORD", "first-pass")
+    _setup_demo("--sellers", "10", "--buyers", "60")
+    Tier.objects.filter(code="glaze").update(threshold=333)
+    Badge.objects.filter(code="storyteller").update(threshold=7)
+    state = (ModelVersion.objects.count(), Case.objects.count(), Case.objects.active().count())
+    monkeypatch.delenv("DEMO_PASSWORD")
+
+    output = _setup_demo("--sellers", "10", "--buyers", "60")
+
+    assert "already built" in output and "setup_demo --reset" in output and "DEMO_PASSWORD" in output
+    assert "password: " not in output
+    assert Tier.objects.get(code="glaze").threshold == 333 and Badge.objects.get(code="storyteller").threshold == 7
+    assert (ModelVersion.objects.count(), Case.objects.count(), Case.objects.active().count()) == state
+    assert get_user_model().objects.get(username="admin").check_password("first-pass")
+
+
+@pytest.mark.django_db(transaction=True)
+def test_demo_reset_rebuilds_from_scratch(monkeypatch):
+    monkeypatch.setenv("DEMO_PASSWORD", "pass-one")
+    _setup_demo("--sellers", "10", "--buyers", "60")
+    Tier.objects.filter(code="glaze").update(threshold=333)
+
+    output = _setup_demo("--reset", "--sellers", "10", "--buyers", "60")
+
+    assert "Emptied the database" in output and "Demo ready" in output
+    assert Tier.objects.get(code="glaze").threshold == 250

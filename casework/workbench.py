@@ -1,0 +1,130 @@
+"""Working a case from any page that shows it: one entry point per verb, whatever the kind.
+
+The admin pages (the Case list and every queue) only collect input and show the message
+returned here; the state changes live in ``casework.services`` and, for onboarding and
+workshops, in ``sellers.services``.
+"""
+
+from dataclasses import dataclass
+
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import transaction
+
+from casework import services
+from casework.kinds import outcome_choices
+from casework.models import Case, CaseKind, Outcome
+from core.roles import can_work_team
+
+
+@dataclass(frozen=True)
+class Verb:
+    name: str
+    label: str
+    needs_note: bool = False
+    needs_session: bool = False
+
+
+# Actions every case offers.
+COMMON_VERBS = ("assign_me", "unassign", "resolve", "dismiss", "comment")
+
+# Actions only some kinds offer, in the order their buttons appear.
+KIND_VERBS: dict[str, tuple[Verb, ...]] = {
+    CaseKind.ONBOARDING_REVIEW: (
+        Verb("approve", "Approve (sends the artisan to the workshop queue)"),
+        Verb("reject", "Reject"),
+        Verb("request_info", "Request information", needs_note=True),
+        Verb("approve_and_seat", "Approve and assign a workshop", needs_session=True),
+    ),
+    CaseKind.ONBOARDING_CALL: (Verb("complete_call", "Call held: complete onboarding"),),
+    CaseKind.WORKSHOP_ASSIGNMENT: (Verb("seat", "Assign to this workshop session", needs_session=True),),
+    CaseKind.INVENTORY_AUDIT: (Verb("fixed", "Listings fixed"),),
+}
+
+
+def kind_verbs(kind: str) -> tuple[Verb, ...]:
+    return KIND_VERBS.get(kind, ())
+
+
+def known_verb(kind: str, verb: str) -> bool:
+    return verb in COMMON_VERBS or any(v.name == verb for v in kind_verbs(kind))
+
+
+def _outcome_label(outcome: str) -> str:
+    return Outcome(outcome).label.lower() if outcome in Outcome.values else outcome
+
+
+@transaction.atomic
+def case_work(*, case: Case, verb: str, actor, outcome: str = "", note: str = "", session=None) -> str:
+    """Do one action on one case as ``actor``; returns what happened in plain words.
+
+    Raises PermissionDenied for another team's case (saying whose it is) and ValidationError
+    for missing input or a case that changed meanwhile (a stale page), in which case nothing
+    is written.
+    """
+    from sellers import services as onboarding
+
+    case = Case.objects.select_related("seller", "buyer", "assignee").get(pk=case.pk)
+    if not can_work_team(actor, case.team):
+        raise PermissionDenied(services.case_owner_message(case))
+    if not known_verb(case.kind, verb):
+        raise ValidationError(f"A {case.get_kind_display()} case cannot be worked with “{verb}”.")
+    if verb == "comment":
+        services.case_comment(case=case, note=note, actor=actor)
+        return "Comment added"
+    if not case.is_active:
+        services.case_ensure_active(case)  # raises, saying who closed it
+    if verb == "assign_me":
+        services.case_assign(case=case, assignee=actor, actor=actor)
+        return "Assigned to you"
+    if verb == "unassign":
+        services.case_assign(case=case, assignee=None, actor=actor)
+        return "Unassigned: back in the team queue"
+    if verb == "resolve":
+        if not outcome:
+            choices = ", ".join(label for _, label in outcome_choices([case.kind]))
+            raise ValidationError({"outcome": f"Choose an outcome to resolve this case: {choices}."})
+        services.case_resolve(case=case, outcome=outcome, note=note, actor=actor)
+        return f"Resolved: {_outcome_label(outcome)}"
+    if verb == "dismiss":
+        if not note.strip():
+            raise ValidationError({"note": "Say why the case is dismissed: the reason is kept in its history."})
+        services.case_dismiss(case=case, note=note, actor=actor)
+        return "Dismissed"
+    seller = case.seller
+    if verb in ("approve", "reject", "request_info"):
+        onboarding.onboarding_review_decide(seller=seller, decision=verb, actor=actor, note=note)
+        return {
+            "approve": f"Approved: {seller} now waits in the workshop queue",
+            "reject": f"Rejected: {seller} was told by email",
+            "request_info": f"Asked {seller} for more information",
+        }[verb]
+    if verb in ("approve_and_seat", "seat"):
+        if session is None:
+            raise ValidationError({"session": "Choose a workshop session with a free seat."})
+        if verb == "approve_and_seat":
+            onboarding.onboarding_review_decide(seller=seller, decision="approve", actor=actor, note=note)
+        onboarding.workshop_assign(session=session, seller=seller, actor=actor)
+        return f"Seated {seller} in {session.workshop.topic} on {session.starts_at:%d %b %H:%M}"
+    if verb == "complete_call":
+        onboarding.onboarding_call_complete(seller=seller, actor=actor, note=note)
+        return f"Onboarding call held: {seller} is onboarded"
+    if verb == "fixed":
+        services.case_resolve(case=case, outcome=Outcome.FIXED, note=note, actor=actor)
+        return f"Resolved: {_outcome_label(Outcome.FIXED)}"
+    raise ValidationError(f"Unknown action “{verb}”.")  # pragma: no cover - known_verb guards this
+
+
+def cases_work(*, cases, verb: str, actor, **inputs) -> tuple[int, list[str]]:
+    """``case_work`` for each case; returns how many were done and one line per refusal."""
+    done, problems = 0, []
+    for case in cases:
+        try:
+            case_work(case=case, verb=verb, actor=actor, **inputs)
+            done += 1
+        except (ValidationError, PermissionDenied) as exc:
+            problems.append(f"Case #{case.pk}: {error_text(exc)}")
+    return done, problems
+
+
+def error_text(exc: Exception) -> str:
+    return " ".join(getattr(exc, "messages", None) or [str(exc)])

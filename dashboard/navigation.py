@@ -1,0 +1,45 @@
+"""Each role's menu: the pages it uses daily, grouped by task; everything else under "More"."""
+
+from core.roles import CUSTOMER_SUCCESS, SELLER_SUPPORT, is_marketplace_admin, user_roles
+
+# role -> [(task, [app_label.model_name, ...])]. At most about twelve entries per role.
+ROLE_MENUS: dict[str, list[tuple[str, list[str]]]] = {
+    CUSTOMER_SUCCESS: [
+        ("Work cases", ["casework.case", "sellers.onboardingqueuecase"]),
+        ("Know the buyer", ["buyers.buyer", "buyers.buyerretention", "loyalty.loyaltymember", "loyalty.pointsentry"]),
+        ("Read feedback", ["feedback.response", "feedback.responsetheme"]),
+        ("Look up", ["sellers.seller", "marketplace.order", "marketplace.return"]),
+    ],
+    SELLER_SUPPORT: [
+        ("Work cases", ["casework.case", "sellers.onboardingqueuecase", "sellers.inventoryauditcase"]),
+        ("Run workshops", ["sellers.workshopsession", "sellers.workshopassignment", "sellers.workshop"]),
+        ("Know the artisan", ["sellers.seller", "sellers.listing", "buyers.sellerdormancy"]),
+        ("Look up", ["marketplace.order", "marketplace.return"]),
+    ],
+    "admin": [
+        ("Cases", ["casework.case", "sellers.onboardingqueuecase", "sellers.inventoryauditcase"]),
+        ("Onboarding", ["sellers.onboardingpolicy", "sellers.seller", "scoring.modelversion"]),
+        ("Loyalty", ["loyalty.tier", "loyalty.badge", "loyalty.earningrule", "loyalty.reward"]),
+        ("Feedback and alerts", ["feedback.survey", "dashboard.alertthreshold"]),
+    ],
+}
+
+
+def role_menu(*, user, available_apps) -> dict:
+    """Groups of menu entries for the user's role, and the remaining pages they can open, as "More"."""
+    by_key = {}
+    for app in available_apps or ():
+        for model in app["models"]:
+            by_key[f"{app['app_label']}.{model['object_name'].lower()}"] = {**model, "app_label": app["app_label"]}
+    if is_marketplace_admin(user):
+        plan = ROLE_MENUS["admin"]
+    else:
+        plan = [group for role in sorted(user_roles(user)) for group in ROLE_MENUS.get(role, [])]
+    groups, used = [], set()
+    for task, keys in plan:
+        entries = [by_key[key] for key in keys if key in by_key and key not in used]
+        used.update(key for key in keys if key in by_key)
+        if entries:
+            groups.append({"task": task, "entries": entries})
+    more = [model for key, model in sorted(by_key.items(), key=lambda kv: str(kv[1]["name"])) if key not in used]
+    return {"groups": groups, "more": more}
