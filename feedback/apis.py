@@ -4,7 +4,6 @@ import json
 import logging
 
 from django.db import transaction
-from django.shortcuts import get_object_or_404
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import serializers, status
@@ -20,13 +19,23 @@ from feedback.parsing import Catalog, ItemError, parse_delighted, parse_native_i
 from feedback.services import Status, responses_ingest
 from feedback.signatures import DELIGHTED_HEADER, TYPEFORM_HEADER, signature_valid
 from feedback.uploads import upload_ingest, upload_preview, upload_rows_parse
-from integrations.api import ERROR_RESPONSES, IDEMPOTENCY_KEY_PARAMETER, IngestAPIView, idempotent, request_size_check
+from integrations.api import (
+    ERROR_RESPONSES,
+    IDEMPOTENCY_KEY_PARAMETER,
+    IngestAPIView,
+    idempotent,
+    json_content_type_check,
+    method_allowed_check,
+    path_arguments_check,
+    request_size_check,
+)
 from integrations.bulk import MAX_BULK_ITEMS, bulk_items_parse, bulk_summary
 from integrations.errors import api_exception_handler
 
 logger = logging.getLogger(__name__)
 
 NATIVE_SOURCE_SLUG = "api"
+WEBHOOK_UNAUTHENTICATED = "Unknown webhook source, or a missing or invalid signature."
 SCOPE = "feedback:write"
 
 
@@ -170,7 +179,9 @@ class WebhookApi(APIView):
         return api_exception_handler
 
     def initial(self, request, *args, **kwargs):
+        method_allowed_check(self, request)
         request_size_check(request)
+        path_arguments_check(kwargs)
         super().initial(request, *args, **kwargs)
 
     def get_authenticate_header(self, request):
@@ -189,18 +200,23 @@ class WebhookApi(APIView):
             OpenApiParameter(TYPEFORM_HEADER, OpenApiTypes.STR, OpenApiParameter.HEADER, required=False),
             OpenApiParameter(DELIGHTED_HEADER, OpenApiTypes.STR, OpenApiParameter.HEADER, required=False),
         ],
-        responses={201: ItemOutSerializer, 200: ItemOutSerializer, 400: ERROR_RESPONSES[400], 401: ERROR_RESPONSES[401],
-                   404: OpenApiResponse(description="No such webhook source."), 413: ERROR_RESPONSES[413]},
+        responses={201: ItemOutSerializer, 200: ItemOutSerializer, 400: ERROR_RESPONSES[400],
+                   401: OpenApiResponse(ERROR_RESPONSES[401].response, description="Unknown source, or a missing or bad signature."),
+                   413: ERROR_RESPONSES[413]},
     )
     def post(self, request, slug: str):
-        source = get_object_or_404(
-            FeedbackSource, slug=slug, kind__in=[SourceKind.TYPEFORM, SourceKind.DELIGHTED], is_active=True
-        )
-        header = TYPEFORM_HEADER if source.kind == SourceKind.TYPEFORM else DELIGHTED_HEADER
+        source = FeedbackSource.objects.filter(
+            slug=slug, kind__in=[SourceKind.TYPEFORM, SourceKind.DELIGHTED], is_active=True
+        ).first()
+        header = TYPEFORM_HEADER if source and source.kind == SourceKind.TYPEFORM else DELIGHTED_HEADER
         body = request.body
-        if not signature_valid(kind=source.kind, secret=source.secret, body=body, header=request.headers.get(header)):
-            logger.warning("feedback webhook %s: bad or missing %s", source.slug, header)
-            raise AuthenticationFailed(f"Missing or invalid {header}.")
+        # An unknown slug and a bad signature get the same answer, so slugs cannot be discovered.
+        if source is None or not signature_valid(
+            kind=source.kind, secret=source.secret, body=body, header=request.headers.get(header)
+        ):
+            logger.warning("feedback webhook %s: unknown source or bad or missing signature", slug[:64])
+            raise AuthenticationFailed(WEBHOOK_UNAUTHENTICATED)
+        json_content_type_check(request)
         try:
             payload = json.loads(body, parse_constant=_reject_constant)
         except (ValueError, RecursionError):

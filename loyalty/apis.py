@@ -7,46 +7,32 @@ from datetime import date
 from django.shortcuts import get_object_or_404
 from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
 from rest_framework import exceptions, permissions, serializers
-from rest_framework.authentication import SessionAuthentication
 from rest_framework.pagination import PageNumberPagination
 from rest_framework.response import Response
-from rest_framework.views import APIView
 
 from buyers.models import Buyer
-from integrations.api import ServiceErrorsMixin
-from integrations.authentication import ApiKeyAuthentication
-from integrations.models import ApiKey
+from integrations.api import KilnAPIView, query_int
 from loyalty import badges, selectors, services, simulation, tiers
 from loyalty.models import Badge, CapPeriod, EarningRule, RuleKind, Segment, Tier
 
-READ_SCOPE, WRITE_SCOPE = "loyalty:read", "loyalty:write"
+READ_SCOPE, WRITE_SCOPE, ADMIN_SCOPE = "loyalty:read", "loyalty:write", "loyalty:admin"
+# Longest look-back a power-user report accepts: ten years covers the whole history.
+MAX_POWER_USER_DAYS = 3650
 
 
-class LoyaltyAccess(permissions.BasePermission):
+class LoyaltyAPIView(KilnAPIView):
     """Staff sessions (roles are checked in the services), or API keys with loyalty scopes."""
 
-    def has_permission(self, request, view) -> bool:
-        scope = READ_SCOPE if request.method in permissions.SAFE_METHODS else WRITE_SCOPE
-        if isinstance(request.auth, ApiKey):
-            if request.auth.has_scopes([scope]):
-                return True
-            self.message = f"This API key lacks the scope: {scope}."
-            return False
-        user = request.user
-        if user is None or not user.is_authenticated:
-            raise exceptions.NotAuthenticated()
-        if not user.is_staff:
-            self.message = "Loyalty data is for Kiln staff."
-            return False
-        return True
+    staff_may_write = True
+    # Configuration writes act with an administrator's role: a key needs loyalty:admin by name.
+    write_scope = WRITE_SCOPE
 
-
-class LoyaltyAPIView(ServiceErrorsMixin, APIView):
-    authentication_classes = [SessionAuthentication, ApiKeyAuthentication]
-    permission_classes = [LoyaltyAccess]
+    def get_required_scopes(self, request) -> list[str]:
+        return [READ_SCOPE if request.method in permissions.SAFE_METHODS else self.write_scope]
 
     def actor(self, request):
-        return request.user if getattr(request.user, "pk", None) else None
+        # A key caller acts as its ApiKeyClient, whose role comes from its explicit scopes.
+        return request.user if request.user and request.user.is_authenticated else None
 
     def buyer(self, buyer_id: int) -> Buyer:
         return get_object_or_404(Buyer, pk=buyer_id)
@@ -57,9 +43,14 @@ def _month(value: str | None) -> date | None:
         return None
     try:
         year, month = value.split("-")
-        return date(int(year), int(month), 1)
+        first = date(int(year), int(month), 1)
     except ValueError:
         raise exceptions.ValidationError({"month": "Use YYYY-MM."}) from None
+    # The selectors step to the next month; outside the years Kiln has data for, that only
+    # overflows at 9999-12.
+    if not 2000 <= first.year <= 2100:
+        raise exceptions.ValidationError({"month": "A month between 2000-01 and 2100-12."})
+    return first
 
 
 MONTH_PARAM = OpenApiParameter("month", str, description="A calendar month, YYYY-MM.")
@@ -271,16 +262,11 @@ class PowerUsersApi(LoyaltyAPIView):
         results = RowSerializer(many=True)
 
     @extend_schema(
-        parameters=[OpenApiParameter("days", int, description="Look-back window in days (default 90, at least 1).")],
+        parameters=[OpenApiParameter("days", int, description=f"Look-back window in days (default 90, 1 to {MAX_POWER_USER_DAYS}).")],
         responses=OutputSerializer,
     )
     def get(self, request):
-        try:
-            days = int(request.query_params.get("days", 90))
-        except ValueError:
-            raise exceptions.ValidationError({"days": "A whole number of days."}) from None
-        if days < 1:
-            raise exceptions.ValidationError({"days": "At least one day."})
+        days = query_int(request, "days", default=90, minimum=1, maximum=MAX_POWER_USER_DAYS)
         return Response({"days": days, "results": selectors.power_users(days=days)})
 
 
@@ -309,6 +295,8 @@ class RuleSerializer(serializers.ModelSerializer):
 
 
 class RuleCreateApi(LoyaltyAPIView):
+    write_scope = ADMIN_SCOPE
+
     @extend_schema(request=RuleSerializer, responses={201: RuleSerializer})
     def post(self, request):
         from loyalty.services import rule_create
@@ -413,6 +401,8 @@ class TierPreviewApi(LoyaltyAPIView):
 
 
 class TierConfigureApi(LoyaltyAPIView):
+    write_scope = ADMIN_SCOPE
+
     class OutputSerializer(serializers.Serializer):
         class TierSerializer(serializers.Serializer):
             code = serializers.CharField()
