@@ -353,7 +353,10 @@ class RuleSimulateApi(LoyaltyAPIView):
         data.is_valid(raise_exception=True)
         v = data.validated_data
         if "rule_id" in v:
-            rule = get_object_or_404(EarningRule, pk=v["rule_id"])
+            # A reference in the body, not the path: an unknown id is invalid input (400), not 404.
+            rule = EarningRule.objects.filter(pk=v["rule_id"]).first()
+            if rule is None:
+                raise exceptions.ValidationError({"rule_id": f"No earning rule with id {v['rule_id']}."})
         elif "rule" in v:
             rule = EarningRule(**v["rule"])
         else:
