@@ -31,6 +31,7 @@ from integrations.api import (
 )
 from integrations.bulk import MAX_BULK_ITEMS, bulk_items_parse, bulk_summary
 from integrations.errors import api_exception_handler
+from integrations.fields import NEAR_FUTURE, EventDateTimeField
 
 logger = logging.getLogger(__name__)
 
@@ -276,8 +277,8 @@ class NpsReportApi(IngestAPIView):
 
     class InputSerializer(serializers.Serializer):
         group_by = serializers.ChoiceField(choices=selectors.REPORT_GROUPS, default="survey")
-        start = serializers.DateTimeField(required=False)
-        end = serializers.DateTimeField(required=False)
+        start = EventDateTimeField(required=False, max_future=NEAR_FUTURE)
+        end = EventDateTimeField(required=False, max_future=NEAR_FUTURE)
         period = serializers.ChoiceField(choices=["day", "week", "month", "quarter"], default="month")
         survey = serializers.SlugField(required=False)
 

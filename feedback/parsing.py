@@ -12,6 +12,8 @@ from datetime import UTC, datetime
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
+from integrations.fields import event_time_problem
+
 from feedback.models import KIND_SCALES, FeedbackSource, Question, QuestionKind, Survey
 
 IDENTITY_KEYS = ("email", "buyer_id", "seller_id", "order_id", "external_id")
@@ -173,7 +175,7 @@ def parse_timestamp(value, path: str, *, default: datetime | None = None) -> dat
         raise ItemError({path: ["This field is required."]})
     if _is_number(value):
         try:
-            return datetime.fromtimestamp(value, tz=UTC)
+            return _event_time(datetime.fromtimestamp(value, tz=UTC), path)
         except (OverflowError, OSError, ValueError):
             raise ItemError({path: ["Not a valid Unix timestamp."]}) from None
     if not isinstance(value, str):
@@ -186,7 +188,14 @@ def parse_timestamp(value, path: str, *, default: datetime | None = None) -> dat
         raise ItemError({path: ["Must be an ISO 8601 date-time, e.g. 2026-03-01T12:00:00Z."]})
     if timezone.is_naive(parsed):
         parsed = parsed.replace(tzinfo=UTC)
-    return parsed
+    return _event_time(parsed, path)
+
+
+def _event_time(value: datetime, path: str) -> datetime:
+    problem = event_time_problem(value)
+    if problem:
+        raise ItemError({path: [problem]})
+    return value
 
 
 def clean_identity(raw, path: str) -> dict:

@@ -11,13 +11,18 @@ from rest_framework.pagination import PageNumberPagination
 from rest_framework.response import Response
 
 from buyers.models import Buyer
-from integrations.api import KilnAPIView, query_int
+from integrations.api import MAX_DATABASE_ID, KilnAPIView, query_int
+from integrations.fields import NEAR_FUTURE, EventDateTimeField
 from loyalty import badges, selectors, services, simulation, tiers
 from loyalty.models import Badge, CapPeriod, EarningRule, RuleKind, Segment, Tier
 
 READ_SCOPE, WRITE_SCOPE, ADMIN_SCOPE = "loyalty:read", "loyalty:write", "loyalty:admin"
 # Longest look-back a power-user report accepts: ten years covers the whole history.
 MAX_POWER_USER_DAYS = 3650
+# Longest tier window or grace period, and the largest manual adjustment or badge threshold:
+# far above any real value, far below the database integer columns' limits.
+MAX_WINDOW_DAYS = 3650
+MAX_ADJUSTMENT = 1_000_000
 
 
 class LoyaltyAPIView(KilnAPIView):
@@ -171,8 +176,8 @@ class MemberLedgerApi(LoyaltyAPIView):
 
 class MemberAdjustApi(LoyaltyAPIView):
     class InputSerializer(serializers.Serializer):
-        amount = serializers.IntegerField()
-        comment = serializers.CharField(allow_blank=True, required=False, default="")
+        amount = serializers.IntegerField(min_value=-MAX_ADJUSTMENT, max_value=MAX_ADJUSTMENT)
+        comment = serializers.CharField(allow_blank=True, required=False, default="", max_length=2000)
 
     @extend_schema(request=InputSerializer, responses={201: EntrySerializer})
     def post(self, request, buyer_id: int):
@@ -185,7 +190,7 @@ class MemberAdjustApi(LoyaltyAPIView):
 
 class MemberRedeemApi(LoyaltyAPIView):
     class InputSerializer(serializers.Serializer):
-        reward_id = serializers.IntegerField()
+        reward_id = serializers.IntegerField(min_value=1, max_value=MAX_DATABASE_ID)
 
     class OutputSerializer(serializers.Serializer):
         redemption_id = serializers.IntegerField()
@@ -211,7 +216,7 @@ class MemberRedeemApi(LoyaltyAPIView):
 class MemberSuggestionsApi(LoyaltyAPIView):
     class OutputSerializer(serializers.Serializer):
         class SuggestionSerializer(serializers.Serializer):
-            reward_id = serializers.IntegerField()
+            reward_id = serializers.IntegerField(min_value=1, max_value=MAX_DATABASE_ID)
             name = serializers.CharField()
             points_cost = serializers.IntegerField()
             affordable = serializers.BooleanField()
@@ -333,10 +338,10 @@ class RulePrecedenceApi(LoyaltyAPIView):
 
 class RuleSimulateApi(LoyaltyAPIView):
     class InputSerializer(serializers.Serializer):
-        rule_id = serializers.IntegerField(required=False)
+        rule_id = serializers.IntegerField(required=False, min_value=1, max_value=MAX_DATABASE_ID)
         rule = RuleSerializer(required=False)
-        start = serializers.DateTimeField(required=False)
-        end = serializers.DateTimeField(required=False)
+        start = EventDateTimeField(required=False, max_future=NEAR_FUTURE)
+        end = EventDateTimeField(required=False, max_future=NEAR_FUTURE)
 
     class OutputSerializer(serializers.Serializer):
         rule = serializers.CharField()
@@ -367,8 +372,8 @@ class RuleSimulateApi(LoyaltyAPIView):
 class TierInputSerializer(serializers.Serializer):
     tiers = serializers.ListField(child=serializers.DictField(), allow_empty=False)
     basis = serializers.CharField(required=False)
-    window_days = serializers.IntegerField(required=False, min_value=1)
-    grace_days = serializers.IntegerField(required=False, min_value=0)
+    window_days = serializers.IntegerField(required=False, min_value=1, max_value=MAX_WINDOW_DAYS)
+    grace_days = serializers.IntegerField(required=False, min_value=0, max_value=MAX_WINDOW_DAYS)
 
 
 class TierPreviewApi(LoyaltyAPIView):
@@ -439,8 +444,10 @@ class TierConfigureApi(LoyaltyAPIView):
 
 class BadgeThresholdApi(LoyaltyAPIView):
     class InputSerializer(serializers.Serializer):
-        thresholds = serializers.ListField(child=serializers.IntegerField(min_value=1), allow_empty=False)
-        as_of = serializers.DateTimeField(required=False)
+        thresholds = serializers.ListField(
+            child=serializers.IntegerField(min_value=1, max_value=MAX_ADJUSTMENT), allow_empty=False, max_length=50
+        )
+        as_of = EventDateTimeField(required=False)
 
     class OutputSerializer(serializers.Serializer):
         class RowSerializer(serializers.Serializer):
