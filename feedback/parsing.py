@@ -450,6 +450,17 @@ def validate_column_mapping(mapping) -> dict[str, str]:
     return mapping
 
 
+def flatten(value, prefix: str = "", depth: int = 0) -> dict:
+    """``{"a": {"b": 1}}`` → ``{"a.b": 1}``, so a mapping can name nested provider fields by dotted
+    path; lists and values nested deeper than five levels are kept whole."""
+    if not isinstance(value, dict) or depth > 4:
+        return {prefix: value} if prefix else {}
+    flat = {}
+    for key, child in value.items():
+        flat.update(flatten(child, f"{prefix}.{key}" if prefix else str(key), depth + 1))
+    return flat
+
+
 def row_to_native(row: dict, mapping: dict[str, str]) -> dict:
     """One export row, through the column mapping, into Kiln's native item shape."""
     item: dict = {"respondent": {}, "answers": {}}
