@@ -65,6 +65,7 @@ class FeedbackSourceForm(forms.ModelForm):
         help_text="Typeform: the webhook secret. Delighted: the project's API key. Leave blank to keep the current one.",
     )
 
+    api_base_url = forms.URLField(required=False, assume_scheme="https", help_text=FeedbackSource._meta.get_field("api_base_url").help_text)
     api_token = forms.CharField(
         required=False, widget=forms.PasswordInput(render_value=False),
         help_text=(

@@ -129,18 +129,22 @@ def sync_run_finish(*, run: SyncRun, error: str = "") -> SyncRun:
 
 
 def failing_source_alert(*, source: FeedbackSource) -> bool:
-    """One email per failing streak once the last runs all failed; nothing is dropped silently."""
-    recent = list(SyncRun.objects.filter(source=source).order_by("-started_at", "-pk")[:FAILING_RUNS_BEFORE_ALERT])
-    if len(recent) < FAILING_RUNS_BEFORE_ALERT or any(r.status != SyncStatus.FAILED for r in recent):
+    """One email per failing streak (the failed runs since the last run that did not fail), once
+    it is FAILING_RUNS_BEFORE_ALERT long; nothing is dropped silently."""
+    runs = SyncRun.objects.filter(source=source)
+    last_ok = runs.exclude(status=SyncStatus.FAILED).order_by("-pk").values_list("pk", flat=True).first()
+    streak = runs.filter(status=SyncStatus.FAILED, pk__gt=last_ok or 0).order_by("pk")
+    failed = list(streak.values_list("pk", "error"))
+    if len(failed) < FAILING_RUNS_BEFORE_ALERT:
         return False
-    streak_start = recent[-1]
+    streak_start, last_error = failed[0][0], failed[-1][1]
     _, created = outbox_enqueue(
-        dedupe_key=f"feedback.connector_failing:{source.pk}:{streak_start.pk}",
+        dedupe_key=f"feedback.connector_failing:{source.pk}:{streak_start}",
         to=team_address("marketplace_admin"),
         subject=f"Survey connector {source.name} keeps failing",
         body=(
             f"The last {FAILING_RUNS_BEFORE_ALERT} imports from {source.name} ({source.get_kind_display()}) failed.\n"
-            f"Last error: {recent[0].error}\n"
+            f"Last error: {last_error}\n"
             "Nothing was skipped: webhook deliveries are fetched again on the next delivery and pulls resume "
             "from the last cursor. See Feedback → Sync runs in the admin."
         ),

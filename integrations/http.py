@@ -37,11 +37,11 @@ class ProviderClient:
     """
 
     def __init__(self, *, base_url: str, headers: dict[str, str], attempts: int | None = None,
-                 sleep: Callable[[float], None] = time.sleep):
+                 sleep: Callable[[float], None] | None = None):
         self.http = httpx.Client(base_url=base_url, headers=headers, timeout=TIMEOUT, follow_redirects=False)
         self.attempts = attempts or getattr(settings, "PROVIDER_HTTP_ATTEMPTS", 4)
         self.backoff = float(getattr(settings, "PROVIDER_BACKOFF_SECONDS", 1.0))
-        self.sleep = sleep
+        self.sleep = sleep or time.sleep
         self.requests_made = 0
 
     def __enter__(self):
