@@ -144,8 +144,12 @@ def coerce_answer(question: Question, value, path: str) -> ParsedAnswer:
             raise ItemError({path: [f"Rating must be a number from {low} to {high}; got {value!r}."]})
         return ParsedAnswer(question, number=float(value))
     if kind == QuestionKind.SINGLE_CHOICE:
+        if isinstance(value, bool):
+            value = "yes" if value else "no"
         if not isinstance(value, str) or not value:
             raise ItemError({path: ["Must be one choice label (a string)."]})
+        # "yes" from a yes/no field matches a question whose choices are spelled "Yes".
+        value = next((c for c in question.choices if isinstance(c, str) and c.lower() == value.lower()), value)
         if question.choices and value not in question.choices:
             raise ItemError({path: [f"{value!r} is not one of {question.choices}."]})
         return ParsedAnswer(question, choices=[value], text=value)
@@ -328,10 +332,28 @@ def _key(value) -> str:
     return ""
 
 
-def _typeform_value(answer: dict):
+# Typeform answer kinds whose value is an object (documented shapes: payment {amount, last4, name,
+# success}; calendly {event_uri, invitee_uri}). Questions get a one-line summary; extras keep the
+# object, minus the card digits.
+TYPEFORM_OBJECT_KINDS = ("payment", "calendly")
+TYPEFORM_DROPPED_KEYS = ("last4",)
+
+
+def _typeform_raw(answer: dict):
+    """The answer's value as Typeform sent it, under the key named by its type."""
     kind = answer.get("type")
-    if not isinstance(kind, str) or kind in ("payment", "field", "type"):
+    if not isinstance(kind, str) or kind in ("field", "type"):
         return None
+    value = answer.get(kind)
+    if kind in TYPEFORM_OBJECT_KINDS and isinstance(value, dict):
+        return {k: v for k, v in value.items() if k not in TYPEFORM_DROPPED_KEYS}
+    return value
+
+
+def _typeform_value(answer: dict):
+    """The value offered to a mapped question: labels for choices, yes/no for booleans (yes_no and
+    legal fields), the URL for file uploads, a summary for payments and Calendly bookings."""
+    kind = answer.get("type")
     if kind == "choice":
         choice = answer.get("choice") if isinstance(answer.get("choice"), dict) else {}
         return choice.get("label") or choice.get("other")
@@ -341,7 +363,12 @@ def _typeform_value(answer: dict):
         if choices.get("other"):
             labels = [*labels, choices["other"]]
         return labels
-    return answer.get(kind)
+    raw = _typeform_raw(answer)
+    if kind == "boolean":
+        return ("yes" if raw else "no") if isinstance(raw, bool) else None
+    if isinstance(raw, dict):
+        return ", ".join(f"{k}: {v}" for k, v in raw.items() if isinstance(v, (str, int, float, bool))) or None
+    return raw
 
 
 def parse_typeform(payload, *, catalog: Catalog) -> ParsedResponse:
@@ -377,7 +404,7 @@ def parse_typeform(payload, *, catalog: Catalog) -> ParsedResponse:
         )
         if question is None or value is None or question.pk in seen:
             label = definition_field.get("title") or ref or field_id
-            extras[str(label)[:200]] = value
+            extras[str(label)[:200]] = _typeform_raw(answer) if answer.get("type") not in ("choice", "choices") else value
             continue
         seen.add(question.pk)
         answers.append(coerce_answer(question, value, f"form_response.answers[{index}]"))
