@@ -66,11 +66,14 @@ class ProviderClient:
                     try:
                         return response.json()
                     except ValueError:
-                        raise ProviderError(f"GET {url}: the answer is not JSON.", status=status) from None
-                last_error = f"GET {url} answered {status}: {response.text[:200]}"
-                if status not in RETRIED_STATUSES:
-                    raise ProviderError(last_error, status=status)
-                wait = _retry_after(response) if status == 429 and _retry_after(response) is not None else wait
+                        # Garbage from a provider under strain is usually transient, like a 5xx.
+                        last_error = f"GET {url} answered {status} with a body that is not JSON: {response.text[:80]!r}"
+                else:
+                    last_error = f"GET {url} answered {status}: {response.text[:200]}"
+                    if status not in RETRIED_STATUSES:
+                        raise ProviderError(last_error, status=status)
+                    if status == 429 and _retry_after(response) is not None:
+                        wait = _retry_after(response)
             if attempt < self.attempts:
                 self.sleep(wait)
         raise ProviderError(f"{last_error} (after {self.attempts} attempts)", status=status)

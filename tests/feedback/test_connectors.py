@@ -368,3 +368,32 @@ def test_a_hotjar_json_export_maps_nested_fields_by_dotted_path(survey):
     assert reply.status_code == 200
     assert reply.json()["summary"] == {"created": 1}
     assert Response.objects.get(source=source, external_id="HJ-1").identity == {"email": "c@example.com"}
+
+
+def test_a_provider_answering_garbage_is_retried_then_reported_with_its_last_error(fake_provider):
+    fake_provider.answer("/garbage", (200, b"<html>maintenance</html>"))
+
+    with ProviderClient(base_url=fake_provider.url, headers={}) as client, pytest.raises(ProviderError) as failure:
+        client.get_json("/garbage")
+
+    assert "not JSON" in str(failure.value) and "after 4 attempts" in str(failure.value)
+    assert len(fake_provider.seen("/garbage")) == 4
+
+
+def test_sync_runs_with_their_counts_and_errors_are_listed_in_the_admin(zigpoll_source, fake_provider):
+    from django.test import Client
+
+    from core.factories import UserFactory
+
+    fake_provider.answer("/responses", (503, {"message": "down"}))
+    connectors.zigpoll_sync(source=zigpoll_source)
+    browser = Client()
+    browser.force_login(UserFactory(is_superuser=True))
+
+    page = browser.get("/admin/feedback/syncrun/")
+    sources = browser.get("/admin/feedback/feedbacksource/")
+
+    assert page.status_code == sources.status_code == 200
+    assert "answered 503" in page.content.decode()
+    assert "Failed" in sources.content.decode()
+    assert "zp-key" not in sources.content.decode() + browser.get(f"/admin/feedback/feedbacksource/{zigpoll_source.pk}/change/").content.decode()
