@@ -23,7 +23,6 @@ from integrations.api import (
     IDEMPOTENCY_KEY_PARAMETER,
     IngestAPIView,
     idempotent,
-    json_content_type_check,
     method_allowed_check,
     path_arguments_check,
     request_size_check,

@@ -158,18 +158,6 @@ def query_params_check(request) -> None:
             raise exceptions.ValidationError({name.replace("\x00", "\\0"): ["Must not contain a NUL character."]})
 
 
-def content_type_check(request, *accepted: str) -> None:
-    """415 unless the body is declared as one of ``accepted`` (for views that read raw bytes
-    and so bypass DRF's parser negotiation)."""
-    media_type = (request.content_type or "").split(";")[0].strip().lower()
-    if media_type not in accepted:
-        raise exceptions.UnsupportedMediaType(media_type or "(none)")
-
-
-def json_content_type_check(request) -> None:
-    content_type_check(request, "application/json")
-
-
 def query_int(request, name: str, *, default: int, minimum: int, maximum: int) -> int:
     """An integer query parameter within [minimum, maximum], or a 400 naming it."""
     raw = request.query_params.get(name)
