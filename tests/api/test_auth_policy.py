@@ -166,3 +166,10 @@ def test_a_path_segment_no_object_can_have_is_a_404(path):
 
     assert response.status_code == 404
     assert_error_shape(response.json(), "not_found")
+
+
+def test_an_api_path_that_matches_no_route_answers_404_in_the_shared_shape():
+    response = key_client("loyalty:read").get("/api/v1/loyalty/members/not-a-number/")
+
+    assert response.status_code == 404
+    assert_error_shape(response.json(), "not_found")
