@@ -48,6 +48,9 @@ class ApiKeyAuthentication(authentication.BaseAuthentication):
         raw = _raw_key(request)
         if raw is None:
             return None
+        if "\x00" in raw:
+            # No key contains one, and PostgreSQL cannot even look it up.
+            raise exceptions.AuthenticationFailed("Invalid API key.")
         try:
             api_key = ApiKey.objects.get_from_key(raw)
         except ApiKey.DoesNotExist:

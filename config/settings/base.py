@@ -188,6 +188,9 @@ CELERY_TASK_ROUTES = {
 CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": env_int("CELERY_VISIBILITY_TIMEOUT", 60 * 60)}
 CELERY_TIMEZONE = TIME_ZONE
 
+# Database sessions, refusing keys with NUL characters (integrations/sessions.py).
+SESSION_ENGINE = "integrations.sessions"
+
 # --- REST framework -------------------------------------------------------
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [

@@ -173,3 +173,18 @@ def test_an_api_path_that_matches_no_route_answers_404_in_the_shared_shape():
 
     assert response.status_code == 404
     assert_error_shape(response.json(), "not_found")
+
+
+def test_a_session_cookie_with_a_nul_is_no_session_and_gets_401(client):
+    client.cookies["sessionid"] = "abcdefgh\x00ijklmnop"
+
+    response = client.get("/api/v1/loyalty/leaderboard/")
+
+    assert response.status_code == 401
+
+
+def test_an_api_key_with_a_nul_gets_401():
+    response = APIClient().get("/api/v1/loyalty/leaderboard/", HTTP_AUTHORIZATION="Api-Key abc.d\x00ef")
+
+    assert response.status_code == 401
+    assert response.json()["detail"] == "Invalid API key."
