@@ -7,25 +7,27 @@ from django.shortcuts import get_object_or_404
 from django.utils import timezone
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, inline_serializer
-from rest_framework import exceptions, permissions, serializers
+from rest_framework import exceptions, serializers
 from rest_framework.pagination import PageNumberPagination
 from rest_framework.response import Response
-from rest_framework.views import APIView
 
 from buyers import audiences, interventions, selectors
 from buyers.models import CampaignAudience
-from integrations.api import ServiceErrorsMixin
+from integrations.api import KilnAPIView
+
+RETENTION_READ = "retention:read"
 
 
-class StaffOnly(permissions.IsAuthenticated):
-    message = "Retention data is for Kiln staff."
+class RetentionAPIView(KilnAPIView):
+    """Staff sessions (audience writes check the Marketplace Admin role in the service), or keys
+    with retention:read for reads. Defining audiences stays a person's decision: keys cannot."""
 
-    def has_permission(self, request, view) -> bool:
-        return super().has_permission(request, view) and bool(request.user.is_staff)
+    staff_may_write = True
+    required_scopes = [RETENTION_READ]
 
-
-class RetentionAPIView(ServiceErrorsMixin, APIView):
-    permission_classes = [StaffOnly]
+    def get_required_scopes(self, request) -> list[str] | None:
+        # None: no scope grants audience writes to a key.
+        return [RETENTION_READ] if request.method in ("GET", "HEAD", "OPTIONS") else None
 
 
 class ListingRefSerializer(serializers.Serializer):

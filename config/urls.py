@@ -28,3 +28,7 @@ urlpatterns = [
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
 ]
+
+# Paths under /api/ answer unmatched routes and server errors in the shared error shape.
+handler404 = "integrations.errors.api_path_not_found"
+handler500 = "integrations.errors.api_server_error"

@@ -88,6 +88,9 @@ def user_roles(user) -> set[str]:
 
 
 def is_marketplace_admin(user) -> bool:
+    # Services are also called without a person behind them (a task, a key with no role).
+    if user is None or not user.is_authenticated:
+        return False
     return user.is_superuser or MARKETPLACE_ADMIN in user_roles(user)
 
 

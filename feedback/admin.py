@@ -11,8 +11,10 @@ from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.html import format_html, format_html_join
 
+from core.admin import ReadOnlyAdmin
 from core.roles import is_marketplace_admin
 from feedback.models import (
+    WEBHOOK_KINDS,
     Answer,
     ExternalQuestion,
     FeedbackSource,
@@ -23,6 +25,7 @@ from feedback.models import (
     SourceKind,
     Survey,
     SurveyInvitation,
+    SyncRun,
     Theme,
     ThemeClassifier,
 )
@@ -62,13 +65,29 @@ class FeedbackSourceForm(forms.ModelForm):
         help_text="Typeform: the webhook secret. Delighted: the project's API key. Leave blank to keep the current one.",
     )
 
+    api_base_url = forms.URLField(required=False, assume_scheme="https", help_text=FeedbackSource._meta.get_field("api_base_url").help_text)
+    api_token = forms.CharField(
+        required=False, widget=forms.PasswordInput(render_value=False),
+        help_text=(
+            "Qualtrics, SurveyMonkey, Zigpoll: the API token used to fetch responses. Leave blank to keep the "
+            "current one, or to read FEEDBACK_<SLUG>_API_TOKEN from the environment."
+        ),
+    )
+
     class Meta:
         model = FeedbackSource
-        fields = ("name", "slug", "kind", "survey", "secret", "column_mapping", "is_active")
+        fields = ("name", "slug", "kind", "survey", "secret", "api_base_url", "api_token", "client_id",
+                  "external_account", "column_mapping", "is_active")
+
+    def _kept(self, name: str) -> str:
+        value = self.cleaned_data.get(name)
+        return value if value else (getattr(self.instance, name) if self.instance.pk else "")
 
     def clean_secret(self):
-        secret = self.cleaned_data.get("secret")
-        return secret if secret else (self.instance.secret if self.instance.pk else "")
+        return self._kept("secret")
+
+    def clean_api_token(self):
+        return self._kept("api_token")
 
 
 class UploadForm(forms.Form):
@@ -93,7 +112,7 @@ class UploadForm(forms.Form):
 @admin.register(FeedbackSource)
 class FeedbackSourceAdmin(admin.ModelAdmin):
     form = FeedbackSourceForm
-    list_display = ("name", "slug", "kind", "survey", "is_active", "has_secret", "links")
+    list_display = ("name", "slug", "kind", "survey", "is_active", "has_secret", "last_sync", "links")
     list_filter = ("kind", "is_active")
     list_select_related = ("survey",)
     search_fields = ("name", "slug")
@@ -103,9 +122,16 @@ class FeedbackSourceAdmin(admin.ModelAdmin):
     def has_secret(self, obj):
         return bool(obj.secret)
 
+    @admin.display(description="last sync")
+    def last_sync(self, obj):
+        run = obj.sync_runs.first()
+        if run is None:
+            return "-"
+        return f"{run.get_status_display()} {run.started_at:%Y-%m-%d %H:%M}" + (f": {run.error[:80]}" if run.error else "")
+
     @admin.display(description="")
     def links(self, obj):
-        if obj.kind in (SourceKind.TYPEFORM, SourceKind.DELIGHTED):
+        if obj.kind in WEBHOOK_KINDS:
             return format_html("<code>{}</code>", reverse("feedback-webhook", kwargs={"slug": obj.slug}))
         return format_html('<a href="{}">Upload export</a>', reverse("admin:feedback_feedbacksource_upload", args=[obj.pk]))
 
@@ -348,3 +374,19 @@ class SurveyInvitationAdmin(admin.ModelAdmin):
 admin.site.register(ResponseTheme, list_display=("response", "theme", "origin", "confidence"),
                     list_filter=("origin", "theme"), raw_id_fields=("response",), list_select_related=("theme", "response__source"),
                     show_full_result_count=False)
+
+
+@admin.register(SyncRun)
+class SyncRunAdmin(ReadOnlyAdmin):
+    """Every import with its counts and rejection reasons; runs are written by the connectors only."""
+
+    list_display = ("source", "kind", "status", "started_at", "fetched", "created", "duplicate", "rejected", "short_error")
+    list_filter = ("status", "kind", "source")
+    list_select_related = ("source",)
+    date_hierarchy = "started_at"
+    readonly_fields = ("source", "kind", "status", "started_at", "finished_at", "fetched", "created", "duplicate",
+                       "rejected", "rejections", "error", "cursor_before", "cursor_after")
+
+    @admin.display(description="error")
+    def short_error(self, obj):
+        return obj.error[:120]

@@ -1,32 +1,40 @@
 """Feedback ingestion endpoints: native (one and bulk), Typeform and Delighted webhooks, export upload."""
 
-import json
 import logging
 
 from django.db import transaction
-from django.shortcuts import get_object_or_404
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import serializers, status
-from rest_framework.exceptions import AuthenticationFailed, ValidationError
+from rest_framework.exceptions import AuthenticationFailed, UnsupportedMediaType, ValidationError
 from rest_framework.parsers import BaseParser
 from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from feedback import selectors
+from feedback import selectors, webhooks
 from feedback.models import FeedbackSource, SourceKind
-from feedback.parsing import Catalog, ItemError, parse_delighted, parse_native_item, parse_typeform
+from feedback.parsing import Catalog, ItemError, parse_native_item
 from feedback.services import Status, responses_ingest
-from feedback.signatures import DELIGHTED_HEADER, TYPEFORM_HEADER, signature_valid
+from feedback.signatures import DELIGHTED_HEADER, SURVEYMONKEY_HEADER, TYPEFORM_HEADER
 from feedback.uploads import upload_ingest, upload_preview, upload_rows_parse
-from integrations.api import ERROR_RESPONSES, IDEMPOTENCY_KEY_PARAMETER, IngestAPIView, idempotent, request_size_check
+from integrations.api import (
+    ERROR_RESPONSES,
+    IDEMPOTENCY_KEY_PARAMETER,
+    IngestAPIView,
+    idempotent,
+    method_allowed_check,
+    path_arguments_check,
+    request_size_check,
+)
 from integrations.bulk import MAX_BULK_ITEMS, bulk_items_parse, bulk_summary
 from integrations.errors import api_exception_handler
+from integrations.fields import NEAR_FUTURE, EventDateTimeField
 
 logger = logging.getLogger(__name__)
 
 NATIVE_SOURCE_SLUG = "api"
+WEBHOOK_UNAUTHENTICATED = "Unknown webhook source, or a missing or invalid signature."
 SCOPE = "feedback:write"
 
 
@@ -42,10 +50,6 @@ def native_source(slug: str | None) -> FeedbackSource:
     if source is None:
         raise ValidationError({"source": [f"Unknown native or upload source {slug!r}."]})
     return source
-
-
-def _reject_constant(name: str):
-    raise ValueError(f"{name} is not valid JSON")
 
 
 def _raise_item_error(exc: ItemError):
@@ -156,9 +160,11 @@ class RawBodyParser(BaseParser):
 
 
 class WebhookApi(APIView):
-    """Typeform and Delighted post here; the source's kind picks the signature scheme and parser.
+    """Typeform, Delighted, Qualtrics and SurveyMonkey post here; the source's kind picks the
+    signature scheme, the accepted content type and the handling (feedback.webhooks).
 
-    Authentication is the signature: a missing or wrong signature gets 401 and nothing is stored.
+    Authentication is the signature: an unknown source and a missing or wrong signature get the
+    same 401 and nothing is stored; an authentic delivery of the wrong content type gets 415.
     """
 
     authentication_classes: list = []
@@ -170,48 +176,59 @@ class WebhookApi(APIView):
         return api_exception_handler
 
     def initial(self, request, *args, **kwargs):
+        method_allowed_check(self, request)
         request_size_check(request)
+        path_arguments_check(kwargs)
         super().initial(request, *args, **kwargs)
 
     def get_authenticate_header(self, request):
         # A bad signature is "not authenticated" (401), not "forbidden".
         return 'Signature realm="feedback-webhook"'
 
+    @extend_schema(exclude=True)
+    def head(self, request, slug: str):
+        # SurveyMonkey checks a subscription URL with HEAD before it delivers; the same answer for
+        # every slug, so it reveals nothing.
+        return Response(status=status.HTTP_200_OK)
+
     @extend_schema(
         operation_id="feedback_webhook",
-        summary="Receive a Typeform or Delighted webhook",
+        summary="Receive a Typeform, Delighted, Qualtrics or SurveyMonkey webhook",
         description=(
             "Typeform: `Typeform-Signature: sha256=<base64 HMAC-SHA256 of the raw body>`. "
-            "Delighted: `X-Delighted-Webhook-Signature: sha256=<hex HMAC-SHA256 of the raw body>`."
+            "Delighted: `X-Delighted-Webhook-Signature: sha256=<hex HMAC-SHA256 of the raw body>`. "
+            "Qualtrics (form-encoded `Topic`, `MSG`, `HMAC`): `HMAC` is the hex HMAC-SHA512 of `MSG` with the "
+            "subscription's shared key; the response is then fetched (202). SurveyMonkey: `Sm-Signature: <base64 "
+            "HMAC-SHA1 of the raw body, keyed '<client id>&<client secret>'>`; the response is then fetched (202)."
         ),
+        # Only JSON is described: schemathesis cannot build negative form-encoded bodies (its test
+        # client crashes), and the Qualtrics form's three fields are named in the description.
         request={"application/json": OpenApiTypes.OBJECT},
         parameters=[
             OpenApiParameter(TYPEFORM_HEADER, OpenApiTypes.STR, OpenApiParameter.HEADER, required=False),
             OpenApiParameter(DELIGHTED_HEADER, OpenApiTypes.STR, OpenApiParameter.HEADER, required=False),
+            OpenApiParameter(SURVEYMONKEY_HEADER, OpenApiTypes.STR, OpenApiParameter.HEADER, required=False),
         ],
-        responses={201: ItemOutSerializer, 200: ItemOutSerializer, 400: ERROR_RESPONSES[400], 401: ERROR_RESPONSES[401],
-                   404: OpenApiResponse(description="No such webhook source."), 413: ERROR_RESPONSES[413]},
+        responses={201: ItemOutSerializer, 200: ItemOutSerializer,
+                   202: OpenApiResponse(ItemOutSerializer, description="Announced response accepted; it is fetched next."),
+                   400: ERROR_RESPONSES[400],
+                   401: OpenApiResponse(ERROR_RESPONSES[401].response, description="Unknown source, or a missing or bad signature."),
+                   413: ERROR_RESPONSES[413]},
     )
     def post(self, request, slug: str):
-        source = get_object_or_404(
-            FeedbackSource, slug=slug, kind__in=[SourceKind.TYPEFORM, SourceKind.DELIGHTED], is_active=True
-        )
-        header = TYPEFORM_HEADER if source.kind == SourceKind.TYPEFORM else DELIGHTED_HEADER
-        body = request.body
-        if not signature_valid(kind=source.kind, secret=source.secret, body=body, header=request.headers.get(header)):
-            logger.warning("feedback webhook %s: bad or missing %s", source.slug, header)
-            raise AuthenticationFailed(f"Missing or invalid {header}.")
+        source = webhooks.webhook_source(slug)
+        delivery = webhooks.Delivery(content_type=request.content_type, headers=request.headers, body=request.body)
+        # An unknown slug and a bad signature get the same answer, so slugs cannot be discovered.
+        if source is None or not webhooks.webhook_authentic(source=source, delivery=delivery):
+            logger.warning("feedback webhook %s: unknown source or bad or missing signature", slug[:64])
+            raise AuthenticationFailed(WEBHOOK_UNAUTHENTICATED)
         try:
-            payload = json.loads(body, parse_constant=_reject_constant)
-        except (ValueError, RecursionError):
-            raise ValidationError({"body": ["Malformed JSON."]}) from None
-        parse = parse_typeform if source.kind == SourceKind.TYPEFORM else parse_delighted
-        try:
-            parsed = parse(payload, catalog=Catalog(source))
+            outcome = webhooks.webhook_receive(source=source, delivery=delivery)
+        except webhooks.UnsupportedContentType as exc:
+            raise UnsupportedMediaType(str(exc) or "(none)") from None
         except ItemError as exc:
             _raise_item_error(exc)
-        (result,) = responses_ingest(source=source, items=[parsed])
-        return Response(result.as_dict(), status=status.HTTP_201_CREATED if result.status == Status.CREATED else status.HTTP_200_OK)
+        return Response(outcome.body, status=outcome.status_code)
 
 
 class UploadApi(IngestAPIView):
@@ -225,6 +242,9 @@ class UploadApi(IngestAPIView):
         content = serializers.CharField(trim_whitespace=False)
         column_mapping = serializers.DictField(child=serializers.CharField(), required=False)
         dry_run = serializers.BooleanField(default=False)
+        save_mapping = serializers.BooleanField(
+            default=False, help_text="Keep column_mapping on the source, so the next export needs none."
+        )
 
     @extend_schema(
         operation_id="feedback_upload",
@@ -245,9 +265,12 @@ class UploadApi(IngestAPIView):
             raise ValidationError({"source": [f"Unknown upload source {data['source']!r}."]})
         try:
             rows = upload_rows_parse(content=data["content"], fmt=data["format"])
-            run = upload_preview if data["dry_run"] else upload_ingest
             with transaction.atomic():
-                outcome = run(source=source, rows=rows, column_mapping=data.get("column_mapping"))
+                if data["dry_run"]:
+                    outcome = upload_preview(source=source, rows=rows, column_mapping=data.get("column_mapping"))
+                else:
+                    outcome = upload_ingest(source=source, rows=rows, column_mapping=data.get("column_mapping"),
+                                            save_mapping=data["save_mapping"])
         except ItemError as exc:
             _raise_item_error(exc)
         return Response(outcome)
@@ -260,8 +283,8 @@ class NpsReportApi(IngestAPIView):
 
     class InputSerializer(serializers.Serializer):
         group_by = serializers.ChoiceField(choices=selectors.REPORT_GROUPS, default="survey")
-        start = serializers.DateTimeField(required=False)
-        end = serializers.DateTimeField(required=False)
+        start = EventDateTimeField(required=False, max_future=NEAR_FUTURE)
+        end = EventDateTimeField(required=False, max_future=NEAR_FUTURE)
         period = serializers.ChoiceField(choices=["day", "week", "month", "quarter"], default="month")
         survey = serializers.SlugField(required=False)
 

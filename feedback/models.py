@@ -82,6 +82,17 @@ class SourceKind(models.TextChoices):
     TYPEFORM = "typeform", "Typeform webhook"
     DELIGHTED = "delighted", "Delighted webhook"
     UPLOAD = "upload", "File export (CSV / JSON)"
+    QUALTRICS = "qualtrics", "Qualtrics event subscription"
+    SURVEYMONKEY = "surveymonkey", "SurveyMonkey webhook"
+    ZIGPOLL = "zigpoll", "Zigpoll responses API (pull)"
+    MEDALLIA = "medallia", "Medallia export (CSV / JSON)"
+    HOTJAR = "hotjar", "Hotjar export (CSV / JSON)"
+
+
+# Kinds whose deliveries arrive at /api/v1/feedback/webhooks/<slug>/.
+WEBHOOK_KINDS = (SourceKind.TYPEFORM, SourceKind.DELIGHTED, SourceKind.QUALTRICS, SourceKind.SURVEYMONKEY)
+# Kinds whose exports are imported through uploads with the source's saved column mapping.
+UPLOAD_KINDS = (SourceKind.NATIVE, SourceKind.UPLOAD, SourceKind.MEDALLIA, SourceKind.HOTJAR, SourceKind.ZIGPOLL)
 
 
 class FeedbackSource(models.Model):
@@ -98,7 +109,26 @@ class FeedbackSource(models.Model):
     secret = models.CharField(max_length=255, blank=True)
     column_mapping = models.JSONField(
         default=dict, blank=True,
-        help_text='Export columns to Kiln fields, e.g. {"Response ID": "external_id", "NPS": "q:nps"}.',
+        help_text=(
+            'Export columns or provider fields to Kiln fields, e.g. {"Response ID": "external_id", "NPS": "q:nps", '
+            '"metadata.order_id": "respondent.order_id"}. Nested provider fields use dotted paths.'
+        ),
+    )
+    # Connectors that call the provider's API (Qualtrics, SurveyMonkey, Zigpoll).
+    api_base_url = models.URLField(
+        blank=True, help_text="The provider's API root, e.g. https://yul1.qualtrics.com, https://api.surveymonkey.com."
+    )
+    # Stored in clear for the same reason as the secret; never shown back. Empty: read from the
+    # environment variable FEEDBACK_<SLUG>_API_TOKEN (slug upper-cased, dashes as underscores).
+    api_token = models.CharField(max_length=255, blank=True)
+    client_id = models.CharField(
+        max_length=128, blank=True, help_text="SurveyMonkey: the app's client ID (API key), half of the signing key."
+    )
+    external_account = models.CharField(
+        max_length=128, blank=True, help_text="Zigpoll: the account ID whose responses are pulled."
+    )
+    sync_cursor = models.CharField(
+        max_length=255, blank=True, help_text="Zigpoll: where the next incremental pull starts (the last endCursor)."
     )
     is_active = models.BooleanField(default=True)
     created_at = models.DateTimeField(default=timezone.now)
@@ -334,3 +364,44 @@ class SurveyInvitation(models.Model):
 
     def __str__(self):
         return f"{self.survey.slug} -> {self.buyer_id or self.seller_id}"
+
+
+class SyncKind(models.TextChoices):
+    WEBHOOK = "webhook", "Webhook delivery"
+    PULL = "pull", "Scheduled pull"
+    UPLOAD = "upload", "Export upload"
+
+
+class SyncStatus(models.TextChoices):
+    RUNNING = "running", "Running"
+    SUCCEEDED = "succeeded", "Succeeded"
+    FAILED = "failed", "Failed"
+
+
+class SyncRun(models.Model):
+    """One import from a provider, with what it fetched, stored, skipped and rejected (and why)."""
+
+    source = models.ForeignKey(FeedbackSource, on_delete=models.CASCADE, related_name="sync_runs")
+    kind = models.CharField(max_length=8, choices=SyncKind.choices)
+    status = models.CharField(max_length=10, choices=SyncStatus.choices, default=SyncStatus.RUNNING)
+    started_at = models.DateTimeField(default=timezone.now)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    fetched = models.PositiveIntegerField(default=0)
+    created = models.PositiveIntegerField(default=0)
+    duplicate = models.PositiveIntegerField(default=0, help_text="Already stored (same source and external ID).")
+    rejected = models.PositiveIntegerField(default=0)
+    rejections = models.JSONField(default=list, blank=True, help_text="Up to 100 of {external_id, errors}.")
+    error = models.TextField(blank=True, help_text="Why the run failed, after retries.")
+    cursor_before = models.CharField(max_length=255, blank=True)
+    cursor_after = models.CharField(max_length=255, blank=True)
+
+    class Meta:
+        ordering = ["-started_at", "-pk"]
+        indexes = [models.Index(fields=["source", "-started_at"], name="feedback_syncrun_source_idx")]
+        constraints = [
+            models.CheckConstraint(condition=Q(kind__in=SyncKind.values), name="syncrun_known_kind"),
+            models.CheckConstraint(condition=Q(status__in=SyncStatus.values), name="syncrun_known_status"),
+        ]
+
+    def __str__(self):
+        return f"{self.source.slug} {self.kind} {self.status} at {self.started_at:%Y-%m-%d %H:%M}"

@@ -12,6 +12,8 @@ from datetime import UTC, datetime
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
+from integrations.fields import event_time_problem
+
 from feedback.models import KIND_SCALES, FeedbackSource, Question, QuestionKind, Survey
 
 IDENTITY_KEYS = ("email", "buyer_id", "seller_id", "order_id", "external_id")
@@ -142,8 +144,12 @@ def coerce_answer(question: Question, value, path: str) -> ParsedAnswer:
             raise ItemError({path: [f"Rating must be a number from {low} to {high}; got {value!r}."]})
         return ParsedAnswer(question, number=float(value))
     if kind == QuestionKind.SINGLE_CHOICE:
+        if isinstance(value, bool):
+            value = "yes" if value else "no"
         if not isinstance(value, str) or not value:
             raise ItemError({path: ["Must be one choice label (a string)."]})
+        # "yes" from a yes/no field matches a question whose choices are spelled "Yes".
+        value = next((c for c in question.choices if isinstance(c, str) and c.lower() == value.lower()), value)
         if question.choices and value not in question.choices:
             raise ItemError({path: [f"{value!r} is not one of {question.choices}."]})
         return ParsedAnswer(question, choices=[value], text=value)
@@ -173,7 +179,7 @@ def parse_timestamp(value, path: str, *, default: datetime | None = None) -> dat
         raise ItemError({path: ["This field is required."]})
     if _is_number(value):
         try:
-            return datetime.fromtimestamp(value, tz=UTC)
+            return _event_time(datetime.fromtimestamp(value, tz=UTC), path)
         except (OverflowError, OSError, ValueError):
             raise ItemError({path: ["Not a valid Unix timestamp."]}) from None
     if not isinstance(value, str):
@@ -186,7 +192,14 @@ def parse_timestamp(value, path: str, *, default: datetime | None = None) -> dat
         raise ItemError({path: ["Must be an ISO 8601 date-time, e.g. 2026-03-01T12:00:00Z."]})
     if timezone.is_naive(parsed):
         parsed = parsed.replace(tzinfo=UTC)
-    return parsed
+    return _event_time(parsed, path)
+
+
+def _event_time(value: datetime, path: str) -> datetime:
+    problem = event_time_problem(value)
+    if problem:
+        raise ItemError({path: [problem]})
+    return value
 
 
 def clean_identity(raw, path: str) -> dict:
@@ -319,10 +332,28 @@ def _key(value) -> str:
     return ""
 
 
-def _typeform_value(answer: dict):
+# Typeform answer kinds whose value is an object (documented shapes: payment {amount, last4, name,
+# success}; calendly {event_uri, invitee_uri}). Questions get a one-line summary; extras keep the
+# object, minus the card digits.
+TYPEFORM_OBJECT_KINDS = ("payment", "calendly")
+TYPEFORM_DROPPED_KEYS = ("last4",)
+
+
+def _typeform_raw(answer: dict):
+    """The answer's value as Typeform sent it, under the key named by its type."""
     kind = answer.get("type")
-    if not isinstance(kind, str) or kind in ("payment", "field", "type"):
+    if not isinstance(kind, str) or kind in ("field", "type"):
         return None
+    value = answer.get(kind)
+    if kind in TYPEFORM_OBJECT_KINDS and isinstance(value, dict):
+        return {k: v for k, v in value.items() if k not in TYPEFORM_DROPPED_KEYS}
+    return value
+
+
+def _typeform_value(answer: dict):
+    """The value offered to a mapped question: labels for choices, yes/no for booleans (yes_no and
+    legal fields), the URL for file uploads, a summary for payments and Calendly bookings."""
+    kind = answer.get("type")
     if kind == "choice":
         choice = answer.get("choice") if isinstance(answer.get("choice"), dict) else {}
         return choice.get("label") or choice.get("other")
@@ -332,7 +363,12 @@ def _typeform_value(answer: dict):
         if choices.get("other"):
             labels = [*labels, choices["other"]]
         return labels
-    return answer.get(kind)
+    raw = _typeform_raw(answer)
+    if kind == "boolean":
+        return ("yes" if raw else "no") if isinstance(raw, bool) else None
+    if isinstance(raw, dict):
+        return ", ".join(f"{k}: {v}" for k, v in raw.items() if isinstance(v, (str, int, float, bool))) or None
+    return raw
 
 
 def parse_typeform(payload, *, catalog: Catalog) -> ParsedResponse:
@@ -368,7 +404,7 @@ def parse_typeform(payload, *, catalog: Catalog) -> ParsedResponse:
         )
         if question is None or value is None or question.pk in seen:
             label = definition_field.get("title") or ref or field_id
-            extras[str(label)[:200]] = value
+            extras[str(label)[:200]] = _typeform_raw(answer) if answer.get("type") not in ("choice", "choices") else value
             continue
         seen.add(question.pk)
         answers.append(coerce_answer(question, value, f"form_response.answers[{index}]"))
@@ -439,6 +475,17 @@ def validate_column_mapping(mapping) -> dict[str, str]:
     if "external_id" not in mapping.values():
         raise ItemError({"column_mapping": ["Map one column to external_id (the export's response ID)."]})
     return mapping
+
+
+def flatten(value, prefix: str = "", depth: int = 0) -> dict:
+    """``{"a": {"b": 1}}`` → ``{"a.b": 1}``, so a mapping can name nested provider fields by dotted
+    path; lists and values nested deeper than five levels are kept whole."""
+    if not isinstance(value, dict) or depth > 4:
+        return {prefix: value} if prefix else {}
+    flat = {}
+    for key, child in value.items():
+        flat.update(flatten(child, f"{prefix}.{key}" if prefix else str(key), depth + 1))
+    return flat
 
 
 def row_to_native(row: dict, mapping: dict[str, str]) -> dict:

@@ -5,8 +5,10 @@ import io
 import json
 from collections import Counter
 
-from feedback.models import FeedbackSource, MatchStatus, Response
-from feedback.parsing import Catalog, ItemError, parse_native_item, row_to_native, validate_column_mapping
+from django.utils import timezone
+
+from feedback.models import FeedbackSource, MatchStatus, Response, SyncKind, SyncRun, SyncStatus
+from feedback.parsing import Catalog, ItemError, flatten, parse_native_item, row_to_native, validate_column_mapping
 from feedback.services import BULK_LIMIT, identities_resolve, responses_ingest
 
 MAX_UPLOAD_ROWS = 10_000
@@ -43,7 +45,7 @@ def _parse(source: FeedbackSource, rows: list[dict], mapping: dict) -> list:
     items = []
     for row in rows:
         try:
-            items.append(parse_native_item(row_to_native(row, mapping), catalog=catalog))
+            items.append(parse_native_item(row_to_native(flatten(row), mapping), catalog=catalog))
         except ItemError as exc:
             items.append(exc)
     return items
@@ -82,9 +84,16 @@ def upload_preview(*, source: FeedbackSource, rows: list[dict], column_mapping: 
     return {"dry_run": True, "summary": dict(Counter(r["status"] for r in results)), "results": results}
 
 
-def upload_ingest(*, source: FeedbackSource, rows: list[dict], column_mapping: dict | None = None) -> dict:
-    """Store an export's rows (same per-row policy as the bulk API), in chunks of BULK_LIMIT."""
+def upload_ingest(
+    *, source: FeedbackSource, rows: list[dict], column_mapping: dict | None = None, save_mapping: bool = False
+) -> dict:
+    """Store an export's rows (same per-row policy as the bulk API), in chunks of BULK_LIMIT, as one
+    recorded run. ``save_mapping`` keeps the given mapping on the source for the next export
+    (Medallia and Hotjar exports are re-imported with the same columns)."""
     mapping = validate_column_mapping(column_mapping or source.column_mapping)
+    if save_mapping and column_mapping:
+        source.column_mapping = mapping
+        source.save(update_fields=["column_mapping"])
     items = _parse(source, rows, mapping)
     results = []
     for start in range(0, len(items), BULK_LIMIT):
@@ -92,4 +101,11 @@ def upload_ingest(*, source: FeedbackSource, rows: list[dict], column_mapping: d
         for result in chunk:
             result.index += start
             results.append(result.as_dict())
-    return {"dry_run": False, "summary": dict(Counter(r["status"] for r in results)), "results": results}
+    summary = Counter(r["status"] for r in results)
+    run = SyncRun.objects.create(
+        source=source, kind=SyncKind.UPLOAD, status=SyncStatus.SUCCEEDED, finished_at=timezone.now(),
+        fetched=len(rows), created=summary["created"], duplicate=summary["duplicate"] + summary["updated"],
+        rejected=summary["rejected"],
+        rejections=[{"row": r["index"], "errors": r["errors"]} for r in results if r["status"] == "rejected"][:100],
+    )
+    return {"dry_run": False, "summary": dict(summary), "results": results, "run": run.pk}

@@ -1,4 +1,4 @@
-"""The base view and decorators every ingestion endpoint is built from.
+"""The base views and decorators every API endpoint is built from.
 
     class ThingCreateApi(IngestAPIView):
         required_scopes = ["storefront:write"]
@@ -6,9 +6,14 @@
         @idempotent
         def post(self, request): ...
 
-gives: API-key auth with scopes (401/403), per-key throttling (429), a 413 for oversize
-bodies checked from Content-Length before anything is parsed, the shared error body, and
-``Idempotency-Key`` replay.
+gives: one auth policy (missing or invalid credentials 401 with ``WWW-Authenticate``, a key
+without the scope or a session without the role 403), 405 for unsupported methods before any
+credential is looked at, per-key throttling (429), a 413 for oversize bodies checked from
+Content-Length before anything is parsed, a 404 for path segments no object can have (NUL),
+the shared error body, and ``Idempotency-Key`` replay.
+
+``KilnAPIView`` is the base of every API family (storefront, feedback, loyalty, retention,
+scoring); ``IngestAPIView`` is the same view under its older name.
 """
 
 import functools
@@ -70,6 +75,19 @@ ERROR_RESPONSES = {
     422: OpenApiResponse(ErrorSerializer, description="Idempotency-Key reused with a different body."),
     429: OpenApiResponse(ErrorSerializer, description="Too many requests for this API key."),
 }
+# Answers any operation can give, added to every operation of the schema by
+# core.schema.error_responses_hook so the documented statuses are the complete list.
+COMMON_ERROR_DESCRIPTIONS = {
+    400: "Malformed JSON or invalid input; `errors` names each field.",
+    401: "Missing or invalid credentials (`WWW-Authenticate` says how to authenticate).",
+    403: "Authenticated, but the key lacks the scope or the user the role.",
+    404: "No such object.",
+    405: "Method not allowed on this path.",
+    406: "The Accept header asks for a format this endpoint does not give.",
+    413: "Body larger than the configured limit.",
+    415: "Unsupported media type; send application/json.",
+    429: "Too many requests for this API key or user.",
+}
 
 
 def request_size_check(request) -> None:
@@ -113,20 +131,81 @@ class StrictJSONParser(JSONParser):
         return data
 
 
-class IngestAPIView(APIView):
+def method_allowed_check(view, request) -> None:
+    """405 before authentication: an unsupported method (TRACE, or PUT on a read-only path) is
+    the same answer for everyone, so it does not depend on the caller's credentials."""
+    method = request.method.lower()
+    if method not in view.http_method_names or not hasattr(view, method):
+        raise exceptions.MethodNotAllowed(request.method)
+
+
+# The largest id a database primary key (a signed 64-bit integer) can hold.
+MAX_DATABASE_ID = 2**63 - 1
+
+
+def path_arguments_check(kwargs) -> None:
+    """A path segment with a NUL, or an id beyond a 64-bit key, cannot name any stored object
+    (PostgreSQL text refuses NUL; an oversize integer overflows the driver)."""
+    for value in kwargs.values():
+        if (isinstance(value, str) and "\x00" in value) or (isinstance(value, int) and not 0 <= value <= MAX_DATABASE_ID):
+            raise exceptions.NotFound("No such object.")
+
+
+def query_params_check(request) -> None:
+    """A NUL in a query parameter would reach the database as text it refuses: 400 naming it."""
+    for name, values in request.query_params.lists():
+        if "\x00" in name or any("\x00" in value for value in values):
+            raise exceptions.ValidationError({name.replace("\x00", "\\0"): ["Must not contain a NUL character."]})
+
+
+def query_int(request, name: str, *, default: int, minimum: int, maximum: int) -> int:
+    """An integer query parameter within [minimum, maximum], or a 400 naming it."""
+    raw = request.query_params.get(name)
+    if raw in (None, ""):
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise exceptions.ValidationError({name: ["A whole number."]}) from None
+    if not minimum <= value <= maximum:
+        raise exceptions.ValidationError({name: [f"Must be between {minimum} and {maximum}."]})
+    return value
+
+
+class KilnAPIView(ServiceErrorsMixin, APIView):
+    """The base of every API family: one auth policy, one error shape.
+
+    Key callers need ``get_required_scopes()`` (``required_scopes`` by default); staff sessions
+    may read, and write only where ``staff_may_write`` says so (roles are then checked by the
+    services, whose PermissionDenied becomes 403).
+    """
+
+    # The key authenticator comes first: its WWW-Authenticate header is what makes DRF answer
+    # 401 (not 403) to a request without credentials.
     authentication_classes = [ApiKeyAuthentication, SessionAuthentication]
     permission_classes = [HasScope]
     throttle_classes = [ApiKeyRateThrottle]
     parser_classes = [StrictJSONParser]
     required_scopes: list[str] = []
+    staff_may_write = False
+
+    def get_required_scopes(self, request) -> list[str]:
+        return list(self.required_scopes)
 
     def initial(self, request, *args, **kwargs):
+        method_allowed_check(self, request)
         # Before authentication and parsing: an oversize body is refused without being read.
         request_size_check(request)
+        path_arguments_check(kwargs)
         super().initial(request, *args, **kwargs)
+        # After authentication, so an anonymous caller learns nothing but 401.
+        query_params_check(request)
 
     def get_exception_handler(self):
         return api_exception_handler
+
+
+IngestAPIView = KilnAPIView
 
 
 def _request_hash(request) -> str:

@@ -2,9 +2,14 @@
 
 from rest_framework import authentication, exceptions
 
+from core.roles import MARKETPLACE_ADMIN
 from integrations.models import ApiKey
 
 KEYWORD = "Api-Key"
+# A key belongs to no user groups; the only role it can act with is granted by an explicit scope.
+# The permission layer decides which endpoints a key reaches (loyalty:admin only unlocks loyalty
+# configuration writes), so the role only matters in the services those endpoints call.
+SCOPE_ROLES = {"loyalty:admin": MARKETPLACE_ADMIN}
 
 
 class ApiKeyClient:
@@ -20,6 +25,8 @@ class ApiKeyClient:
         self.api_key = api_key
         self.pk = None
         self.username = f"api-key:{api_key.prefix}"
+        # core.roles.user_roles reads this cache before it would query the (absent) groups.
+        self._kiln_roles = {role for scope, role in SCOPE_ROLES.items() if scope in (api_key.scopes or [])}
 
     def __str__(self):
         return self.username
@@ -41,6 +48,9 @@ class ApiKeyAuthentication(authentication.BaseAuthentication):
         raw = _raw_key(request)
         if raw is None:
             return None
+        if "\x00" in raw:
+            # No key contains one, and PostgreSQL cannot even look it up.
+            raise exceptions.AuthenticationFailed("Invalid API key.")
         try:
             api_key = ApiKey.objects.get_from_key(raw)
         except ApiKey.DoesNotExist:

@@ -44,7 +44,9 @@ class ItemResult:
 
 
 class BulkEnvelopeSerializer(serializers.Serializer):
-    items = serializers.ListField(child=serializers.DictField(), allow_empty=False)
+    # Any JSON value per item: an item that is not an object is rejected on its own
+    # (bulk_objects_only), never the whole batch.
+    items = serializers.ListField(child=serializers.JSONField(allow_null=True), allow_empty=False)
 
     def validate_items(self, items):
         if len(items) > MAX_BULK_ITEMS:
@@ -74,6 +76,26 @@ def bulk_items_parse(*, data) -> list[dict]:
     envelope = BulkEnvelopeSerializer(data=data if isinstance(data, dict) else {"items": data})
     envelope.is_valid(raise_exception=True)
     return envelope.validated_data["items"]
+
+
+def not_an_object_result(index: int, item) -> dict:
+    kind = type(item).__name__ if item is not None else "null"
+    return ItemResult(
+        status=REJECTED, errors={f"items[{index}]": [f"Expected a JSON object; got {kind}."]}, code="invalid"
+    ).as_dict(index)
+
+
+def bulk_objects_only(*, items: list, run: Callable[[list[dict]], list[dict]]) -> list[dict]:
+    """Runs ``run`` on the items that are JSON objects and rejects every other item on its own,
+    answering by the items' original indexes."""
+    positions = [index for index, item in enumerate(items) if isinstance(item, dict)]
+    if len(positions) == len(items):
+        return run(items)
+    results: list[dict | None] = [None] * len(items)
+    for index, result in zip(positions, run([items[i] for i in positions]) if positions else [], strict=True):
+        result["index"] = index
+        results[index] = result
+    return [result or not_an_object_result(index, items[index]) for index, result in enumerate(results)]
 
 
 def bulk_validate(*, serializer_class, items: list) -> tuple[list[tuple[int, dict]], dict[int, ItemResult]]:

@@ -7,7 +7,8 @@ always named.
 """
 
 from django.core.exceptions import RequestDataTooBig
-from django.http import Http404
+from django.http import Http404, JsonResponse
+from django.views.defaults import page_not_found, server_error
 from rest_framework import exceptions, status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
@@ -104,3 +105,18 @@ def api_exception_handler(exc, context):
     detail = response.data.get("detail", "") if isinstance(response.data, dict) else str(response.data)
     response.data = error_body(code=str(code), detail=str(detail))
     return response
+
+
+def api_path_not_found(request, exception=None):
+    """handler404: a path under /api/ that no route matches (``members/abc/`` for an integer id)
+    answers in the shared error shape; other paths get Django's page."""
+    if request.path.startswith("/api/"):
+        return JsonResponse(error_body(code="not_found", detail="No such API path."), status=404)
+    return page_not_found(request, exception)
+
+
+def api_server_error(request):
+    """handler500: the shared error shape under /api/, Django's page elsewhere."""
+    if request.path.startswith("/api/"):
+        return JsonResponse(error_body(code="server_error", detail="Server error."), status=500)
+    return server_error(request)

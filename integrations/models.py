@@ -7,6 +7,10 @@ from django.db import models
 from django.db.models import Q
 from rest_framework_api_key.models import AbstractAPIKey
 
+# Scopes that "*" does not imply: they let a machine act with an administrator's role, so a key
+# gets them only by naming them.
+EXPLICIT_ONLY_SCOPES = frozenset({"loyalty:admin"})
+
 
 class ApiKey(AbstractAPIKey):
     """A machine client's key. Only its hash is stored; the key itself is shown once."""
@@ -14,7 +18,10 @@ class ApiKey(AbstractAPIKey):
     scopes = models.JSONField(
         default=list,
         blank=True,
-        help_text='Scopes this key may use, e.g. ["storefront:write", "feedback:write"]. "*" allows every scope.',
+        help_text=(
+            'Scopes this key may use, e.g. ["storefront:write", "feedback:write"]. "*" allows every scope '
+            'except loyalty:admin, which must be named.'
+        ),
     )
     owner = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="api_keys"
@@ -26,7 +33,8 @@ class ApiKey(AbstractAPIKey):
 
     def has_scopes(self, required) -> bool:
         granted = set(self.scopes or [])
-        return "*" in granted or set(required) <= granted
+        wildcard = "*" in granted
+        return all(scope in granted or (wildcard and scope not in EXPLICIT_ONLY_SCOPES) for scope in required)
 
 
 class IdempotencyRecord(models.Model):

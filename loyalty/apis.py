@@ -7,47 +7,38 @@ from datetime import date
 from django.shortcuts import get_object_or_404
 from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
 from rest_framework import exceptions, permissions, serializers
-from rest_framework.authentication import SessionAuthentication
 from rest_framework.pagination import PageNumberPagination
 from rest_framework.response import Response
-from rest_framework.views import APIView
 
 from buyers.models import Buyer
-from integrations.api import ServiceErrorsMixin
-from integrations.authentication import ApiKeyAuthentication
-from integrations.models import ApiKey
+from integrations.api import MAX_DATABASE_ID, KilnAPIView, query_int
+from integrations.fields import NEAR_FUTURE, EventDateTimeField
 from loyalty import badges, selectors, services, simulation, tiers
 from loyalty.models import Badge, CapPeriod, EarningRule, RuleKind, Segment, Tier
 from loyalty.recommend import member_reward_recommendations
 
-READ_SCOPE, WRITE_SCOPE = "loyalty:read", "loyalty:write"
+READ_SCOPE, WRITE_SCOPE, ADMIN_SCOPE = "loyalty:read", "loyalty:write", "loyalty:admin"
+# Longest look-back a power-user report accepts: ten years covers the whole history.
+MAX_POWER_USER_DAYS = 3650
+# Longest tier window or grace period, and the largest manual adjustment or badge threshold:
+# far above any real value, far below the database integer columns' limits.
+MAX_WINDOW_DAYS = 3650
+MAX_ADJUSTMENT = 1_000_000
 
 
-class LoyaltyAccess(permissions.BasePermission):
+class LoyaltyAPIView(KilnAPIView):
     """Staff sessions (roles are checked in the services), or API keys with loyalty scopes."""
 
-    def has_permission(self, request, view) -> bool:
-        scope = READ_SCOPE if request.method in permissions.SAFE_METHODS else WRITE_SCOPE
-        if isinstance(request.auth, ApiKey):
-            if request.auth.has_scopes([scope]):
-                return True
-            self.message = f"This API key lacks the scope: {scope}."
-            return False
-        user = request.user
-        if user is None or not user.is_authenticated:
-            raise exceptions.NotAuthenticated()
-        if not user.is_staff:
-            self.message = "Loyalty data is for Kiln staff."
-            return False
-        return True
+    staff_may_write = True
+    # Configuration writes act with an administrator's role: a key needs loyalty:admin by name.
+    write_scope = WRITE_SCOPE
 
-
-class LoyaltyAPIView(ServiceErrorsMixin, APIView):
-    authentication_classes = [SessionAuthentication, ApiKeyAuthentication]
-    permission_classes = [LoyaltyAccess]
+    def get_required_scopes(self, request) -> list[str]:
+        return [READ_SCOPE if request.method in permissions.SAFE_METHODS else self.write_scope]
 
     def actor(self, request):
-        return request.user if getattr(request.user, "pk", None) else None
+        # A key caller acts as its ApiKeyClient, whose role comes from its explicit scopes.
+        return request.user if request.user and request.user.is_authenticated else None
 
     def buyer(self, buyer_id: int) -> Buyer:
         return get_object_or_404(Buyer, pk=buyer_id)
@@ -58,9 +49,14 @@ def _month(value: str | None) -> date | None:
         return None
     try:
         year, month = value.split("-")
-        return date(int(year), int(month), 1)
+        first = date(int(year), int(month), 1)
     except ValueError:
         raise exceptions.ValidationError({"month": "Use YYYY-MM."}) from None
+    # The selectors step to the next month; outside the years Kiln has data for, that only
+    # overflows at 9999-12.
+    if not 2000 <= first.year <= 2100:
+        raise exceptions.ValidationError({"month": "A month between 2000-01 and 2100-12."})
+    return first
 
 
 MONTH_PARAM = OpenApiParameter("month", str, description="A calendar month, YYYY-MM.")
@@ -193,8 +189,8 @@ class MemberLedgerApi(LoyaltyAPIView):
 
 class MemberAdjustApi(LoyaltyAPIView):
     class InputSerializer(serializers.Serializer):
-        amount = serializers.IntegerField()
-        comment = serializers.CharField(allow_blank=True, required=False, default="")
+        amount = serializers.IntegerField(min_value=-MAX_ADJUSTMENT, max_value=MAX_ADJUSTMENT)
+        comment = serializers.CharField(allow_blank=True, required=False, default="", max_length=2000)
 
     @extend_schema(request=InputSerializer, responses={201: EntrySerializer})
     def post(self, request, buyer_id: int):
@@ -207,7 +203,7 @@ class MemberAdjustApi(LoyaltyAPIView):
 
 class MemberRedeemApi(LoyaltyAPIView):
     class InputSerializer(serializers.Serializer):
-        reward_id = serializers.IntegerField()
+        reward_id = serializers.IntegerField(min_value=1, max_value=MAX_DATABASE_ID)
 
     class OutputSerializer(serializers.Serializer):
         redemption_id = serializers.IntegerField()
@@ -233,7 +229,7 @@ class MemberRedeemApi(LoyaltyAPIView):
 class MemberSuggestionsApi(LoyaltyAPIView):
     class OutputSerializer(serializers.Serializer):
         class SuggestionSerializer(serializers.Serializer):
-            reward_id = serializers.IntegerField()
+            reward_id = serializers.IntegerField(min_value=1, max_value=MAX_DATABASE_ID)
             name = serializers.CharField()
             points_cost = serializers.IntegerField()
             affordable = serializers.BooleanField()
@@ -284,16 +280,11 @@ class PowerUsersApi(LoyaltyAPIView):
         results = RowSerializer(many=True)
 
     @extend_schema(
-        parameters=[OpenApiParameter("days", int, description="Look-back window in days (default 90, at least 1).")],
+        parameters=[OpenApiParameter("days", int, description=f"Look-back window in days (default 90, 1 to {MAX_POWER_USER_DAYS}).")],
         responses=OutputSerializer,
     )
     def get(self, request):
-        try:
-            days = int(request.query_params.get("days", 90))
-        except ValueError:
-            raise exceptions.ValidationError({"days": "A whole number of days."}) from None
-        if days < 1:
-            raise exceptions.ValidationError({"days": "At least one day."})
+        days = query_int(request, "days", default=90, minimum=1, maximum=MAX_POWER_USER_DAYS)
         return Response({"days": days, "results": selectors.power_users(days=days)})
 
 
@@ -322,6 +313,8 @@ class RuleSerializer(serializers.ModelSerializer):
 
 
 class RuleCreateApi(LoyaltyAPIView):
+    write_scope = ADMIN_SCOPE
+
     @extend_schema(request=RuleSerializer, responses={201: RuleSerializer})
     def post(self, request):
         from loyalty.services import rule_create
@@ -358,10 +351,10 @@ class RulePrecedenceApi(LoyaltyAPIView):
 
 class RuleSimulateApi(LoyaltyAPIView):
     class InputSerializer(serializers.Serializer):
-        rule_id = serializers.IntegerField(required=False)
+        rule_id = serializers.IntegerField(required=False, min_value=1, max_value=MAX_DATABASE_ID)
         rule = RuleSerializer(required=False)
-        start = serializers.DateTimeField(required=False)
-        end = serializers.DateTimeField(required=False)
+        start = EventDateTimeField(required=False, max_future=NEAR_FUTURE)
+        end = EventDateTimeField(required=False, max_future=NEAR_FUTURE)
 
     class OutputSerializer(serializers.Serializer):
         rule = serializers.CharField()
@@ -378,7 +371,10 @@ class RuleSimulateApi(LoyaltyAPIView):
         data.is_valid(raise_exception=True)
         v = data.validated_data
         if "rule_id" in v:
-            rule = get_object_or_404(EarningRule, pk=v["rule_id"])
+            # A reference in the body, not the path: an unknown id is invalid input (400), not 404.
+            rule = EarningRule.objects.filter(pk=v["rule_id"]).first()
+            if rule is None:
+                raise exceptions.ValidationError({"rule_id": f"No earning rule with id {v['rule_id']}."})
         elif "rule" in v:
             rule = EarningRule(**v["rule"])
         else:
@@ -389,8 +385,8 @@ class RuleSimulateApi(LoyaltyAPIView):
 class TierInputSerializer(serializers.Serializer):
     tiers = serializers.ListField(child=serializers.DictField(), allow_empty=False)
     basis = serializers.CharField(required=False)
-    window_days = serializers.IntegerField(required=False, min_value=1)
-    grace_days = serializers.IntegerField(required=False, min_value=0)
+    window_days = serializers.IntegerField(required=False, min_value=1, max_value=MAX_WINDOW_DAYS)
+    grace_days = serializers.IntegerField(required=False, min_value=0, max_value=MAX_WINDOW_DAYS)
 
 
 class TierPreviewApi(LoyaltyAPIView):
@@ -426,6 +422,8 @@ class TierPreviewApi(LoyaltyAPIView):
 
 
 class TierConfigureApi(LoyaltyAPIView):
+    write_scope = ADMIN_SCOPE
+
     class OutputSerializer(serializers.Serializer):
         class TierSerializer(serializers.Serializer):
             code = serializers.CharField()
@@ -459,8 +457,10 @@ class TierConfigureApi(LoyaltyAPIView):
 
 class BadgeThresholdApi(LoyaltyAPIView):
     class InputSerializer(serializers.Serializer):
-        thresholds = serializers.ListField(child=serializers.IntegerField(min_value=1), allow_empty=False)
-        as_of = serializers.DateTimeField(required=False)
+        thresholds = serializers.ListField(
+            child=serializers.IntegerField(min_value=1, max_value=MAX_ADJUSTMENT), allow_empty=False, max_length=50
+        )
+        as_of = EventDateTimeField(required=False)
 
     class OutputSerializer(serializers.Serializer):
         class RowSerializer(serializers.Serializer):

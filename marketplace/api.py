@@ -9,7 +9,16 @@ from rest_framework import serializers, status
 from rest_framework.response import Response
 
 from integrations.api import ERROR_RESPONSES, IDEMPOTENCY_KEY_PARAMETER, IngestAPIView, idempotent
-from integrations.bulk import CREATED, MAX_BULK_ITEMS, ItemResult, bulk_items_parse, bulk_run, bulk_summary, gc_paused
+from integrations.bulk import (
+    CREATED,
+    MAX_BULK_ITEMS,
+    ItemResult,
+    bulk_items_parse,
+    bulk_objects_only,
+    bulk_run,
+    bulk_summary,
+    gc_paused,
+)
 from integrations.reactions import reactions_batched
 from marketplace import serializers as inputs
 from marketplace import services
@@ -46,6 +55,13 @@ class StorefrontSingleApi(StorefrontApi):
 
 
 class StorefrontBulkApi(StorefrontApi):
+    def run_objects(self, items: list[dict]) -> list[dict]:
+        refs = external_refs_for_items(items=items, fields=self.ref_fields)
+        if self.bulk_service is not None:
+            return type(self).bulk_service(items=items, refs=refs)
+        validator = self.input_serializer()
+        return bulk_run(items=items, handle=lambda item: self.handle_item(item, refs, validator))
+
     ref_fields: dict[str, str] = {}
     # A set-based service taking (items, refs) and answering per item, where one exists.
     bulk_service: Callable[..., list[dict]] | None = None
@@ -54,13 +70,8 @@ class StorefrontBulkApi(StorefrontApi):
     def post(self, request):
         with gc_paused():
             items = bulk_items_parse(data=request.data)
-            refs = external_refs_for_items(items=items, fields=self.ref_fields)
             with reactions_batched():
-                if self.bulk_service is not None:
-                    results = type(self).bulk_service(items=items, refs=refs)
-                else:
-                    validator = self.input_serializer()
-                    results = bulk_run(items=items, handle=lambda item: self.handle_item(item, refs, validator))
+                results = bulk_objects_only(items=items, run=self.run_objects)
         return Response({"summary": bulk_summary(results), "results": results})
 
 

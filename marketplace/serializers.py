@@ -3,6 +3,7 @@ resolve external IDs and apply the lifecycle rules."""
 
 from rest_framework import serializers
 
+from integrations.fields import NEAR_FUTURE, EventDateTimeField
 from marketplace.models import CancelReason, EngagementKind, ReturnReason
 from sellers.models import CraftCategory
 
@@ -19,14 +20,14 @@ class SellerInputSerializer(serializers.Serializer):
     is_seasonal = serializers.BooleanField(required=False, default=False)
     years_experience = serializers.IntegerField(min_value=0, max_value=100, required=False, default=0)
     has_portfolio = serializers.BooleanField(required=False, default=False)
-    applied_at = serializers.DateTimeField()
+    applied_at = EventDateTimeField()
 
 
 class BuyerInputSerializer(serializers.Serializer):
     external_id = serializers.CharField(**EXTERNAL_ID)
     name = serializers.CharField(max_length=200)
     email = serializers.EmailField()
-    joined_at = serializers.DateTimeField()
+    joined_at = EventDateTimeField()
 
 
 class ListingInputSerializer(serializers.Serializer):
@@ -41,7 +42,7 @@ class ListingInputSerializer(serializers.Serializer):
     )
     is_seasonal = serializers.BooleanField(required=False, default=False)
     is_active = serializers.BooleanField(required=False, default=True)
-    created_at = serializers.DateTimeField(required=False)
+    created_at = EventDateTimeField(required=False)
 
 
 class OrderLineInputSerializer(serializers.Serializer):
@@ -54,8 +55,8 @@ class OrderInputSerializer(serializers.Serializer):
     external_id = serializers.CharField(**EXTERNAL_ID)
     buyer = serializers.CharField(help_text="The buyer's external ID.", **EXTERNAL_ID)
     seller = serializers.CharField(help_text="The seller's external ID.", **EXTERNAL_ID)
-    placed_at = serializers.DateTimeField()
-    ship_by = serializers.DateTimeField(help_text="The promised ship-by time; not before placed_at.")
+    placed_at = EventDateTimeField()
+    ship_by = EventDateTimeField(max_future=NEAR_FUTURE, help_text="The promised ship-by time; not before placed_at.")
     total_amount = serializers.DecimalField(
         max_digits=12, decimal_places=2, min_value=0, required=False,
         help_text="Defaults to the sum of the lines.",
@@ -73,7 +74,7 @@ class OrderStatusInputSerializer(serializers.Serializer):
 
     order = serializers.CharField(help_text="The order's external ID.", **EXTERNAL_ID)
     status = serializers.ChoiceField(choices=STATUSES)
-    at = serializers.DateTimeField(help_text="When it happened on the storefront.")
+    at = EventDateTimeField(help_text="When it happened on the storefront.")
     reason = serializers.CharField(
         required=False, allow_blank=True, default="",
         help_text=(
@@ -107,8 +108,8 @@ class ReviewInputSerializer(serializers.Serializer):
     order = serializers.CharField(required=False, allow_null=True, default=None, max_length=64)
     rating = serializers.IntegerField(min_value=1, max_value=5)
     text = serializers.CharField(required=False, allow_blank=True, default="", max_length=20_000)
-    created_at = serializers.DateTimeField()
-    updated_at = serializers.DateTimeField(required=False, help_text="Defaults to created_at.")
+    created_at = EventDateTimeField()
+    updated_at = EventDateTimeField(required=False, help_text="Defaults to created_at.")
 
     def validate(self, attrs):
         if attrs.get("updated_at") and attrs["updated_at"] < attrs["created_at"]:
@@ -125,7 +126,7 @@ class EngagementEventInputSerializer(serializers.Serializer):
         required=False, allow_null=True, default=None, max_length=64,
         help_text="The artisan a buyer followed, messaged or whose event they attended.",
     )
-    occurred_at = serializers.DateTimeField()
+    occurred_at = EventDateTimeField()
     response_minutes = serializers.IntegerField(min_value=0, max_value=1_000_000, required=False, allow_null=True, default=None)
 
     def validate(self, attrs):

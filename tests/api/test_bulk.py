@@ -37,11 +37,11 @@ def test_more_than_the_limit_gets_400_naming_the_limit(key_client):
     assert Buyer.objects.count() == 0
 
 
-def test_items_must_be_a_list_of_objects(key_client):
+def test_items_that_are_not_objects_are_each_rejected_without_failing_the_batch(key_client):
     response = key_client.post("/probe/bulk/", {"items": [1, "two"]}, format="json")
 
-    assert response.status_code == 400
-    assert set(response.json()["errors"]) == {"items[0]", "items[1]"}
+    assert response.status_code == 200
+    assert [r["status"] for r in response.json()["results"]] == ["rejected", "rejected"]
 
 
 def test_missing_items_gets_400_naming_items(key_client):

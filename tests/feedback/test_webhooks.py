@@ -175,5 +175,26 @@ def test_delighted_signature_uses_hex_digest(client, delighted_source):
     assert not Response.objects.exists()
 
 
-def test_unknown_webhook_source_is_404(client, db):
-    assert client.post("/api/v1/feedback/webhooks/nope/", {}, format="json").status_code == 404
+def test_unknown_webhook_source_gets_the_same_401_as_a_bad_signature(client, typeform_source):
+    unknown = client.post("/api/v1/feedback/webhooks/nope/", {}, format="json")
+    bad_signature = client.generic(
+        "POST", f"/api/v1/feedback/webhooks/{typeform_source.slug}/", b"{}", content_type="application/json",
+        HTTP_TYPEFORM_SIGNATURE="sha256=forged",
+    )
+
+    assert unknown.status_code == bad_signature.status_code == 401
+    assert unknown.json() == bad_signature.json()
+    assert unknown["WWW-Authenticate"] == bad_signature["WWW-Authenticate"]
+
+
+def test_a_signed_webhook_sent_as_plain_text_gets_415_and_stores_nothing(client, typeform_source):
+    body = json.dumps({"event_id": "x"}).encode()
+
+    reply = client.generic(
+        "POST", f"/api/v1/feedback/webhooks/{typeform_source.slug}/", body, content_type="text/plain",
+        HTTP_TYPEFORM_SIGNATURE=typeform_signature(secret=typeform_source.secret, body=body),
+    )
+
+    assert reply.status_code == 415
+    assert reply.json()["code"] == "unsupported_media_type"
+    assert not Response.objects.exists()

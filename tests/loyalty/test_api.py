@@ -58,7 +58,7 @@ def test_adjustment_without_comment_is_a_400_and_changes_nothing(cs_client, memb
     before = PointsEntry.objects.count()
     response = cs_client.post(reverse("loyalty-member-adjust", args=[member.pk]), {"amount": 50, "comment": ""}, format="json")
     assert response.status_code == 400
-    assert "comment" in response.json()
+    assert "comment" in response.json()["errors"]
     assert PointsEntry.objects.count() == before
 
 
@@ -74,7 +74,7 @@ def test_redemption_above_balance_is_a_400_and_changes_nothing(cs_client, member
     reward = RewardFactory(points_cost=201, stock=5)
     response = cs_client.post(reverse("loyalty-member-redeem", args=[member.pk]), {"reward_id": reward.pk}, format="json")
     assert response.status_code == 400
-    assert "points" in response.json()
+    assert "points" in response.json()["errors"]
     reward.refresh_from_db()
     assert reward.stock == 5
     assert PointsEntry.objects.filter(buyer=member, kind="redeem").count() == 0
@@ -90,7 +90,7 @@ def test_redemption_within_balance_returns_the_new_balance(cs_client, member):
 def test_rule_with_negative_points_is_a_400(admin_client):
     response = admin_client.post(reverse("loyalty-rules"), {"name": "Bad", "kind": "spend", "points": "-1"}, format="json")
     assert response.status_code == 400
-    assert "points" in response.json()
+    assert "points" in response.json()["errors"]
     assert EarningRule.objects.count() == 0
 
 
@@ -106,7 +106,7 @@ def test_overlapping_tier_threshold_is_a_400_and_changes_nothing(admin_client, p
                          {"code": "gold", "rank": 2, "threshold": 300}]}
     response = admin_client.put(reverse("loyalty-tiers"), payload, format="json")
     assert response.status_code == 400
-    assert "overlaps" in str(response.json()["tiers"])
+    assert "overlaps" in str(response.json()["errors"]["tiers"])
     assert list(Tier.objects.values_list("code", flat=True)) == ["member"]
 
 

@@ -83,8 +83,8 @@ def test_admin_creates_an_audience_and_invalid_filters_name_the_field(admin_clie
     assert ok.status_code == 201
     assert CampaignAudience.objects.get().segments == ["lapsing"]
     assert bad.status_code == 400
-    assert "vip" in bad.json()["segments"][0]
-    assert "late" in bad.json()["cadence_states"][0]
+    assert "vip" in bad.json()["errors"]["segments"][0]
+    assert "late" in bad.json()["errors"]["cadence_states"][0]
 
 
 def test_only_admins_define_audiences(cs_client):
@@ -98,7 +98,7 @@ def test_preview_rejects_an_unknown_churn_band_naming_the_field(cs_client):
     response = cs_client.get(reverse("retention-audience-preview"), {"churn_bands": "extreme"})
 
     assert response.status_code == 400
-    assert "churn_bands" in response.json()
+    assert "churn_bands" in response.json()["errors"]
 
 
 def test_audience_members_and_csv_carry_personalisation_fields(cs_client, django_assert_max_num_queries):
@@ -144,4 +144,4 @@ def test_audience_of_buyers_with_points_expiring_soon(cs_client):
 
     assert [m["buyer_id"] for m in body["results"]] == [expiring.buyer_id]
     assert "expiring within 30 days" in body["results"][0]["reason_for_contact"]
-    assert bad.status_code == 400 and "points_expiring_within_days" in bad.json()
+    assert bad.status_code == 400 and "points_expiring_within_days" in bad.json()["errors"]
