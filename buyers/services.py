@@ -205,6 +205,29 @@ def lifetime_fits_run(*, as_of: datetime | None = None) -> FitOutcome:
     )
 
 
+def p_alive_at(*, as_of: datetime) -> pd.Series:
+    """P(alive) per buyer at a past date, from the active purchase model refitted on data up to then.
+
+    The churn classifier trains on features at a past date; its P(alive) feature must come from
+    the same model as production scoring uses, but without looking past that date.
+    """
+    summary = buyer_summary_frame(as_of=as_of)
+    if not len(summary) or _too_small(summary):
+        return pd.Series(1.0, index=summary.index)
+    active = _active_fit(FitKind.BGNBD)
+    model = active.model if active and active.model in lifetime.PURCHASE_MODELS else lifetime.MBGNBD
+    k = int((active.params or {}).get("k", 1)) if active else 1
+    x, t_x, T = summary["frequency"], summary["recency"], summary["T"]
+    if model == lifetime.BGNBD:
+        fit = lifetime.bgnbd_fit(x, t_x, T, penalizer=FIT_PENALIZER)
+    else:
+        fit = lifetime.mbgcnbd_fit(x, t_x, T, summary["litt"], k=k, penalizer=FIT_PENALIZER)
+    if not fit.converged:
+        return pd.Series(1.0, index=summary.index)
+    params = {**fit.params, "model": model, "k": k}
+    return pd.Series(lifetime.purchase_probability_alive(params, x, t_x, T), index=summary.index)
+
+
 def _active_fit(kind: str) -> LifetimeFit | None:
     return LifetimeFit.objects.filter(kind=kind, status=FitStatus.ACTIVE).first()
 
@@ -388,7 +411,7 @@ def buyer_retention_score_range(*, start_id: int, end_id: int, as_of: datetime |
     churn_probability = 1.0 - p_alive
     model_label = ""
     if estimator is not None and has_orders.any():
-        features = churn_feature_frame(as_of=as_of, id_range=id_range)
+        features = churn_feature_frame(as_of=as_of, id_range=id_range, p_alive=pd.Series(p_alive, index=frame.index))
         columns = list(version.features) if version.features else CHURN_FEATURES
         features = features.reindex(frame.index[has_orders]).fillna(0.0)[columns]
         churn_probability = churn_probability.copy()

@@ -108,7 +108,7 @@ EMPTY_TEXT_SHARE = 0.10
 
 # Engagement.
 BUYER_ACTIVITY_GAMMA = (2.0, 0.5)  # per-buyer activity a ~ Gamma(2, 0.5), mean 1
-BUYER_LOGINS_PER_CYCLE = 1.0  # login rate per day = a * 1.5 / cadence
+BUYER_LOGINS_PER_CYCLE = 3.0  # login rate per day = a * 3 / cadence (about three visits per purchase cycle)
 BUYER_STORY_PER_DAY = 0.004  # * a
 BUYER_EVENT_PER_DAY = 0.002  # * a, target = first favourite
 MESSAGE_PER_ORDER = 0.20
@@ -154,5 +154,5 @@ BAD_ORDER_CHURN_DELAY_MEAN_DAYS = 20.0
 #   DISENGAGE_FLOOR + (1 - DISENGAGE_FLOOR) * clip((churned_at - t) / DISENGAGE_DAYS, 0, 1),
 # so it falls linearly to DISENGAGE_FLOOR over the DISENGAGE_DAYS before the buyer churns
 # (also when churned_at is after the window end: buyers about to leave are visibly cooling).
-DISENGAGE_DAYS = 90.0
-DISENGAGE_FLOOR = 0.10
+DISENGAGE_DAYS = 180.0
+DISENGAGE_FLOOR = 0.05
