@@ -252,49 +252,73 @@ def _mbg_log_parts(params, k: int, x, t_x, T):
 
 
 def mbgcnbd_log_likelihood_terms(params, k: int, x, t_x, T, litt) -> np.ndarray:
-    alive, dropped = _mbg_log_parts(params, k, x, t_x, T)
+    r, alpha, a, b = params
     x = np.asarray(x, dtype=float)
+    t_x = np.asarray(t_x, dtype=float)
+    T = np.asarray(T, dtype=float)
+    shape = r + k * x
+    log_alpha_T = np.log(alpha + T)
+    common = gammaln(shape) - gammaln(r) + r * np.log(alpha)
+    # Terms of the 'alive' sum, i = 0..k-1, accumulated one at a time (k is small): this runs
+    # inside the optimiser, where a (buyers, k) array per call costs more than the loop.
+    step = np.log(T - t_x, out=np.full_like(T, -np.inf), where=T > t_x) - log_alpha_T
+    term = common - shape * log_alpha_T
+    alive = term.copy()
+    for i in range(1, k):
+        term = term + np.log(shape + i - 1) + step - np.log(i)
+        alive = np.logaddexp(alive, term)
+    alive = alive + betaln(a, b + x + 1) - betaln(a, b)
+    dropped = betaln(a + 1, b + x) - betaln(a, b) + common - shape * np.log(alpha + t_x)
     constant = (k - 1) * np.asarray(litt, dtype=float) - x * gammaln(k)
-    return constant + np.logaddexp(np.logaddexp.reduce(alive, axis=-1), dropped)
+    return constant + np.logaddexp(alive, dropped)
 
 
 def mbgcnbd_fit(x, t_x, T, litt=None, *, k: int = 1, start=(1.0, 1.0, 1.0, 1.0), penalizer: float = 0.0, maxiter: int = 2000) -> FitResult:
-    """Maximum-likelihood MBG/CNBD-k parameters (r, alpha, a, b) for a given k (k = 1: MBG/NBD)."""
-    litt = np.zeros(len(np.asarray(x))) if litt is None else litt
-    columns = (x, t_x, T) if k == 1 else (x, t_x, T, litt)
-    compressed, w = _compress(*columns)
-    cx, ct, cT = compressed[:3]
-    cl = compressed[3] if k > 1 else np.zeros_like(cx)
+    """Maximum-likelihood MBG/CNBD-k parameters (r, alpha, a, b) for a given k (k = 1: MBG/NBD).
+
+    The Erlang constant sum((k-1) litt - x log((k-1)!)) does not involve the parameters, so the
+    optimiser works on the distinct (x, t_x, T) rows and the constant is added to the reported
+    log-likelihood afterwards (it is what makes fits with different k comparable).
+    """
+    x = np.asarray(x, dtype=float)
+    litt = np.zeros(len(x)) if litt is None else np.asarray(litt, dtype=float)
+    (cx, ct, cT), w = _compress(x, t_x, T)
     n = int(w.sum())
     if n == 0:
         return FitResult(dict.fromkeys(MBG_PARAMS, float("nan")), float("nan"), False, "no buyers to fit", 0)
+    zeros = np.zeros_like(cx)
+    constant = float(np.sum((k - 1) * litt - x * gammaln(k)))
 
     def neg_ll(log_params):
         with np.errstate(all="ignore"):
-            value = -np.sum(w * mbgcnbd_log_likelihood_terms(np.exp(log_params), k, cx, ct, cT, cl)) / n
+            value = -np.sum(w * mbgcnbd_log_likelihood_terms(np.exp(log_params), k, cx, ct, cT, zeros)) / n
             value += penalizer * np.sum(log_params**2)
         return value if np.isfinite(value) else 1e300
 
     def total_ll(params):
-        return np.sum(w * mbgcnbd_log_likelihood_terms(params, k, cx, ct, cT, cl))
+        return np.sum(w * mbgcnbd_log_likelihood_terms(params, k, cx, ct, cT, zeros)) + constant
 
     result = _fit(neg_ll, start, MBG_PARAMS, n, maxiter, total_ll)
     return FitResult(result.params, result.log_likelihood, result.converged, result.message, result.n, result.iterations, {"k": k})
 
 
 def mbgcnbd_fit_best_k(x, t_x, T, litt, *, k_choices=MBGCNBD_K_CHOICES, penalizer: float = 0.0) -> FitResult:
-    """Fit each k and keep the highest log-likelihood (the Erlang constant makes them comparable)."""
+    """Fit k = 1, 2, ... and keep the highest log-likelihood (the Erlang constant makes them comparable).
+
+    The profile likelihood in k is single-peaked in practice, so the search stops at the first k
+    that does worse than the one before.
+    """
     best = None
     start = (1.0, 1.0, 1.0, 1.0)
     for k in k_choices:
         fit = mbgcnbd_fit(x, t_x, T, litt, k=k, start=start, penalizer=penalizer)
-        if fit.converged:
-            start = tuple(fit.params[p] for p in MBG_PARAMS)
-            if best is None or fit.log_likelihood > best.log_likelihood:
-                best = fit
-    if best is None:
-        return fit
-    return best
+        if not fit.converged:
+            continue
+        start = tuple(fit.params[p] for p in MBG_PARAMS)
+        if best is not None and fit.log_likelihood <= best.log_likelihood:
+            break
+        best = fit
+    return best if best is not None else fit
 
 
 def mbgcnbd_probability_alive(params: dict, k: int, x, t_x, T) -> np.ndarray:
