@@ -287,7 +287,8 @@ def mbgcnbd_fit(x, t_x, T, litt=None, *, k: int = 1, start=(1.0, 1.0, 1.0, 1.0),
     if n == 0:
         return FitResult(dict.fromkeys(MBG_PARAMS, float("nan")), float("nan"), False, "no buyers to fit", 0)
     zeros = np.zeros_like(cx)
-    constant = float(np.sum((k - 1) * litt - x * gammaln(k)))
+    # The x log((k-1)!) part stays inside the per-row terms; only the litt part is added here.
+    constant = float(np.sum((k - 1) * litt))
 
     def neg_ll(log_params):
         with np.errstate(all="ignore"):
@@ -314,7 +315,8 @@ def mbgcnbd_fit_best_k(x, t_x, T, litt, *, k_choices=MBGCNBD_K_CHOICES, penalize
         fit = mbgcnbd_fit(x, t_x, T, litt, k=k, start=start, penalizer=penalizer)
         if not fit.converged:
             continue
-        start = tuple(fit.params[p] for p in MBG_PARAMS)
+        # Warm start for the next k: phases come k / gap apart, so lambda's scale alpha shrinks by k / (k + 1).
+        start = (fit.params["r"], fit.params["alpha"] * k / (k + 1), fit.params["a"], fit.params["b"])
         if best is not None and fit.log_likelihood <= best.log_likelihood:
             break
         best = fit
