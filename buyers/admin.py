@@ -5,14 +5,14 @@ from django.template.response import TemplateResponse
 from django.urls import path
 from django.utils import timezone
 
-from buyers import audiences, interventions
+from buyers import admin_lifetime, audiences, interventions  # noqa: F401 - admin_lifetime registers LifetimeFit
+from buyers.retention_display import churn_label, clv_label, p_alive_label
 from buyers.models import (
     Buyer,
     BuyerRetention,
     BuyerSegmentChange,
     CampaignAudience,
     InterventionAssignment,
-    LifetimeFit,
     RetentionSettings,
     SellerDormancy,
 )
@@ -32,7 +32,7 @@ class BuyerAdmin(admin.ModelAdmin):
 @admin.register(BuyerRetention)
 class BuyerRetentionAdmin(ReadOnlyAdmin):
     list_display = (
-        "buyer", "segment", "churn_band", "churn_probability", "p_alive", "clv", "cadence_state", "days_since_last_order", "computed_at",
+        "buyer", "segment", "churn_band", churn_label, p_alive_label, clv_label, "cadence_state", "days_since_last_order", "computed_at",
     )
     list_filter = ("segment", "churn_band", "cadence_state")
     list_select_related = ("buyer", "top_seller")
@@ -48,12 +48,6 @@ class BuyerSegmentChangeAdmin(ReadOnlyAdmin):
     list_select_related = ("buyer",)
     search_fields = ("=buyer__id", "buyer__name", "buyer__email", "=buyer__external_id")
     show_full_result_count = False
-
-
-@admin.register(LifetimeFit)
-class LifetimeFitAdmin(ReadOnlyAdmin):
-    list_display = ("kind", "status", "log_likelihood", "n_buyers", "observation_end", "created_at", "message")
-    list_filter = ("kind", "status")
 
 
 @admin.register(SellerDormancy)
