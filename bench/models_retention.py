@@ -98,6 +98,9 @@ def evaluate_seed(seed: int, *, sellers: int, buyers: int, months: int, with_rec
     ones = np.ones((1, len(rows)))
     p_alive_auc = float(weighted_auc(alive, rows["p_alive"].to_numpy(), ones)[0])
     recency_auc = float(weighted_auc(alive, -rows["days_since_last_order"].to_numpy(), ones)[0])
+    alive_ranking = gate_evaluate(
+        y_true=alive, candidate=rows["p_alive"].to_numpy(), baselines={"recency": -rows["days_since_last_order"].to_numpy()}, seed=seed
+    ).evaluation
 
     # Churn: train through production, evaluate on the generator's truth among the alive.
     from buyers.churn import churn_model_train
@@ -151,6 +154,7 @@ def evaluate_seed(seed: int, *, sellers: int, buyers: int, months: int, with_rec
         "n_regular": evaluation.get("n_regular"),
         "clv": spend.evaluation.get("clv") or evaluation.get("clv"),
         "p_alive_auc": p_alive_auc,
+        "p_alive_ranking": alive_ranking,
         "recency_alive_auc": recency_auc,
         "churn_gate_observable": report["gate"],
         "churn_truth": truth_gate,
@@ -228,14 +232,19 @@ def render(results: list[dict], *, sellers: int, buyers: int, months: int) -> st
         "",
         "### P(alive) ranking buyers truly alive at the snapshot (ROC AUC)",
         "",
-        "| seed | P(alive) | days since last order |",
-        "|---|---|---|",
+        "| seed | buyers | P(alive) | days since last order | difference (95 % CI) |",
+        "|---|---|---|---|---|",
     ]
     for r in results:
-        lines.append(f"| {r['seed']} | {r['p_alive_auc']:.3f} | {r['recency_alive_auc']:.3f} |")
+        rank = r["p_alive_ranking"]
+        comp = rank["comparisons"][0]
+        lines.append(
+            f"| {r['seed']} | {rank['n_holdout']} | {r['p_alive_auc']:.3f} {rank['candidate']['ci']} | {r['recency_alive_auc']:.3f} | "
+            f"{comp['diff']:+.4f} {comp['diff_ci']} |"
+        )
     pm, pw = _mean_worst([r["p_alive_auc"] for r in results])
     rm, rw = _mean_worst([r["recency_alive_auc"] for r in results])
-    lines.append(f"| mean (worst) | {pm} ({pw}) {_bootstrap_mean_ci([r['p_alive_auc'] for r in results])} | {rm} ({rw}) |")
+    lines.append(f"| mean (worst) | | {pm} ({pw}) {_bootstrap_mean_ci([r['p_alive_auc'] for r in results])} | {rm} ({rw}) | |")
     lines += [
         "",
         f"### Churn within {CHURN_TRUTH_DAYS} days among buyers alive at the snapshot (truth; ROC AUC, 95 % CI)",
@@ -249,7 +258,7 @@ def render(results: list[dict], *, sellers: int, buyers: int, months: int) -> st
         rec = next(v for k, v in comp.items() if k.startswith("recency"))
         pa = next(v for k, v in comp.items() if k.startswith("1 - P"))
         lines.append(
-            f"| {r['seed']} | {t['n_holdout']} | {t['candidate']['value']:.3f} {t['candidate']['ci']} | {rec['value']:.3f} | "
+            f"| {r['seed']} | {t['n_holdout']} ({t['brier']['rate']:.1%}) | {t['candidate']['value']:.3f} {t['candidate']['ci']} | {rec['value']:.3f} | "
             f"{rec['diff']:+.3f} {rec['diff_ci']} | {pa['value']:.3f} | {pa['diff']:+.3f} {pa['diff_ci']} | "
             f"{'yes' if r['churn_gate_observable']['passed'] else 'no'} |"
         )
