@@ -170,8 +170,8 @@ def churn_feature_frame(*, as_of: datetime, id_range=None, p_alive: pd.Series | 
     out["frequency"] = (_frame(days, "buyer_id", ["n"])["n"].reindex(out.index).fillna(1) - 1).astype(float)
     out = out.join(_cadence_frame(as_of=as_of, id_range=id_range), how="left")
     # One purchase day: the marketplace's median cadence stands in, as on the retention row.
-    population_cadence = out["cadence_days"].median()
-    out["cadence_days"] = out["cadence_days"].fillna(population_cadence if np.isfinite(population_cadence) else 60.0).clip(lower=1.0)
+    known = out["cadence_days"].dropna()
+    out["cadence_days"] = out["cadence_days"].fillna(float(known.median()) if len(known) else 60.0).clip(lower=1.0)
     out["overdue_ratio"] = out["days_since_last_order"] / out["cadence_days"]
     out["p_alive"] = 1.0 if p_alive is None else p_alive.reindex(out.index).astype(float).fillna(1.0)
 
