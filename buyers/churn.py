@@ -65,19 +65,21 @@ def churn_estimator(seed: int = 0):
 
 
 def calibration_table(y_true, probability, *, bins: int = CALIBRATION_BINS) -> list[dict]:
-    """Reliability rows: per probability decile band, count, mean predicted and observed rate."""
+    """Reliability rows: per probability band of width 1/bins that holds any row, count, mean predicted and observed rate."""
     y_true = np.asarray(y_true, dtype=float)
     probability = np.asarray(probability, dtype=float)
     index = np.minimum((probability * bins).astype(int), bins - 1)
     rows = []
     for b in range(bins):
         mask = index == b
+        if not mask.any():
+            continue  # an empty band has no rate to show
         rows.append(
             {
                 "bin": f"{b / bins:.1f}-{(b + 1) / bins:.1f}",
                 "count": int(mask.sum()),
-                "mean_predicted": round(float(probability[mask].mean()), 4) if mask.any() else None,
-                "observed_rate": round(float(y_true[mask].mean()), 4) if mask.any() else None,
+                "mean_predicted": round(float(probability[mask].mean()), 4),
+                "observed_rate": round(float(y_true[mask].mean()), 4),
             }
         )
     return rows
@@ -86,8 +88,9 @@ def calibration_table(y_true, probability, *, bins: int = CALIBRATION_BINS) -> l
 def feature_table(*, estimator, X: pd.DataFrame, y, seed: int = 0) -> list[dict]:
     """Permutation importance on held-out rows, with the direction of each feature's association.
 
-    The direction is the sign of the rank correlation between the feature and the predicted
-    probability ("+" raises churn risk); None when the feature is constant.
+    The direction follows the model card's convention, "+" = more is better: a feature whose rank
+    correlation with the predicted churn probability is negative (more of it, less churn) is "+",
+    one that raises churn risk is "-"; None when the feature is constant or unrelated.
     """
     from sklearn.inspection import permutation_importance
 
@@ -98,7 +101,7 @@ def feature_table(*, estimator, X: pd.DataFrame, y, seed: int = 0) -> list[dict]
     for name, weight in zip(X.columns, result.importances_mean):
         column = X[name].to_numpy(dtype=float)
         rho = spearmanr(column, probability).statistic if np.ptp(column) > 0 else np.nan
-        direction = None if not np.isfinite(rho) or abs(rho) < 0.01 else ("+" if rho > 0 else "-")
+        direction = None if not np.isfinite(rho) or abs(rho) < 0.01 else ("-" if rho > 0 else "+")
         rows.append({"name": name, "direction": direction, "weight": round(float(weight), 4), "kind": "importance"})
     return sorted(rows, key=lambda r: -r["weight"])
 
@@ -108,7 +111,7 @@ def churn_model_train(*, as_of: datetime | None = None, horizon_days: int = HORI
 
     Returns (version, report). ``report`` holds the held-out AUC, each baseline's, and the gate.
     """
-    from scoring.gate import gate_evaluate
+    from scoring.gate import gate_evaluate, learned_from_labels
     from scoring.registry import model_load_active, model_version_activate, model_version_register
 
     as_of = as_of or timezone.now()
@@ -125,6 +128,7 @@ def churn_model_train(*, as_of: datetime | None = None, horizon_days: int = HORI
     with threadpool_limits(1):
         estimator.fit(X_train.to_numpy(dtype=float), y_train.to_numpy())
         probability = estimator.predict_proba(X_test.to_numpy(dtype=float))[:, 1]
+        train_probability = estimator.predict_proba(X_train.to_numpy(dtype=float))[:, 1]
     baselines = {
         BASELINE_RECENCY: X_test["days_since_last_order"].to_numpy(dtype=float),
         BASELINE_P_ALIVE: 1.0 - X_test["p_alive"].to_numpy(dtype=float),
@@ -145,6 +149,7 @@ def churn_model_train(*, as_of: datetime | None = None, horizon_days: int = HORI
         incumbent_label=f"active v{incumbent.version}" if incumbent is not None else "incumbent",
         train_base_rate=float(y_train.mean()),
         seed=seed,
+        learned=learned_from_labels(y_train.to_numpy(), train_probability, n_parameters=len(CHURN_FEATURES)),
     )
     evaluation = gate.evaluation
     best = next(c for c in evaluation["comparisons"] if c["name"] == evaluation["best_baseline"])
@@ -154,9 +159,16 @@ def churn_model_train(*, as_of: datetime | None = None, horizon_days: int = HORI
         "evaluation": evaluation,
         "calibration": calibration_table(y_test, probability),
         "feature_table": feature_table(estimator=estimator, X=X_test, y=y_test.to_numpy(), seed=seed),
-        "gate": gate.as_json(),
+        # The registry re-reads the gate at activation; it must know which incumbent it was judged against.
+        "gate": {**gate.as_json(), "incumbent_version_id": incumbent.pk if incumbent is not None else None},
+        "label": f"no purchase in the next {horizon_days} days (buyers active within {ACTIVE_WITHIN_DAYS} days)",
         "n_train": int(len(X_train)),
         "n_test": int(len(X_test)),
+        # Keys the shared model card reads for every kind.
+        "n": int(len(X_test)),
+        "holdout_snapshots": [test_at.isoformat()],
+        "reference_score": None,
+        "training_mode": "normal",
         "churn_rate_test": round(float(y_test.mean()), 4),
         "train_at": train_at.isoformat(),
         "test_at": test_at.isoformat(),

@@ -1,11 +1,12 @@
-import json
-
 from django.contrib import admin, messages
+from django.template.loader import render_to_string
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.utils.html import format_html, format_html_join
 
 from core.roles import is_marketplace_admin
 from scoring import registry
+from scoring.drift import PSI_ALERT, seller_model_drift
+from scoring.training import COLD_START_KIND, KIND
 from scoring.models import ModelVersion, ModelVersionEvent, ScoreRun, SellerScore, SellerScoreHistory
 
 
@@ -22,14 +23,14 @@ class ModelVersionEventInline(admin.TabularInline):
 
 @admin.register(ModelVersion)
 class ModelVersionAdmin(admin.ModelAdmin):
-    list_display = ("kind", "slot", "version", "status", "roc_auc_display", "baseline_display", "brier_display", "trained_at", "window_start", "window_end")
+    list_display = ("kind", "slot", "version", "status", "roc_auc_display", "baseline_display", "gate_display", "brier_display", "trained_at", "window_start", "window_end")
     list_filter = ("kind", "status", "category")
     ordering = ("kind", "category", "-version")
     exclude = ("artifact",)
     readonly_fields = (
-        "kind", "category", "version", "status", "trained_at", "window_start", "window_end", "seed", "feature_list",
-        "metrics_summary", "calibration", "metrics_json", "baseline_json", "artifact_format", "artifact_sha256",
-        "trusted_types", "activated_at", "activated_by", "retired_at", "notes",
+        "kind", "category", "version", "status", "trained_at", "window_start", "window_end", "seed",
+        "model_card", "artifact_format", "artifact_sha256", "trusted_types", "activated_at", "activated_by",
+        "retired_at", "notes",
     )
     fields = readonly_fields
     inlines = [ModelVersionEventInline]
@@ -56,57 +57,43 @@ class ModelVersionAdmin(admin.ModelAdmin):
     def roc_auc_display(self, version):
         return version.roc_auc
 
-    @admin.display(description="baseline AUC")
+    @admin.display(description="best baseline AUC")
     def baseline_display(self, version):
-        return version.baseline_roc_auc
+        name = (version.baseline_metrics or {}).get("name")
+        auc = version.baseline_roc_auc
+        return "—" if auc is None else f"{auc:.3f} ({name})" if name else f"{auc:.3f}"
+
+    @admin.display(description="gate", boolean=True)
+    def gate_display(self, version):
+        return ((version.metrics or {}).get("gate") or {}).get("passed")
 
     @admin.display(description="Brier")
     def brier_display(self, version):
         return (version.metrics or {}).get("brier")
 
-    @admin.display(description="features")
-    def feature_list(self, version):
-        return ", ".join(version.features or [])
-
-    @admin.display(description="held-out metrics")
-    def metrics_summary(self, version):
-        m, b = version.metrics or {}, version.baseline_metrics or {}
-        rows = [
-            ("ROC AUC", m.get("roc_auc"), b.get("roc_auc")),
-            ("Brier score", m.get("brier"), b.get("brier")),
-            ("Log loss", m.get("log_loss"), b.get("log_loss")),
-            ("Recall on later high return/cancel (score < 70)", m.get("recall_high_return_cancel_not_low"), b.get("recall_high_return_cancel_at_model_flag_rate")),
-            ("Recall on later high return/cancel (score < 30)", m.get("recall_high_return_cancel_high"), b.get("recall_high_return_cancel_high")),
-            ("Held-out rows", m.get("n"), b.get("n")),
-            ("Training rows", m.get("n_train"), None),
+    @admin.display(description="model card")
+    def model_card(self, version):
+        metrics = version.metrics or {}
+        evaluation = metrics.get("evaluation") or {}
+        calibration = [
+            {**row, "predicted_pct": round(row["mean_predicted"] * 100), "observed_pct": round(row["observed_rate"] * 100)}
+            for row in metrics.get("calibration") or []
         ]
-        if m.get("incumbent"):
-            rows.append((f"Active v{m['incumbent']['version']} on this held-out set", m["incumbent"]["roc_auc"], None))
-        if m.get("global_model_roc_auc") is not None:
-            rows.append(("Global model on this category", m["global_model_roc_auc"], None))
-        blockers = registry.activation_blockers(version, ModelVersion.objects.for_slot(kind=version.kind, category=version.category).active().first())
-        return format_html(
-            "<table><tr><th></th><th>model</th><th>sales-volume baseline</th></tr>{}</table><p>{}</p>",
-            format_html_join("", "<tr><td>{}</td><td>{}</td><td>{}</td></tr>", ((a, x if x is not None else "—", y if y is not None else "—") for a, x, y in rows)),
-            "Passes the activation rule." if not blockers else "Would be refused: " + " ".join(blockers),
+        drift = seller_model_drift(version) if version.kind in (KIND, COLD_START_KIND) else None
+        return render_to_string(
+            "admin/scoring/modelversion/model_card.html",
+            {
+                "version": version,
+                "metrics": metrics,
+                "evaluation": evaluation,
+                "gate": metrics.get("gate") or {},
+                "features": metrics.get("feature_table") or [],
+                "dropped": metrics.get("dropped_features") or [],
+                "calibration": calibration,
+                "drift": drift,
+                "psi_alert": PSI_ALERT,
+            },
         )
-
-    @admin.display(description="calibration (held out)")
-    def calibration(self, version):
-        table = (version.metrics or {}).get("calibration") or []
-        return format_html(
-            "<table><tr><th>predicted</th><th>rows</th><th>mean predicted</th><th>observed</th></tr>{}</table>",
-            format_html_join("", "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
-                             ((r["bin"], r["count"], r["mean_predicted"], r["observed_rate"]) for r in table)),
-        )
-
-    @admin.display(description="all metrics")
-    def metrics_json(self, version):
-        return format_html("<pre>{}</pre>", json.dumps(version.metrics, indent=2))
-
-    @admin.display(description="baseline metrics")
-    def baseline_json(self, version):
-        return format_html("<pre>{}</pre>", json.dumps(version.baseline_metrics, indent=2))
 
     def _one(self, request, queryset):
         if queryset.count() != 1:
@@ -124,7 +111,7 @@ class ModelVersionAdmin(admin.ModelAdmin):
         except (ValidationError, PermissionDenied) as exc:
             self.message_user(request, "Not activated: " + " ".join(getattr(exc, "messages", [str(exc)])), level=messages.ERROR)
 
-    @admin.action(description="Activate (must beat the active version and the baseline)", permissions=["change"])
+    @admin.action(description="Activate (must have passed the gate against the active version)", permissions=["change"])
     def activate_selected(self, request, queryset):
         self._activate(request, queryset, force=False)
 

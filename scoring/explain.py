@@ -1,10 +1,13 @@
 """Reasons: each feature's signed contribution to a score, in plain words.
 
-The seller-score estimator is a calibrated logistic model, so each feature's share of
-the log-odds is exact: coefficient x (value - population mean) / scale, averaged over
-the calibration folds. Those shares are turned into score points by splitting the
-distance between the artisan's score and the score of an average artisan in proportion
-to them, so the points of all factors add up to that distance.
+The seller-score estimator is a logistic model on standardised features, so each feature's
+share of the log-odds is exact: coefficient x (value - training mean) / scale. Those shares
+become score points by splitting the distance between the artisan's score and the reference
+score (an artisan at the training mean of every feature) in proportion to them. The logistic
+link is monotone, so that distance has the sign of the summed log-odds and every feature's
+points keep the sign of its own term: a reason never points against its coefficient, and
+training holds each coefficient to its declared direction. The points of all features add up
+to the distance; what the top reasons leave out is shown as "other factors".
 """
 
 from collections.abc import Mapping
@@ -16,7 +19,16 @@ MIN_POINTS = 1
 
 
 def linear_terms(estimator, features: list[str]) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
-    """(weights per standardised feature, means, scales), averaged over calibration folds."""
+    """(weights per standardised feature, means, scales) of a scaled logistic pipeline.
+
+    Versions trained before the plain pipeline were calibrated ensembles; their folds are averaged.
+    """
+    steps = getattr(estimator, "named_steps", None)
+    if steps is not None:
+        scaler, model = steps.get("scale"), steps.get("model")
+        if scaler is None or model is None or not hasattr(model, "coef_") or len(model.coef_[0]) != len(features):
+            return None
+        return model.coef_[0], scaler.mean_, scaler.scale_
     coefs, means, scales = [], [], []
     for calibrated in getattr(estimator, "calibrated_classifiers_", []):
         pipeline = calibrated.estimator
@@ -62,6 +74,18 @@ def describe(feature: str, row: Mapping) -> str:
         return f"average rating {v:.1f} stars (category average {cat('rating_mean'):.1f})"
     if feature == "rating_var":
         return f"ratings {'vary widely' if v > 1.0 else 'are consistent'} (variance {v:.2f})"
+    if feature == "sentiment_mean":
+        mood = "warm" if v > 0.5 else "cool" if v < 0 else "mixed"
+        return f"review tone {mood} (average {v:+.2f} positive minus negative phrases per review)"
+    if feature == "communication_tone":
+        mood = "praise" if v > 0.1 else "fault" if v < -0.1 else "rarely mention"
+        return f"reviews {mood} how the artisan communicates ({v:+.2f} per review)"
+    if feature == "lead_time_sd_days":
+        return f"ship dates {'swing widely' if v > 3 else 'are consistent'} (spread {v:.1f} days)"
+    if feature == "listing_count":
+        return f"{int(v)} listing(s) on the shop"
+    if feature == "log_listing_price":
+        return f"listings average {np.expm1(v):.0f} in price"
     if feature == "sentiment_var":
         return f"review tone {'is mixed' if v > 0.8 else 'is consistent'} (variance {v:.2f})"
     if feature == "late_rate":
@@ -76,7 +100,7 @@ def describe(feature: str, row: Mapping) -> str:
     if feature == "reply_rate":
         return f"answers {_pct(v)} of buyer messages (category average {_pct(cat('reply_rate'))})"
     if feature == "log_response_minutes":
-        return f"replies in about {np.expm1(v):.0f} minutes (category average {cat('response_minutes'):.0f})"
+        return f"typically replies in about {np.expm1(v):.0f} minutes (category typical {cat('response_minutes'):.0f})"
     if feature == "seasonal_activity_ratio":
         ratio = np.exp(v)
         if abs(ratio - 1) < 0.1:
@@ -86,6 +110,8 @@ def describe(feature: str, row: Mapping) -> str:
         return f"{np.expm1(v):.0f} logins in the last 30 days"
     if feature == "login_trend":
         return f"activity {'rising' if v > 0.1 else 'falling' if v < -0.1 else 'steady'} over the last month"
+    if feature == "log_logins_90":
+        return f"{np.expm1(v):.0f} logins in the last 90 days"
     if feature == "log_listing_updates_90":
         return f"{np.expm1(v):.0f} listing updates in the last 90 days"
     if feature == "inventory_issues":
@@ -116,7 +142,14 @@ def describe(feature: str, row: Mapping) -> str:
     return feature.replace("_", " ")
 
 
+OTHER_FACTORS = "__other__"
+
+
 def reasons_for(row: Mapping, points: np.ndarray, features: list[str], top: int = TOP_REASONS) -> list[dict]:
+    """The largest factors in plain words, plus "other factors" for what they leave out.
+
+    The shown points and the reference score add up to the score (to within rounding).
+    """
     order = np.argsort(-np.abs(points))
     reasons = []
     for index in order[:top]:
@@ -124,4 +157,7 @@ def reasons_for(row: Mapping, points: np.ndarray, features: list[str], top: int 
         if abs(value) < MIN_POINTS:
             continue
         reasons.append({"feature": features[index], "text": describe(features[index], row), "contribution": value})
+    remainder = int(round(float(points.sum()) - sum(r["contribution"] for r in reasons)))
+    if abs(remainder) >= MIN_POINTS:
+        reasons.append({"feature": OTHER_FACTORS, "text": "other factors", "contribution": remainder})
     return reasons

@@ -15,7 +15,7 @@ import pandas as pd
 from django.db import connection
 
 from marketplace.models import EngagementEvent, Order, Review
-from sellers.models import Seller
+from sellers.models import Listing, Seller
 
 # The features the seller-score model uses, in order. Context columns (category, raw
 # counts, category averages) are returned too, for reasons and baselines.
@@ -24,15 +24,19 @@ MODEL_FEATURES = [
     "repeat_sales_ratio",
     "rating_mean",
     "rating_var",
+    "sentiment_mean",
     "sentiment_var",
+    "communication_tone",
     "late_rate",
     "lead_time_dev_days",
+    "lead_time_sd_days",
     "cancel_rate",
     "return_rate",
     "reply_rate",
     "log_response_minutes",
     "seasonal_activity_ratio",
     "log_logins_30",
+    "log_logins_90",
     "login_trend",
     "log_listing_updates_90",
     "inventory_issues",
@@ -43,7 +47,44 @@ MODEL_FEATURES = [
     "flagged_feedback_count",
     "buyer_trust",
 ]
-# The naive baseline the model must beat: how much the artisan sells, nothing else.
+# The way each feature is expected to move the chance of staying active and in good standing
+# (+1: more is better, -1: more is worse), from the seed articles' signals (docs/scoring.md).
+# Training holds every fit to these; a feature that will not fit its way is dropped.
+FEATURE_DIRECTIONS = {
+    "log_orders_365": +1,
+    "repeat_sales_ratio": +1,
+    "rating_mean": +1,
+    "rating_var": -1,
+    "sentiment_mean": +1,
+    "sentiment_var": -1,
+    "communication_tone": +1,
+    "late_rate": -1,
+    "lead_time_dev_days": -1,
+    "lead_time_sd_days": -1,
+    "cancel_rate": -1,
+    "return_rate": -1,
+    "reply_rate": +1,
+    "log_response_minutes": -1,
+    "seasonal_activity_ratio": +1,
+    "log_logins_30": +1,
+    "log_logins_90": +1,
+    "login_trend": +1,
+    "log_listing_updates_90": +1,
+    "inventory_issues": -1,
+    "log_tenure_days": +1,
+    "years_experience": +1,
+    "has_portfolio": +1,
+    "has_history": +1,
+    "flagged_feedback_count": -1,
+    "buyer_trust": +1,
+    "listing_count": +1,
+    "log_listing_price": +1,
+    "category_late_rate": -1,
+    "category_cancel_rate": -1,
+    "category_return_rate": -1,
+    "category_rating_mean": +1,
+}
+# The sales-volume signal, one of the single-signal baselines every candidate must beat.
 BASELINE_FEATURES = ["log_orders_365", "log_revenue_365"]
 
 # Pseudo-counts of the category prior: how many observations the prior is worth.
@@ -51,6 +92,10 @@ PRIOR_STRENGTH = {"orders": 10.0, "reviews": 5.0, "messages": 5.0}
 
 # A small review lexicon: sentiment of a review = positive hits - negative hits.
 POSITIVE_WORDS = ("beautiful", "excellent", "nicer", "perfect", "love", "fast", "earlier", "quick", "great", "helpful", "amazing", "gorgeous")
+# Review phrases about how the artisan answers buyers: the seeds' "artisan response" signal as
+# buyers describe it, kept apart from what they say of the piece or the shipping.
+COMMUNICATION_POSITIVE = ("answered my questions", "helpful seller", "great communication", "quick to reply", "responsive")
+COMMUNICATION_NEGATIVE = ("never replied", "communication was poor", "hard to reach", "no reply", "ignored my")
 NEGATIVE_WORDS = ("poor", "broke", "disappoint", "late", "longer than", "never", "hard to reach", "badly", "damaged", "wrong", "slow", "refund")
 
 
@@ -110,15 +155,16 @@ def _order_aggregates(as_of: datetime, seller_ids) -> pd.DataFrame:
           SUM(CASE WHEN o.placed_at >= %s AND o.ship_by < %s AND (o.cancelled_at IS NULL OR o.cancelled_at >= %s)
                     AND (o.shipped_at IS NULL OR o.shipped_at >= %s OR o.shipped_at > o.ship_by) THEN 1 ELSE 0 END),
           SUM(CASE WHEN o.placed_at >= %s AND o.shipped_at < %s THEN 1 ELSE 0 END),
-          AVG(CASE WHEN o.placed_at >= %s AND o.shipped_at < %s THEN {lead} END)
+          AVG(CASE WHEN o.placed_at >= %s AND o.shipped_at < %s THEN {lead} END),
+          AVG(CASE WHEN o.placed_at >= %s AND o.shipped_at < %s THEN {lead} * {lead} END)
         FROM {Order._meta.db_table} o
         WHERE o.placed_at >= %s AND o.placed_at < %s{where}
         GROUP BY o.seller_id
     """
     t365, t90 = _ts(t - timedelta(days=365)), _ts(t - timedelta(days=90))
     tt = _ts(t)
-    params = [t365, t365, t90, t365, tt, t365, tt, t365, tt, t365, tt, tt, t365, tt, tt, tt, t365, tt, t365, tt, t365, tt, *ids]
-    columns = ["seller_id", "orders_365", "revenue_365", "orders_90", "cancelled_365", "oos_cancelled_365", "returned_365", "due_365", "late_365", "shipped_365", "lead_time_dev_days_raw"]
+    params = [t365, t365, t90, t365, tt, t365, tt, t365, tt, t365, tt, tt, t365, tt, tt, tt, t365, tt, t365, tt, t365, tt, t365, tt, *ids]
+    columns = ["seller_id", "orders_365", "revenue_365", "orders_90", "cancelled_365", "oos_cancelled_365", "returned_365", "due_365", "late_365", "shipped_365", "lead_time_dev_days_raw", "lead_sq_raw"]
     frame = _query(sql, params, columns)
 
     # Lifetime count and first order: cheap on the (seller, placed_at) index.
@@ -139,14 +185,35 @@ def _order_aggregates(as_of: datetime, seller_ids) -> pd.DataFrame:
     return frame.join(lifetime, how="outer").join(repeat, how="outer")
 
 
-def _sentiment_sql(text: str) -> str:
+def _listing_aggregates(as_of: datetime, seller_ids) -> pd.DataFrame:
+    """What a new artisan already shows before any sale: how many listings, at what prices."""
+    where, ids = _in_clause("l.seller_id", seller_ids)
+    return _query(
+        f"""SELECT l.seller_id, COUNT(*), AVG(l.price) FROM {Listing._meta.db_table} l
+            WHERE l.created_at < %s{where} GROUP BY l.seller_id""",
+        [_ts(as_of), *ids],
+        ["seller_id", "listing_count", "listing_price_mean"],
+    )
+
+
+def _hits_sql(text: str, words) -> str:
     if connection.vendor == "postgresql":
         hit = "(CASE WHEN strpos({text}, '{word}') > 0 THEN 1 ELSE 0 END)"
     else:
         hit = "(CASE WHEN {text} LIKE '%%{word}%%' THEN 1 ELSE 0 END)"
-    pos = " + ".join(hit.format(text=text, word=w) for w in POSITIVE_WORDS)
-    neg = " + ".join(hit.format(text=text, word=w) for w in NEGATIVE_WORDS)
-    return f"(({pos}) - ({neg}))"
+    return "(" + " + ".join(hit.format(text=text, word=w) for w in words) + ")"
+
+
+def _sentiment_sql(text: str) -> str:
+    return f"({_hits_sql(text, POSITIVE_WORDS)} - {_hits_sql(text, NEGATIVE_WORDS)})"
+
+
+def _communication_tone_sql(text: str) -> str:
+    """+1 / -1 for a review that praises / faults how the artisan communicates, 0 otherwise."""
+    return (
+        f"(CASE WHEN {_hits_sql(text, COMMUNICATION_POSITIVE)} > 0 THEN 1 "
+        f"WHEN {_hits_sql(text, COMMUNICATION_NEGATIVE)} > 0 THEN -1 ELSE 0 END)"
+    )
 
 
 def _review_aggregates(as_of: datetime, seller_ids) -> pd.DataFrame:
@@ -159,40 +226,43 @@ def _review_aggregates(as_of: datetime, seller_ids) -> pd.DataFrame:
             SELECT r.seller_id, r.rating * 1.0 AS rating, LOWER(r.text) AS body
             FROM {Review._meta.db_table} r WHERE r.created_at >= %s AND r.created_at < %s{where}
         ), scored AS {materialized}(
-            SELECT seller_id, rating, {_sentiment_sql("body")} * 1.0 AS sent FROM lowered
+            SELECT seller_id, rating, {_sentiment_sql("body")} * 1.0 AS sent,
+                   {_communication_tone_sql("body")} * 1.0 AS comm FROM lowered
         )
-        SELECT seller_id, COUNT(*), AVG(rating), AVG(rating * rating), AVG(sent), AVG(sent * sent)
+        SELECT seller_id, COUNT(*), AVG(rating), AVG(rating * rating), AVG(sent), AVG(sent * sent), SUM(comm)
         FROM scored GROUP BY seller_id
     """
     params = [_ts(as_of - timedelta(days=365)), _ts(as_of), *ids]
-    return _query(sql, params, ["seller_id", "reviews_365", "rating_avg_raw", "rating_sq_raw", "sent_avg_raw", "sent_sq_raw"])
+    return _query(sql, params, ["seller_id", "reviews_365", "rating_avg_raw", "rating_sq_raw", "sent_avg_raw", "sent_sq_raw", "comm_sum"])
 
 
 def _engagement_aggregates(as_of: datetime, seller_ids) -> pd.DataFrame:
     table = EngagementEvent._meta.db_table
     where_actor, ids = _in_clause("e.seller_id", seller_ids)
     t = as_of
-    tt, t30, t90 = _ts(t), _ts(t - timedelta(days=30)), _ts(t - timedelta(days=90))
+    tt, t30, t90, t365 = _ts(t), _ts(t - timedelta(days=30)), _ts(t - timedelta(days=90)), _ts(t - timedelta(days=365))
+    # Replies over a whole year: a reply time is one noisy draw, and the mean of its logarithm
+    # over many replies says far more about how the artisan looks after buyers than 90 days do.
     own = _query(
         f"""SELECT e.seller_id,
               SUM(CASE WHEN e.kind = 'login' AND e.occurred_at >= %s THEN 1 ELSE 0 END),
-              SUM(CASE WHEN e.kind = 'login' AND e.occurred_at < %s THEN 1 ELSE 0 END),
-              SUM(CASE WHEN e.kind = 'listing_update' THEN 1 ELSE 0 END),
+              SUM(CASE WHEN e.kind = 'login' AND e.occurred_at >= %s AND e.occurred_at < %s THEN 1 ELSE 0 END),
+              SUM(CASE WHEN e.kind = 'listing_update' AND e.occurred_at >= %s THEN 1 ELSE 0 END),
               SUM(CASE WHEN e.kind = 'message_reply' THEN 1 ELSE 0 END),
-              AVG(CASE WHEN e.kind = 'message_reply' THEN e.response_minutes END)
+              AVG(CASE WHEN e.kind = 'message_reply' THEN LN(1.0 + e.response_minutes) END)
             FROM {table} e
             WHERE e.seller_id IS NOT NULL AND e.occurred_at >= %s AND e.occurred_at < %s{where_actor}
             GROUP BY e.seller_id""",
-        [t30, t30, t90, tt, *ids],
-        ["seller_id", "logins_30", "logins_prev_60", "listing_updates_90", "replies_90", "response_minutes_raw"],
+        [t30, t90, t30, t90, t365, tt, *ids],
+        ["seller_id", "logins_30", "logins_prev_60", "listing_updates_90", "replies_365", "log_response_raw"],
     )
     where_target, ids = _in_clause("e.target_seller_id", seller_ids)
     audience = _query(
         f"""SELECT e.target_seller_id, COUNT(*) FROM {table} e
             WHERE e.kind = 'message' AND e.buyer_id IS NOT NULL AND e.occurred_at >= %s AND e.occurred_at < %s{where_target}
             GROUP BY e.target_seller_id""",
-        [t90, tt, *ids],
-        ["seller_id", "messages_90"],
+        [t365, tt, *ids],
+        ["seller_id", "messages_365"],
     )
     return own.join(audience, how="outer")
 
@@ -241,8 +311,11 @@ def population_stats(*, as_of: datetime) -> dict:
     }
 
 
-def _population_frames(population: dict) -> tuple[pd.DataFrame, dict[bool, float]]:
+def _population_frames(population: dict) -> tuple[pd.DataFrame, dict[bool, float]] | None:
     priors = pd.DataFrame.from_dict(population["priors"], orient="index").astype("float64")
+    if not {"lead_time_var", "log_response_minutes", "communication_tone"} <= set(priors.columns):
+        # Stored by a run from before these features: recompute rather than guess the population.
+        return None
     shares = {True: float(population["season_share"]["seasonal"]), False: float(population["season_share"]["other"])}
     return priors, shares
 
@@ -250,7 +323,7 @@ def _population_frames(population: dict) -> tuple[pd.DataFrame, dict[bool, float
 def _pool_by_category(frame: pd.DataFrame) -> pd.DataFrame:
     sums = frame.groupby("craft_category")[
         ["orders_365", "repeat_orders_365", "cancelled_365", "returned_365", "due_365", "late_365", "reviews_365",
-         "rating_sum", "rating_sq_sum", "sent_sum", "sent_sq_sum", "replies_90", "messages_90", "lead_sum", "lead_n",
+         "rating_sum", "rating_sq_sum", "sent_sum", "sent_sq_sum", "comm_sum", "replies_365", "messages_365", "lead_sum", "lead_sq_sum", "lead_n",
          "response_sum", "response_n"]
     ].sum()
     overall = sums.sum()
@@ -270,9 +343,12 @@ def _pool_by_category(frame: pd.DataFrame) -> pd.DataFrame:
     priors["sent_mean"] = ratio("sent_sum", "reviews_365", 0.5)
     sent_sq = ratio("sent_sq_sum", "reviews_365", 1.0)
     priors["sentiment_var"] = np.maximum(sent_sq - priors["sent_mean"] ** 2, 0)
-    priors["reply_rate"] = np.clip(ratio("replies_90", "messages_90", 0.8), 0, 1)
+    priors["communication_tone"] = ratio("comm_sum", "reviews_365", 0.0)
+    priors["reply_rate"] = np.clip(ratio("replies_365", "messages_365", 0.8), 0, 1)
     priors["lead_time_dev_days"] = ratio("lead_sum", "lead_n", -1.0)
-    priors["response_minutes"] = ratio("response_sum", "response_n", 90.0)
+    lead_sq = ratio("lead_sq_sum", "lead_n", 4.0)
+    priors["lead_time_var"] = np.maximum(lead_sq - priors["lead_time_dev_days"] ** 2, 0)
+    priors["log_response_minutes"] = ratio("response_sum", "response_n", np.log1p(90.0))
     return priors
 
 
@@ -283,17 +359,18 @@ def _raw_frame(as_of: datetime, seller_ids) -> pd.DataFrame:
         .join(_review_aggregates(as_of, seller_ids), how="left")
         .join(_engagement_aggregates(as_of, seller_ids), how="left")
         .join(_inventory_issues(as_of, seller_ids), how="left")
+        .join(_listing_aggregates(as_of, seller_ids), how="left")
     )
     counts = [
         "orders_365", "revenue_365", "orders_90", "cancelled_365", "oos_cancelled_365", "returned_365", "due_365",
         "late_365", "shipped_365", "orders_all", "repeat_orders_365", "reviews_365", "logins_30", "logins_prev_60",
-        "listing_updates_90", "replies_90", "messages_90", "inventory_issues",
+        "listing_updates_90", "replies_365", "messages_365", "inventory_issues", "listing_count", "comm_sum",
     ]
     for column in counts:
         if column not in frame:
             frame[column] = 0.0
         frame[column] = pd.to_numeric(frame[column], errors="coerce").fillna(0).astype("float64")
-    for column in ["rating_avg_raw", "rating_sq_raw", "sent_avg_raw", "sent_sq_raw", "lead_time_dev_days_raw", "response_minutes_raw"]:
+    for column in ["rating_avg_raw", "rating_sq_raw", "sent_avg_raw", "sent_sq_raw", "lead_time_dev_days_raw", "lead_sq_raw", "log_response_raw", "listing_price_mean"]:
         frame[column] = pd.to_numeric(frame.get(column), errors="coerce").astype("float64")
     frame["rating_sum"] = frame["rating_avg_raw"].fillna(0) * frame["reviews_365"]
     frame["rating_sq_sum"] = frame["rating_sq_raw"].fillna(0) * frame["reviews_365"]
@@ -301,8 +378,9 @@ def _raw_frame(as_of: datetime, seller_ids) -> pd.DataFrame:
     frame["sent_sq_sum"] = frame["sent_sq_raw"].fillna(0) * frame["reviews_365"]
     frame["lead_n"] = np.where(frame["lead_time_dev_days_raw"].notna(), frame["shipped_365"], 0)
     frame["lead_sum"] = frame["lead_time_dev_days_raw"].fillna(0) * frame["lead_n"]
-    frame["response_n"] = np.where(frame["response_minutes_raw"].notna(), frame["replies_90"], 0)
-    frame["response_sum"] = frame["response_minutes_raw"].fillna(0) * frame["response_n"]
+    frame["lead_sq_sum"] = frame["lead_sq_raw"].fillna(0) * frame["lead_n"]
+    frame["response_n"] = np.where(frame["log_response_raw"].notna(), frame["replies_365"], 0)
+    frame["response_sum"] = frame["log_response_raw"].fillna(0) * frame["response_n"]
     return frame
 
 
@@ -328,7 +406,8 @@ def seller_features(*, as_of: datetime, seller_ids=None, population: dict | None
     if population is None and seller_ids is None:
         priors, shares = _pool_by_category(frame), _group_season_share(as_of)
     else:
-        priors, shares = _population_frames(population or population_stats(as_of=as_of))
+        stored = _population_frames(population) if population else None
+        priors, shares = stored or _population_frames(population_stats(as_of=as_of))
     category = frame["craft_category"].where(frame["craft_category"].isin(priors.index), "__all__")
     prior = priors.reindex(category.values).set_axis(frame.index)
     k_orders, k_reviews, k_messages = PRIOR_STRENGTH["orders"], PRIOR_STRENGTH["reviews"], PRIOR_STRENGTH["messages"]
@@ -351,11 +430,15 @@ def seller_features(*, as_of: datetime, seller_ids=None, population: dict | None
     out["rating_var"] = np.maximum(rating_sq - out["rating_mean"] ** 2, 0)
     sent_mean = _shrink(frame["sent_sum"], frame["reviews_365"], prior["sent_mean"], k_reviews)
     sent_sq = _shrink(frame["sent_sq_sum"], frame["reviews_365"], prior["sentiment_var"] + prior["sent_mean"] ** 2, k_reviews)
+    out["sentiment_mean"] = sent_mean
+    out["communication_tone"] = _shrink(frame["comm_sum"], frame["reviews_365"], prior["communication_tone"], k_reviews)
     out["sentiment_var"] = np.maximum(sent_sq - sent_mean**2, 0)
-    out["reply_rate"] = np.clip(_shrink(frame["replies_90"], frame["messages_90"], prior["reply_rate"], k_messages), 0, 1)
-    response = _shrink(frame["response_sum"], frame["response_n"], prior["response_minutes"], k_messages)
-    out["response_minutes"] = response
-    out["log_response_minutes"] = np.log1p(np.maximum(response, 0))
+    # Shipping consistency: how much the artisan's lead time swings around its own average.
+    lead_sq = _shrink(frame["lead_sq_sum"], frame["lead_n"], prior["lead_time_var"] + prior["lead_time_dev_days"] ** 2, k_orders)
+    out["lead_time_sd_days"] = np.sqrt(np.maximum(lead_sq - out["lead_time_dev_days"] ** 2, 0))
+    out["reply_rate"] = np.clip(_shrink(frame["replies_365"], frame["messages_365"], prior["reply_rate"], k_messages), 0, 1)
+    out["log_response_minutes"] = _shrink(frame["response_sum"], frame["response_n"], prior["log_response_minutes"], k_messages)
+    out["response_minutes"] = np.expm1(out["log_response_minutes"])
 
     # Seasonality: recent sales against what this artisan's own year says the last 90 days
     # should hold, using the seasonal or non-seasonal population curve for the same dates.
@@ -368,6 +451,7 @@ def seller_features(*, as_of: datetime, seller_ids=None, population: dict | None
     # Under a year on the marketplace the artisan has no full year to compare with: neutral.
     out["seasonal_activity_ratio"] = np.where(tenure_days >= 365, seasonal_ratio, 0.0)
     out["log_logins_30"] = np.log1p(frame["logins_30"])
+    out["log_logins_90"] = np.log1p(frame["logins_30"] + frame["logins_prev_60"])
     out["login_trend"] = (frame["logins_30"] - frame["logins_prev_60"] / 2.0) / (frame["logins_30"] + frame["logins_prev_60"] / 2.0 + 1.0)
     out["log_listing_updates_90"] = np.log1p(frame["listing_updates_90"])
     out["inventory_issues"] = frame["inventory_issues"] + frame["oos_cancelled_365"]
@@ -376,6 +460,8 @@ def seller_features(*, as_of: datetime, seller_ids=None, population: dict | None
     out["years_experience"] = frame["years_experience"].astype("float64")
     out["has_portfolio"] = frame["has_portfolio"].astype(bool).astype("float64")
     out["has_history"] = (frame["orders_all"] > 0).astype("float64")
+    out["listing_count"] = frame["listing_count"]
+    out["log_listing_price"] = np.log1p(frame["listing_price_mean"].fillna(0.0))
 
     feedback = _feedback(as_of, seller_ids)
     out["flagged_feedback_count"] = feedback["flagged_feedback_count"].reindex(out.index).fillna(0).astype("float64")
@@ -383,7 +469,7 @@ def seller_features(*, as_of: datetime, seller_ids=None, population: dict | None
 
     for name in ["repeat_sales_ratio", "cancel_rate", "return_rate", "late_rate", "rating_mean", "reply_rate", "lead_time_dev_days"]:
         out[f"category_{name}"] = prior[name].astype("float64")
-    out["category_response_minutes"] = prior["response_minutes"].astype("float64")
+    out["category_response_minutes"] = np.expm1(prior["log_response_minutes"].astype("float64"))
     numeric = out.columns.difference(["craft_category", "is_seasonal"])
     out[numeric] = out[numeric].astype("float64").replace([np.inf, -np.inf], np.nan).fillna(0.0)
     out.index.name = "seller_id"

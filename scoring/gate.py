@@ -5,7 +5,11 @@ A candidate becomes active only when, on its held-out rows:
   (b) best baseline: the lower bound of (candidate - best single-signal baseline) is above 0;
   (c) incumbent: the lower bound of (candidate - incumbent) is at least -INCUMBENT_TOLERANCE,
       the incumbent scored on its own features as production would score it;
-  (d) calibration: its Brier score beats a constant predictor of the training base rate.
+  (d) calibration: its Brier score beats a constant predictor of the training base rate;
+  (e) learned: it fits its own training labels better than chance (likelihood-ratio test against
+      the base rate, p below LEARNED_MAX_P). Without this, a model trained on shuffled labels can
+      pass (a)-(d): a fit held to the declared directions still ranks by those directions, and an
+      index of well-chosen signs is a strong model on its own. Only the labels can show it learned.
 
 All intervals come from one paired bootstrap: each resample reweights the same held-out rows
 for every model, so a difference's interval reflects how the two models disagree on those
@@ -25,12 +29,35 @@ AUC_FLOOR = 0.5
 # How far below the incumbent a candidate may land before it counts as a regression: the
 # incumbent's own interval on a few hundred rows is wider than this, so only a real drop fails.
 INCUMBENT_TOLERANCE = 0.005
+LEARNED_MAX_P = 0.001
 
 
-def bootstrap_weights(n: int, *, resamples: int = RESAMPLES, seed: int = 0) -> np.ndarray:
-    """(resamples, n) counts of how often each held-out row is drawn in each resample."""
+def learned_from_labels(y_train, prob_train, n_parameters: int) -> dict:
+    """Likelihood-ratio test of a fitted model against always predicting the training base rate."""
+    from scipy.stats import chi2
+
+    y = np.asarray(y_train, dtype=float)
+    p = np.clip(np.asarray(prob_train, dtype=float), 1e-9, 1 - 1e-9)
+    rate = float(np.clip(y.mean(), 1e-9, 1 - 1e-9))
+    fitted = float(np.sum(y * np.log(p) + (1 - y) * np.log(1 - p)))
+    null = float(np.sum(y * np.log(rate) + (1 - y) * np.log(1 - rate)))
+    statistic = max(2.0 * (fitted - null), 0.0)
+    return {"statistic": round(statistic, 2), "df": int(n_parameters), "p_value": float(chi2.sf(statistic, max(n_parameters, 1)))}
+
+
+def bootstrap_weights(n: int, *, resamples: int = RESAMPLES, seed: int = 0, groups=None) -> np.ndarray:
+    """(resamples, n) counts of how often each held-out row is drawn in each resample.
+
+    With ``groups`` (one label per row, e.g. the artisan), whole groups are drawn: rows of one
+    artisan at two snapshots are not independent evidence, and drawing them together keeps the
+    interval honest about that.
+    """
     rng = np.random.default_rng(seed)
-    return rng.multinomial(n, np.full(n, 1.0 / n), size=resamples).astype(np.float64)
+    if groups is None:
+        return rng.multinomial(n, np.full(n, 1.0 / n), size=resamples).astype(np.float64)
+    labels, index = np.unique(np.asarray(groups), return_inverse=True)
+    k = len(labels)
+    return rng.multinomial(k, np.full(k, 1.0 / k), size=resamples).astype(np.float64)[:, index]
 
 
 def weighted_auc(y_true: np.ndarray, score: np.ndarray, weights: np.ndarray) -> np.ndarray:
@@ -104,12 +131,16 @@ def gate_evaluate(
     train_base_rate: float | None = None,
     seed: int = 0,
     resamples: int = RESAMPLES,
+    groups=None,
+    learned: dict | None = None,
 ) -> GateReport:
     """Judge a candidate's held-out probabilities against baselines and the incumbent.
 
     ``baselines`` maps a readable name ("mean rating") to that baseline's held-out scores on
     the same rows; the strongest on held-out AUC is the one the candidate must beat.
     ``incumbent`` is the active model's held-out probabilities on its own features, or None.
+    ``groups`` labels rows that belong together (the same artisan); the bootstrap draws them as one.
+    ``learned`` is learned_from_labels() on the training rows; without it that check is not made.
     """
     y = np.asarray(y_true).astype(int)
     cand = np.asarray(candidate, dtype=float)
@@ -117,7 +148,7 @@ def gate_evaluate(
     if n == 0 or y.min() == y.max():
         check = GateCheck("data", False, f"the held-out set needs both outcomes; it has {n} rows with one outcome only")
         return GateReport([check], {"metric": "roc_auc", "n_holdout": n, "candidate": None, "comparisons": []})
-    weights = bootstrap_weights(n, resamples=resamples, seed=seed)
+    weights = bootstrap_weights(n, resamples=resamples, seed=seed, groups=groups)
     full = np.ones((1, n))
     cand_point = float(weighted_auc(y, cand, full)[0])
     cand_samples = weighted_auc(y, cand, weights)
@@ -193,4 +224,15 @@ def gate_evaluate(
             {"brier": round(cand_brier, 4), "base_rate_brier": round(constant_brier, 4)},
         )
     )
+    if learned is not None:
+        evaluation["learned"] = learned
+        checks.append(
+            GateCheck(
+                "learned",
+                learned["p_value"] < LEARNED_MAX_P,
+                f"fit to its own training labels: likelihood ratio {learned['statistic']:.1f} on {learned['df']} features, "
+                f"p = {learned['p_value']:.2g}, must be below {LEARNED_MAX_P}",
+                dict(learned),
+            )
+        )
     return GateReport(checks, evaluation)

@@ -155,12 +155,24 @@ class ScoreRunChunk(models.Model):
         return f"Run {self.run_id} sellers {self.first_seller_id}-{self.last_seller_id}"
 
 
+class ScoreBasis(models.TextChoices):
+    MODEL = "model", "Scored by the seller model"
+    COLD_START_MODEL = "cold_start_model", "Scored by the new-artisan model"
+    NOT_ENOUGH_HISTORY = "not_enough_history", "Not enough history to score"
+    NO_MODEL = "no_model", "No validated model is active"
+
+
 class SellerScore(models.Model):
-    """The current score of one artisan, with the reasons staff and the artisan see."""
+    """The current score of one artisan, with the reasons staff and the artisan see.
+
+    ``score`` is empty when no validated model can speak for the artisan (``basis`` says why);
+    onboarding then routes by policy instead of by a made-up number.
+    """
 
     seller = models.OneToOneField("sellers.Seller", on_delete=models.CASCADE, primary_key=True, related_name="score")
-    score = models.PositiveSmallIntegerField()
-    probability = models.FloatField(help_text="Calibrated probability of staying active and in good standing.")
+    score = models.PositiveSmallIntegerField(null=True, blank=True)
+    probability = models.FloatField(null=True, blank=True, help_text="Calibrated probability of staying active and in good standing.")
+    basis = models.CharField(max_length=20, choices=ScoreBasis.choices, default=ScoreBasis.MODEL)
     reasons = models.JSONField(default=list, help_text='[{"text": ..., "contribution": signed points}, ...]')
     model_version = models.ForeignKey(ModelVersion, on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
     cold_start = models.BooleanField(default=False, help_text="Scored from application data and category priors only.")
@@ -176,15 +188,16 @@ class SellerScore(models.Model):
         ]
 
     def __str__(self):
-        return f"{self.seller_id}: {self.score}"
+        return f"{self.seller_id}: {self.score if self.score is not None else self.get_basis_display()}"
 
 
 class SellerScoreHistory(models.Model):
     """Every score ever given, so staff can see the trend. One row per seller per run."""
 
     seller = models.ForeignKey("sellers.Seller", on_delete=models.CASCADE, related_name="score_history")
-    score = models.PositiveSmallIntegerField()
-    probability = models.FloatField()
+    score = models.PositiveSmallIntegerField(null=True, blank=True)
+    probability = models.FloatField(null=True, blank=True)
+    basis = models.CharField(max_length=20, choices=ScoreBasis.choices, default=ScoreBasis.MODEL)
     reasons = models.JSONField(default=list)
     model_version = models.ForeignKey(ModelVersion, on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
     computed_at = models.DateTimeField()

@@ -29,10 +29,6 @@ TRUSTED_TYPES: set[str] = {
     "sklearn.ensemble._hist_gradient_boosting.predictor.TreePredictor",
 }
 
-# A candidate must beat the incumbent and the baseline ROC AUC by at least this much.
-MIN_AUC_GAIN = 0.0
-
-
 class ModelArtifactError(Exception):
     """The stored artifact is corrupt or contains types Kiln does not trust."""
 
@@ -92,8 +88,6 @@ def model_version_register(
     """Store a trained estimator as the next candidate version of its (kind, category) slot."""
     if "roc_auc" not in metrics:
         raise ValidationError({"metrics": "Held-out metrics must include roc_auc."})
-    if "roc_auc" not in baseline_metrics:
-        raise ValidationError({"baseline_metrics": "Baseline metrics must include roc_auc."})
     data, trusted = artifact_dump(estimator)
     for _attempt in range(5):
         try:
@@ -123,26 +117,22 @@ def model_version_register(
 
 
 def activation_blockers(version: ModelVersion, incumbent: ModelVersion | None) -> list[str]:
-    """Why this version may not become active; empty when it may."""
-    problems = []
-    auc = (version.metrics or {}).get("roc_auc")
-    baseline = (version.baseline_metrics or {}).get("roc_auc")
-    if auc is None or baseline is None:
-        return ["Held-out ROC AUC or baseline ROC AUC is missing."]
-    if not auc > baseline + MIN_AUC_GAIN:
-        problems.append(f"Held-out ROC AUC {auc:.3f} does not beat the sales-volume baseline {baseline:.3f}.")
-    if incumbent is not None and incumbent.pk != version.pk:
-        # Prefer the incumbent scored on this candidate's own held-out set (same rows, fair
-        # comparison); fall back to the incumbent's stored metric.
-        head_to_head = (version.metrics or {}).get("incumbent")
-        if head_to_head and head_to_head.get("version_id") == incumbent.pk and head_to_head.get("roc_auc") is not None:
-            incumbent_auc = head_to_head["roc_auc"]
-        else:
-            incumbent_auc = incumbent.roc_auc
-        if incumbent_auc is not None and not auc > incumbent_auc + MIN_AUC_GAIN:
-            problems.append(
-                f"Held-out ROC AUC {auc:.3f} does not beat the active v{incumbent.version} ({incumbent_auc:.3f})."
-            )
+    """Why this version may not become active; empty when it may.
+
+    The decision is the gate's (scoring.gate), taken at training time on held-out rows and stored
+    on the version with its numbers. It compared the candidate with the incumbent active then;
+    if another version has been activated since, that comparison no longer holds.
+    """
+    report = (version.metrics or {}).get("gate")
+    if not report:
+        return ["This version has no gate report: it was not judged on held-out data, so it cannot be activated."]
+    problems = [f"{check['name']}: {check['detail']}" for check in report.get("checks", []) if not check.get("passed")]
+    judged_against = report.get("incumbent_version_id")
+    if incumbent is not None and incumbent.pk != version.pk and judged_against != incumbent.pk:
+        problems.append(
+            f"incumbent: it was judged against {'no active model' if judged_against is None else f'version id {judged_against}'}, "
+            f"but v{incumbent.version} is active now; train again to compare with it."
+        )
     return problems
 
 

@@ -11,12 +11,13 @@ from django.db.models import F
 from django.utils import timezone
 
 from scoring import registry
-from scoring.explain import contributions, linear_terms, reasons_for
+from scoring.explain import contributions, reasons_for
 from scoring.features import MODEL_FEATURES, population_stats, seller_features
 from scoring.models import (
     ModelStatus,
     ModelVersion,
     RunStatus,
+    ScoreBasis,
     ScoreRun,
     ScoreRunChunk,
     SellerScore,
@@ -31,12 +32,12 @@ logger = logging.getLogger(__name__)
 # bulk writes for 1,000 artisans take well under the task soft limit, and the id list fits
 # comfortably in one task message.
 CHUNK_SIZE = 1000
-NEUTRAL_PROBABILITY = 0.5
-# Activity a brand-new artisan cannot have yet. For cold-start rows these are held at the
-# training population's average, so they neither add nor remove points: the score then
-# comes from the application (experience, portfolio) and the category priors.
-COLD_START_NEUTRAL = ("log_logins_30", "login_trend", "log_listing_updates_90", "log_tenure_days", "seasonal_activity_ratio")
-NO_MODEL_REASON = {"feature": "", "text": "no validated scoring model is active yet: neutral score", "contribution": 0}
+NO_MODEL_REASON = {"feature": "", "text": "no validated scoring model is active yet: not scored", "contribution": 0}
+NOT_ENOUGH_HISTORY_REASON = {
+    "feature": "",
+    "text": "no sales history yet and no validated new-artisan model: routed by the onboarding policy",
+    "contribution": 0,
+}
 
 
 COLD_START_KEY = "__cold_start__"
@@ -55,52 +56,54 @@ def active_models() -> dict:
     return models
 
 
+def _model_key(features: pd.DataFrame, models: dict) -> pd.Series:
+    """Which model speaks for each artisan: its category's, else the global one; newcomers the
+    cold-start model. None where no validated model can (the basis then says why)."""
+    key = features["craft_category"].map(lambda c: c if c in models else (None if None in models else "__none__"))
+    newcomer = features["has_history"] == 0
+    return key.where(~newcomer, COLD_START_KEY if COLD_START_KEY in models else "__no_history__")
+
+
 def seller_scores_compute(*, as_of: datetime, seller_ids=None, models: dict | None = None,
                           population: dict | None = None) -> pd.DataFrame:
     """Scores (0-100), calibrated probabilities and reasons for artisans, indexed by seller_id.
 
-    Each artisan is scored by its category's active model if there is one, else by the
-    global model; with no active model at all the score is a neutral 50, never an error.
+    Each artisan is scored by its category's active model if there is one, else by the global
+    model; an artisan with no sales by the cold-start model. Where no validated model applies,
+    the score is empty and ``basis`` says why: never a made-up neutral number.
     """
     features = seller_features(as_of=as_of, seller_ids=seller_ids, population=population)
     models = active_models() if models is None else models
     out = pd.DataFrame(index=features.index)
-    out["probability"] = NEUTRAL_PROBABILITY
+    out["probability"] = None
     out["model_version_id"] = None
+    out["basis"] = ScoreBasis.NO_MODEL
     out["reasons"] = [[NO_MODEL_REASON] for _ in range(len(out))]
     out["cold_start"] = features["has_history"] == 0 if len(features) else pd.Series(dtype=bool)
     if len(features):
-        global_model = models.get(None)
-        assigned = features["craft_category"].map(lambda c: c if c in models else None)
-        if COLD_START_KEY in models:
-            # No sales yet: the application model speaks for the artisan.
-            assigned = assigned.where(features["has_history"] != 0, COLD_START_KEY)
-        for category, group in features.groupby(assigned.fillna("__global__")):
-            key = None if category == "__global__" else category
-            entry = models.get(key) or global_model
-            if entry is None:
+        for key, group in features.groupby(_model_key(features, models).fillna("__global__")):
+            if key == "__no_history__":
+                out.loc[group.index, "basis"] = ScoreBasis.NOT_ENOUGH_HISTORY
+                out.loc[group.index, "reasons"] = pd.Series([[NOT_ENOUGH_HISTORY_REASON]] * len(group), index=group.index, dtype=object)
                 continue
-            version, estimator = entry
+            if key == "__none__":
+                continue
+            version, estimator = models[None if key == "__global__" else key]
             X = group[version.features].to_numpy(dtype=float)
-            terms = linear_terms(estimator, version.features)
-            cold = (group["has_history"] == 0).to_numpy()
-            if terms is not None and cold.any():
-                for name in COLD_START_NEUTRAL:
-                    if name in version.features:
-                        column = version.features.index(name)
-                        X[cold, column] = terms[1][column]
             prob = estimator.predict_proba(X)[:, 1]
             points = contributions(estimator, version.features, X, prob)
             out.loc[group.index, "probability"] = prob
             out.loc[group.index, "model_version_id"] = version.pk
+            out.loc[group.index, "basis"] = ScoreBasis.COLD_START_MODEL if key == COLD_START_KEY else ScoreBasis.MODEL
             records = group.to_dict("records")  # plain dicts: far cheaper than iterrows for the text
             out.loc[group.index, "reasons"] = pd.Series(
                 [reasons_for(row, points[i], version.features) for i, row in enumerate(records)],
                 index=group.index,
                 dtype=object,
             )
-    out["probability"] = out["probability"].astype(float).clip(0, 1)
-    out["score"] = np.rint(out["probability"] * 100).astype(int).clip(0, 100)
+    probability = pd.to_numeric(out["probability"], errors="coerce").clip(0, 1)
+    out["probability"] = probability
+    out["score"] = np.rint(probability * 100).clip(0, 100).astype("Int64")
     out["features"] = (
         features[MODEL_FEATURES].round(4).to_dict(orient="records") if len(features) else []
     )
@@ -112,20 +115,22 @@ def seller_scores_write(*, scores: pd.DataFrame, computed_at: datetime, run_key:
     current, history = [], []
     columns = zip(
         scores.index, scores["score"], scores["probability"], scores["reasons"], scores["model_version_id"],
-        scores["cold_start"], scores["features"],
+        scores["cold_start"], scores["features"], scores["basis"],
     )
-    for seller_id, score, probability, reasons, version_id, cold_start, features in columns:
+    for seller_id, score, probability, reasons, version_id, cold_start, features, basis in columns:
         version_id = None if pd.isna(version_id) else int(version_id)
+        score = None if pd.isna(score) else int(score)
+        probability = None if pd.isna(probability) else float(probability)
         current.append(
             SellerScore(
-                seller_id=int(seller_id), score=int(score), probability=float(probability), reasons=reasons,
+                seller_id=int(seller_id), score=score, probability=probability, reasons=reasons, basis=basis,
                 model_version_id=version_id, cold_start=bool(cold_start), features=features,
                 computed_at=computed_at, run=run,
             )
         )
         history.append(
             SellerScoreHistory(
-                seller_id=int(seller_id), score=int(score), probability=float(probability), reasons=reasons,
+                seller_id=int(seller_id), score=score, probability=probability, reasons=reasons, basis=basis,
                 model_version_id=version_id, computed_at=computed_at, run_key=run_key,
             )
         )
@@ -134,7 +139,7 @@ def seller_scores_write(*, scores: pd.DataFrame, computed_at: datetime, run_key:
         batch_size=1000,
         update_conflicts=True,
         unique_fields=["seller"],
-        update_fields=["score", "probability", "reasons", "model_version", "cold_start", "features", "computed_at", "run"],
+        update_fields=["score", "probability", "basis", "reasons", "model_version", "cold_start", "features", "computed_at", "run"],
     )
     # The unique (seller, run_key) makes a re-run of the same chunk write no second history row.
     SellerScoreHistory.objects.bulk_create(history, batch_size=1000, ignore_conflicts=True)

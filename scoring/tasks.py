@@ -47,3 +47,11 @@ def seller_score_train_task(seed: int = 42, activate: bool = True) -> list[int]:
 
     result = seller_score_train(seed=seed, activate=activate)
     return [version.pk for version in result.versions]
+
+
+@shared_task(name="scoring.check_model_drift", acks_late=True)
+def model_drift_check_task() -> list[int]:
+    """Check every active seller-score version for drift; returns the versions that alerted."""
+    from scoring.drift import active_seller_models_drift_check
+
+    return active_seller_models_drift_check()

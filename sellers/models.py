@@ -137,6 +137,13 @@ class OnboardingPolicy(models.Model):
     mid_max = models.PositiveSmallIntegerField(default=69)
     low_min = models.PositiveSmallIntegerField(default=70)
     low_max = models.PositiveSmallIntegerField(default=100)
+    unscored_tier = models.CharField(
+        max_length=8,
+        choices=RiskTier.choices,
+        default=RiskTier.MID,
+        help_text="Route for an applicant no validated model can score yet (not enough history): "
+        "by default a virtual onboarding call.",
+    )
     created_at = models.DateTimeField(default=timezone.now)
     updated_at = models.DateTimeField(default=timezone.now)
 
@@ -192,7 +199,7 @@ class OnboardingDecision(models.Model):
         "scoring.ModelVersion", on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
     )
     model_version_label = models.CharField(max_length=80, blank=True)
-    score = models.PositiveSmallIntegerField()
+    score = models.PositiveSmallIntegerField(null=True, blank=True, help_text="Empty when routed without a score.")
     tier = models.CharField(max_length=8, choices=RiskTier.choices)
     action = models.CharField(max_length=20, choices=OnboardingAction.choices)
     trigger = models.CharField(max_length=20, default="application")

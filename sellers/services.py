@@ -120,7 +120,8 @@ def onboarding_policy_active() -> OnboardingPolicy:
 def _evidence(score) -> dict:
     version = score.model_version
     return {
-        "score": int(score.score),
+        "score": None if score.score is None else int(score.score),
+        "basis": getattr(score, "basis", None),
         "reasons": [{"text": r["text"], "contribution": r["contribution"]} for r in (score.reasons or [])],
         "model_version": str(version) if version else None,
         "model_version_id": version.pk if version else None,
@@ -164,26 +165,33 @@ def seller_route(*, seller: Seller, score, trigger: str = "application") -> Onbo
         if seller.onboarding_status != OnboardingStatus.APPLIED:
             raise ValidationError(f"{seller} was already routed ({seller.get_onboarding_status_display()}).")
         policy = onboarding_policy_active()
-        tier = policy.tier_for(score.score)
-        low, high = policy.bands()[tier]
-        band = f"{tier}-risk band {low}-{high} of policy '{policy.name}'"
+        if score.score is None:
+            # No validated model can speak for this applicant yet: the policy says where it goes.
+            tier = policy.unscored_tier
+            band = f"{tier}-risk route that policy '{policy.name}' sets for applicants without a score"
+            label = f"Not scored ({score.get_basis_display().lower()})"
+        else:
+            tier = policy.tier_for(score.score)
+            low, high = policy.bands()[tier]
+            band = f"{tier}-risk band {low}-{high} of policy '{policy.name}'"
+            label = f"Score {score.score} is"
         now = _now_for(seller)
         case = None
         if tier == RiskTier.LOW:
             action = OnboardingAction.APPROVED
-            reason = f"Score {score.score} is in the {band}: approved instantly."
+            reason = f"{label} in the {band}: approved instantly."
             seller.onboarding_status = OnboardingStatus.APPROVED
             seller.approved_at = now
             # Approval is the only required step on the low-risk path.
             seller.onboarded_at = now
         elif tier == RiskTier.MID:
             action = OnboardingAction.ONBOARDING_CALL
-            reason = f"Score {score.score} is in the {band}: schedule a virtual onboarding call."
+            reason = f"{label} in the {band}: schedule a virtual onboarding call."
             case, _ = case_open(kind=CaseKind.ONBOARDING_CALL, seller=seller, reason=reason, evidence=_evidence(score))
             seller.onboarding_status = OnboardingStatus.CALL_PENDING
         else:
             action = OnboardingAction.MANUAL_REVIEW
-            reason = f"Score {score.score} is in the {band}: manual review, then a mandatory workshop."
+            reason = f"{label} in the {band}: manual review, then a mandatory workshop."
             case = _open_review(seller, score, policy, reason)
             seller.onboarding_status = OnboardingStatus.MANUAL_REVIEW
         seller.save(update_fields=["onboarding_status", "approved_at", "onboarded_at", "updated_at"])
@@ -209,7 +217,7 @@ def seller_route_on_rescore(*, seller: Seller, score) -> OnboardingDecision | No
         if seller.onboarding_status != OnboardingStatus.CALL_PENDING:
             return None
         policy = onboarding_policy_active()
-        if policy.tier_for(score.score) != RiskTier.HIGH:
+        if score.score is None or policy.tier_for(score.score) != RiskTier.HIGH:
             return None
         low, high = policy.bands()[RiskTier.HIGH]
         reason = (

@@ -30,13 +30,14 @@ def test_training_registers_a_version_carrying_the_model_card_metrics(market):
     for comparison in evaluation["comparisons"]:
         low, high = comparison["diff_ci"]
         assert low <= comparison["diff"] <= high
-    assert [row["bin"] for row in metrics["calibration"]][:2] == ["0.0-0.1", "0.1-0.2"]
-    assert len(metrics["calibration"]) == CALIBRATION_BINS
+    assert {row["bin"] for row in metrics["calibration"]} <= {f"{b / 10:.1f}-{(b + 1) / 10:.1f}" for b in range(CALIBRATION_BINS)}
+    assert all(row["count"] > 0 and 0 <= row["mean_predicted"] <= 1 for row in metrics["calibration"])
     assert sum(row["count"] for row in metrics["calibration"]) == metrics["n_test"]
     assert {row["name"] for row in metrics["feature_table"]} == set(CHURN_FEATURES)
     assert {row["kind"] for row in metrics["feature_table"]} == {"importance"}
     assert {row["direction"] for row in metrics["feature_table"]} <= {"+", "-", None}
     assert stored.baseline_metrics["roc_auc"] == max(c["value"] for c in evaluation["comparisons"])
+    assert {check["name"] for check in metrics["gate"]["checks"]} >= {"floor", "best_baseline", "calibration", "learned"}
 
 
 def test_a_version_becomes_active_exactly_when_the_shared_gate_passes(market):
@@ -68,3 +69,17 @@ def test_training_refuses_without_enough_history(db):
 
     with pytest.raises(NotEnoughHistory):
         churn_model_train()
+
+
+def test_the_churn_version_renders_on_the_shared_model_card(market, client, admin_user):
+    from django.urls import reverse
+
+    version, _ = churn_model_train(as_of=market["now"], seed=0)
+    client.force_login(admin_user)
+
+    page = client.get(reverse("admin:scoring_modelversion_change", args=[version.pk]))
+
+    assert page.status_code == 200
+    body = page.content.decode()
+    assert BASELINE_RECENCY in body and BASELINE_P_ALIVE in body
+    assert "days_since_last_order" in body

@@ -73,3 +73,19 @@ def test_gate_with_one_outcome_only_refuses_with_a_reason():
     report = gate_evaluate(y_true=np.ones(50), candidate=np.linspace(0, 1, 50), baselines={})
     assert not report.passed
     assert "both outcomes" in report.failures[0]
+
+
+def test_learned_check_refuses_a_fit_to_shuffled_labels_and_passes_a_real_one():
+    from sklearn.linear_model import LogisticRegression
+
+    rng = np.random.default_rng(8)
+    X = rng.normal(size=(3000, 8))
+    y = (X[:, 0] + rng.normal(size=3000)) > 0
+    real = LogisticRegression().fit(X, y)
+    shuffled_y = rng.permutation(y)
+    shuffled = LogisticRegression().fit(X, shuffled_y)
+
+    from scoring.gate import learned_from_labels
+
+    assert learned_from_labels(y, real.predict_proba(X)[:, 1], 8)["p_value"] < 1e-6
+    assert learned_from_labels(shuffled_y, shuffled.predict_proba(X)[:, 1], 8)["p_value"] > 0.001

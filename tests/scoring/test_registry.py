@@ -9,6 +9,7 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.preprocessing import FunctionTransformer
 
 from scoring import registry
+from scoring.gate import gate_evaluate
 from scoring.models import ModelStatus, ModelVersion
 
 
@@ -18,14 +19,32 @@ def _estimator(seed=0):
     return LogisticRegression().fit(x, (x[:, 0] > 0).astype(int))
 
 
-def _register(auc=0.8, baseline=0.6, category=None, kind="seller_score", **metrics):
+def _gate_report(*, strong: bool, incumbent=None, incumbent_sharper: bool = False, seed: int = 0) -> dict:
+    """A real gate decision on made-up held-out rows: a strong candidate reads the latent
+    signal closely, a weak one not at all; the incumbent, when there is one, is scored too."""
+    rng = np.random.default_rng(seed)
+    latent = rng.normal(size=2000)
+    y = (latent + rng.normal(scale=0.7, size=2000)) > 0
+    candidate = 1 / (1 + np.exp(-(latent + rng.normal(scale=0.3, size=2000)) if strong else -rng.normal(size=2000)))
+    incumbent_scores = None
+    if incumbent is not None:
+        incumbent_scores = latent + rng.normal(scale=0.05 if incumbent_sharper else 1.5, size=2000)
+    report = gate_evaluate(
+        y_true=y, candidate=candidate, baselines={"weak signal": latent + rng.normal(scale=2.0, size=2000)},
+        incumbent=incumbent_scores, seed=seed,
+    )
+    return {"evaluation": report.evaluation, "gate": {**report.as_json(), "incumbent_version_id": incumbent.pk if incumbent else None}}
+
+
+def _register(*, strong=True, incumbent=None, incumbent_sharper=False, category=None, kind="seller_score"):
     now = timezone.now()
+    gate = _gate_report(strong=strong, incumbent=incumbent, incumbent_sharper=incumbent_sharper)
     return registry.model_version_register(
         kind=kind,
         estimator=_estimator(),
         features=["a", "b"],
-        metrics={"roc_auc": auc, "brier": 0.2, **metrics},
-        baseline_metrics={"roc_auc": baseline},
+        metrics={"roc_auc": gate["evaluation"]["candidate"]["value"], "brier": 0.2, **gate},
+        baseline_metrics={"roc_auc": gate["evaluation"]["comparisons"][0]["value"], "name": "weak signal"},
         window_start=now - timedelta(days=365),
         window_end=now,
         seed=7,
@@ -86,22 +105,23 @@ def test_load_refuses_tampered_artifact():
 
 
 @pytest.mark.django_db
-def test_activation_refuses_a_model_that_does_not_beat_the_baseline():
-    version = _register(auc=0.61, baseline=0.64)
+def test_activation_refuses_a_model_the_gate_refused_and_says_which_check_failed():
+    version = _register(strong=False)
 
-    with pytest.raises(ValidationError, match="sales-volume baseline"):
+    with pytest.raises(ValidationError, match="floor: AUC") as refused:
         registry.model_version_activate(version=version)
 
+    assert any(m.startswith("best_baseline:") for m in refused.value.messages)
     version.refresh_from_db()
     assert version.status == ModelStatus.CANDIDATE
 
 
 @pytest.mark.django_db
-def test_activation_refuses_a_model_that_does_not_beat_the_active_one():
-    active = registry.model_version_activate(version=_register(auc=0.80))
-    weaker = _register(auc=0.75)
+def test_activation_refuses_a_model_that_falls_behind_the_active_one():
+    active = registry.model_version_activate(version=_register())
+    weaker = _register(incumbent=active, incumbent_sharper=True)
 
-    with pytest.raises(ValidationError, match="active v1"):
+    with pytest.raises(ValidationError, match="incumbent: AUC"):
         registry.model_version_activate(version=weaker)
 
     active.refresh_from_db()
@@ -109,10 +129,9 @@ def test_activation_refuses_a_model_that_does_not_beat_the_active_one():
 
 
 @pytest.mark.django_db
-def test_activation_uses_the_head_to_head_incumbent_score_when_present():
-    active = registry.model_version_activate(version=_register(auc=0.90))
-    # On the candidate's own held-out set the incumbent only reached 0.70.
-    candidate = _register(auc=0.80, incumbent={"version_id": active.pk, "roc_auc": 0.70})
+def test_activation_replaces_the_incumbent_it_was_judged_against_when_it_holds_its_own():
+    active = registry.model_version_activate(version=_register())
+    candidate = _register(incumbent=active)
 
     registry.model_version_activate(version=candidate)
 
@@ -122,8 +141,18 @@ def test_activation_uses_the_head_to_head_incumbent_score_when_present():
 
 
 @pytest.mark.django_db
+def test_activation_refuses_a_version_judged_against_another_incumbent_than_the_active_one():
+    first = registry.model_version_activate(version=_register())
+    judged_against_first = _register(incumbent=first)
+    registry.model_version_activate(version=_register(incumbent=first))
+
+    with pytest.raises(ValidationError, match="train again"):
+        registry.model_version_activate(version=judged_against_first)
+
+
+@pytest.mark.django_db
 def test_only_admins_may_activate_or_force(support_user, admin_user):
-    weak = _register(auc=0.5, baseline=0.6)
+    weak = _register(strong=False)
 
     with pytest.raises(PermissionDenied):
         registry.model_version_activate(version=weak, actor=support_user, force=True)
@@ -138,8 +167,8 @@ def test_only_admins_may_activate_or_force(support_user, admin_user):
 
 @pytest.mark.django_db
 def test_rollback_reinstates_the_previous_active_version(admin_user, cs_user):
-    first = registry.model_version_activate(version=_register(auc=0.70))
-    second = registry.model_version_activate(version=_register(auc=0.80))
+    first = registry.model_version_activate(version=_register())
+    second = registry.model_version_activate(version=_register(incumbent=first))
 
     with pytest.raises(PermissionDenied):
         registry.model_version_rollback(kind="seller_score", actor=cs_user)

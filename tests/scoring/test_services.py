@@ -1,5 +1,7 @@
 from datetime import timedelta
 
+import pandas as pd
+
 import pytest
 from django.core.exceptions import ValidationError
 from django.utils import timezone
@@ -7,6 +9,7 @@ from django.utils import timezone
 from marketplace.factories import OrderFactory
 from marketplace.models import OrderStatus
 from scoring import services
+from scoring.models import ScoreBasis
 from scoring.factories import trained_cold_start_model, trained_seller_model
 from scoring.models import RunStatus, ScoreRun, ScoreRunChunk, SellerScore, SellerScoreHistory
 from sellers.factories import SellerFactory
@@ -41,27 +44,31 @@ def test_scores_are_0_to_100_with_signed_reasons_in_plain_words():
 
 
 @pytest.mark.django_db
-def test_without_an_active_model_every_seller_gets_a_neutral_score_not_an_error():
+def test_without_an_active_model_a_seller_is_labelled_unscored_not_given_a_made_up_50():
     seller = SellerFactory()
+    _history(seller, good=5)
 
     scores = services.seller_scores_compute(as_of=timezone.now())
 
-    assert scores.loc[seller.pk, "score"] == 50
+    assert pd.isna(scores.loc[seller.pk, "score"])
+    assert scores.loc[seller.pk, "basis"] == ScoreBasis.NO_MODEL
     assert "no validated scoring model" in scores.loc[seller.pk, "reasons"][0]["text"]
 
 
 @pytest.mark.django_db
-def test_new_artisan_gets_a_cold_start_score_from_application_and_priors():
+def test_new_artisan_without_a_validated_cold_start_model_is_labelled_not_enough_history():
     trained_seller_model()
     veteran = SellerFactory()
     _history(veteran, late=3, good=10)
     newcomer = SellerFactory(onboarding_status=OnboardingStatus.APPLIED, applied_at=timezone.now() - timedelta(hours=1))
 
-    scores = services.seller_scores_compute(as_of=timezone.now(), seller_ids=[newcomer.pk])
+    scores = services.seller_scores_compute(as_of=timezone.now(), seller_ids=[newcomer.pk, veteran.pk])
 
     assert bool(scores.loc[newcomer.pk, "cold_start"]) is True
-    assert 0 <= scores.loc[newcomer.pk, "score"] <= 100
-    assert scores.loc[newcomer.pk, "probability"] == scores.loc[newcomer.pk, "probability"]  # not NaN
+    assert pd.isna(scores.loc[newcomer.pk, "score"])
+    assert scores.loc[newcomer.pk, "basis"] == ScoreBasis.NOT_ENOUGH_HISTORY
+    assert "no sales history yet" in scores.loc[newcomer.pk, "reasons"][0]["text"]
+    assert 0 <= scores.loc[veteran.pk, "score"] <= 100
 
 
 @pytest.mark.django_db
@@ -70,6 +77,8 @@ def test_category_model_serves_its_category_and_global_model_the_rest():
     jewelry_version = trained_seller_model(seed=2, category=CraftCategory.JEWELRY)
     ring_maker = SellerFactory(craft_category=CraftCategory.JEWELRY)
     potter = SellerFactory(craft_category=CraftCategory.CERAMICS)
+    _history(ring_maker, good=4)
+    _history(potter, good=4)
 
     scores = services.seller_scores_compute(as_of=timezone.now())
 
