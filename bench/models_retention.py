@@ -140,7 +140,6 @@ def evaluate_seed(seed: int, *, sellers: int, buyers: int, months: int, with_rec
         "orders": summary.get("counts", {}).get("orders"),
         "buyers": buyers,
         "chosen": fit.model,
-        "chosen_label": fit.params.get("model") and evaluation["models"][fit.model]["label"] if evaluation.get("models") else fit.model,
         "k": fit.params.get("k"),
         "models": {
             name: {

@@ -264,3 +264,28 @@ def test_lifetime_functions_do_not_warn_on_zero_recency_or_zero_repeat_buyers(cd
     lifetime.purchase_expected(params, 13, [0, 2], [0, 0.0], [0.0, 5.0])
 
     assert not [w for w in recwarn if "divide by zero" in str(w.message)]
+
+
+def test_on_erlang_regular_buyers_the_cadence_aware_model_forecasts_the_holdout_better_than_bgnbd():
+    rng = np.random.default_rng(8)
+    start = pd.Timestamp("2025-01-01")
+    rows = []
+    for customer in range(1200):
+        gap_mean = rng.choice([60.0, 100.0]) * rng.gamma(16, 1 / 16)
+        t = rng.uniform(0, 300)
+        while t < 730:
+            rows.append((customer, start + pd.Timedelta(days=float(t)), 40.0 + rng.normal(0, 5)))
+            if rng.random() < 0.08:
+                break
+            t += rng.gamma(4.0, gap_mean / 4.0)
+    transactions = pd.DataFrame(rows, columns=["c", "at", "value"])
+
+    evaluation = lifetime.holdout_evaluate(
+        transactions, customer_col="c", datetime_col="at", monetary_col="value",
+        calibration_end=start + pd.Timedelta(days=548), observation_end=start + pd.Timedelta(days=730),
+    )
+
+    models = evaluation["models"]
+    assert models["mbgcnbd"]["label"] != "MBG/CNBD-1"
+    assert models["mbgcnbd"]["regular"]["rmse"] < models["bgnbd"]["regular"]["rmse"]
+    assert evaluation["chosen"] == "mbgcnbd"
