@@ -6,15 +6,15 @@ from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.html import format_html
 
-from buyers import audiences, interventions
+from buyers import admin_lifetime, audiences, interventions  # noqa: F401 - admin_lifetime registers LifetimeFit
 from buyers.profile import buyer_360_get
+from buyers.retention_display import churn_label, clv_label, p_alive_label
 from buyers.models import (
     Buyer,
     BuyerRetention,
     BuyerSegmentChange,
     CampaignAudience,
     InterventionAssignment,
-    LifetimeFit,
     RetentionSettings,
     SellerDormancy,
 )
@@ -40,7 +40,7 @@ class BuyerAdmin(Profile360Mixin, admin.ModelAdmin):
 @admin.register(BuyerRetention)
 class BuyerRetentionAdmin(ReadOnlyAdmin):
     list_display = (
-        "buyer_link", "segment", "churn_band", "churn_risk", "alive", "clv_money", "cadence_state", "days_since", "computed_at",
+        "buyer_link", "segment", "churn_band", churn_label, p_alive_label, clv_label, "cadence_state", "days_since", "computed_at",
     )
     list_filter = ("segment", "churn_band", "cadence_state")
     list_select_related = ("buyer", "top_seller")
@@ -51,18 +51,6 @@ class BuyerRetentionAdmin(ReadOnlyAdmin):
     @admin.display(description="buyer", ordering="buyer__name")
     def buyer_link(self, row):
         return format_html('<a href="{}">{}</a>', reverse("admin:buyers_buyer_360", args=[row.buyer_id]), row.buyer.name)
-
-    @admin.display(description="churn risk", ordering="churn_probability")
-    def churn_risk(self, row):
-        return formatting.percent(row.churn_probability, 1)
-
-    @admin.display(description="P(alive)", ordering="p_alive")
-    def alive(self, row):
-        return formatting.percent(row.p_alive, 1)
-
-    @admin.display(description="CLV", ordering="clv")
-    def clv_money(self, row):
-        return formatting.money(row.clv)
 
     @admin.display(description="days since last order", ordering="days_since_last_order")
     def days_since(self, row):
@@ -76,12 +64,6 @@ class BuyerSegmentChangeAdmin(ReadOnlyAdmin):
     list_select_related = ("buyer",)
     search_fields = ("=buyer__id", "buyer__name", "buyer__email", "=buyer__external_id")
     show_full_result_count = False
-
-
-@admin.register(LifetimeFit)
-class LifetimeFitAdmin(ReadOnlyAdmin):
-    list_display = ("kind", "status", "log_likelihood", "n_buyers", "observation_end", "created_at", "message")
-    list_filter = ("kind", "status")
 
 
 @admin.register(SellerDormancy)

@@ -7,13 +7,14 @@ from datetime import datetime, timedelta
 import numpy as np
 import pandas as pd
 from django.db import connection
-from django.db.models import Avg, Count, FloatField, Max, Min, Q, Sum
+from django.db.models import Avg, Count, F, FloatField, Max, Min, Q, Sum
 from django.db.models.expressions import RawSQL
 from django.db.models.functions import Cast
 
 from marketplace.models import EngagementEvent, EngagementKind, Order, OrderStatus, Return, Review
 
 CHURN_FEATURES = [
+    # Recency, frequency, monetary value.
     "days_since_last_order",
     "order_count",
     "frequency",
@@ -21,18 +22,38 @@ CHURN_FEATURES = [
     "total_spend",
     "average_order_value",
     "orders_last_90d",
+    # Own cadence and how overdue the buyer is against it; the lifetime model's P(alive).
+    "cadence_days",
+    "overdue_ratio",
+    "p_alive",
+    # Engagement now and its trend against the 90 days before.
     "logins_30d",
     "logins_90d",
+    "logins_prev_90d",
+    "login_trend",
     "messages_90d",
+    "messages_prev_90d",
     "follows",
+    "follows_180d",
     "story_shares_90d",
+    "reviews_90d",
     "reviews_365d",
+    # Sentiment: reviews given and survey answers.
     "mean_rating_given",
-    "returns",
-    "return_share",
+    "recent_mean_rating",
+    "detractor_reviews_365d",
     "feedback_sentiment",
     "feedback_count",
+    # Service failures the buyer lived through.
+    "returns",
+    "return_share",
+    "late_orders_180d",
+    "cancelled_orders_180d",
+    "returns_180d",
+    "days_since_last_bad_order",
 ]
+# Stand-in for "never had a bad order" (longer than any history Kiln keeps).
+NO_BAD_ORDER_DAYS = 3650.0
 # A buyer who never rated anything is treated like one who is satisfied, the marketplace norm.
 NEUTRAL_RATING = 4.0
 
@@ -94,12 +115,28 @@ def _feedback_sentiment(*, as_of: datetime, buyer_ids) -> pd.DataFrame:
     return buyer_feedback_sentiment(as_of=as_of, buyer_ids=buyer_ids)
 
 
-def churn_feature_frame(*, as_of: datetime, id_range=None) -> pd.DataFrame:
+def _days_before(now: pd.Timestamp, stamps: pd.Series) -> pd.Series:
+    return (now - pd.to_datetime(stamps, utc=True)).dt.total_seconds() / 86400
+
+
+def _cadence_frame(*, as_of: datetime, id_range=None) -> pd.DataFrame:
+    """Median gap between a buyer's purchase days (NaN with one purchase day)."""
+    orders = order_frame(as_of=as_of, id_range=id_range)
+    days = orders.assign(day=orders["placed_at"].dt.normalize())[["buyer_id", "day"]].drop_duplicates()
+    days = days.sort_values(["buyer_id", "day"])
+    gaps = days.groupby("buyer_id")["day"].diff().dt.total_seconds() / 86400
+    return pd.DataFrame({"cadence_days": gaps.groupby(days["buyer_id"]).median()})
+
+
+def churn_feature_frame(*, as_of: datetime, id_range=None, p_alive: pd.Series | None = None) -> pd.DataFrame:
     """Behavioural features as of ``as_of`` for every buyer with at least one purchase by then.
 
     Indexed by buyer_id, columns CHURN_FEATURES. Everything is measured strictly up to
-    ``as_of`` so the same function builds a backtest frame for a past date.
+    ``as_of`` so the same function builds a backtest frame for a past date. ``p_alive`` is the
+    lifetime model's P(alive) per buyer at ``as_of`` (scoring passes the active fit's; training
+    refits the same model at the training date, see buyers.churn); missing buyers get 1.
     """
+    day = timedelta(days=1)
     orders = (
         purchase_orders(as_of=as_of, id_range=id_range)
         .values("buyer_id")
@@ -108,7 +145,7 @@ def churn_feature_frame(*, as_of: datetime, id_range=None) -> pd.DataFrame:
             first_at=Min("placed_at"),
             last_at=Max("placed_at"),
             total_spend=Sum("total_amount"),
-            orders_last_90d=Count("pk", filter=Q(placed_at__gt=as_of - timedelta(days=90))),
+            orders_last_90d=Count("pk", filter=Q(placed_at__gt=as_of - 90 * day)),
         )
         .order_by()
     )
@@ -116,12 +153,10 @@ def churn_feature_frame(*, as_of: datetime, id_range=None) -> pd.DataFrame:
     if frame.empty:
         return pd.DataFrame(columns=CHURN_FEATURES, index=pd.Index([], name="buyer_id"), dtype=float)
     now = pd.Timestamp(as_of)
-    first = pd.to_datetime(frame["first_at"], utc=True)
-    last = pd.to_datetime(frame["last_at"], utc=True)
     out = pd.DataFrame(index=frame.index)
-    out["days_since_last_order"] = (now - last).dt.total_seconds() / 86400
+    out["days_since_last_order"] = _days_before(now, frame["last_at"])
     out["order_count"] = frame["order_count"].astype(float)
-    out["tenure_days"] = (now - first).dt.total_seconds() / 86400
+    out["tenure_days"] = _days_before(now, frame["first_at"])
     out["total_spend"] = frame["total_spend"].astype(float)
     out["average_order_value"] = out["total_spend"] / out["order_count"]
     out["orders_last_90d"] = frame["orders_last_90d"].astype(float)
@@ -133,25 +168,64 @@ def churn_feature_frame(*, as_of: datetime, id_range=None) -> pd.DataFrame:
         .order_by()
     )
     out["frequency"] = (_frame(days, "buyer_id", ["n"])["n"].reindex(out.index).fillna(1) - 1).astype(float)
+    out = out.join(_cadence_frame(as_of=as_of, id_range=id_range), how="left")
+    # One purchase day: the marketplace's median cadence stands in, as on the retention row.
+    known = out["cadence_days"].dropna()
+    out["cadence_days"] = out["cadence_days"].fillna(float(known.median()) if len(known) else 60.0).clip(lower=1.0)
+    out["overdue_ratio"] = out["days_since_last_order"] / out["cadence_days"]
+    out["p_alive"] = 1.0 if p_alive is None else p_alive.reindex(out.index).astype(float).fillna(1.0)
+
+    # Service failures, over all the buyer's orders (a cancelled order counts here).
+    failures = _id_range(Order.objects.filter(placed_at__lte=as_of), "buyer_id", id_range).values("buyer_id").annotate(
+        late_orders_180d=Count(
+            "pk", filter=Q(placed_at__gt=as_of - 180 * day, shipped_at__lte=as_of, shipped_at__gt=F("ship_by"))
+        ),
+        cancelled_orders_180d=Count("pk", filter=Q(placed_at__gt=as_of - 180 * day, cancelled_at__lte=as_of)),
+        returns_180d=Count("pk", filter=Q(returned_at__gt=as_of - 180 * day, returned_at__lte=as_of)),
+        last_late=Max("placed_at", filter=Q(shipped_at__lte=as_of, shipped_at__gt=F("ship_by"))),
+        last_cancelled=Max("placed_at", filter=Q(cancelled_at__lte=as_of)),
+        last_returned=Max("placed_at", filter=Q(returned_at__lte=as_of)),
+    ).order_by()
+    failure_frame = _frame(
+        failures, "buyer_id",
+        ["late_orders_180d", "cancelled_orders_180d", "returns_180d", "last_late", "last_cancelled", "last_returned"],
+    )
+    last_bad = failure_frame[["last_late", "last_cancelled", "last_returned"]].apply(pd.to_datetime, utc=True).max(axis=1)
+    failure_frame["days_since_last_bad_order"] = _days_before(now, last_bad)
+    out = out.join(failure_frame[["late_orders_180d", "cancelled_orders_180d", "returns_180d", "days_since_last_bad_order"]], how="left")
 
     events = _id_range(
         EngagementEvent.objects.filter(buyer__isnull=False, occurred_at__lte=as_of), "buyer_id", id_range
     ).values("buyer_id").annotate(
-        logins_30d=Count("pk", filter=Q(kind=EngagementKind.LOGIN, occurred_at__gt=as_of - timedelta(days=30))),
-        logins_90d=Count("pk", filter=Q(kind=EngagementKind.LOGIN, occurred_at__gt=as_of - timedelta(days=90))),
-        messages_90d=Count("pk", filter=Q(kind=EngagementKind.MESSAGE, occurred_at__gt=as_of - timedelta(days=90))),
+        logins_30d=Count("pk", filter=Q(kind=EngagementKind.LOGIN, occurred_at__gt=as_of - 30 * day)),
+        logins_90d=Count("pk", filter=Q(kind=EngagementKind.LOGIN, occurred_at__gt=as_of - 90 * day)),
+        logins_prev_90d=Count(
+            "pk", filter=Q(kind=EngagementKind.LOGIN, occurred_at__gt=as_of - 180 * day, occurred_at__lte=as_of - 90 * day)
+        ),
+        messages_90d=Count("pk", filter=Q(kind=EngagementKind.MESSAGE, occurred_at__gt=as_of - 90 * day)),
+        messages_prev_90d=Count(
+            "pk", filter=Q(kind=EngagementKind.MESSAGE, occurred_at__gt=as_of - 180 * day, occurred_at__lte=as_of - 90 * day)
+        ),
         follows=Count("pk", filter=Q(kind=EngagementKind.FOLLOW_ARTISAN)),
+        follows_180d=Count("pk", filter=Q(kind=EngagementKind.FOLLOW_ARTISAN, occurred_at__gt=as_of - 180 * day)),
         story_shares_90d=Count(
-            "pk", filter=Q(kind=EngagementKind.STORY_SHARE, occurred_at__gt=as_of - timedelta(days=90))
+            "pk", filter=Q(kind=EngagementKind.STORY_SHARE, occurred_at__gt=as_of - 90 * day)
         ),
     ).order_by()
-    event_columns = ["logins_30d", "logins_90d", "messages_90d", "follows", "story_shares_90d"]
+    event_columns = [
+        "logins_30d", "logins_90d", "logins_prev_90d", "messages_90d", "messages_prev_90d", "follows", "follows_180d", "story_shares_90d",
+    ]
     out = out.join(_frame(events, "buyer_id", event_columns), how="left")
 
     reviews = _id_range(Review.objects.filter(created_at__lte=as_of), "buyer_id", id_range).values("buyer_id").annotate(
-        reviews_365d=Count("pk", filter=Q(created_at__gt=as_of - timedelta(days=365))), mean_rating_given=Avg("rating")
+        reviews_90d=Count("pk", filter=Q(created_at__gt=as_of - 90 * day)),
+        reviews_365d=Count("pk", filter=Q(created_at__gt=as_of - 365 * day)),
+        mean_rating_given=Avg("rating"),
+        recent_mean_rating=Avg("rating", filter=Q(created_at__gt=as_of - 180 * day)),
+        detractor_reviews_365d=Count("pk", filter=Q(created_at__gt=as_of - 365 * day, rating__lte=2)),
     ).order_by()
-    out = out.join(_frame(reviews, "buyer_id", ["reviews_365d", "mean_rating_given"]), how="left")
+    review_columns = ["reviews_90d", "reviews_365d", "mean_rating_given", "recent_mean_rating", "detractor_reviews_365d"]
+    out = out.join(_frame(reviews, "buyer_id", review_columns), how="left")
 
     returns = _id_range(Return.objects.filter(created_at__lte=as_of), "order__buyer_id", id_range).values(
         "order__buyer_id"
@@ -159,9 +233,16 @@ def churn_feature_frame(*, as_of: datetime, id_range=None) -> pd.DataFrame:
     out = out.join(_frame(returns, "order__buyer_id", ["returns"]).rename_axis("buyer_id"), how="left")
 
     out = out.join(_feedback_sentiment(as_of=as_of, buyer_ids=list(out.index)), how="left")
-    counted = event_columns + ["reviews_365d", "returns", "feedback_sentiment", "feedback_count"]
+    counted = event_columns + [
+        "reviews_90d", "reviews_365d", "detractor_reviews_365d", "returns", "feedback_sentiment", "feedback_count",
+        "late_orders_180d", "cancelled_orders_180d", "returns_180d",
+    ]
     out[counted] = out[counted].astype(float).fillna(0.0)
     out["mean_rating_given"] = out["mean_rating_given"].astype(float).fillna(NEUTRAL_RATING)
+    out["recent_mean_rating"] = out["recent_mean_rating"].astype(float).fillna(out["mean_rating_given"])
+    out["days_since_last_bad_order"] = out["days_since_last_bad_order"].astype(float).fillna(NO_BAD_ORDER_DAYS)
+    # +1 on both sides: a buyer with no logins in either period has a flat trend of 1.
+    out["login_trend"] = (out["logins_90d"] + 1) / (out["logins_prev_90d"] + 1)
     out["return_share"] = out["returns"] / out["order_count"]
     out = out[CHURN_FEATURES].astype(float)
     return out.replace([np.inf, -np.inf], 0.0).fillna(0.0)

@@ -90,7 +90,8 @@ class RetentionSettings(models.Model):
 
 
 class FitKind(models.TextChoices):
-    BGNBD = "bgnbd", "BG/NBD (purchase count)"
+    # The value stays "bgnbd" for existing rows; the fit's ``model`` says which count model won.
+    BGNBD = "bgnbd", "Purchase count (BG/NBD family)"
     GAMMA_GAMMA = "gamma_gamma", "Gamma-Gamma (spend)"
 
 
@@ -105,7 +106,13 @@ class LifetimeFit(models.Model):
 
     kind = models.CharField(max_length=16, choices=FitKind.choices)
     status = models.CharField(max_length=16, choices=FitStatus.choices)
+    model = models.CharField(
+        max_length=16, blank=True, help_text="bgnbd, mbgnbd or mbgcnbd (chosen by held-out error), gamma_gamma, or rule."
+    )
     params = models.JSONField(default=dict)
+    evaluation = models.JSONField(
+        default=dict, blank=True, help_text="Calibration/holdout errors of every candidate, the choice, and CLV against realised spend."
+    )
     log_likelihood = models.FloatField(null=True, blank=True)
     n_buyers = models.PositiveIntegerField(default=0)
     message = models.TextField(blank=True)
@@ -145,6 +152,9 @@ class BuyerRetention(models.Model):
     churn_probability = models.FloatField(default=0)
     churn_band = models.CharField(max_length=8, choices=ChurnBand.choices, default=ChurnBand.LOW)
     churn_model_version = models.CharField(max_length=64, blank=True, help_text="Empty: 1 - P(alive) was used.")
+    lifetime_model = models.CharField(
+        max_length=64, blank=True, help_text="The model and fit behind P(alive), expected purchases and CLV, or the rule."
+    )
     cadence_days = models.FloatField(null=True, blank=True, help_text="Typical days between purchases.")
     cadence_is_estimated = models.BooleanField(default=False, help_text="Too few purchases: the marketplace median was used.")
     next_purchase_from = models.DateTimeField(null=True, blank=True)

@@ -5,8 +5,13 @@ Score of listing j for buyer u (sparse matrices, computed for a block of buyers 
                   for the NEIGHBOURS listings j most similar to each i
   + artisan       affinity(u, seller(j)) * share of seller(j)'s sales that j makes, where the
                   affinity counts orders from the artisan plus FOLLOW_WEIGHT per follow
+  + re-purchase   for a listing the buyer already owns, REPURCHASE_WEIGHT x its re-purchase rate
+                  (share of its buyers who bought it again); only listings re-bought at least
+                  REPURCHASE_MIN_RATE are offered again: consumables (candles, soap, tea) are, a
+                  ring is not
   + a tiny popularity term so that every buyer gets a full, deterministic list.
-Listings the buyer already bought and inactive listings are never recommended.
+Other listings the buyer already bought and inactive listings are never recommended, and a top
+ten holds at most MAX_PER_ARTISAN listings of one artisan (diversity cap).
 Recommended artisans are the ones with the highest summed listing score that the buyer
 has not bought from yet (followed-only artisans included); the artisan they buy from
 most is reported separately as the top artisan.
@@ -38,6 +43,12 @@ NEIGHBOURS = 50
 FOLLOW_WEIGHT = 1.0
 ARTISAN_WEIGHT = 1.0
 POPULARITY_WEIGHT = 1e-6
+# Consumables are told apart by behaviour, not by title: the share of a listing's buyers who
+# bought it on two or more orders, smoothed by REPURCHASE_PRIOR buyers who did not.
+REPURCHASE_WEIGHT = 2.0
+REPURCHASE_MIN_RATE = 0.10
+REPURCHASE_PRIOR = 2.0
+MAX_PER_ARTISAN = 5
 LOAD_BATCH = 100_000
 # Listings whose co-purchase rows are computed (and pruned to NEIGHBOURS) at a time: the unpruned
 # matrix had 38 million entries at full size, a block of 5,000 listings a few million.
@@ -112,6 +123,15 @@ class Recommender:
 
         counts = np.asarray(owned.sum(axis=0)).ravel()
         self.popularity = counts
+        # Re-purchase rate per listing: buyers with the listing on two or more orders / its buyers.
+        per_pair = pd.DataFrame({"b": rows, "l": cols, "o": lines["order_id"].to_numpy()}).drop_duplicates()
+        orders_per_pair = per_pair.groupby(["b", "l"]).size()
+        again = orders_per_pair[orders_per_pair >= 2].groupby(level="l").size()
+        repeaters = np.zeros(n_l)
+        repeaters[again.index.to_numpy(dtype=np.int64)] = again.to_numpy()
+        rate = repeaters / (counts + REPURCHASE_PRIOR)
+        self.repurchase_rate = np.where(rate >= REPURCHASE_MIN_RATE, rate, 0.0)
+        self.listing_seller_pos = seller_pos.loc[listings["seller_id"]].to_numpy(dtype=np.int64)
         self.similarity = _cosine_neighbours(owned, counts, NEIGHBOURS)
 
         # Artisan affinity: orders per artisan plus follows.
@@ -119,6 +139,7 @@ class Recommender:
         a_rows = orders["buyer_id"].map(self.buyer_index).to_numpy(dtype=np.int64)
         a_cols = seller_pos.loc[orders["seller_id"]].to_numpy(dtype=np.int64)
         affinity = sparse.csr_matrix((np.ones(len(a_rows)), (a_rows, a_cols)), shape=(n_b, n_s))
+        self.bought_from_counts = affinity.copy().tocsr()
         self.bought_from = affinity.copy()
         self.bought_from.data[:] = 1.0
         follows = follows[follows["buyer_id"].isin(self.buyer_index) & follows["seller_id"].isin(seller_pos.index)]
@@ -159,7 +180,11 @@ class Recommender:
         for start in range(0, len(rows_all), SCORE_BLOCK):
             rows = rows_all[start : start + SCORE_BLOCK]
             owned = self.owned[rows]
-            relevance = (owned @ self.similarity + ARTISAN_WEIGHT * (self.affinity[rows] @ self.seller_listing)).tocsr()
+            relevance = (
+                owned @ self.similarity
+                + ARTISAN_WEIGHT * (self.affinity[rows] @ self.seller_listing)
+                + REPURCHASE_WEIGHT * owned.multiply(self.repurchase_rate[None, :])
+            ).tocsr()
             relevance.sum_duplicates()
             artisan_terms = self._artisan_terms(relevance, owned)
             bought_from = self.bought_from[rows].tocsr()
@@ -183,10 +208,14 @@ class Recommender:
         return ((shown - owned_popularity) @ self.seller_listing.T).tocsr()
 
     def _top_listings(self, cols, values, owned_cols, k) -> list[int]:
-        keep = self.allowed[cols] & ~np.isin(cols, owned_cols)
-        cols, values = _leaders(cols[keep], values[keep] + self.popularity_term[cols[keep]], k)
-        fill = _first_not_in(self.popular_listings, {*cols.tolist(), *owned_cols.tolist()}, k)
-        return _best(cols, values, fill, self.popularity_term, self.listing_ids, k)
+        # Owned listings stay only when they are re-bought (their re-purchase term is positive).
+        excluded = owned_cols[self.repurchase_rate[owned_cols] <= 0]
+        keep = self.allowed[cols] & ~np.isin(cols, excluded)
+        # The cap can skip up to (k - 1) listings per artisan, so more candidates than k are kept.
+        pool = k * k
+        cols, values = _leaders(cols[keep], values[keep] + self.popularity_term[cols[keep]], pool)
+        fill = _first_not_in(self.popular_listings, {*cols.tolist(), *owned_cols.tolist()}, pool)
+        return _best(cols, values, fill, self.popularity_term, self.listing_ids, k, group=self.listing_seller_pos)
 
     def _top_artisans(self, cols, values, bought_cols, k) -> list[int]:
         keep = ~np.isin(cols, bought_cols)
@@ -258,15 +287,28 @@ def _leaders(cols: np.ndarray, values: np.ndarray, k: int) -> tuple[np.ndarray, 
     return cols[keep], values[keep]
 
 
-def _best(cols, values, fill, fill_scores, ids, k, positive_only=False) -> list[int]:
-    """The k best of the buyer's scored entries plus the popularity fill; ties go to the lower id."""
+def _best(cols, values, fill, fill_scores, ids, k, positive_only=False, group=None, cap: int = MAX_PER_ARTISAN) -> list[int]:
+    """The k best of the buyer's scored entries plus the popularity fill; ties go to the lower id.
+
+    With ``group`` (the artisan of each entry), at most ``cap`` entries of one group are taken.
+    """
     fill = np.asarray(fill, dtype=np.int64)
     cols = np.concatenate([cols, fill])
     values = np.concatenate([values, fill_scores[fill]])
     if positive_only:
         cols, values = cols[values > 0], values[values > 0]
-    order = np.lexsort((ids[cols], -values))[:k]
-    return [int(ids[j]) for j in cols[order]]
+    order = np.lexsort((ids[cols], -values))
+    if group is None:
+        return [int(ids[j]) for j in cols[order[:k]]]
+    picked, per_group = [], {}
+    for j in cols[order]:
+        g = int(group[j])
+        if per_group.get(g, 0) < cap:
+            per_group[g] = per_group.get(g, 0) + 1
+            picked.append(int(ids[j]))
+            if len(picked) == k:
+                break
+    return picked
 
 
 def _first_not_in(ordered: np.ndarray, excluded: set, k: int) -> list[int]:
@@ -319,17 +361,79 @@ def _store(buyer_ids: list[int], picks: list[tuple[list[int], list[int]]]) -> No
     BuyerRetention.objects.bulk_update(rows, ["recommended_listing_ids", "recommended_seller_ids"], batch_size=1000)
 
 
-def recommendations_evaluate(*, as_of: datetime | None = None, k: int = TOP_K) -> dict:
-    """Hit rate at k on each repeat buyer's held-out last order, against the popularity baseline.
+def own_artisans_best_sellers(recommender: Recommender, buyer_ids, k: int = TOP_K) -> dict[int, list[int]]:
+    """The obvious baseline: best-selling listings of the artisans the buyer bought from most, then popularity.
 
-    For every buyer with at least two orders the last order is removed from the history,
-    both recommenders are fitted on what remains, and a hit is a held-out listing in the top k.
+    Artisans by the buyer's order count (ties: more popular artisan first), their active listings
+    by sales, skipping listings the buyer owns; the popularity order fills the rest.
+    """
+    counts = recommender.popularity
+    by_seller: dict[int, np.ndarray] = {}
+    order = np.lexsort((recommender.listing_ids, -counts))
+    order = order[recommender.allowed[order]]
+    for j in order:
+        by_seller.setdefault(int(recommender.listing_seller_pos[j]), []).append(j)
+    result = {}
+    for buyer_id in buyer_ids:
+        row = recommender.buyer_index.get(buyer_id)
+        owned = set(recommender.owned[row].indices) if row is not None else set()
+        picks: list[int] = []
+        if row is not None:
+            sellers, weights = _row(recommender.bought_from_counts, row)
+            ranked = sellers[np.lexsort((-recommender.artisan_baseline[sellers], -weights))]
+            for s in ranked:
+                for j in by_seller.get(int(s), []):
+                    if j not in owned:
+                        picks.append(int(j))
+                        if len(picks) == k:
+                            break
+                if len(picks) == k:
+                    break
+        taken = set(picks) | owned
+        picks += [int(j) for j in _first_not_in(recommender.popular_listings, taken, k - len(picks))] if len(picks) < k else []
+        result[buyer_id] = [int(recommender.listing_ids[j]) for j in picks[:k]]
+    return result
+
+
+def _ranking_metrics(recommended: list[int], targets: set, k: int) -> tuple[float, float]:
+    """(hit, NDCG) at k of one list against the held-out listings."""
+    gains = [1.0 / np.log2(i + 2) for i, listing in enumerate(recommended[:k]) if listing in targets]
+    ideal = sum(1.0 / np.log2(i + 2) for i in range(min(len(targets), k)))
+    return float(bool(gains)), (sum(gains) / ideal if ideal else 0.0)
+
+
+def _paired_summary(values: dict[str, np.ndarray], *, reference: str, seed: int, resamples: int = 1000) -> dict:
+    """Mean with a 95 % bootstrap interval per method, and paired intervals of reference - other."""
+    n = len(values[reference])
+    rng = np.random.default_rng(seed)
+    draws = rng.integers(0, n, size=(resamples, n))
+    out = {}
+    ref_means = values[reference][draws].mean(axis=1)
+    for name, v in values.items():
+        means = v[draws].mean(axis=1)
+        row = {"value": round(float(v.mean()), 4), "ci": [round(float(x), 4) for x in np.percentile(means, [2.5, 97.5])]}
+        if name != reference:
+            row["diff"] = round(float(values[reference].mean() - v.mean()), 4)
+            row["diff_ci"] = [round(float(x), 4) for x in np.percentile(ref_means - means, [2.5, 97.5])]
+        out[name] = row
+    return out
+
+
+def recommendations_evaluate(*, as_of: datetime | None = None, k: int = TOP_K, seed: int = 0) -> dict:
+    """Hit rate and NDCG at k on each repeat buyer's held-out last order, against two baselines.
+
+    For every buyer with at least two orders the last order is removed from the history, the
+    recommender and both baselines (global popularity; the buyer's own artisans' best-sellers,
+    then popularity) are fitted on what remains. Intervals: paired bootstrap over buyers.
+    Also reported: the share of recommended slots that are re-purchases and the most listings of
+    one artisan in any top k (the diversity cap).
     """
     as_of = as_of or timezone.now()
     data = purchase_data_load(as_of=as_of, with_times=True)
     lines = data.lines
+    empty = {"value": 0.0, "ci": [0.0, 0.0]}
     if lines.empty:
-        return {"buyers": 0, "hit_rate": 0.0, "baseline_hit_rate": 0.0, "k": k}
+        return {"buyers": 0, "k": k, "hit_rate": {m: empty for m in ("model", "popularity", "own_artisans")}}
     last_order = lines.sort_values(["placed_at", "order_id"]).groupby("buyer_id")["order_id"].last()
     order_counts = lines.drop_duplicates("order_id").groupby("buyer_id").size()
     eligible = order_counts[order_counts >= 2].index
@@ -343,14 +447,29 @@ def recommendations_evaluate(*, as_of: datetime | None = None, k: int = TOP_K) -
     recommender = Recommender(lines=train, follows=follows, listings=data.listings, buyer_ids=lines["buyer_id"].unique())
     targets = held.groupby("buyer_id")["listing_id"].apply(set)
     buyers = [int(b) for b in targets.index]
-    model = recommender.recommend(buyers, k=k)
-    baseline = recommender.popular(buyers, k=k)
-    hits = sum(bool(targets[b] & set(model.get(b, ([], []))[0])) for b in buyers)
-    baseline_hits = sum(bool(targets[b] & set(baseline.get(b, []))) for b in buyers)
-    n = len(buyers)
+    lists = {
+        "model": {b: picks[0] for b, picks in recommender.recommend(buyers, k=k).items()},
+        "popularity": recommender.popular(buyers, k=k),
+        "own_artisans": own_artisans_best_sellers(recommender, buyers, k=k),
+    }
+    hits, ndcg = {}, {}
+    for name, picked in lists.items():
+        scored = np.array([_ranking_metrics(picked.get(b, []), targets[b], k) for b in buyers]).reshape(-1, 2)
+        hits[name], ndcg[name] = scored[:, 0], scored[:, 1]
+    seller_of = dict(zip(data.listings["listing_id"], data.listings["seller_id"]))
+    owned = train.groupby("buyer_id")["listing_id"].apply(set)
+    model_lists = lists["model"]
+    slots = sum(len(v) for v in model_lists.values())
+    again = sum(len(set(v) & owned.get(b, set())) for b, v in model_lists.items())
+    per_artisan = max((pd.Series([seller_of[j] for j in v]).value_counts().max() for v in model_lists.values() if v), default=0)
+    repeat_targets = np.mean([bool(targets[b] & owned.get(b, set())) for b in buyers]) if buyers else 0.0
     return {
-        "buyers": n,
+        "buyers": len(buyers),
         "k": k,
-        "hit_rate": hits / n if n else 0.0,
-        "baseline_hit_rate": baseline_hits / n if n else 0.0,
+        "hit_rate": _paired_summary(hits, reference="model", seed=seed),
+        "ndcg": _paired_summary(ndcg, reference="model", seed=seed),
+        "repurchase_share": again / slots if slots else 0.0,
+        "held_out_repeat_share": float(repeat_targets),
+        "max_per_artisan": int(per_artisan),
+        "cap": MAX_PER_ARTISAN,
     }

@@ -45,9 +45,18 @@ EXPECTED_PURCHASES_DAYS = 90
 # Scoring a range of 20,000 buyers takes ~8 queries and about a second of pandas on the
 # bench machine; small enough for a Celery soft time limit, big enough to amortise queries.
 CHUNK_SIZE = 20000
-# L2 penalty on the mean log-likelihood: keeps a and b finite on a small or young buyer
-# base (where the plain MLE drifts to "nobody ever drops out"); negligible at scale.
-FIT_PENALIZER = 0.001
+# Production fits are the plain maximum-likelihood estimates (penalty 0 on the log-parameters;
+# tests/retention/test_lifetime_models.py checks this configuration reproduces CDNOW). A small
+# or homogeneous base may push a and b of the dropout mixture to their bound together; that
+# limit ("everyone has the same dropout probability") is a valid model, not a failure.
+FIT_PENALIZER = 0.0
+# The last HOLDOUT_DAYS of history (at most a third of it) judge the candidate purchase models.
+HOLDOUT_DAYS = 182
+MIN_HOLDOUT_DAYS = 28
+# Below these counts no model is fitted and the documented rule scores buyers (docs/retention.md).
+MIN_BUYERS_TO_FIT = 20
+MIN_REPEAT_BUYERS_TO_FIT = 5
+RULE_LABEL = "rule (too few buyers to fit a model)"
 # Used when nobody in the marketplace has bought twice yet.
 DEFAULT_CADENCE_DAYS = 60.0
 CHURN_MODEL_KIND = "buyer_churn"
@@ -59,42 +68,38 @@ class FitOutcome:
     gamma_gamma: LifetimeFit
 
 
-def _store_fit(*, kind: str, result: lifetime.FitResult, observation_end: datetime, extra: dict) -> LifetimeFit:
+def _store_fit(
+    *, kind: str, result: lifetime.FitResult, observation_end: datetime, extra: dict, model: str = "", evaluation: dict | None = None
+) -> LifetimeFit:
     """Record a fit; a converged one replaces the active fit, a failed one leaves it in place."""
-    params = {k: (v if np.isfinite(v) else None) for k, v in result.params.items()} | extra
+    params = {k: (v if not isinstance(v, float) or np.isfinite(v) else None) for k, v in result.params.items()} | extra
     ll = result.log_likelihood if np.isfinite(result.log_likelihood) else None
+    fields = dict(
+        kind=kind,
+        model=model,
+        params=params,
+        log_likelihood=ll,
+        n_buyers=result.n,
+        message=result.message[:2000],
+        observation_end=observation_end,
+        evaluation=evaluation or {},
+    )
     with transaction.atomic():
         if not result.converged:
             logger.warning("%s fit did not converge: %s", kind, result.message)
-            return LifetimeFit.objects.create(
-                kind=kind,
-                status=FitStatus.FAILED,
-                params=params,
-                log_likelihood=ll,
-                n_buyers=result.n,
-                message=result.message[:2000],
-                observation_end=observation_end,
-            )
+            return LifetimeFit.objects.create(status=FitStatus.FAILED, **fields)
         # Lock the active row so two recomputes cannot both retire it and leave two active fits.
         LifetimeFit.objects.select_for_update().filter(kind=kind, status=FitStatus.ACTIVE).update(
             status=FitStatus.SUPERSEDED
         )
-        return LifetimeFit.objects.create(
-            kind=kind,
-            status=FitStatus.ACTIVE,
-            params=params,
-            log_likelihood=ll,
-            n_buyers=result.n,
-            message=result.message[:2000],
-            observation_end=observation_end,
-        )
+        return LifetimeFit.objects.create(status=FitStatus.ACTIVE, **fields)
 
 
-def buyer_summary_frame(*, as_of: datetime, id_range=None) -> pd.DataFrame:
+def buyer_summary_frame(*, as_of: datetime, id_range=None, orders: pd.DataFrame | None = None) -> pd.DataFrame:
     """Per buyer with a purchase: BG/NBD summary (weeks), spend, top artisan and cadence."""
-    orders = order_frame(as_of=as_of, id_range=id_range)
+    orders = order_frame(as_of=as_of, id_range=id_range) if orders is None else orders
     columns = [
-        "frequency", "recency", "T", "monetary", "order_count", "total_spend", "first_at", "last_at",
+        "frequency", "recency", "T", "monetary", "litt", "order_count", "total_spend", "first_at", "last_at",
         "top_seller_id", "cadence_days", "gap_count",
     ]
     if orders.empty:
@@ -127,26 +132,104 @@ def buyer_summary_frame(*, as_of: datetime, id_range=None) -> pd.DataFrame:
     return summary
 
 
-def lifetime_fits_run(*, as_of: datetime | None = None) -> FitOutcome:
-    """Fit BG/NBD and Gamma-Gamma on all buyers as of ``as_of``; keep the old fit if one fails."""
-    as_of = as_of or timezone.now()
-    summary = buyer_summary_frame(as_of=as_of)
-    cadence_median = float(summary["cadence_days"].median()) if summary["cadence_days"].notna().any() else DEFAULT_CADENCE_DAYS
-    bgnbd = lifetime.bgnbd_fit(summary["frequency"], summary["recency"], summary["T"], penalizer=FIT_PENALIZER) if len(summary) else lifetime.FitResult(
-        dict.fromkeys(lifetime.BGNBD_PARAMS, float("nan")), float("nan"), False, "no buyers with a purchase", 0
+def purchase_fit(summary: pd.DataFrame, model: str) -> lifetime.FitResult:
+    """A purchase-count model fitted with the production configuration."""
+    return lifetime.purchase_model_fit(model, summary, penalizer=FIT_PENALIZER)
+
+
+def spend_fit(summary: pd.DataFrame) -> lifetime.FitResult:
+    """Gamma-Gamma fitted with the production configuration."""
+    return lifetime.gamma_gamma_fit(summary["frequency"], summary["monetary"], penalizer=FIT_PENALIZER)
+
+
+def _too_small(summary: pd.DataFrame) -> str | None:
+    buyers, repeaters = len(summary), int((summary["frequency"] > 0).sum()) if len(summary) else 0
+    if buyers < MIN_BUYERS_TO_FIT or repeaters < MIN_REPEAT_BUYERS_TO_FIT:
+        return (
+            f"Too few buyers to fit: {buyers} with a purchase and {repeaters} with a repeat purchase "
+            f"(need {MIN_BUYERS_TO_FIT} and {MIN_REPEAT_BUYERS_TO_FIT}); buyers are scored by the cadence rule."
+        )
+    return None
+
+
+def _holdout_evaluation(orders: pd.DataFrame, *, as_of: datetime) -> dict:
+    """Judge the candidate purchase models on the most recent HOLDOUT_DAYS (at most a third of history)."""
+    end = _naive_utc(as_of)
+    span_days = (end - orders["placed_at"].min()).days
+    holdout_days = min(HOLDOUT_DAYS, span_days // 3)
+    if holdout_days < MIN_HOLDOUT_DAYS:
+        return {"skipped": f"history of {span_days} days is too short for a {MIN_HOLDOUT_DAYS}-day holdout"}
+    calibration_end = end.normalize() - pd.Timedelta(days=holdout_days)
+    calibration = orders[orders["placed_at"] < calibration_end + pd.Timedelta(days=1)]
+    if _too_small(lifetime.rfm_summary(calibration, customer_col="buyer_id", datetime_col="placed_at", observation_end=calibration_end)):
+        return {"skipped": "too few buyers in the calibration period"}
+    return lifetime.holdout_evaluate(
+        orders, customer_col="buyer_id", datetime_col="placed_at", monetary_col="amount",
+        calibration_end=calibration_end, observation_end=end, penalizer=FIT_PENALIZER,
     )
-    gamma = lifetime.gamma_gamma_fit(summary["frequency"], summary["monetary"], penalizer=FIT_PENALIZER)
+
+
+def _naive_utc(moment) -> pd.Timestamp:
+    stamp = pd.Timestamp(moment)
+    return stamp.tz_convert("UTC").tz_localize(None) if stamp.tzinfo else stamp
+
+
+def lifetime_fits_run(*, as_of: datetime | None = None) -> FitOutcome:
+    """Choose the purchase model by held-out error, fit it and Gamma-Gamma on all buyers as of ``as_of``.
+
+    A fit that fails (or a base too small to fit) is recorded as failed with the reason, and the
+    previous active fit stays in use; with none, buyers are scored by the documented rule.
+    """
+    as_of = as_of or timezone.now()
+    orders = order_frame(as_of=as_of)
+    summary = buyer_summary_frame(as_of=as_of, orders=orders)
+    cadence_median = float(summary["cadence_days"].median()) if summary["cadence_days"].notna().any() else DEFAULT_CADENCE_DAYS
     extra_bg = {"cadence_median_days": cadence_median, "unit": "weeks"}
     extra_gg = {"mean_order_value": float(summary["total_spend"].sum() / max(summary["order_count"].sum(), 1))}
+    too_small = _too_small(summary)
+    if too_small:
+        failed = lifetime.FitResult({}, float("nan"), False, too_small, len(summary))
+        return FitOutcome(
+            bgnbd=_store_fit(kind=FitKind.BGNBD, result=failed, observation_end=as_of, extra=extra_bg, model="rule"),
+            gamma_gamma=_store_fit(kind=FitKind.GAMMA_GAMMA, result=failed, observation_end=as_of, extra=extra_gg),
+        )
+    evaluation = _holdout_evaluation(orders, as_of=as_of)
+    # Without a holdout to judge by, MBG/NBD: unlike BG/NBD it does not call one-time buyers surely alive.
+    chosen = evaluation.get("chosen") or lifetime.MBGNBD
+    purchases = purchase_fit(summary, chosen)
+    gamma = spend_fit(summary)
+    spend_evaluation = {"clv": evaluation["clv"]} if "clv" in evaluation else {}
     return FitOutcome(
-        bgnbd=_store_fit(kind=FitKind.BGNBD, result=bgnbd, observation_end=as_of, extra=extra_bg),
-        gamma_gamma=_store_fit(kind=FitKind.GAMMA_GAMMA, result=gamma, observation_end=as_of, extra=extra_gg),
+        bgnbd=_store_fit(kind=FitKind.BGNBD, result=purchases, observation_end=as_of, extra=extra_bg, model=chosen, evaluation=evaluation),
+        gamma_gamma=_store_fit(kind=FitKind.GAMMA_GAMMA, result=gamma, observation_end=as_of, extra=extra_gg, model="gamma_gamma", evaluation=spend_evaluation),
     )
 
 
-def _active_params(kind: str) -> dict | None:
-    fit = LifetimeFit.objects.filter(kind=kind, status=FitStatus.ACTIVE).first()
-    return fit.params if fit else None
+def p_alive_at(*, as_of: datetime) -> pd.Series:
+    """P(alive) per buyer at a past date, from the active purchase model refitted on data up to then.
+
+    The churn classifier trains on features at a past date; its P(alive) feature must come from
+    the same model as production scoring uses, but without looking past that date.
+    """
+    summary = buyer_summary_frame(as_of=as_of)
+    if not len(summary) or _too_small(summary):
+        return pd.Series(1.0, index=summary.index)
+    active = _active_fit(FitKind.BGNBD)
+    model = active.model if active and active.model in lifetime.PURCHASE_MODELS else lifetime.MBGNBD
+    k = int((active.params or {}).get("k", 1)) if active else 1
+    x, t_x, T = summary["frequency"], summary["recency"], summary["T"]
+    if model == lifetime.BGNBD:
+        fit = lifetime.bgnbd_fit(x, t_x, T, penalizer=FIT_PENALIZER)
+    else:
+        fit = lifetime.mbgcnbd_fit(x, t_x, T, summary["litt"], k=k, penalizer=FIT_PENALIZER)
+    if not fit.converged:
+        return pd.Series(1.0, index=summary.index)
+    params = {**fit.params, "model": model, "k": k}
+    return pd.Series(lifetime.purchase_probability_alive(params, x, t_x, T), index=summary.index)
+
+
+def _active_fit(kind: str) -> LifetimeFit | None:
+    return LifetimeFit.objects.filter(kind=kind, status=FitStatus.ACTIVE).first()
 
 
 def _load_churn_model():
@@ -217,6 +300,59 @@ def _to_decimal(values) -> list[Decimal]:
     return [Decimal(f"{max(float(v), 0.0):.2f}") for v in np.nan_to_num(np.asarray(values, dtype=float), nan=0.0)]
 
 
+@dataclass(frozen=True)
+class LifetimeScores:
+    p_alive: np.ndarray
+    expected_90: np.ndarray
+    expected_value: np.ndarray
+    clv: np.ndarray
+    label: str
+
+
+def _usable(fit: LifetimeFit | None, names) -> bool:
+    return fit is not None and all(fit.params.get(k) is not None for k in names)
+
+
+def lifetime_scores(
+    *, purchase_fit, spend_fit, settings, x, t_x, T, monetary, has_orders, cadence, since_last, own_value
+) -> LifetimeScores:
+    """P(alive), expected purchases in 90 days, expected order value and CLV per buyer.
+
+    With an active purchase fit, its model (BG/NBD or MBG/CNBD-k, see the fit's ``model``) and the
+    active Gamma-Gamma fit. Without one (a marketplace too small to fit), the cadence rule of
+    docs/retention.md: P(alive) is 1 until the buyer's next-purchase window closes and then falls
+    e-fold per further cadence; expected purchases are P(alive) x days / cadence; the order value
+    is the buyer's own average.
+    """
+    monthly_rate = (1 + settings.annual_discount_rate) ** (1 / 12) - 1
+    if _usable(purchase_fit, lifetime.BGNBD_PARAMS):
+        params = purchase_fit.params
+        label = f"{lifetime.model_label(params)} (fit #{purchase_fit.pk})"
+        p_alive = lifetime.purchase_probability_alive(params, x, t_x, T)
+        expected_90 = lifetime.purchase_expected(params, EXPECTED_PURCHASES_DAYS / WEEK_DAYS, x, t_x, T)
+        if _usable(spend_fit, lifetime.GAMMA_GAMMA_PARAMS):
+            expected_value = lifetime.gamma_gamma_expected_value(spend_fit.params, x, monetary)
+        else:
+            expected_value = own_value
+        clv = lifetime.customer_lifetime_value(
+            params, x, t_x, T, np.nan_to_num(expected_value, nan=0.0, posinf=0.0),
+            horizon_periods=settings.clv_horizon_months, period_length=52 / 12, discount_rate_per_period=monthly_rate,
+        )
+    else:
+        label = RULE_LABEL
+        window_end = cadence * (1 + settings.cadence_tolerance)
+        p_alive = np.exp(-np.maximum(since_last - window_end, 0.0) / cadence)
+        expected_90 = p_alive * EXPECTED_PURCHASES_DAYS / cadence
+        expected_value = own_value
+        months = np.arange(1, settings.clv_horizon_months + 1)
+        discount = ((1 + monthly_rate) ** -months).sum()
+        clv = p_alive * (365.25 / 12) / cadence * own_value * discount
+    p_alive = np.where(has_orders, np.clip(np.nan_to_num(p_alive, nan=1.0), 0.0, 1.0), 1.0)
+    expected_90 = np.where(has_orders, np.nan_to_num(expected_90, nan=0.0), 0.0)
+    clv = np.where(has_orders, np.nan_to_num(clv, nan=0.0), 0.0)
+    return LifetimeScores(p_alive, expected_90, np.nan_to_num(expected_value, nan=0.0, posinf=0.0), clv, label)
+
+
 def buyer_retention_score_range(*, start_id: int, end_id: int, as_of: datetime | None = None) -> int:
     """Score buyers with start_id <= id < end_id and upsert their retention rows. Returns rows written.
 
@@ -239,40 +375,17 @@ def buyer_retention_score_range(*, start_id: int, end_id: int, as_of: datetime |
     T = frame["T"].fillna(0).to_numpy(dtype=float)
     monetary = frame["monetary"].fillna(0).to_numpy(dtype=float)
 
-    bg = _active_params(FitKind.BGNBD)
-    gg = _active_params(FitKind.GAMMA_GAMMA)
-    if bg and all(bg.get(k) is not None for k in lifetime.BGNBD_PARAMS):
-        p_alive = np.where(has_orders, lifetime.bgnbd_probability_alive(bg, x, t_x, T), 1.0)
-        expected_90 = np.where(has_orders, lifetime.bgnbd_expected_purchases(bg, EXPECTED_PURCHASES_DAYS / WEEK_DAYS, x, t_x, T), 0.0)
-    else:
-        p_alive = np.ones(len(frame))
-        expected_90 = np.zeros(len(frame))
-    mean_value = frame["total_spend"].sum() / max(frame["order_count"].sum(), 1)
-    if gg and all(gg.get(k) is not None for k in lifetime.GAMMA_GAMMA_PARAMS):
-        expected_value = lifetime.gamma_gamma_expected_value(gg, x, monetary)
-    else:
-        # No spend model yet: the buyer's own average order value, or the marketplace's.
-        own = (frame["total_spend"] / frame["order_count"]).to_numpy(dtype=float)
-        expected_value = np.where(has_orders, own, (gg or {}).get("mean_order_value", mean_value))
-    expected_value = np.nan_to_num(expected_value, nan=0.0, posinf=0.0)
-    if bg and all(bg.get(k) is not None for k in lifetime.BGNBD_PARAMS):
-        monthly_rate = (1 + settings.annual_discount_rate) ** (1 / 12) - 1
-        clv = lifetime.customer_lifetime_value(
-            bg, x, t_x, T, expected_value,
-            horizon_periods=settings.clv_horizon_months, period_length=52 / 12, discount_rate_per_period=monthly_rate,
-        )
-        clv = np.where(has_orders, clv, 0.0)
-    else:
-        clv = np.zeros(len(frame))
-    p_alive = np.clip(np.nan_to_num(p_alive, nan=1.0), 0.0, 1.0)
+    purchase_fit_row = _active_fit(FitKind.BGNBD)
+    spend_fit_row = _active_fit(FitKind.GAMMA_GAMMA)
+    latest = purchase_fit_row or LifetimeFit.objects.filter(kind=FitKind.BGNBD).first()
 
     # Cadence and the next-purchase window.
-    population_cadence = float((bg or {}).get("cadence_median_days") or DEFAULT_CADENCE_DAYS)
+    population_cadence = float(((latest.params if latest else {}) or {}).get("cadence_median_days") or DEFAULT_CADENCE_DAYS)
     own_cadence = frame["cadence_days"].to_numpy(dtype=float)
     estimated = has_orders & ~np.isfinite(own_cadence)
     cadence = np.where(np.isfinite(own_cadence), own_cadence, population_cadence)
     cadence = np.maximum(cadence, 1.0)
-    now = pd.Timestamp(as_of).tz_convert("UTC").tz_localize(None) if pd.Timestamp(as_of).tzinfo else pd.Timestamp(as_of)
+    now = _naive_utc(as_of)
     last_at = pd.to_datetime(frame["last_at"])
     first_at = pd.to_datetime(frame["first_at"])
     window_from = last_at + pd.to_timedelta(cadence * (1 - settings.cadence_tolerance), unit="D")
@@ -284,13 +397,21 @@ def buyer_retention_score_range(*, start_id: int, end_id: int, as_of: datetime |
     )
     since_last = ((now - last_at).dt.total_seconds() / 86400).fillna(0).to_numpy()
     since_first = ((now - first_at).dt.total_seconds() / 86400).fillna(0).to_numpy()
+    own_value = np.divide(
+        frame["total_spend"].fillna(0).to_numpy(dtype=float), np.maximum(frame["order_count"].fillna(0).to_numpy(dtype=float), 1)
+    )
+    scores = lifetime_scores(
+        purchase_fit=purchase_fit_row, spend_fit=spend_fit_row, settings=settings, x=x, t_x=t_x, T=T, monetary=monetary,
+        has_orders=has_orders, cadence=cadence, since_last=since_last, own_value=own_value,
+    )
+    p_alive, expected_90, expected_value, clv = scores.p_alive, scores.expected_90, scores.expected_value, scores.clv
 
     # Churn probability: the active classifier, else 1 - P(alive).
     version, estimator = _load_churn_model()
     churn_probability = 1.0 - p_alive
     model_label = ""
     if estimator is not None and has_orders.any():
-        features = churn_feature_frame(as_of=as_of, id_range=id_range)
+        features = churn_feature_frame(as_of=as_of, id_range=id_range, p_alive=pd.Series(p_alive, index=frame.index))
         columns = list(version.features) if version.features else CHURN_FEATURES
         features = features.reindex(frame.index[has_orders]).fillna(0.0)[columns]
         churn_probability = churn_probability.copy()
@@ -340,7 +461,10 @@ def buyer_retention_score_range(*, start_id: int, end_id: int, as_of: datetime |
             changes.append(BuyerSegmentChange(buyer_id=buyer_id, from_segment=old or "", to_segment=segment, changed_at=computed_at))
         why = list(reasons[i])
         if has_orders[i]:
-            why.append(f"Churn probability {churn_probability[i]:.2f} ({bands[i]}) from {churn_suffix}.")
+            why.append(
+                f"P(alive) {p_alive[i]:.0%}, {settings.clv_horizon_months}-month CLV {clv[i]:,.2f} from {scores.label}."
+            )
+            why.append(f"Churn probability {churn_probability[i]:.0%} ({bands[i]}) from {churn_suffix}.")
         reason_values.append(why)
     columns = {
         "buyer_id": ids,
@@ -361,6 +485,7 @@ def buyer_retention_score_range(*, start_id: int, end_id: int, as_of: datetime |
         "churn_probability": churn_probability.astype(float).tolist(),
         "churn_band": [str(v) for v in bands],
         "churn_model_version": [model_label if h else "" for h in has_orders],
+        "lifetime_model": [scores.label if h else "" for h in has_orders],
         "cadence_days": [float(c) if h else None for c, h in zip(cadence, has_orders)],
         "cadence_is_estimated": [bool(v) for v in estimated],
         "next_purchase_from": aware(window_from),

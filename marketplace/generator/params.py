@@ -108,7 +108,7 @@ EMPTY_TEXT_SHARE = 0.10
 
 # Engagement.
 BUYER_ACTIVITY_GAMMA = (2.0, 0.5)  # per-buyer activity a ~ Gamma(2, 0.5), mean 1
-BUYER_LOGINS_PER_CYCLE = 1.0  # login rate per day = a * 1.5 / cadence
+BUYER_LOGINS_PER_CYCLE = 3.0  # login rate per day = a * 3 / cadence (about three visits per purchase cycle)
 BUYER_STORY_PER_DAY = 0.004  # * a
 BUYER_EVENT_PER_DAY = 0.002  # * a, target = first favourite
 MESSAGE_PER_ORDER = 0.20
@@ -117,3 +117,42 @@ REPLY_MEDIAN_MINUTES, REPLY_Q_LOG, REPLY_SIGMA = 45.0, 2.2, 0.8  # LogNormal(log
 FOLLOW_BASE, FOLLOW_Q = 0.08, 0.12  # P(follow after an order) = 0.08 + 0.12 q, once per pair
 SELLER_LOGIN_BASE, SELLER_LOGIN_Q = 0.03, 0.12  # per day
 LISTING_UPDATE_BASE, LISTING_UPDATE_Q = 0.01, 0.06  # per day
+
+# Consumables (candles, soap, tea ...): a share of the listings of these categories, re-bought.
+# Drawn after every other seller-side draw, so artisans and their listings keep their values.
+CONSUMABLE_ITEMS = ["soy candle", "beeswax candle", "bar soap", "loose-leaf tea", "bath salts", "lip balm"]
+CONSUMABLE_CATEGORY_SHARE = {
+    CraftCategory.HOME_DECOR: 0.35,
+    CraftCategory.CERAMICS: 0.15,
+    CraftCategory.TEXTILES: 0.10,
+    CraftCategory.PAPER_GOODS: 0.15,
+}
+# After a buyer's first consumable, each later order re-buys it (one line, same listing, from
+# the same artisan while it sells) with this probability.
+REPURCHASE_P = 0.35
+
+# Buyer purchase styles. Regular buyers keep GAP_SHAPE (Erlang-4 gaps, CV 0.5); erratic buyers
+# have exponential gaps (CV 1) around the same cadence; seasonal buyers are regular but keep an
+# order outside October-December only with SEASONAL_BUYER_OFF_KEEP.
+ERRATIC_SHARE = 0.30
+ERRATIC_GAP_SHAPE = 1.0
+SEASONAL_BUYER_SHARE = 0.10
+SEASONAL_BUYER_MONTHS = (9, 10, 11)  # October, November, December (0-based)
+SEASONAL_BUYER_OFF_KEEP = 0.15
+
+# Service failures raise the hazard: after a late, cancelled or returned order, or one the buyer
+# would rate <= DETRACTOR_SCORE, the buyer quits with BAD_ORDER_CHURN_P, BAD_ORDER_REACTION_DAYS
+# plus Exponential(BAD_ORDER_CHURN_DELAY_MEAN_DAYS) after placing it (if that is before the
+# lifetime drawn above).
+DETRACTOR_SCORE = 2.5
+BAD_ORDER_CHURN_P = 0.30
+BAD_ORDER_REACTION_DAYS = 10.0
+BAD_ORDER_CHURN_DELAY_MEAN_DAYS = 20.0
+
+# Disengagement before churn: every buyer engagement rate (logins, story shares, event attendance,
+# messages, follows, reviews) is multiplied by
+#   DISENGAGE_FLOOR + (1 - DISENGAGE_FLOOR) * clip((churned_at - t) / DISENGAGE_DAYS, 0, 1),
+# so it falls linearly to DISENGAGE_FLOOR over the DISENGAGE_DAYS before the buyer churns
+# (also when churned_at is after the window end: buyers about to leave are visibly cooling).
+DISENGAGE_DAYS = 180.0
+DISENGAGE_FLOOR = 0.05

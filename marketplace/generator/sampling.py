@@ -198,6 +198,7 @@ class SellerWorld:
     listing_stock_updated: np.ndarray
     week_cum: np.ndarray  # (weeks, sellers) row-normalised cumulative demand, offset by the week index
     week_ok: np.ndarray  # weeks with any active seller
+    listing_consumable: np.ndarray | None = None  # bool per listing: re-bought (candles, soap, tea)
 
     def active_at(self, s: np.ndarray, t: np.ndarray) -> np.ndarray:
         return (self.ready[s] <= t) & (t < self.churn[s])
@@ -326,6 +327,14 @@ def sample_sellers(
         }
     )
 
+    # Consumables last, so every artisan and listing value drawn above stays as it was.
+    consumable_share = np.array([P.CONSUMABLE_CATEGORY_SHARE.get(c, 0.0) for c in lcat], dtype=float)
+    consumable = (rng.random(m) < consumable_share) & ~lseasonal
+    consumable_item = np.array(P.CONSUMABLE_ITEMS, dtype=object)[rng.integers(len(P.CONSUMABLE_ITEMS), size=m)]
+    listings["title"] = np.where(
+        consumable, pd.Series(listings["title"]).str.split(" ", n=1).str[0].to_numpy(dtype=object) + " " + consumable_item, listings["title"]
+    ).astype(object)
+
     # Weekly demand matrix for picking the artisan of an order.
     weeks = int(math.ceil(T / 7.0))
     w0 = np.arange(weeks) * 7.0
@@ -355,6 +364,7 @@ def sample_sellers(
         listing_stock_updated=stock_updated,
         week_cum=cum,
         week_ok=week_ok,
+        listing_consumable=consumable,
     )
     return {"sellers": sellers, "listings": listings}, world
 
@@ -398,6 +408,50 @@ def _event_frame(*, buyer=None, seller=None, target=None, kind, t, minutes=None)
     )
 
 
+def _engagement_multiplier(t: np.ndarray, churn: np.ndarray) -> np.ndarray:
+    """Share of a buyer's engagement rate left at time t: falls to DISENGAGE_FLOOR as churn nears."""
+    ramp = np.clip((churn - t) / P.DISENGAGE_DAYS, 0.0, 1.0)
+    return P.DISENGAGE_FLOOR + (1 - P.DISENGAGE_FLOOR) * ramp
+
+
+def _order_lines(world: SellerWorld, seller: np.ndarray, n_lines: np.ndarray, first: np.ndarray):
+    """Lines of each order: n_lines consecutive listings of its artisan, starting at ``first``."""
+    count = world.listing_count[seller]
+    line_order = np.repeat(np.arange(len(seller)), n_lines)
+    j = np.arange(len(line_order)) - np.repeat(np.cumsum(n_lines) - n_lines, n_lines)
+    listing = world.listing_start[seller[line_order]] + (first[line_order] + j) % count[line_order]
+    return line_order, listing
+
+
+def _repurchases(rng, world: SellerWorld, ob, ot, seller, n_lines, first):
+    """Turn orders after a buyer's first consumable into re-purchases of it with REPURCHASE_P.
+
+    A re-purchase is one line of that same listing from its artisan (while the artisan sells).
+    """
+    k = len(ob)
+    if world.listing_consumable is None or k == 0:
+        return seller, n_lines, first
+    line_order, listing = _order_lines(world, seller, n_lines, first)
+    is_cons = world.listing_consumable[listing]
+    # Each buyer's first consumable line (orders are sorted by buyer, then time).
+    cons_orders = line_order[is_cons]
+    cons_listing = listing[is_cons]
+    buyers = ob[cons_orders]
+    firsts = np.flatnonzero(np.r_[True, buyers[1:] != buyers[:-1]]) if len(buyers) else np.zeros(0, dtype=int)
+    staple = np.full(ob.max() + 1, -1)
+    staple_t = np.full(ob.max() + 1, np.inf)
+    staple[buyers[firsts]] = cons_listing[firsts]
+    staple_t[buyers[firsts]] = ot[cons_orders[firsts]]
+    u = rng.random(k)
+    target = staple[ob]
+    staple_seller = np.searchsorted(world.listing_start, np.maximum(target, 0), side="right") - 1
+    again = (ot > staple_t[ob]) & (u < P.REPURCHASE_P) & (target >= 0) & world.active_at(staple_seller, ot)
+    seller = np.where(again, staple_seller, seller)
+    n_lines = np.where(again, 1, n_lines)
+    first = np.where(again, target - world.listing_start[staple_seller], first)
+    return seller, n_lines, first
+
+
 def sample_buyer_chunk(
     rng: np.random.Generator, *, world: SellerWorld, window: Window, lo: int, hi: int, purchase_frequency: float = 1.0
 ) -> dict[str, pd.DataFrame]:
@@ -422,6 +476,10 @@ def sample_buyer_chunk(
         favs = rng.choice(len(fav_w), size=(n, 2), p=fav_w / fav_w.sum())
     else:
         favs = np.zeros((n, 2), dtype=int)
+    style = rng.random(n)
+    erratic = style < P.ERRATIC_SHARE
+    seasonal_buyer = (style >= P.ERRATIC_SHARE) & (style < P.ERRATIC_SHARE + P.SEASONAL_BUYER_SHARE)
+    gap_shape = np.where(erratic, P.ERRATIC_GAP_SHAPE, P.GAP_SHAPE)
 
     stop = np.minimum(churn, T)
     # Purchase times: a renewal process per buyer, kept inside [0, stop).
@@ -434,13 +492,17 @@ def sample_buyer_chunk(
         t_parts.append(t[keep])
         cont = t < stop[alive]
         alive, t = alive[cont], t[cont]
-        t = t + rng.gamma(P.GAP_SHAPE, cadence[alive] / P.GAP_SHAPE)
+        t = t + rng.gamma(gap_shape[alive], cadence[alive] / gap_shape[alive])
     ob = np.concatenate(who_parts) if who_parts else np.zeros(0, dtype=int)
     ot = np.concatenate(t_parts) if t_parts else np.zeros(0)
     # Ordered by buyer, then time: buyer ids grow across chunks, so indexes led by buyer_id only
     # ever grow at their right edge and can stay in place during the load (writers.KEEP_DURING_LOAD).
     order = np.lexsort((ot, ob))
     ob, ot = ob[order], ot[order]
+    # Seasonal buyers skip most of their purchase occasions outside the gift season.
+    in_season = np.isin(window.month_of(ot), P.SEASONAL_BUYER_MONTHS)
+    kept = ~seasonal_buyer[ob] | in_season | (rng.random(len(ot)) < P.SEASONAL_BUYER_OFF_KEEP)
+    ob, ot = ob[kept], ot[kept]
 
     # Artisan of each order: a favourite, else drawn from the weekly demand weights.
     k = len(ot)
@@ -459,33 +521,51 @@ def sample_buyer_chunk(
     ob, ot, seller = ob[ok], ot[ok], seller[ok]
     k = len(ot)
 
-    # Lines: 1-3 distinct listings of the artisan.
+    # Lines: 1-3 distinct listings of the artisan; later orders may re-buy a consumable.
     count = world.listing_count[seller]
     n_lines = np.minimum(rng.choice(3, size=k, p=P.LINES_P) + 1, count)
     first = rng.integers(0, np.maximum(count, 1))
-    line_order = np.repeat(np.arange(k), n_lines)
-    j = np.arange(len(line_order)) - np.repeat(np.cumsum(n_lines) - n_lines, n_lines)
-    listing = world.listing_start[seller[line_order]] + (first[line_order] + j) % count[line_order]
+    seller, n_lines, first = _repurchases(rng, world, ob, ot, seller, n_lines, first)
+
+    # Fulfilment and the buyer's verdict, driven by the artisan's quality.
+    q = world.q[seller]
+    cancel = rng.random(k) < P.CANCEL_BASE + P.CANCEL_Q * (1 - q) ** 2
+    late = rng.random(k) < P.LATE_BASE + P.LATE_Q * (1 - q) ** 2
+    returned = rng.random(k) < P.RETURN_BASE + P.RETURN_Q * (1 - q) ** 2 + P.RETURN_LATE * late
+    score = (
+        P.RATING_INTERCEPT
+        + P.RATING_Q * q
+        + world.rating_bias[seller]
+        + rng.normal(0, P.RATING_NOISE, size=k)
+        - P.RATING_LATE * late
+        - P.RATING_RETURNED * returned
+    )
+    # A bad experience may end the relationship: churn moves earlier and later orders vanish.
+    bad = cancel | late | returned | (score <= P.DETRACTOR_SCORE)
+    quits = bad & (rng.random(k) < P.BAD_ORDER_CHURN_P)
+    quit_t = ot + P.BAD_ORDER_REACTION_DAYS + rng.exponential(P.BAD_ORDER_CHURN_DELAY_MEAN_DAYS, size=k)
+    np.minimum.at(churn, ob[quits], quit_t[quits])
+    stop = np.minimum(churn, T)
+    ok = ot < churn[ob]
+    ob, ot, seller, n_lines, first = ob[ok], ot[ok], seller[ok], n_lines[ok], first[ok]
+    q, cancel, late, returned, score = q[ok], cancel[ok], late[ok], returned[ok], score[ok]
+    k = len(ot)
+    line_order, listing = _order_lines(world, seller, n_lines, first)
     qty = rng.choice(3, size=len(line_order), p=P.QUANTITY_P) + 1
     unit = world.listing_price_cents[listing]
     total = np.bincount(line_order, weights=unit * qty, minlength=k).astype("int64")
 
-    # Fulfilment, driven by the artisan's quality.
-    q = world.q[seller]
     ship_by = ot + world.handling[seller]
-    cancel = rng.random(k) < P.CANCEL_BASE + P.CANCEL_Q * (1 - q) ** 2
     tracked_any = np.bincount(line_order, weights=~np.isnan(world.listing_stock[listing]), minlength=k) > 0
     w = np.stack(
         [np.where(tracked_any, 0.35, 0.10), 0.10 + 0.45 * q, 0.30 * (1 - q), 0.20 * (1 - q), np.full(k, 0.08)], axis=1
     )
     cancel_reason = CANCEL_REASONS[_choice_rows(rng, w)]
     cancelled_t = ot + rng.exponential(1.5, size=k)
-    late = rng.random(k) < P.LATE_BASE + P.LATE_Q * (1 - q) ** 2
     handling = world.handling[seller]
     ship_lag = np.where(late, handling + rng.gamma(*P.LATE_EXTRA_GAMMA, size=k), handling * (0.1 + 0.9 * rng.random(k)))
     shipped_t = ot + ship_lag
     delivered_t = shipped_t + 1.0 + rng.gamma(*P.TRANSIT_GAMMA, size=k)
-    returned = rng.random(k) < P.RETURN_BASE + P.RETURN_Q * (1 - q) ** 2 + P.RETURN_LATE * late
     returned_t = delivered_t + rng.uniform(*P.RETURN_AFTER_DAYS, size=k)
 
     is_cancel = cancel & (cancelled_t <= T)
@@ -545,19 +625,13 @@ def sample_buyer_chunk(
     )
 
     # Reviews of delivered (and returned) orders.
-    cand = np.flatnonzero(~np.isnan(delivered) & (rng.random(k) < P.REVIEW_SHARE))
+    cool = _engagement_multiplier(ot, churn[ob])
+    cand = np.flatnonzero(~np.isnan(delivered) & (rng.random(k) < P.REVIEW_SHARE * cool))
     rev_t = delivered[cand] + rng.exponential(P.REVIEW_DELAY_MEAN_DAYS, size=len(cand))
     keep = rev_t <= T
     cand, rev_t = cand[keep], rev_t[keep]
-    was_returned = returned[cand]
-    score = (
-        P.RATING_INTERCEPT
-        + P.RATING_Q * q[cand]
-        + world.rating_bias[seller[cand]]
-        + rng.normal(0, P.RATING_NOISE, size=len(cand))
-        - P.RATING_LATE * late[cand]
-        - P.RATING_RETURNED * was_returned
-    )
+    # The verdict drawn with the fulfilment (it also drove the bad-experience hazard).
+    score = score[cand]
     rating = np.clip(np.round(score), 1, 5).astype(int)
     text = _review_text(rng, rating=rating, late=late[cand], q=q[cand])
     edited = rng.random(len(cand)) < 0.05
@@ -583,13 +657,16 @@ def sample_buyer_chunk(
         c = rng.poisson(rate * span)
         who = np.repeat(np.arange(n), c)
         et = np.repeat(ai, c) + rng.random(int(c.sum())) * np.repeat(span, c)
+        # Thinning by the disengagement multiplier: rates fall as the buyer's churn nears.
+        warm = rng.random(len(et)) < _engagement_multiplier(et, churn[who])
+        who, et = who[warm], et[warm]
         if kind == "event_attendance":
             target = favs[who, 0]
             okt = world.active_at(target, et)
             events.append(_event_frame(buyer=who[okt] + lo, target=target[okt], kind=kind, t=et[okt]))
         else:
             events.append(_event_frame(buyer=who + lo, kind=kind, t=et))
-    msg = np.flatnonzero(rng.random(k) < P.MESSAGE_PER_ORDER)
+    msg = np.flatnonzero(rng.random(k) < P.MESSAGE_PER_ORDER * cool)
     msg_t = ot[msg] + rng.random(len(msg)) * 3.0
     okm = msg_t <= np.minimum(stop[ob[msg]], T)
     msg, msg_t = msg[okm], msg_t[okm]
@@ -605,7 +682,7 @@ def sample_buyer_chunk(
     events.append(
         _event_frame(seller=seller[msg][replied], kind="message_reply", t=reply_t[replied], minutes=minutes[replied])
     )
-    fol = rng.random(k) < P.FOLLOW_BASE + P.FOLLOW_Q * q
+    fol = rng.random(k) < (P.FOLLOW_BASE + P.FOLLOW_Q * q) * cool
     fol_t = ot + rng.random(k) * 7.0
     fol = fol & (fol_t <= np.minimum(stop[ob], T))
     pairs = pd.DataFrame({"b": ob[fol], "s": seller[fol], "t": fol_t[fol]}).drop_duplicates(["b", "s"], keep="first")

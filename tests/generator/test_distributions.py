@@ -145,3 +145,65 @@ def test_artisan_reply_time_and_listing_activity_depend_on_quality(world):
     selling = np.flatnonzero(np.isfinite(w.ready) & (span > 60))
     per_day = updates.reindex(selling, fill_value=0).to_numpy() / span[selling]
     assert per_day[w.q[selling] > 0.8].mean() > 1.8 * per_day[w.q[selling] < 0.4].mean()
+
+
+def _churn_day(world):
+    buyers, window = world["chunk"]["buyers"], world["window"]
+    start = np.datetime64(window.start.to_datetime64(), "s")
+    return (buyers["synthetic_churned_at"].to_numpy() - start) / np.timedelta64(1, "D")
+
+
+def test_buyers_about_to_churn_log_in_less_than_they_used_to(world):
+    events = world["chunk"]["events"]
+    logins = events[events["kind"] == "login"]
+    churn_day = _churn_day(world)
+    before = churn_day[logins["buyer_idx"].to_numpy()] - logins["t"].to_numpy()
+    # Buyers who churn inside the window and had 180 days of history before it.
+    joined = (world["chunk"]["buyers"]["joined_at"].to_numpy() - np.datetime64(world["window"].start.to_datetime64(), "s")) / np.timedelta64(1, "D")
+    eligible = (churn_day < world["window"].days) & (churn_day - np.maximum(joined, 0) > 180)
+    mine = eligible[logins["buyer_idx"].to_numpy()]
+    last_month = ((before > 0) & (before <= 30) & mine).sum()
+    months_four_to_six = ((before > 90) & (before <= 180) & mine).sum() / 3
+
+    assert last_month < 0.5 * months_four_to_six
+
+
+def test_a_late_cancelled_or_returned_order_raises_the_churn_hazard(world):
+    orders = world["orders"]
+    left_within_60 = _churn_day(world)[orders["buyer_idx"].to_numpy()] - orders["t"].to_numpy() < 60
+    bad = (orders["late"] | (orders["status"] == "cancelled") | orders["returned"].notna()).to_numpy()
+
+    assert left_within_60[bad].mean() > 1.5 * left_within_60[~bad].mean()
+
+
+def test_erratic_buyers_have_irregular_gaps_and_regular_ones_keep_their_clock(world):
+    orders = world["orders"].sort_values(["buyer_idx", "t"])
+    gaps = orders.groupby("buyer_idx")["t"].diff().dropna()
+    stats = gaps.groupby(orders.loc[gaps.index, "buyer_idx"]).agg(["mean", "std", "size"])
+    cv = (stats["std"] / stats["mean"])[stats["size"] >= 4]
+
+    # A mixture: a regular mode near CV 0.5 (Erlang-4) and an erratic tail near 1.
+    assert 0.35 < cv.median() < 0.75
+    assert (cv > 0.9).mean() > 0.1
+
+
+def test_consumable_listings_are_bought_again_by_the_same_buyer(world):
+    chunk, w = world["chunk"], world["world"]
+    lines = chunk["lines"].assign(buyer=chunk["orders"]["buyer_idx"].to_numpy()[chunk["lines"]["order_pos"]])
+    repeat = lines.duplicated(["buyer", "listing_idx"])
+    consumable = w.listing_consumable[lines["listing_idx"].to_numpy()]
+
+    assert repeat.mean() > 0.05
+    # Favourite artisans make some repeats of anything; consumables are re-bought far more often.
+    assert repeat[consumable].mean() > 3 * repeat[~consumable].mean()
+    titles = world["frames"]["listings"]["title"].to_numpy()[w.listing_consumable]
+    assert pd.Series(titles).str.contains("candle|soap|tea|salts|balm").all()
+
+
+def test_seasonal_buyers_buy_mostly_in_the_gift_season(world, monkeypatch):
+    monkeypatch.setattr(P, "SEASONAL_BUYER_SHARE", 1.0)
+    monkeypatch.setattr(P, "ERRATIC_SHARE", 0.0)
+    chunk = sample_buyer_chunk(np.random.default_rng(7), world=world["world"], window=world["window"], lo=0, hi=2000)
+    months = world["window"].month_of(chunk["orders"]["t"].to_numpy())
+
+    assert np.isin(months, P.SEASONAL_BUYER_MONTHS).mean() > 0.6

@@ -83,3 +83,47 @@ def test_retention_admin_pages_render_for_staff(client, admin_user, small_base):
     ):
         response = client.get(reverse(f"admin:buyers_{name}_changelist"))
         assert response.status_code == 200, name
+
+
+def test_lifetime_fit_page_shows_the_model_choice_buckets_and_clv_deciles_without_raw_json(client, admin_user, small_base):
+    from buyers.models import FitKind, FitStatus, LifetimeFit
+    from buyers.services import retention_recompute
+
+    retention_recompute()
+    fit = LifetimeFit.objects.get(kind=FitKind.BGNBD, status=FitStatus.ACTIVE)
+    client.force_login(admin_user)
+
+    listing = client.get(reverse("admin:buyers_lifetimefit_changelist"))
+    page = client.get(reverse("admin:buyers_lifetimefit_change", args=[fit.pk]))
+
+    assert listing.status_code == page.status_code == 200
+    body = page.content.decode()
+    assert "chosen" in body and "RMSE" in body
+    assert "repeat purchases in calibration" in body
+    assert "by decile of predicted CLV" in body
+    assert '"rmse"' not in body and "{&quot;" not in body
+
+
+def test_a_failed_fit_shows_its_optimiser_message_in_the_list(client, admin_user):
+    from buyers.models import FitKind, FitStatus, LifetimeFit
+
+    LifetimeFit.objects.create(
+        kind=FitKind.BGNBD, status=FitStatus.FAILED, model="mbgnbd", message="Maximum number of iterations has been exceeded.",
+        observation_end=timezone.now(),
+    )
+    client.force_login(admin_user)
+
+    page = client.get(reverse("admin:buyers_lifetimefit_changelist"))
+
+    assert "Maximum number of iterations" in page.content.decode()
+
+
+def test_retention_list_shows_rounded_labelled_probabilities_with_their_models(client, admin_user):
+    BuyerRetentionFactory(order_count=1, p_alive=0.38271, churn_probability=0.61234, churn_model_version="buyer_churn v3", lifetime_model="MBG/NBD (fit #4)")
+    client.force_login(admin_user)
+
+    body = client.get(reverse("admin:buyers_buyerretention_changelist")).content.decode()
+
+    assert "38% (MBG/NBD (fit #4))" in body
+    assert "61% (buyer_churn v3)" in body
+    assert "0.38271" not in body

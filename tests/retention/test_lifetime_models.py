@@ -7,6 +7,7 @@ import pandas as pd
 import pytest
 
 from buyers import lifetime
+from buyers.services import FIT_PENALIZER, purchase_fit, spend_fit
 
 DATA = Path(__file__).resolve().parent.parent / "data"
 
@@ -147,3 +148,144 @@ def test_fit_reports_failure_instead_of_raising_on_degenerate_data():
 
     assert not fit.converged
     assert "fewer than 3" in fit.message
+
+
+# --- the production configuration ----------------------------------------------------
+
+
+def test_production_configuration_reproduces_the_published_cdnow_bgnbd_parameters_within_one_percent(cdnow_summary):
+    fit = purchase_fit(cdnow_summary, lifetime.BGNBD)
+
+    # Fader, Hardie & Lee (2005), "Counting your customers the easy way", table 1.
+    assert fit.converged
+    for name, published in {"r": 0.243, "alpha": 4.414, "a": 0.793, "b": 2.426}.items():
+        assert fit.params[name] == pytest.approx(published, rel=0.01), name
+
+
+def test_production_configuration_reproduces_the_published_cdnow_gamma_gamma_parameters_within_one_percent():
+    published = pd.read_csv(DATA / "cdnow_customers_summary_with_transactions.csv")
+    summary = pd.DataFrame({"frequency": published["x"], "monetary": published["zbar"]})
+
+    fit = spend_fit(summary)
+
+    # Fader, Hardie & Lee (2005), "RFM and CLV: using iso-value curves": p = 6.25, q = 3.74, gamma = 15.44.
+    assert fit.converged
+    for name, value in {"p": 6.25, "q": 3.74, "v": 15.44}.items():
+        assert fit.params[name] == pytest.approx(value, rel=0.01), name
+
+
+def test_production_penalty_is_off_so_the_fit_is_the_plain_maximum_likelihood():
+    assert FIT_PENALIZER == 0.0
+
+
+def test_mbgnbd_fit_matches_the_published_cdnow_parameters(cdnow_summary):
+    fit = purchase_fit(cdnow_summary, lifetime.MBGNBD)
+
+    # BTYDplus (Platzer), as checked by the lifetimes test suite
+    # (lifetimes/tests/test_estimation.py, TestModifiedBetaGeoFitter.test_params_out_is_close_to_BTYDplus):
+    # r = 0.525, alpha = 6.183, a = 0.891, b = 1.614.
+    assert fit.converged
+    for name, published in {"r": 0.525, "alpha": 6.183, "a": 0.891, "b": 1.614}.items():
+        assert fit.params[name] == pytest.approx(published, abs=0.002), name
+
+
+def test_mbgnbd_gives_one_time_buyers_a_probability_alive_below_one_that_falls_with_age(cdnow_summary):
+    params = purchase_fit(cdnow_summary, lifetime.MBGNBD).params
+
+    alive = lifetime.purchase_probability_alive(params, [0, 0, 0], [0, 0, 0], [1.0, 20.0, 38.86])
+
+    assert (alive < 1).all()
+    assert alive[0] > alive[1] > alive[2] > 0
+
+
+def test_mbgcnbd_expectation_at_k_one_equals_the_mbgnbd_closed_form(cdnow_summary):
+    params = purchase_fit(cdnow_summary, lifetime.MBGNBD).params
+    x, t_x, T = [0, 1, 4, 12], [0, 3, 30, 38], [38.86, 38.86, 38.86, 38.86]
+
+    generic = lifetime.mbgcnbd_expected_purchases(params, 1, 39, x, t_x, T)
+    closed = lifetime.mbgnbd_expected_purchases_closed_form(params, 39, x, t_x, T)
+
+    assert generic == pytest.approx(closed, rel=1e-6)
+
+
+def test_mbgcnbd_picks_a_larger_k_for_regular_erlang_purchasers():
+    rng = np.random.default_rng(5)
+    n, horizon = 1500, 104.0
+    rate = rng.gamma(8.0, 1 / 40.0, size=n)  # mean gap about 4 * 5 weeks with k = 4
+    rows = []
+    for i in range(n):
+        t, times = 0.0, [0.0]
+        while True:
+            t += rng.gamma(4.0, 1 / rate[i])
+            if t > horizon or rng.random() < 0.05:
+                break
+            times.append(t)
+        gaps = np.diff(times)
+        rows.append((len(times) - 1, times[-1], horizon, float(np.log(gaps).sum())))
+    summary = pd.DataFrame(rows, columns=["frequency", "recency", "T", "litt"])
+
+    fit = purchase_fit(summary, lifetime.MBGCNBD)
+
+    assert fit.converged
+    assert 3 <= fit.params["k"] <= 5
+
+
+def test_regular_buyers_silence_lowers_probability_alive_more_under_mbgcnbd_than_mbgnbd():
+    params = {"r": 2.0, "alpha": 20.0, "a": 1.0, "b": 10.0}
+    # Six purchases five weeks apart, then a silence of 15 weeks.
+    x, t_x, T = [6], [30.0], [45.0]
+
+    regular = lifetime.mbgcnbd_probability_alive(params, 4, x, t_x, T)
+    poisson = lifetime.mbgcnbd_probability_alive(params, 1, x, t_x, T)
+
+    assert regular[0] < poisson[0]
+
+
+def test_holdout_evaluation_reports_every_model_by_frequency_bucket_and_chooses_the_lowest_error(cdnow_transactions):
+    evaluation = lifetime.holdout_evaluate(
+        cdnow_transactions, customer_col="id", datetime_col="date", monetary_col="value",
+        calibration_end="1997-09-30", observation_end="1998-06-30",
+    )
+
+    assert set(evaluation["models"]) == set(lifetime.PURCHASE_MODELS)
+    errors = {m: e["rmse"] for m, e in evaluation["models"].items()}
+    assert errors[evaluation["chosen"]] == min(errors.values())
+    buckets = evaluation["models"]["bgnbd"]["buckets"]
+    assert [b["frequency"] for b in buckets] == list(lifetime.FREQUENCY_BUCKETS)
+    assert sum(b["n"] for b in buckets) == evaluation["n_buyers"] == 2357
+    assert evaluation["models"]["bgnbd"]["total_actual"] == pytest.approx(sum(b["n"] * b["actual"] for b in buckets), rel=1e-3)
+    assert len(evaluation["clv"]["deciles"]) == 10
+
+
+def test_lifetime_functions_do_not_warn_on_zero_recency_or_zero_repeat_buyers(cdnow_summary, recwarn):
+    params = purchase_fit(cdnow_summary, lifetime.MBGNBD).params | {"model": lifetime.MBGCNBD, "k": 3}
+
+    lifetime.purchase_probability_alive(params, [0, 2], [0, 0.0], [0.0, 5.0])
+    lifetime.purchase_expected(params, 13, [0, 2], [0, 0.0], [0.0, 5.0])
+
+    assert not [w for w in recwarn if "divide by zero" in str(w.message)]
+
+
+def test_on_erlang_regular_buyers_the_cadence_aware_model_forecasts_the_holdout_better_than_bgnbd():
+    rng = np.random.default_rng(8)
+    start = pd.Timestamp("2025-01-01")
+    rows = []
+    for customer in range(1200):
+        gap_mean = rng.choice([60.0, 100.0]) * rng.gamma(16, 1 / 16)
+        t = rng.uniform(0, 300)
+        while t < 730:
+            rows.append((customer, start + pd.Timedelta(days=float(t)), 40.0 + rng.normal(0, 5)))
+            if rng.random() < 0.08:
+                break
+            t += rng.gamma(4.0, gap_mean / 4.0)
+    transactions = pd.DataFrame(rows, columns=["c", "at", "value"])
+
+    evaluation = lifetime.holdout_evaluate(
+        transactions, customer_col="c", datetime_col="at", monetary_col="value",
+        calibration_end=start + pd.Timedelta(days=548), observation_end=start + pd.Timedelta(days=730),
+    )
+
+    models = evaluation["models"]
+    assert models["mbgcnbd"]["label"] != "MBG/CNBD-1"
+    assert models["mbgcnbd"]["regular"]["rmse"] < models["bgnbd"]["regular"]["rmse"]
+    assert evaluation["chosen"] == "mbgcnbd"

@@ -5,9 +5,13 @@ import pandas as pd
 
 from buyers.factories import BuyerFactory
 from buyers.models import BuyerRetention
+import pytest
+
 from buyers.recommendations import (
     ARTISAN_WEIGHT,
+    MAX_PER_ARTISAN,
     POPULARITY_WEIGHT,
+    REPURCHASE_WEIGHT,
     Recommender,
     buyer_recommendations_recompute,
     recommendations_evaluate,
@@ -20,14 +24,57 @@ from sellers.factories import ListingFactory, SellerFactory
 from .synthetic import build_marketplace
 
 
-def test_recommendations_beat_popularity_on_held_out_last_purchases(db):
+def test_evaluation_reports_hit_rate_and_ndcg_with_paired_intervals_against_both_baselines(db):
     market = build_marketplace(buyers=300, days=400, seed=5)
 
     report = recommendations_evaluate(as_of=market["now"])
 
-    print(f"hit rate@10 {report['hit_rate']:.3f} vs popularity {report['baseline_hit_rate']:.3f} on {report['buyers']} buyers")
     assert report["buyers"] > 100
-    assert report["hit_rate"] > report["baseline_hit_rate"]
+    for metric in ("hit_rate", "ndcg"):
+        assert set(report[metric]) == {"model", "popularity", "own_artisans"}
+        for name in ("popularity", "own_artisans"):
+            row = report[metric][name]
+            assert row["diff"] == pytest.approx(report[metric]["model"]["value"] - row["value"], abs=1e-3)
+            assert row["diff_ci"][0] <= row["diff"] <= row["diff_ci"][1]
+    assert report["max_per_artisan"] <= MAX_PER_ARTISAN
+    assert 0.0 <= report["repurchase_share"] <= 1.0
+
+
+def test_a_listing_buyers_keep_re_buying_is_recommended_again_and_a_one_off_is_not(db):
+    seller = SellerFactory()
+    candle, ring = ListingFactory(seller=seller), ListingFactory(seller=seller)
+    others = [ListingFactory(seller=SellerFactory()) for _ in range(3)]
+    buyer = BuyerFactory()
+    OrderLineFactory(order=OrderFactory(buyer=buyer, seller=seller), listing=candle)
+    OrderLineFactory(order=OrderFactory(buyer=buyer, seller=seller), listing=ring)
+    for _ in range(4):
+        regular = BuyerFactory()
+        for _ in range(3):
+            OrderLineFactory(order=OrderFactory(buyer=regular, seller=seller), listing=candle)
+        OrderLineFactory(order=OrderFactory(buyer=regular, seller=seller), listing=ring)
+    retention_recompute()
+
+    buyer_recommendations_recompute()
+
+    row = BuyerRetention.objects.get(buyer=buyer)
+    assert row.recommended_listing_ids[0] == candle.pk
+    assert ring.pk not in row.recommended_listing_ids
+    assert set(row.recommended_listing_ids) <= {candle.pk, *(o.pk for o in others)}
+
+
+def test_a_top_ten_holds_at_most_the_capped_number_of_one_artisans_listings():
+    listings = pd.DataFrame({"listing_id": np.arange(1, 31), "seller_id": [1] * 20 + list(range(2, 12)), "is_active": True})
+    # Everyone buys from artisan 1; its twenty listings would fill any top ten uncapped.
+    rng = np.random.default_rng(2)
+    lines = pd.DataFrame({"order_id": np.arange(600), "buyer_id": rng.integers(1, 60, 600), "listing_id": rng.integers(1, 21, 600)})
+    lines["seller_id"] = 1
+    recommender = Recommender(lines=lines, follows=pd.DataFrame(columns=["buyer_id", "seller_id"]), listings=listings, buyer_ids=range(1, 61))
+
+    picked = recommender.recommend(list(range(1, 61)))
+
+    for listings_picked, _ in picked.values():
+        assert len(listings_picked) == 10
+        assert sum(1 for j in listings_picked if j <= 20) <= MAX_PER_ARTISAN
 
 
 def test_recommendations_never_include_listings_the_buyer_owns_and_favour_co_purchases(db):
@@ -75,13 +122,34 @@ def _dense_reference(recommender, buyer_ids, k=10):
     scores = (owned @ recommender.similarity).toarray()
     scores += ARTISAN_WEIGHT * (recommender.affinity[rows] @ recommender.seller_listing).toarray()
     scores += POPULARITY_WEIGHT * recommender.popularity[None, :]
+    owned_dense = owned.toarray() > 0
+    scores += REPURCHASE_WEIGHT * owned_dense * recommender.repurchase_rate[None, :]
     scores[:, ~recommender.allowed] = -np.inf
-    scores[owned.nonzero()] = -np.inf
-    finite = np.where(np.isfinite(scores), scores, 0.0)
+    artisan_scores = scores.copy()
+    artisan_scores[owned.nonzero()] = -np.inf
+    # Owned listings stay only when they are re-bought.
+    scores[owned_dense & (recommender.repurchase_rate[None, :] <= 0)] = -np.inf
+    finite = np.where(np.isfinite(artisan_scores), artisan_scores, 0.0)
     artisan = np.asarray((recommender.seller_listing @ finite.T).T)
     artisan[recommender.bought_from[rows].nonzero()] = -np.inf
     artisan[artisan <= 0] = -np.inf
     return scores, artisan
+
+
+def _capped_best(recommender, row, k=10):
+    """The k best finite scores of a dense row, at most MAX_PER_ARTISAN per artisan (ties: lower id)."""
+    order = np.lexsort((recommender.listing_ids, -row))
+    picked, per = [], {}
+    for j in order:
+        if not np.isfinite(row[j]):
+            break
+        artisan = recommender.listing_seller_pos[j]
+        if per.get(artisan, 0) < MAX_PER_ARTISAN:
+            per[artisan] = per.get(artisan, 0) + 1
+            picked.append(row[j])
+            if len(picked) == k:
+                break
+    return picked
 
 
 def test_sparse_ranking_equals_ranking_the_full_dense_score_rows():
@@ -107,8 +175,7 @@ def test_sparse_ranking_equals_ranking_the_full_dense_score_rows():
     for i, buyer_id in enumerate(buyer_ids):
         listings_picked, artisans_picked = picked[buyer_id]
         assert len(set(listings_picked)) == len(listings_picked) and len(set(artisans_picked)) == len(artisans_picked)
-        best = np.sort(scores[i][np.isfinite(scores[i])])[::-1][:10]
-        assert np.allclose([scores[i, listing_pos[j]] for j in listings_picked], best, rtol=0, atol=1e-12), buyer_id
+        assert np.allclose([scores[i, listing_pos[j]] for j in listings_picked], _capped_best(recommender, scores[i]), rtol=0, atol=1e-12), buyer_id
         best_artisans = np.sort(artisan[i][np.isfinite(artisan[i])])[::-1][:10]
         assert np.allclose([artisan[i, seller_pos[s]] for s in artisans_picked], best_artisans, rtol=0, atol=1e-12), buyer_id
 

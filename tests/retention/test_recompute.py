@@ -20,7 +20,9 @@ def test_recompute_writes_a_defined_row_for_every_buyer_including_one_time_and_n
     never = _row(small_base["never"])
     assert (never.order_count, never.segment, never.cadence_state, float(never.clv)) == (0, "new", "no_purchase", 0.0)
     once = _row(small_base["once"])
-    assert once.frequency == 0 and once.p_alive == 1.0 and once.cadence_is_estimated
+    # The chosen count model lets a first purchase be the last: a one-time buyer is not surely alive.
+    assert once.frequency == 0 and 0.0 < once.p_alive < 1.0 and once.cadence_is_estimated
+    assert once.p_alive < _row(small_base["newbie"]).p_alive
 
 
 def test_recompute_segments_buyers_by_the_documented_rules(small_base):
@@ -70,7 +72,7 @@ def test_a_fit_that_fails_to_converge_is_stored_as_failed_and_the_previous_fit_s
     from buyers import lifetime
 
     monkeypatch.setattr(
-        lifetime, "bgnbd_fit",
+        lifetime, "purchase_model_fit",
         lambda *a, **k: lifetime.FitResult(dict.fromkeys(lifetime.BGNBD_PARAMS, float("nan")), float("nan"), False, "Maximum number of iterations has been exceeded.", 35),
     )
 
@@ -111,3 +113,25 @@ def test_chunked_recompute_gives_the_same_rows_as_one_chunk(small_base, now):
 
     assert result["buyers"] == 46
     assert {r.buyer_id: (r.segment, round(r.p_alive, 9), r.clv, r.cadence_state) for r in BuyerRetention.objects.all()} == whole
+
+
+def test_a_marketplace_too_small_to_fit_is_scored_by_the_labelled_cadence_rule(db, buy):
+    from buyers.factories import BuyerFactory
+    from buyers.services import RULE_LABEL
+
+    recent, lapsed = BuyerFactory(), BuyerFactory()
+    for days in (100, 70, 40, 10):
+        buy(recent, days)
+    for days in (700, 670, 640):
+        buy(lapsed, days)
+
+    retention_recompute()
+
+    failed = LifetimeFit.objects.get(kind=FitKind.BGNBD, status=FitStatus.FAILED)
+    assert "Too few buyers to fit" in failed.message
+    assert not LifetimeFit.objects.filter(status=FitStatus.ACTIVE).exists()
+    rows = {r.buyer_id: r for r in BuyerRetention.objects.all()}
+    assert {rows[recent.pk].lifetime_model, rows[lapsed.pk].lifetime_model} == {RULE_LABEL}
+    assert rows[recent.pk].p_alive == 1.0
+    assert rows[lapsed.pk].p_alive < 0.01
+    assert float(rows[recent.pk].clv) > 0
