@@ -192,6 +192,8 @@ def main() -> None:
     parser.add_argument("--reuse", action="store_true", help="Keep a seed's marketplace when its size matches.")
     parser.add_argument("--output", default=str(ROOT / "docs" / "models.md"))
     parser.add_argument("--seed-worker", type=int, help=argparse.SUPPRESS)
+    parser.add_argument("--skip-retention", action="store_true",
+                        help="Seller score only; the retention section stays as bench/models_retention.py last wrote it.")
     args = parser.parse_args()
     if not BASE_URL.startswith("postgres"):
         raise SystemExit("Set DATABASE_URL to a PostgreSQL database whose name contains 'bench'.")
@@ -236,11 +238,11 @@ def main() -> None:
         "",
         seller_score_markdown(rows, command),
     ]
-    try:
+    if args.skip_retention:
+        sections.append("## Retention models\n\nSee `docs/models-retention.md`, written by `bench/models_retention.py` with the command it names.\n")
+    else:
         from bench import models_retention
-    except ImportError:
-        models_retention = None
-    if models_retention is not None:
+
         django.setup()
         sections.append(models_retention.run(args.seeds, sellers=args.sellers, buyers=args.buyers, months=args.months))
     text = "\n".join(sections)

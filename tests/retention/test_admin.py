@@ -124,6 +124,6 @@ def test_retention_list_shows_rounded_labelled_probabilities_with_their_models(c
 
     body = client.get(reverse("admin:buyers_buyerretention_changelist")).content.decode()
 
-    assert "38% (MBG/NBD (fit #4))" in body
-    assert "61% (buyer_churn v3)" in body
+    assert "38.3% (MBG/NBD (fit #4))" in body
+    assert "61.2% (buyer_churn v3)" in body
     assert "0.38271" not in body

@@ -47,7 +47,8 @@ class Command(BaseCommand):
     def add_arguments(self, parser):
         parser.add_argument("--sellers", type=int, default=60)
         parser.add_argument("--buyers", type=int, default=600)
-        parser.add_argument("--months", type=int, default=12)
+        # Two years: the seller score learns from six-month outcomes and needs about 17 months of history.
+        parser.add_argument("--months", type=int, default=24)
         parser.add_argument("--seed", type=int, default=7)
         parser.add_argument("--password", help="Password for every demo user (default: $DEMO_PASSWORD, else random).")
         parser.add_argument("--reset", action="store_true", help="Empty the database and build the demo again.")
