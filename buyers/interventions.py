@@ -40,6 +40,19 @@ def holdout_draw(*, kind: str, subject_id: int, flagged_at: datetime) -> float:
     return int.from_bytes(digest[:8], "big") / 2**64
 
 
+def _assignment(*, kind: str, flag, flagged_at: datetime, settings, field: str) -> InterventionAssignment:
+    """A flagged subject's arm, drawn deterministically so a re-run puts it in the same arm."""
+    held_out = holdout_draw(kind=kind, subject_id=flag.subject_id, flagged_at=flagged_at) < settings.holdout_share
+    return InterventionAssignment(
+        kind=kind,
+        arm=InterventionArm.HOLDOUT if held_out else InterventionArm.TREATED,
+        flagged_at=flagged_at,
+        window_ends_at=flagged_at + timedelta(days=settings.outcome_window_days),
+        evidence=flag.evidence,
+        **{field: flag.subject_id},
+    )
+
+
 def interventions_assign(*, kind: str, subject: str, flags: list[Flag], as_of: datetime | None = None) -> dict[int, str]:
     """Draw an arm for each flag whose subject has no open assignment. Returns subject id -> arm
     for every flagged subject, including those that keep the arm of an assignment still open.
@@ -58,19 +71,7 @@ def interventions_assign(*, kind: str, subject: str, flags: list[Flag], as_of: d
     )
     fresh = {flag.subject_id: flag for flag in flags if flag.subject_id not in arms}
     InterventionAssignment.objects.bulk_create(
-        [
-            InterventionAssignment(
-                kind=kind,
-                arm=InterventionArm.HOLDOUT
-                if holdout_draw(kind=kind, subject_id=flag.subject_id, flagged_at=flagged_at) < settings.holdout_share
-                else InterventionArm.TREATED,
-                flagged_at=flagged_at,
-                window_ends_at=flagged_at + timedelta(days=settings.outcome_window_days),
-                evidence=flag.evidence,
-                **{field: flag.subject_id},
-            )
-            for flag in fresh.values()
-        ],
+        [_assignment(kind=kind, flag=flag, flagged_at=flagged_at, settings=settings, field=field) for flag in fresh.values()],
         ignore_conflicts=True,
     )
     arms.update(
@@ -94,19 +95,7 @@ def interventions_open(*, kind: str, subject: str, flags: list[Flag], as_of: dat
     )
     open_case = set(Case.objects.active().filter(kind=kind, **{f"{field}__in": ids}).values_list(field, flat=True))
     fresh = [flag for flag in flags if flag.subject_id not in open_assignment and flag.subject_id not in open_case]
-    assignments = [
-        InterventionAssignment(
-            kind=kind,
-            arm=InterventionArm.HOLDOUT
-            if holdout_draw(kind=kind, subject_id=flag.subject_id, flagged_at=flagged_at) < settings.holdout_share
-            else InterventionArm.TREATED,
-            flagged_at=flagged_at,
-            window_ends_at=flagged_at + timedelta(days=settings.outcome_window_days),
-            evidence=flag.evidence,
-            **{field: flag.subject_id},
-        )
-        for flag in fresh
-    ]
+    assignments = [_assignment(kind=kind, flag=flag, flagged_at=flagged_at, settings=settings, field=field) for flag in fresh]
     by_subject = {flag.subject_id: flag for flag in fresh}
     opened = 0
     with transaction.atomic():
