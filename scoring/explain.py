@@ -93,8 +93,12 @@ def describe(feature: str, row: Mapping) -> str:
     if feature == "late_rate":
         return f"late shipments {_pct(v)} of orders (category average {_pct(cat('late_rate'))})"
     if feature == "lead_time_dev_days":
-        direction = "after" if v > 0 else "before"
-        return f"ships {abs(v):.1f} days {direction} the promised date on average"
+        # Compared with the category, so a negative reason for an artisan who ships early reads as
+        # "less early than its peers" rather than as a contradiction.
+        def when(days):
+            return f"{abs(days):.1f} days {'after' if days > 0 else 'before'}"
+
+        return f"ships {when(v)} the promised date on average (category average {when(cat('lead_time_dev_days'))})"
     if feature == "cancel_rate":
         return f"cancellations {_pct(v)} of orders (category average {_pct(cat('cancel_rate'))})"
     if feature == "return_rate":
