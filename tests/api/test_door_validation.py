@@ -6,6 +6,8 @@ from datetime import timedelta
 
 import pytest
 from django.core.handlers.wsgi import WSGIHandler
+from django.core.signals import request_finished, request_started
+from django.db import close_old_connections
 from django.test import override_settings
 from django.utils import timezone
 from rest_framework.test import APIClient
@@ -129,7 +131,15 @@ def call_wsgi(environ: dict) -> tuple[int, dict]:
     def start_response(status, headers, exc_info=None):
         captured["status"] = int(status.split()[0])
 
-    body = b"".join(WSGIHandler()(environ, start_response))
+    # As Django's own test client does: a request's start and end would otherwise close the
+    # test's database connection, which on PostgreSQL sits inside the test's transaction.
+    request_started.disconnect(close_old_connections)
+    request_finished.disconnect(close_old_connections)
+    try:
+        body = b"".join(WSGIHandler()(environ, start_response))
+    finally:
+        request_started.connect(close_old_connections)
+        request_finished.connect(close_old_connections)
     return captured["status"], json.loads(body)
 
 
