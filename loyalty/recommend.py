@@ -23,6 +23,7 @@ from django.db.models import Count, Q, Sum
 from django.utils import timezone
 
 from loyalty.models import BuyerTier, EntryState, PointsEntry, Redemption, Reward
+from loyalty.selectors import reward_tier_refusal
 
 # "Soon": within this share of the active balance (a purchase or two away).
 SOON_SHARE = 0.25
@@ -98,9 +99,7 @@ def reward_recommendations(
         red_total = redeemed_total.get(b) or 0
         scored = []
         for reward in rewards:
-            if reward.min_tier and rank < reward.min_tier.rank:
-                continue
-            if reward.priority_until and now < reward.priority_until and rank < reward.priority_tier.rank:
+            if reward_tier_refusal(reward=reward, rank=rank, now=now):
                 continue
             cost = reward.points_cost
             if cost <= active:

@@ -290,6 +290,21 @@ def rule_precedence(*, kind: str, at: datetime | None = None) -> list[dict]:
     return out
 
 
+def reward_tier_refusal(*, reward: Reward, rank: int, now: datetime) -> str | None:
+    """Why a member of tier ``rank`` (-1: no tier) may not redeem ``reward`` now, or None if they may.
+
+    Needs ``min_tier`` and ``priority_tier`` loaded; redemption, suggestions and recommendations all ask here.
+    """
+    if reward.min_tier and rank < reward.min_tier.rank:
+        return f"This reward is for {reward.min_tier.name} members and above."
+    if reward.priority_until and now < reward.priority_until and rank < reward.priority_tier.rank:
+        return (
+            f"{reward.priority_tier.name} members and above redeem first, "
+            f"until {reward.priority_until:%Y-%m-%d %H:%M} UTC."
+        )
+    return None
+
+
 def reward_suggestions(*, buyer_id: int, limit: int = 10, now: datetime | None = None) -> list[dict]:
     """Rewards ranked by the member's interests (categories and artisans bought from) and balance."""
     from marketplace.models import Order, OrderStatus
@@ -314,9 +329,7 @@ def reward_suggestions(*, buyer_id: int, limit: int = 10, now: datetime | None =
     )
     scored = []
     for reward in rewards:
-        if reward.min_tier and rank < reward.min_tier.rank:
-            continue
-        if reward.priority_until and now < reward.priority_until and rank < reward.priority_tier.rank:
+        if reward_tier_refusal(reward=reward, rank=rank, now=now):
             continue
         interest = by_category.get(reward.category, 0) / total + 2 * by_seller.get(reward.seller_id, 0) / total
         affordable = reward.points_cost <= active

@@ -12,7 +12,6 @@ from django.db.models import Exists, F, Min, OuterRef, Sum
 from django.utils import timezone
 
 from core.outbox import outbox_enqueue_many
-from loyalty.recommend import reward_recommendations, rewards_covered
 from core.roles import can_work_team, is_marketplace_admin
 from loyalty.bulk import insert_ignoring_conflicts
 from loyalty.models import (
@@ -27,6 +26,7 @@ from loyalty.models import (
     RuleKind,
     SourceType,
 )
+from loyalty.recommend import reward_recommendations, rewards_covered
 from loyalty.rules import Action, RuleBook, expiry_for
 from loyalty.selectors import (
     buyer_effective_tiers,
@@ -34,6 +34,7 @@ from loyalty.selectors import (
     cap_usage,
     cap_usage_since,
     program_get,
+    reward_tier_refusal,
     spendable_lots,
 )
 from marketplace.models import EngagementEvent, EngagementKind, Order, OrderStatus, Review
@@ -393,12 +394,9 @@ def points_redeem(*, buyer_id: int, reward_id: int, actor=None, now: datetime | 
     _account_lock(buyer_id)
     tier = buyer_effective_tiers(buyer_ids=[buyer_id]).get(buyer_id)
     rank = tier.rank if tier else -1
-    if reward.min_tier and rank < reward.min_tier.rank:
-        raise ValidationError({"reward": f"This reward is for {reward.min_tier.name} members and above."})
-    if reward.priority_until and now < reward.priority_until and rank < reward.priority_tier.rank:
-        raise ValidationError(
-            {"reward": f"{reward.priority_tier.name} members and above redeem first, until {reward.priority_until:%Y-%m-%d %H:%M} UTC."}
-        )
+    refusal = reward_tier_refusal(reward=reward, rank=rank, now=now)
+    if refusal:
+        raise ValidationError({"reward": refusal})
     lots = spendable_lots(buyer_id=buyer_id, now=now, lock=True)
     available = sum(lot.remaining for lot in lots)
     if reward.points_cost > available:
