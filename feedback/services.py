@@ -2,7 +2,7 @@
 
 import json
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 
 from django.core.exceptions import ValidationError
@@ -24,6 +24,7 @@ from feedback.models import (
 )
 from feedback.parsing import ItemError, ParsedResponse
 from feedback.sentiment import sentiment_score
+from integrations.bulk import ItemResult
 from marketplace.models import Order
 from sellers.models import Seller
 
@@ -43,24 +44,13 @@ class Status:
     REJECTED = "rejected"
 
 
-@dataclass
-class ItemResult:
-    index: int
-    status: str
-    external_id: str | None = None
-    id: int | None = None
-    match_status: str | None = None
-    errors: dict = field(default_factory=dict)
-
-    def as_dict(self) -> dict:
-        """The shared bulk result shape (docs/api.md), plus the respondent match status."""
-        body = {"index": self.index, "status": self.status, "id": self.id, "external_id": self.external_id,
-                "errors": self.errors}
-        if self.status == Status.REJECTED:
-            body["code"] = "invalid"
-        if self.match_status:
-            body["match_status"] = self.match_status
-        return body
+def _result(index: int, status: str, external_id: str | None = None, pk: int | None = None,
+            match_status: str | None = None, errors: dict | None = None) -> ItemResult:
+    """The shared bulk result, with the respondent match status survey responses add."""
+    return ItemResult(
+        status=status, id=pk, errors=errors or {}, code="invalid" if status == Status.REJECTED else None,
+        external_id=external_id, index=index, match_status=match_status,
+    )
 
 
 # --- identity -----------------------------------------------------------------
@@ -313,7 +303,7 @@ def _update(source, parsed: ParsedResponse, ident: Identity, rules: ThemeRules, 
             [ResponseTheme(response=current, theme_id=pk, origin=CodingOrigin.RULE) for pk in theme_ids],
             ignore_conflicts=True,
         )
-    return ItemResult(0, Status.UPDATED, parsed.external_id, current.pk, current.match_status)
+    return _result(0, Status.UPDATED, parsed.external_id, current.pk, current.match_status)
 
 
 def responses_ingest(*, source: FeedbackSource, items: list) -> list[ItemResult]:
@@ -331,9 +321,9 @@ def responses_ingest(*, source: FeedbackSource, items: list) -> list[ItemResult]
     fresh: list[tuple[int, ParsedResponse]] = []
     for index, item in enumerate(items):
         if isinstance(item, ItemError):
-            results[index] = ItemResult(index, Status.REJECTED, errors=item.errors)
+            results[index] = _result(index, Status.REJECTED, errors=item.errors)
         elif item.external_id in first_seen:
-            results[index] = ItemResult(index, Status.DUPLICATE, item.external_id)  # filled in below
+            results[index] = _result(index, Status.DUPLICATE, item.external_id)  # filled in below
         else:
             first_seen[item.external_id] = index
             fresh.append((index, item))
@@ -351,7 +341,7 @@ def responses_ingest(*, source: FeedbackSource, items: list) -> list[ItemResult]
             if parsed.updated_at is not None:
                 updates.append((index, parsed, ident))
             else:
-                results[index] = ItemResult(index, Status.DUPLICATE, parsed.external_id, existing[parsed.external_id])
+                results[index] = _result(index, Status.DUPLICATE, parsed.external_id, existing[parsed.external_id])
         else:
             new.append((index, parsed, ident))
 
@@ -361,7 +351,7 @@ def responses_ingest(*, source: FeedbackSource, items: list) -> list[ItemResult]
             with transaction.atomic():
                 created = _insert(source, [(p, i) for _, p, i in new], rules, now)
         for (index, parsed, _), (pk, match_status) in zip(new, created, strict=True):
-            results[index] = ItemResult(index, Status.CREATED, parsed.external_id, pk, match_status)
+            results[index] = _result(index, Status.CREATED, parsed.external_id, pk, match_status)
     except (IntegrityError, DataError):
         created = []
         for index, parsed, ident in new:
@@ -369,24 +359,24 @@ def responses_ingest(*, source: FeedbackSource, items: list) -> list[ItemResult]
                 with transaction.atomic():
                     ((pk, match_status),) = _insert(source, [(parsed, ident)], rules, now)
                 created.append((pk, match_status))
-                results[index] = ItemResult(index, Status.CREATED, parsed.external_id, pk, match_status)
+                results[index] = _result(index, Status.CREATED, parsed.external_id, pk, match_status)
             except (IntegrityError, DataError):
                 winner = Response.objects.filter(source=source, external_id=parsed.external_id).first()
                 if winner is None:
-                    results[index] = ItemResult(
+                    results[index] = _result(
                         index, Status.REJECTED, parsed.external_id, errors={"item": ["Violates a database constraint."]}
                     )
                 elif parsed.updated_at is not None:
                     updates.append((index, parsed, ident))
                 else:
-                    results[index] = ItemResult(index, Status.DUPLICATE, parsed.external_id, winner.pk)
+                    results[index] = _result(index, Status.DUPLICATE, parsed.external_id, winner.pk)
 
     touched = [pk for pk, _ in created]
     for index, parsed, ident in updates:
         outcome = _update(source, parsed, ident, rules, now)
         if outcome is None:
             pk = Response.objects.filter(source=source, external_id=parsed.external_id).values_list("pk", flat=True).first()
-            results[index] = ItemResult(index, Status.DUPLICATE, parsed.external_id, pk)
+            results[index] = _result(index, Status.DUPLICATE, parsed.external_id, pk)
         else:
             outcome.index = index
             results[index] = outcome

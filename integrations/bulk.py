@@ -27,19 +27,27 @@ REJECTED = "rejected"
 
 @dataclass
 class ItemResult:
+    """One item's outcome in a bulk answer (docs/api.md); every ingestion API reports with it."""
+
     status: str
     id: int | None = None
     errors: dict[str, list[str]] = field(default_factory=dict)
     code: str | None = None
     external_id: str | None = None
+    index: int | None = None
+    # Survey responses also say whether the respondent was matched to a buyer or artisan.
+    match_status: str | None = None
 
     def as_dict(self, index: int | None = None) -> dict:
         body: dict = {}
+        index = self.index if index is None else index
         if index is not None:
             body["index"] = index
         body.update({"status": self.status, "id": self.id, "external_id": self.external_id, "errors": self.errors})
         if self.code:
             body["code"] = self.code
+        if self.match_status:
+            body["match_status"] = self.match_status
         return body
 
 
