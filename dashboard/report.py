@@ -184,8 +184,12 @@ def _tables(report: DashboardReport, *, snapshot_rows_available: bool) -> dict[s
                         [[c["cohort"], c["size"], *c["retention"]] for c in cohorts]))
     tables.append(Table("nps_by_month", "NPS by month", ["Month", "NPS", "Responses"],
                         [[p["month"], p["nps"], p["responses"]] for p in charts["nps_by_month"]["points"]]))
+    distribution = charts["score_distribution"]
+    # Artisans no validated model can score yet are counted, not hidden; snapshots from before
+    # unscored artisans existed have no such count.
     tables.append(Table("score_distribution", "Seller score distribution", ["Scores", "Sellers"],
-                        [[f'{b["low"]}-{b["high"]}', b["sellers"]] for b in charts["score_distribution"]["buckets"]]))
+                        [[f'{b["low"]}-{b["high"]}', b["sellers"]] for b in distribution["buckets"]]
+                        + [["not scored yet", distribution.get("unscored", 0)]]))
     tables.append(Table("onboarding_funnel", "Onboarding funnel (applied in the period)", ["Stage", "Sellers"],
                         [[s["label"], s["sellers"]] for s in charts["onboarding_funnel"]["stages"]]))
     tables.append(Table("onboarding_time", "Average onboarding time by approval month", ["Month", "Approved", "Average days"],
