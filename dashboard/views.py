@@ -95,12 +95,16 @@ def export_view(request, table: str):
     report = dashboard_report(period=period, segment=segment, breakdown=breakdown, user=request.user)
     if table not in report.tables:
         raise Http404(f"No table {table!r}; tables: {', '.join(report.tables)}.")
-    chosen = report.tables[table]
+    return _csv_download(report.tables[table], filename=f"kiln-{table}-{period.start}-{period.end}.csv")
+
+
+def _csv_download(table, *, filename: str) -> HttpResponse:
+    """One report table as a CSV attachment; empty cells stay empty rather than reading "None"."""
     response = HttpResponse(content_type="text/csv; charset=utf-8")
-    response["Content-Disposition"] = f'attachment; filename="kiln-{table}-{period.start}-{period.end}.csv"'
+    response["Content-Disposition"] = f'attachment; filename="{filename}"'
     writer = csv.writer(response)
-    writer.writerow(chosen.headers)
-    writer.writerows([["" if cell is None else cell for cell in row] for row in chosen.rows])
+    writer.writerow(table.headers)
+    writer.writerows([["" if cell is None else cell for cell in row] for row in table.rows])
     return response
 
 
@@ -155,10 +159,4 @@ def churn_review_export_view(request, table: str):
     if table not in SECTIONS:
         raise Http404(f"No table {table!r}; tables: {', '.join(SECTIONS)}.")
     review = churn_review(week_start=week, team=team)
-    chosen = review.tables[table]
-    response = HttpResponse(content_type="text/csv; charset=utf-8")
-    response["Content-Disposition"] = f'attachment; filename="kiln-churn-review-{table}-{review.week_start}.csv"'
-    writer = csv.writer(response)
-    writer.writerow(chosen.headers)
-    writer.writerows([["" if cell is None else cell for cell in row] for row in chosen.rows])
-    return response
+    return _csv_download(review.tables[table], filename=f"kiln-churn-review-{table}-{review.week_start}.csv")
