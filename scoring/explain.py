@@ -82,6 +82,14 @@ def describe(feature: str, row: Mapping) -> str:
     if feature == "communication_tone":
         mood = "praise" if v > 0.1 else "fault" if v < -0.1 else "rarely mention"
         return f"reviews {mood} how the artisan communicates ({v:+.2f} per review)"
+    if feature == "communication_beyond_verdict":
+        if abs(v) < 0.1:
+            return "buyers rate the artisan's communication as they rate the pieces"
+        return f"buyers rate the artisan's communication {'above' if v > 0 else 'below'} their verdict on the pieces ({v:+.2f} levels)"
+    if feature == "login_rate_365":
+        return f"about {np.expm1(v):.0f} logins a month over the last year"
+    if feature == "listing_update_rate_365":
+        return f"about {np.expm1(v):.0f} listing updates a month over the last year"
     if feature == "lead_time_sd_days":
         return f"ship dates {'swing widely' if v > 3 else 'are consistent'} (spread {v:.1f} days)"
     if feature == "listing_count":

@@ -27,6 +27,7 @@ MODEL_FEATURES = [
     "sentiment_mean",
     "sentiment_var",
     "communication_tone",
+    "communication_beyond_verdict",
     "late_rate",
     "lead_time_dev_days",
     "lead_time_sd_days",
@@ -39,6 +40,8 @@ MODEL_FEATURES = [
     "log_logins_90",
     "login_trend",
     "log_listing_updates_90",
+    "login_rate_365",
+    "listing_update_rate_365",
     "inventory_issues",
     "log_tenure_days",
     "years_experience",
@@ -59,6 +62,7 @@ FEATURE_DIRECTIONS = {
     "sentiment_mean": +1,
     "sentiment_var": -1,
     "communication_tone": +1,
+    "communication_beyond_verdict": +1,
     "late_rate": -1,
     "lead_time_dev_days": -1,
     "lead_time_sd_days": -1,
@@ -71,6 +75,8 @@ FEATURE_DIRECTIONS = {
     "log_logins_90": +1,
     "login_trend": +1,
     "log_listing_updates_90": +1,
+    "login_rate_365": +1,
+    "listing_update_rate_365": +1,
     "inventory_issues": -1,
     "log_tenure_days": +1,
     "years_experience": +1,
@@ -90,6 +96,10 @@ BASELINE_FEATURES = ["log_orders_365", "log_revenue_365"]
 
 # Pseudo-counts of the category prior: how many observations the prior is worth.
 PRIOR_STRENGTH = {"orders": 10.0, "reviews": 5.0, "messages": 5.0}
+# Reviews that speak of communication are rarer than reviews: a lighter prior.
+COMMUNICATION_PRIOR_REVIEWS = 3.0
+# A rate over the first weeks of an artisan's life is read as if over at least a month.
+MIN_ACTIVE_DAYS = 30.0
 
 # A small review lexicon: sentiment of a review = positive hits - negative hits.
 POSITIVE_WORDS = ("beautiful", "excellent", "nicer", "perfect", "love", "fast", "earlier", "quick", "great", "helpful", "amazing", "gorgeous")
@@ -97,6 +107,7 @@ POSITIVE_WORDS = ("beautiful", "excellent", "nicer", "perfect", "love", "fast", 
 # buyers describe it, kept apart from what they say of the piece or the shipping.
 COMMUNICATION_POSITIVE = ("answered my questions", "helpful seller", "great communication", "quick to reply", "responsive")
 COMMUNICATION_NEGATIVE = ("never replied", "communication was poor", "hard to reach", "no reply", "ignored my")
+COMMUNICATION_NEUTRAL = ("communication was fine", "answered eventually", "replies were short")
 NEGATIVE_WORDS = ("poor", "broke", "disappoint", "late", "longer than", "never", "hard to reach", "badly", "damaged", "wrong", "slow", "refund")
 
 
@@ -217,6 +228,22 @@ def _communication_tone_sql(text: str) -> str:
     )
 
 
+def _communication_beyond_verdict_sql(text: str, rating: str) -> str:
+    """For a review that speaks of communication: its level (0 faults, 1 neutral, 2 praises)
+    minus the level of the buyer's verdict on the piece (0 for 1-2 stars, 1 for 3, 2 for 4-5).
+
+    Buyers who dislike a piece but praise how the artisan looked after them (or the reverse) say
+    something about the artisan that the stars alone do not, and comparing within one review
+    cancels the leniency an artisan's reviewers share. NULL when the review is silent on it.
+    """
+    verdict = f"(CASE WHEN {rating} >= 4 THEN 2 WHEN {rating} >= 3 THEN 1 ELSE 0 END)"
+    return (
+        f"(CASE WHEN {_hits_sql(text, COMMUNICATION_POSITIVE)} > 0 THEN 2 "
+        f"WHEN {_hits_sql(text, COMMUNICATION_NEUTRAL)} > 0 THEN 1 "
+        f"WHEN {_hits_sql(text, COMMUNICATION_NEGATIVE)} > 0 THEN 0 END - {verdict})"
+    )
+
+
 def _review_aggregates(as_of: datetime, seller_ids) -> pd.DataFrame:
     where, ids = _in_clause("r.seller_id", seller_ids)
     # MATERIALIZED keeps PostgreSQL from inlining the sentiment expression into every
@@ -228,13 +255,19 @@ def _review_aggregates(as_of: datetime, seller_ids) -> pd.DataFrame:
             FROM {Review._meta.db_table} r WHERE r.created_at >= %s AND r.created_at < %s{where}
         ), scored AS {materialized}(
             SELECT seller_id, rating, {_sentiment_sql("body")} * 1.0 AS sent,
-                   {_communication_tone_sql("body")} * 1.0 AS comm FROM lowered
+                   {_communication_tone_sql("body")} * 1.0 AS comm,
+                   {_communication_beyond_verdict_sql("body", "rating")} * 1.0 AS comm_gap FROM lowered
         )
-        SELECT seller_id, COUNT(*), AVG(rating), AVG(rating * rating), AVG(sent), AVG(sent * sent), SUM(comm)
+        SELECT seller_id, COUNT(*), AVG(rating), AVG(rating * rating), AVG(sent), AVG(sent * sent), SUM(comm),
+               COALESCE(SUM(comm_gap), 0), COUNT(comm_gap)
         FROM scored GROUP BY seller_id
     """
     params = [_ts(as_of - timedelta(days=365)), _ts(as_of), *ids]
-    return _query(sql, params, ["seller_id", "reviews_365", "rating_avg_raw", "rating_sq_raw", "sent_avg_raw", "sent_sq_raw", "comm_sum"])
+    return _query(
+        sql, params,
+        ["seller_id", "reviews_365", "rating_avg_raw", "rating_sq_raw", "sent_avg_raw", "sent_sq_raw", "comm_sum",
+         "comm_gap_sum", "comm_mentions_365"],
+    )
 
 
 def _engagement_aggregates(as_of: datetime, seller_ids) -> pd.DataFrame:
@@ -249,13 +282,16 @@ def _engagement_aggregates(as_of: datetime, seller_ids) -> pd.DataFrame:
               SUM(CASE WHEN e.kind = 'login' AND e.occurred_at >= %s THEN 1 ELSE 0 END),
               SUM(CASE WHEN e.kind = 'login' AND e.occurred_at >= %s AND e.occurred_at < %s THEN 1 ELSE 0 END),
               SUM(CASE WHEN e.kind = 'listing_update' AND e.occurred_at >= %s THEN 1 ELSE 0 END),
+              SUM(CASE WHEN e.kind = 'login' THEN 1 ELSE 0 END),
+              SUM(CASE WHEN e.kind = 'listing_update' THEN 1 ELSE 0 END),
               SUM(CASE WHEN e.kind = 'message_reply' THEN 1 ELSE 0 END),
               AVG(CASE WHEN e.kind = 'message_reply' THEN LN(1.0 + e.response_minutes) END)
             FROM {table} e
             WHERE e.seller_id IS NOT NULL AND e.occurred_at >= %s AND e.occurred_at < %s{where_actor}
             GROUP BY e.seller_id""",
         [t30, t90, t30, t90, t365, tt, *ids],
-        ["seller_id", "logins_30", "logins_prev_60", "listing_updates_90", "replies_365", "log_response_raw"],
+        ["seller_id", "logins_30", "logins_prev_60", "listing_updates_90", "logins_365", "listing_updates_365", "replies_365",
+         "log_response_raw"],
     )
     where_target, ids = _in_clause("e.target_seller_id", seller_ids)
     audience = _query(
@@ -387,6 +423,7 @@ def _raw_frame(as_of: datetime, seller_ids) -> pd.DataFrame:
         "orders_365", "revenue_365", "orders_90", "cancelled_365", "oos_cancelled_365", "returned_365", "due_365",
         "late_365", "shipped_365", "orders_all", "repeat_orders_365", "reviews_365", "logins_30", "logins_prev_60",
         "listing_updates_90", "replies_365", "messages_365", "inventory_issues", "listing_count", "comm_sum",
+        "comm_gap_sum", "comm_mentions_365", "logins_365", "listing_updates_365",
     ]
     for column in counts:
         if column not in frame:
@@ -457,6 +494,8 @@ def seller_features(*, as_of: datetime, seller_ids=None, population: dict | None
     out["sentiment_mean"] = sent_mean
     out["communication_tone"] = _shrink(frame["comm_sum"], frame["reviews_365"], prior["communication_tone"], k_reviews)
     out["sentiment_var"] = np.maximum(sent_sq - sent_mean**2, 0)
+    # Shrunk towards "no difference": a single review that praises the artisan's replies is weak evidence.
+    out["communication_beyond_verdict"] = _shrink(frame["comm_gap_sum"], frame["comm_mentions_365"], 0.0, COMMUNICATION_PRIOR_REVIEWS)
     # Shipping consistency: how much the artisan's lead time swings around its own average.
     lead_sq = _shrink(frame["lead_sq_sum"], frame["lead_n"], prior["lead_time_var"] + prior["lead_time_dev_days"] ** 2, k_orders)
     out["lead_time_sd_days"] = np.sqrt(np.maximum(lead_sq - out["lead_time_dev_days"] ** 2, 0))
@@ -478,6 +517,11 @@ def seller_features(*, as_of: datetime, seller_ids=None, population: dict | None
     out["log_logins_90"] = np.log1p(frame["logins_30"] + frame["logins_prev_60"])
     out["login_trend"] = (frame["logins_30"] - frame["logins_prev_60"] / 2.0) / (frame["logins_30"] + frame["logins_prev_60"] / 2.0 + 1.0)
     out["log_listing_updates_90"] = np.log1p(frame["listing_updates_90"])
+    # A year of logins and listing updates per 30 days on the marketplace: far less noisy than
+    # one month, and an artisan who joined three months ago is not marked down for the other nine.
+    active_days = np.clip(tenure_days, MIN_ACTIVE_DAYS, 365.0)
+    out["login_rate_365"] = np.log1p(frame["logins_365"] / active_days * 30.0)
+    out["listing_update_rate_365"] = np.log1p(frame["listing_updates_365"] / active_days * 30.0)
     out["inventory_issues"] = frame["inventory_issues"] + frame["oos_cancelled_365"]
     out["tenure_days"] = tenure_days
     out["log_tenure_days"] = np.log1p(tenure_days)
