@@ -113,7 +113,7 @@ class KpiValue:
 class KpiDefinition:
     key: str
     label: str
-    unit: str  # "pct", "days", "money", "count", "score"
+    unit: str  # "pct", "days", "money", "count", "score", "index" (a unitless statistic such as AUC or PSI)
     higher_is_better: bool
     function: Callable[..., dict[str, KpiValue]]
     group_bys: tuple[str, ...]
@@ -484,6 +484,36 @@ def kpi_underperforming_listing_share(*, period: Period, segment: Segment = EVER
     return {ALL: KpiValue(_pct(bad, judged), bad, judged)}
 
 
+def _active_model_drift() -> dict | None:
+    if not apps.is_installed("scoring"):
+        return None
+    from scoring.drift import active_model_drift
+
+    return active_model_drift()
+
+
+def kpi_seller_score_drift(*, period: Period, segment: Segment = EVERYONE, group_by: str | None = None) -> dict[str, KpiValue]:
+    """Largest feature PSI of the active seller-score model, as last measured (the period does not apply)."""
+    drift = _active_model_drift()
+    if drift is None or drift.get("max_psi") is None:
+        return {ALL: KpiValue(None)}
+    rows = drift["scored_rows"]
+    detail = f"Largest drift: {drift['worst_feature']} (PSI {drift['max_psi']:.2f}) in {drift['version']}, measured {drift['checked_at'][:10]}."
+    if drift["drifted_features"]:
+        detail += " Drifted: " + ", ".join(drift["drifted_features"]) + "."
+    return {ALL: KpiValue(drift["max_psi"], rows, rows, {"detail": detail, "model_version_id": drift["version_id"]})}
+
+
+def kpi_seller_score_live_auc(*, period: Period, segment: Segment = EVERYONE, group_by: str | None = None) -> dict[str, KpiValue]:
+    """ROC AUC of the active seller-score model on outcomes that have matured since it scored."""
+    drift = _active_model_drift()
+    live = (drift or {}).get("live")
+    if not live:
+        return {ALL: KpiValue(None)}
+    detail = f"{drift['version']} on {live['rows']:,} artisans scored {live['as_of'][:10]}, measured {drift['checked_at'][:10]}."
+    return {ALL: KpiValue(live["roc_auc"], live["rows"], live["rows"], {"detail": detail, "model_version_id": drift["version_id"]})}
+
+
 KPIS: dict[str, KpiDefinition] = {
     definition.key: definition
     for definition in [
@@ -511,6 +541,12 @@ KPIS: dict[str, KpiDefinition] = {
                       GROUP_BY_CHOICES, "Mean days from application to approval, for artisans approved in the period."),
         KpiDefinition("underperforming_listing_share", "Underperforming listings", "pct", False, kpi_underperforming_listing_share,
                       (), "Active listings 60+ days old judged underperforming last night ÷ all judged (docs/kpis.md)."),
+        KpiDefinition("seller_score_drift", "Seller-score input drift", "index", False, kpi_seller_score_drift, (),
+                      "Largest population stability index of any feature of the active seller-score model, between its "
+                      "training rows and the artisans it scored last; above 0.25 it reads a population it was not trained on."),
+        KpiDefinition("seller_score_live_auc", "Seller-score live AUC", "index", True, kpi_seller_score_live_auc, (),
+                      "ROC AUC of the active seller-score model's scores against the outcomes that have since matured; "
+                      "0.5 is no better than chance."),
     ]
 }
 

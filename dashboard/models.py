@@ -24,7 +24,7 @@ class NotifyTeam(models.TextChoices):
 
 
 # The largest value a threshold may take per KPI unit; anything beyond cannot be a real signal.
-UNIT_LIMITS = {"pct": 100, "days": 365, "money": 1_000_000, "count": 1_000_000, "score": 100}
+UNIT_LIMITS = {"pct": 100, "days": 365, "money": 1_000_000, "count": 1_000_000, "score": 100, "index": 100}
 
 
 class AlertThreshold(models.Model):

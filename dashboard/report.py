@@ -17,7 +17,7 @@ from dashboard.services import SNAPSHOT_WINDOW_DAYS, chart_data
 from sellers.models import CraftCategory, OnboardingStatus
 
 SPARKLINE_DAYS = 90
-UNIT_SUFFIX = {"pct": "%", "days": " d", "money": "", "count": "", "score": ""}
+UNIT_SUFFIX = {"pct": "%", "days": " d", "money": "", "count": "", "score": "", "index": ""}
 
 
 def admin_url(name: str, **params) -> str | None:
@@ -53,6 +53,8 @@ def drill_url(kpi: str, period: Period, segment: Segment) -> str | None:
         "engagement_rate": lambda: admin_url("marketplace_engagementevent_changelist", **_range("occurred_at", period)),
         "nps": lambda: admin_url("feedback_response_changelist", **_range("submitted_at", period)),
         "underperforming_listing_share": lambda: admin_url("sellers_listinghealth_changelist", is_underperforming__exact="1"),
+        "seller_score_drift": lambda: admin_url("scoring_modelversion_changelist", status__exact="active"),
+        "seller_score_live_auc": lambda: admin_url("scoring_modelversion_changelist", status__exact="active"),
     }[kpi]()
 
 
@@ -61,7 +63,7 @@ def format_value(value, unit: str) -> str:
         return "–"
     if unit == "count":
         return f"{int(value):,}"
-    if unit == "money":
+    if unit in ("money", "index"):
         return f"{value:,.2f}"
     return f"{value:.1f}{UNIT_SUFFIX[unit]}"
 

@@ -138,7 +138,11 @@ def _alert_message(alert: Alert, threshold: AlertThreshold) -> tuple[str, str]:
     if alert.baseline is not None:
         lines.append(f"Previous period: {alert.baseline:.2f}.")
     evidence = alert.evidence
-    lines.append(f"Based on {evidence.get('numerator')} of {evidence.get('denominator')}.")
+    detail = (evidence.get("extra") or {}).get("detail")
+    if detail:
+        lines.append(detail)
+    else:
+        lines.append(f"Based on {evidence.get('numerator')} of {evidence.get('denominator')}.")
     if alert.cases_opened:
         lines.append(f"{alert.cases_opened} seller case(s) opened for the sellers driving it.")
     lines.append(f"Dashboard: {getattr(settings, 'KILN_BASE_URL', '')}/admin/dashboard/")

@@ -51,7 +51,7 @@ def seller_score_train_task(seed: int = 42, activate: bool = True) -> list[int]:
 
 @shared_task(name="scoring.check_model_drift", acks_late=True)
 def model_drift_check_task() -> list[int]:
-    """Check every active seller-score version for drift; returns the versions that alerted."""
-    from scoring.drift import active_seller_models_drift_check
+    """Measure and store drift of every active seller-score version; the dashboard's thresholds alert on it."""
+    from scoring.drift import active_models_drift_record
 
-    return active_seller_models_drift_check()
+    return active_models_drift_record()

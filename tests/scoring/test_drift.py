@@ -1,10 +1,9 @@
-"""Drift of a seller-score model: PSI against its training rows, and the admins' alert."""
+"""Drift of a seller-score model: PSI against its training rows, stored daily for the dashboard's alerts."""
 
 import numpy as np
 import pytest
 
-from core.models import OutboxMessage
-from scoring.drift import PSI_ALERT, active_seller_models_drift_check, feature_bins, psi, seller_model_drift
+from scoring.drift import PSI_ALERT, active_model_drift, active_models_drift_record, feature_bins, psi, seller_model_drift
 from scoring.factories import SellerScoreFactory, trained_seller_model
 
 
@@ -20,7 +19,7 @@ def test_psi_is_zero_for_the_training_distribution_and_large_for_a_shifted_one()
 
 
 @pytest.mark.django_db
-def test_a_drifted_feature_is_flagged_on_the_card_and_emails_the_admins_once_a_day():
+def test_a_drifted_feature_is_flagged_on_the_card_and_recorded_on_the_active_version():
     version = trained_seller_model()
     shifted = {name: 0.0 for name in version.features}
     shifted["late_rate"] = 0.9  # far beyond anything in the training rows (0 to 0.4)
@@ -29,9 +28,14 @@ def test_a_drifted_feature_is_flagged_on_the_card_and_emails_the_admins_once_a_d
 
     drift = seller_model_drift(version)
     flagged = {row["name"] for row in drift["features"] if row["drifted"]}
-
     assert "late_rate" in flagged
-    assert active_seller_models_drift_check() == [version.pk]
-    assert active_seller_models_drift_check() == [version.pk]
-    mails = OutboxMessage.objects.filter(subject__startswith="Model drift")
-    assert mails.count() == 1 and "late_rate has drifted" in mails.get().body
+    assert active_model_drift() is None  # nothing measured yet
+
+    assert active_models_drift_record() == [version.pk]
+
+    recorded = active_model_drift()
+    late = next(row for row in drift["features"] if row["name"] == "late_rate")
+    assert recorded["version_id"] == version.pk
+    assert recorded["scored_rows"] == 30
+    assert recorded["max_psi"] >= late["psi"] > PSI_ALERT
+    assert "late_rate" in recorded["drifted_features"]
