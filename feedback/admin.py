@@ -301,19 +301,46 @@ class ThemeAdmin(admin.ModelAdmin):
         except ValidationError as exc:
             self.message_user(request, " ".join(exc.messages), messages.ERROR)
             return
-        self.message_user(request, f"Trained and activated {classifier}; see its held-out precision and recall.")
+        gate = classifier.metrics["gate"]
+        if classifier.is_active:
+            self.message_user(request, f"Trained and activated {classifier}: {gate['detail']}.")
+        else:
+            self.message_user(request, f"Trained {classifier} but kept the active coding: {gate['detail']}.", messages.WARNING)
 
 
 @admin.register(ThemeClassifier)
 class ThemeClassifierAdmin(admin.ModelAdmin):
     list_display = ("__str__", "is_active", "training_size", "holdout_size", "trained_by")
     list_select_related = ("trained_by",)
-    readonly_fields = ("trained_at", "trained_by", "training_size", "holdout_size", "is_active", "metrics_table")
+    readonly_fields = ("trained_at", "trained_by", "training_size", "holdout_size", "is_active", "gate_decision",
+                       "metrics_table", "top_terms_table")
     exclude = ("metrics", "parameters")
     actions = ["activate"]
 
     def has_add_permission(self, request):
         return False
+
+    @admin.display(description="gate: rules + classifier against the strongest simple coding (micro F1, 95% bootstrap CI)")
+    def gate_decision(self, obj):
+        gate = (obj.metrics or {}).get("gate")
+        if not gate:
+            return "Trained before the gate existed: no held-out comparison recorded."
+        ci = lambda pair: f"{pair[0]:.2f}–{pair[1]:.2f}" if pair else "—"  # noqa: E731
+        rows = [("keyword rules + classifier", f"{gate['micro_f1']['with_classifier']:.2f}", ci(gate["micro_f1"]["ci"]))]
+        rows += [(name, f"{b['value']:.2f}", ci(b["ci"])) for name, b in gate.get("baselines", {}).items()]
+        rows.append((f"gain over {gate.get('best_baseline', 'keyword rules')}", f"{gate['difference']:+.2f}", ci(gate["difference_ci"])))
+        return format_html(
+            "<strong>{}</strong><table><tr><th>coding</th><th>micro F1</th><th>95% CI</th></tr>{}</table>",
+            ("Passed: " if gate["passed"] else "Refused: ") + gate["detail"],
+            format_html_join("", "<tr><td>{}</td><td>{}</td><td>{}</td></tr>", rows),
+        )
+
+    @admin.display(description="terms that weigh most for each theme (fitted coefficients)")
+    def top_terms_table(self, obj):
+        rows = [(values.get("name", slug), ", ".join(f"{t['term']} ({t['weight']:+.2f})" for t in values.get("top_terms", [])) or "—")
+                for slug, values in (obj.metrics or {}).get("themes", {}).items()]
+        body = format_html_join("", "<tr><td>{}</td><td>{}</td></tr>", rows)
+        return format_html("<table><tr><th>theme</th><th>top terms</th></tr>{}</table>", body)
 
     @admin.display(description="held-out precision and recall per theme (keyword rules as the baseline)")
     def metrics_table(self, obj):

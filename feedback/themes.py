@@ -3,6 +3,12 @@
 The model is stored as plain JSON (vocabulary, IDF weights, one coefficient vector per theme),
 so loading it never unpickles bytes. Held-out precision and recall per theme are stored next
 to the keyword rules' figures on the same held-out responses, which are the naive baseline.
+
+Production codes a response with the keyword rules and then adds the classifier's themes, so the
+gate asks whether adding the classifier codes held-out responses better than the rules alone:
+the micro-averaged F1 over every theme, with a paired bootstrap interval over responses. It
+activates only when the interval's lower bound is above zero; otherwise the version is kept,
+inactive, with the numbers that refused it.
 """
 
 import numpy as np
@@ -24,6 +30,9 @@ MIN_EXAMPLES_PER_CLASS = 4
 MIN_TRAINING_RESPONSES = 20
 HOLDOUT_SHARE = 0.25
 THRESHOLD = 0.5
+GATE_RESAMPLES = 1000
+GATE_SEED = 0
+TOP_TERMS = 8
 
 
 def _features(texts: list[str], params: dict):
@@ -44,6 +53,59 @@ def classifier_predict(*, params: dict, texts: list[str]) -> dict[int, np.ndarra
         logits = features @ np.asarray(model["coef"]) + model["intercept"]
         out[int(theme_id)] = 1.0 / (1.0 + np.exp(-logits))
     return out
+
+
+def _micro_f1(y_true: np.ndarray, predicted: np.ndarray, weights: np.ndarray) -> np.ndarray:
+    """Micro-averaged F1 over all themes under each row of bootstrap ``weights`` (resamples x responses)."""
+    tp = (y_true & predicted).sum(axis=1)
+    fp = (~y_true & predicted).sum(axis=1)
+    fn = (y_true & ~predicted).sum(axis=1)
+    tp_w, fp_w, fn_w = weights @ tp, weights @ fp, weights @ fn
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(2 * tp_w + fp_w + fn_w > 0, 2 * tp_w / (2 * tp_w + fp_w + fn_w), 0.0)
+
+
+def coding_gate(y_true: np.ndarray, with_classifier: np.ndarray, rules_only: np.ndarray) -> dict:
+    """Does adding the classifier beat the strongest simple coding on held-out responses?
+
+    Arrays are (responses x themes) booleans. The simple codings are the keyword rules alone and
+    every theme on every response (which a coder guessing at random cannot beat on F1). Responses
+    are resampled with replacement, the same draws for every coding, so the interval is on the
+    paired difference with the strongest one.
+    """
+    n = len(y_true)
+    rng = np.random.default_rng(GATE_SEED)
+    weights = np.vstack([np.ones(n), rng.multinomial(n, np.full(n, 1.0 / n), size=GATE_RESAMPLES)])
+    model = _micro_f1(y_true, with_classifier, weights)
+    baselines = {
+        "keyword rules": _micro_f1(y_true, rules_only, weights),
+        "every theme on every response": _micro_f1(y_true, np.ones_like(y_true, dtype=bool), weights),
+    }
+    best = max(baselines, key=lambda name: baselines[name][0])
+    diff = model - baselines[best]
+    interval = lambda values: [round(float(v), 3) for v in np.percentile(values[1:], [2.5, 97.5])] if n else None  # noqa: E731
+    low = float(np.percentile(diff[1:], 2.5)) if n else 0.0
+    passed = bool(n) and low > 0
+    return {
+        "passed": passed,
+        "held_out": n,
+        "micro_f1": {"with_classifier": round(float(model[0]), 3), "ci": interval(model)},
+        "baselines": {name: {"value": round(float(v[0]), 3), "ci": interval(v)} for name, v in baselines.items()},
+        "best_baseline": best,
+        "keyword_micro_f1": {"value": round(float(baselines["keyword rules"][0]), 3), "ci": interval(baselines["keyword rules"])},
+        "difference": round(float(diff[0]), 3),
+        "difference_ci": interval(diff),
+        "detail": (
+            f"rules + classifier F1 {model[0]:.2f} vs {best} {baselines[best][0]:.2f} on {n} held-out responses; "
+            + ("the 95% interval of the gain is above 0" if passed else f"the 95% interval of the gain reaches {low:+.2f}: no better")
+        ),
+    }
+
+
+def _top_terms(params: dict, theme_id: str) -> list[dict]:
+    terms = {index: term for term, index in params["vocabulary"].items()}
+    coef = np.asarray(params["themes"][theme_id]["coef"])
+    return [{"term": terms[int(i)], "weight": round(float(coef[i]), 3)} for i in np.argsort(coef)[::-1][:TOP_TERMS] if coef[i] > 0]
 
 
 def _training_set():
@@ -86,18 +148,23 @@ def classifier_train(*, actor=None, activate: bool = True, random_state: int = 7
     rules = ThemeRules(themes)
     rule_hits = [set(rules.match(texts[i])) for i in test_idx]
     metrics = {"themes": {}, "trained_on": len(train_idx), "held_out": len(test_idx)}
+    truth_columns, combined_columns, rule_columns = [], [], []
     for theme in themes:
         y = np.array([theme.pk in labels.get(ids[i], set()) for i in range(len(ids))], dtype=int)
         y_train, y_test = y[train_idx], y[test_idx]
         positives = int(y_train.sum())
+        baseline = np.array([theme.pk in hits for hits in rule_hits], dtype=int)
+        truth_columns.append(y_test.astype(bool))
+        rule_columns.append(baseline.astype(bool))
         if positives < MIN_EXAMPLES_PER_CLASS or len(y_train) - positives < MIN_EXAMPLES_PER_CLASS:
             metrics["themes"][theme.slug] = {"name": theme.name, "skipped": f"only {positives} positive training examples"}
+            combined_columns.append(baseline.astype(bool))
             continue
         model = LogisticRegression(C=4.0, class_weight="balanced", max_iter=1000)
         model.fit(x_train, y_train)
         params["themes"][str(theme.pk)] = {"coef": model.coef_[0].tolist(), "intercept": float(model.intercept_[0])}
         predicted = (model.predict_proba(x_test)[:, 1] >= THRESHOLD).astype(int)
-        baseline = np.array([theme.pk in hits for hits in rule_hits], dtype=int)
+        combined_columns.append(predicted.astype(bool) | baseline.astype(bool))
         metrics["themes"][theme.slug] = {
             "name": theme.name,
             "support": int(y_test.sum()),
@@ -105,11 +172,14 @@ def classifier_train(*, actor=None, activate: bool = True, random_state: int = 7
             "recall": round(float(recall_score(y_test, predicted, zero_division=0)), 3),
             "keyword_precision": round(float(precision_score(y_test, baseline, zero_division=0)), 3),
             "keyword_recall": round(float(recall_score(y_test, baseline, zero_division=0)), 3),
+            "top_terms": _top_terms(params, str(theme.pk)),
         }
+    as_matrix = lambda columns: np.column_stack(columns) if columns else np.zeros((len(test_idx), 0), dtype=bool)  # noqa: E731
+    metrics["gate"] = coding_gate(as_matrix(truth_columns), as_matrix(combined_columns), as_matrix(rule_columns))
     classifier = ThemeClassifier.objects.create(
         trained_by=actor, training_size=len(train_idx), holdout_size=len(test_idx), metrics=metrics, parameters=params
     )
-    if activate:
+    if activate and metrics["gate"]["passed"]:
         classifier_activate(classifier=classifier)
     return classifier
 
