@@ -179,6 +179,10 @@ def build_estimator(seed: int, C: float = 0.5) -> Pipeline:
     return Pipeline([("scale", StandardScaler()), ("model", LogisticRegression(C=C, max_iter=2000, random_state=seed))])
 
 
+class NoFeatureFits(ValidationError):
+    """Every feature was fitted against its declared direction: there is no model to judge."""
+
+
 def fit_in_declared_directions(train: pd.DataFrame, features: list[str], seed: int) -> tuple[Pipeline, list[str], list[dict]]:
     """Fit, then drop any feature whose coefficient points against its declared direction, and refit.
 
@@ -209,7 +213,7 @@ def fit_in_declared_directions(train: pd.DataFrame, features: list[str], seed: i
                 "reason": "fitted against its declared direction; dropped and refitted",
             }
         )
-    raise ValidationError("No feature could be fitted in its declared direction.")
+    raise NoFeatureFits("No feature could be fitted in its declared direction.")
 
 
 def feature_table(estimator: Pipeline, features: list[str]) -> list[dict]:
@@ -333,7 +337,7 @@ class TrainingResult:
 
     @property
     def skipped_categories(self) -> dict:
-        return {k: v for k, v in self.skipped.items() if k != COLD_START_KIND}
+        return {k: v for k, v in self.skipped.items() if k not in (KIND, COLD_START_KIND)}
 
 
 @dataclass
@@ -476,11 +480,17 @@ def seller_score_train(*, seed: int = 42, activate: bool = True, categories: boo
         )
         baselines = baseline_scores(train, holdout, baseline_specs)
         baselines.update(extra_baselines or {})
-        version = _fit_and_judge(
-            train=train, holdout=holdout, candidate_train=cand_train, candidate_holdout=cand_holdout,
-            window=frames.window, seed=seed, kind=kind, category=category, features=features,
-            baselines=baselines, horizon_days=horizon_days, tag=tag,
-        )
+        try:
+            version = _fit_and_judge(
+                train=train, holdout=holdout, candidate_train=cand_train, candidate_holdout=cand_holdout,
+                window=frames.window, seed=seed, kind=kind, category=category, features=features,
+                baselines=baselines, horizon_days=horizon_days, tag=tag,
+            )
+        except NoFeatureFits as exc:
+            # Shuffled labels or noise can leave no feature that fits its way: nothing to activate.
+            result.skipped[category or kind] = exc.messages[0]
+            logger.info("No %s model%s: %s", kind, f" for {category}" if category else "", exc.messages[0])
+            return None
         result.versions.append(version)
         if activate:
             _try_activate(version, result)
@@ -497,7 +507,7 @@ def seller_score_train(*, seed: int = 42, activate: bool = True, categories: boo
     else:
         judged(COLD_START_KIND, None, COLD_START_FEATURES, COLD_START_BASELINES, new_train, new_holdout)
 
-    if categories:
+    if categories and global_version is not None:
         global_estimator = registry.model_load(global_version)
         for category in sorted(frames.train["craft_category"].unique()):
             cat_train = frames.train[frames.train["craft_category"] == category]

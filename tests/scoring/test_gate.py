@@ -89,3 +89,27 @@ def test_learned_check_refuses_a_fit_to_shuffled_labels_and_passes_a_real_one():
 
     assert learned_from_labels(y, real.predict_proba(X)[:, 1], 8)["p_value"] < 1e-6
     assert learned_from_labels(shuffled_y, shuffled.predict_proba(X)[:, 1], 8)["p_value"] > 0.001
+
+
+@pytest.mark.django_db
+def test_training_where_no_feature_fits_its_direction_records_why_and_activates_nothing():
+    """Shuffled labels or noise can leave every feature pointing the wrong way: training must then
+    say so and carry on, not crash the run (or the gate's self-test) with a traceback."""
+    from scoring.factories import _synthetic_frame
+    from scoring.features import FEATURE_DIRECTIONS, MODEL_FEATURES
+    from scoring.models import ModelVersion
+    from scoring.training import KIND, TrainingFrames, seller_score_train
+
+    def against_every_direction(frame):
+        return -sum(FEATURE_DIRECTIONS[name] * (frame[name] - frame[name].mean()) / frame[name].std() for name in MODEL_FEATURES)
+
+    rng = np.random.default_rng(5)
+    train = _synthetic_frame(rng, 1500, MODEL_FEATURES, against_every_direction)
+    holdout = _synthetic_frame(rng, 600, MODEL_FEATURES, against_every_direction)
+    frames = TrainingFrames(train=train, holdout=holdout, window=(train["as_of"].iloc[0], holdout["as_of"].iloc[0]))
+
+    result = seller_score_train(seed=1, frames=frames)
+
+    assert result.activated == [] and result.versions == []
+    assert result.skipped[KIND] == "No feature could be fitted in its declared direction."
+    assert not ModelVersion.objects.exists()
