@@ -19,7 +19,7 @@ from core.models import (
     RunStatus,
 )
 from core.outbox import outbox_retry
-from core.pipeline import pipeline_retry
+from workflows.pipeline import pipeline_retry
 
 
 class ReadOnlyAdmin(admin.ModelAdmin):

@@ -30,7 +30,7 @@ def outbox_sweep_task():
 def pipeline_start_task(trigger: str = "beat", as_of: str | None = None, chunk_size: int | None = None):
     from datetime import datetime
 
-    from core.pipeline import pipeline_start
+    from workflows.pipeline import pipeline_start
 
     when = datetime.fromisoformat(as_of) if as_of else None
     return pipeline_start(trigger=trigger, as_of=when, chunk_size=chunk_size).pk
@@ -46,7 +46,7 @@ def pipeline_start_task(trigger: str = "beat", as_of: str | None = None, chunk_s
     max_retries=10,
 )
 def pipeline_chunk_task(self, chunk_id: int):
-    from core.pipeline import pipeline_fail_chunk, pipeline_run_chunk
+    from workflows.pipeline import pipeline_fail_chunk, pipeline_run_chunk
 
     try:
         return pipeline_run_chunk(chunk_id=chunk_id)
@@ -67,7 +67,7 @@ def pipeline_chunk_task(self, chunk_id: int):
 def pipeline_level_done_task(*args):
     # A chord passes the header results first; the run and level are the last two arguments.
     run_id, level = args[-2], args[-1]
-    from core.pipeline import _dispatch_level, pipeline_level_done
+    from workflows.pipeline import _dispatch_level, pipeline_level_done
 
     next_level = pipeline_level_done(run_id=run_id, level=level)
     if next_level is not None:

@@ -40,6 +40,7 @@ INSTALLED_APPS = [
     "loyalty",
     "feedback",
     "dashboard",
+    "workflows",
 ]
 
 MIDDLEWARE = [
@@ -240,11 +241,11 @@ LOGGING = {
     "loggers": {"django.db.backends": {"level": "WARNING"}},
 }
 
-# Keys per pipeline chunk (see core/pipeline.py). Measured at 2,000 (bench/pipeline.py, 62k
+# Keys per pipeline chunk (see workflows/pipeline.py). Measured at 2,000 (bench/pipeline.py, 62k
 # orders, inline): a buyer-retention chunk took about 1.1 s, a loyalty-award chunk about 0.4 s,
 # with about 560 MB peak RSS per worker. Larger chunks mean fewer chord round trips but longer
 # transactions and more memory per task.
 PIPELINE_CHUNK_SIZE = env_int("PIPELINE_CHUNK_SIZE", 2000)
-PIPELINE_STAGES = env_str("PIPELINE_STAGES", "core.stages:STAGES")
+PIPELINE_STAGES = env_str("PIPELINE_STAGES", "workflows.stages:STAGES")
 
 KILN_MODEL_DIR = Path(env_str("KILN_MODEL_DIR", str(VAR_DIR / "models")))

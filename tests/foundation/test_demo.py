@@ -3,7 +3,7 @@
 import pytest
 
 from casework.models import Case
-from core.demo import demo_configuration_create, demo_onboarding_route, demo_workshop_seat
+from workflows.demo import demo_configuration_create, demo_onboarding_route, demo_workshop_seat
 from feedback.models import Response, ResponseTheme, Survey, Theme
 from loyalty.models import Badge, EarningRule, Reward, RuleKind, Tier
 from marketplace.generator.services import generate_marketplace

@@ -9,7 +9,7 @@ from django.db.models import Count, Q
 from buyers.models import Buyer
 from casework.models import Case, CaseKind
 from casework.services import case_open
-from core.pipeline import Stage
+from workflows.pipeline import Stage
 from sellers.models import Seller
 
 # Tests drop files here to make a chunk fail or stall, visible to worker processes too.
@@ -70,7 +70,7 @@ def loyalty_award_then_stall(*, lo, hi, as_of):
 def _nightly_with_stalling_loyalty():
     from dataclasses import replace
 
-    from core.stages import STAGES as NIGHTLY
+    from workflows.stages import STAGES as NIGHTLY
 
     return [
         replace(stage, chunk="tests.pipeline.stages:loyalty_award_then_stall") if stage.name == "loyalty_award_orders" else stage

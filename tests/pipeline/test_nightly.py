@@ -6,7 +6,7 @@ from datetime import datetime, timezone
 import pytest
 from django.db import connection
 
-from core import pipeline
+from workflows import pipeline
 from core.models import PipelineRun, RunStatus
 from core.selectors import PIPELINE_OUTPUTS, pipeline_outputs_digest
 from loyalty.factories import EarningRuleFactory

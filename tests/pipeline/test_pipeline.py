@@ -4,7 +4,7 @@ import pytest
 
 from buyers.factories import BuyerFactory
 from casework.models import Case, CaseKind
-from core import pipeline
+from workflows import pipeline
 from core.models import PipelineChunk, PipelineLease, PipelineRun, RunStatus
 from marketplace.factories import OrderFactory
 from marketplace.models import OrderStatus
@@ -122,12 +122,12 @@ def test_peak_memory_is_this_process_own_and_not_inherited_from_whoever_started_
     import subprocess
     import sys
 
-    from core.pipeline import _peak_rss_mb
+    from workflows.pipeline import _peak_rss_mb
 
     # A child started by a process holding 300 MB reports its own peak, not its parent's.
     grandchild = (
         "import os, django; os.environ.setdefault('DJANGO_SETTINGS_MODULE', 'config.settings.base'); django.setup(); "
-        "from core.pipeline import _peak_rss_mb; print(_peak_rss_mb())"
+        "from workflows.pipeline import _peak_rss_mb; print(_peak_rss_mb())"
     )
     code = f"GRANDCHILD = {grandchild!r}; " + (
         "import os, subprocess, sys; ballast = bytearray(300 * 2**20); ballast[::4096] = b'x' * len(ballast[::4096]); "

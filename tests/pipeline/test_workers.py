@@ -12,7 +12,7 @@ import redis
 from django.db import connection
 
 from casework.models import Case
-from core import pipeline
+from workflows import pipeline
 from core.models import PipelineChunk, PipelineRun, RunStatus
 from marketplace.factories import OrderFactory
 from marketplace.models import OrderStatus

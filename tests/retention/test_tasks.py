@@ -28,7 +28,7 @@ def test_nightly_tasks_recompute_every_buyer_in_chunks_and_are_idempotent(small_
 
 
 def test_retention_runs_in_the_nightly_pipeline_and_retrains_weekly():
-    from core.stages import STAGES
+    from workflows.stages import STAGES
 
     tasks = {entry["task"] for entry in collect_beat_schedule().values()}
     assert {"core.pipeline.start", "buyers.train_churn_model"} <= tasks

@@ -1,4 +1,4 @@
-"""The stages of the nightly recompute, in dependency levels (see core/pipeline.py).
+"""The stages of the nightly recompute, in dependency levels (see workflows/pipeline.py).
 
 Level 0 computes inputs that later stages read (buyer lifetime fits, inventory findings),
 level 1 scores sellers and buyers in parallel, levels 2-4 run loyalty (awards read buyer
@@ -9,7 +9,7 @@ Each adapter below maps a primary-key range onto the owning app's service.
 
 from datetime import datetime, timedelta
 
-from core.pipeline import Stage
+from workflows.pipeline import Stage
 
 
 def buyer_lifetime_fits(*, as_of: datetime) -> int:
@@ -52,15 +52,15 @@ def kpis_and_alerts(*, as_of: datetime) -> int:
 
 
 STAGES: list[Stage] = [
-    Stage("buyer_lifetime_fits", level=0, finalize="core.stages:buyer_lifetime_fits"),
-    Stage("inventory_audit", level=0, keys="sellers.Seller", chunk="core.stages:inventory_audit_chunk"),
+    Stage("buyer_lifetime_fits", level=0, finalize="workflows.stages:buyer_lifetime_fits"),
+    Stage("inventory_audit", level=0, keys="sellers.Seller", chunk="workflows.stages:inventory_audit_chunk"),
     Stage("seller_scores", level=1, keys="sellers.Seller", chunk="scoring.pipeline:seller_scores_chunk"),
     Stage(
         "buyer_retention",
         level=1,
         keys="buyers.Buyer",
-        chunk="core.stages:buyer_retention_chunk",
-        finalize="core.stages:retention_interventions",
+        chunk="workflows.stages:buyer_retention_chunk",
+        finalize="workflows.stages:retention_interventions",
     ),
     # Listing verdicts read orders only; level 5 turns them into the underperforming-listing KPI.
     Stage("listing_health", level=1, finalize="sellers.listing_health:listing_health_recompute"),
@@ -70,5 +70,5 @@ STAGES: list[Stage] = [
     Stage("loyalty_lots", level=3, finalize="loyalty.pipeline:lots_finalize"),
     Stage("loyalty_badges", level=3, finalize="loyalty.pipeline:badges_finalize"),
     Stage("loyalty_tiers", level=4, keys="buyers.Buyer", chunk="loyalty.pipeline:tiers_chunk"),
-    Stage("kpis_and_alerts", level=5, finalize="core.stages:kpis_and_alerts"),
+    Stage("kpis_and_alerts", level=5, finalize="workflows.stages:kpis_and_alerts"),
 ]

@@ -6,8 +6,8 @@ import time
 
 from django.core.management import BaseCommand, call_command
 
-from core import demo
-from core.pipeline import pipeline_level_count, pipeline_run_inline
+from workflows import demo
+from workflows.pipeline import pipeline_level_count, pipeline_run_inline
 
 # Loggers that report every eager task, broker fallback or refused model at INFO/WARNING; the
 # demo reports the same facts once, in its own summary lines.

@@ -1,6 +1,6 @@
 from django.core.management import BaseCommand, CommandError
 
-from core.pipeline import pipeline_run_inline, pipeline_start
+from workflows.pipeline import pipeline_run_inline, pipeline_start
 
 
 class Command(BaseCommand):

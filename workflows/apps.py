@@ -1,0 +1,8 @@
+from django.apps import AppConfig
+
+
+class WorkflowsConfig(AppConfig):
+    """The orchestration layer: every sequence that crosses apps (see docs/architecture.md)."""
+
+    name = "workflows"
+    verbose_name = "Kiln workflows"
