@@ -174,7 +174,7 @@ def pipeline_prepare_level(*, run_id: int, level: int) -> list[int]:
 def _dispatch_level(run_id: int, level: int) -> None:
     from celery import chord
 
-    from core.tasks import pipeline_chunk_task, pipeline_level_done_task
+    from workflows.tasks import pipeline_chunk_task, pipeline_level_done_task
 
     chunk_ids = pipeline_prepare_level(run_id=run_id, level=level)
     callback = pipeline_level_done_task.si(run_id, level)
