@@ -3,7 +3,7 @@
 Every function takes validated input (see marketplace/serializers.py), must run inside
 ``transaction.atomic`` (the bulk helper gives each item its own savepoint), and returns an
 ``ItemResult``. Bad references raise a DRF ValidationError naming the field, so nothing of the
-item is saved. Reactions are registered for after the commit (marketplace/reactions.py).
+item is saved. Reactions are registered for after the commit (workflows/reactions.py).
 """
 
 from datetime import datetime
@@ -17,7 +17,7 @@ from rest_framework.exceptions import ValidationError
 from buyers.models import Buyer
 from integrations.bulk import CREATED, DUPLICATE, UPDATED, ItemResult, bulk_validate, item_result_from_exception
 from integrations.errors import LifecycleConflict
-from marketplace import reactions
+from workflows import reactions
 from marketplace.models import EngagementEvent, Order, OrderLine, OrderStatus, Return, Review
 from marketplace.selectors import ExternalRefs
 from marketplace.serializers import OrderInputSerializer, OrderStatusInputSerializer

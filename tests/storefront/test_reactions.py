@@ -4,7 +4,7 @@ from datetime import timedelta
 
 import pytest
 
-from marketplace import reactions
+from workflows import reactions
 from marketplace.factories import OrderFactory
 from marketplace.models import OrderStatus
 from sellers.factories import SellerFactory
