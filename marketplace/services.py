@@ -3,7 +3,8 @@
 Every function takes validated input (see marketplace/serializers.py), must run inside
 ``transaction.atomic`` (the bulk helper gives each item its own savepoint), and returns an
 ``ItemResult``. Bad references raise a DRF ValidationError naming the field, so nothing of the
-item is saved. Reactions are registered for after the commit (workflows/reactions.py).
+item is saved. Each write announces itself (marketplace/events.py); workflows/reactions.py registers the
+reactions for after the commit.
 """
 
 from datetime import datetime
@@ -17,7 +18,7 @@ from rest_framework.exceptions import ValidationError
 from buyers.models import Buyer
 from integrations.bulk import CREATED, DUPLICATE, UPDATED, ItemResult, bulk_validate, item_result_from_exception
 from integrations.errors import LifecycleConflict
-from workflows import reactions
+from marketplace import events
 from marketplace.models import EngagementEvent, Order, OrderLine, OrderStatus, Return, Review
 from marketplace.selectors import ExternalRefs
 from marketplace.serializers import OrderInputSerializer, OrderStatusInputSerializer
@@ -59,7 +60,7 @@ def seller_upsert(*, data: dict) -> ItemResult:
     )}
     seller, created = _locked_get_or_create(Seller, external_id=data["external_id"], defaults=values)
     if created:
-        reactions.seller_application_reactions(seller_id=seller.pk)
+        events.seller_applied.send(sender=Seller, seller_id=seller.pk)
         return ItemResult(status=CREATED, id=seller.pk, external_id=seller.external_id)
     changed = _apply_changes(seller, values)
     if not changed:
@@ -344,7 +345,7 @@ def order_status_change(*, data: dict, refs: ExternalRefs | None = None) -> Item
         applied.save(force_insert=True)
     if order.status == OrderStatus.CANCELLED:
         _restock(order_ids=[order.pk])
-    reactions.order_status_reactions(order_id=order.pk, seller_id=order.seller_id, status=order.status)
+    events.order_status_changed.send(sender=Order, order_id=order.pk, seller_id=order.seller_id, status=order.status)
     return ItemResult(status=UPDATED, id=order.pk, external_id=order.external_id)
 
 
@@ -394,7 +395,7 @@ def _order_status_bulk_apply(*, candidates: list[tuple[int, dict]]) -> dict[int,
         changed[order.pk] = order
         if isinstance(applied, Return):
             returns.append(applied)
-        reactions.order_status_reactions(order_id=order.pk, seller_id=order.seller_id, status=order.status)
+        events.order_status_changed.send(sender=Order, order_id=order.pk, seller_id=order.seller_id, status=order.status)
         results[index] = ItemResult(status=UPDATED, id=order.pk, external_id=order.external_id)
     _orders_status_write(orders=list(changed.values()))
     Return.objects.bulk_create(returns)
@@ -468,7 +469,7 @@ def review_upsert(*, data: dict, refs: ExternalRefs | None = None) -> ItemResult
             return ItemResult(status=DUPLICATE, id=review.pk, external_id=review.external_id)
         review.updated_at = max(updated_at, review.created_at)
         review.save(update_fields=[*changed, "updated_at"])
-    reactions.review_reactions(review_id=review.pk, seller_id=review.seller_id, created=created)
+    events.review_saved.send(sender=Review, review_id=review.pk, seller_id=review.seller_id, created=created)
     return ItemResult(status=CREATED if created else UPDATED, id=review.pk, external_id=review.external_id)
 
 
@@ -496,5 +497,7 @@ def engagement_event_create(*, data: dict, refs: ExternalRefs | None = None) -> 
             raise
         return ItemResult(status=DUPLICATE, id=winner.pk, external_id=data["external_id"])
     touched = sorted({s.pk for s in (seller, target) if s is not None})
-    reactions.engagement_event_reactions(event_id=event.pk, buyer_id=buyer.pk if buyer else None, seller_ids=touched)
+    events.engagement_recorded.send(
+        sender=EngagementEvent, event_id=event.pk, buyer_id=buyer.pk if buyer else None, seller_ids=touched
+    )
     return ItemResult(status=CREATED, id=event.pk, external_id=event.external_id)

@@ -6,3 +6,8 @@ class WorkflowsConfig(AppConfig):
 
     name = "workflows"
     verbose_name = "Kiln workflows"
+
+    def ready(self):
+        from workflows import reactions
+
+        reactions.connect()

@@ -1,22 +1,44 @@
-"""What storefront data sets in motion. The tasks belong to other apps and are imported lazily
-by their dotted path when the reaction runs (integrations.reactions), so this module imports
-none of them and a missing task never breaks ingestion."""
+"""What storefront data sets in motion.
 
-from integrations.reactions import reaction_enqueue
+The marketplace services announce each write (marketplace/events.py). ``RECEIVERS`` below maps
+each announcement to the function that decides its reactions; ``REACTIONS`` maps each reaction
+key to the Celery task that runs it. Both are plain mappings of importable objects, connected
+once at start-up (``connect``, called by WorkflowsConfig.ready), so a reader follows an order to
+its points and rescore without resolving a string. The reaction machinery (pending rows,
+batching, after-commit dispatch) is integrations/reactions.py.
+"""
 
-SELLER_APPLICATION_RECEIVED = "sellers.tasks.seller_application_received_task"
-SELLER_RESCORE = "scoring.tasks.seller_rescore_task"
-ORDER_POINTS_SYNC = "loyalty.tasks.order_points_sync_task"
-REVIEW_POINTS = "loyalty.tasks.review_points_task"
-ENGAGEMENT_POINTS = "loyalty.tasks.engagement_points_task"
+from integrations.reactions import reaction_enqueue, reactions_register
+from loyalty.tasks import engagement_points_task, order_points_sync_task, review_points_task
+from marketplace import events
+from scoring.tasks import seller_rescore_task
+from sellers.tasks import seller_application_received_task
 
-ALL_REACTION_TASKS = (
-    SELLER_APPLICATION_RECEIVED,
-    SELLER_RESCORE,
-    ORDER_POINTS_SYNC,
-    REVIEW_POINTS,
-    ENGAGEMENT_POINTS,
-)
+# Reaction keys are the Celery task names: a pending row stores the key.
+SELLER_APPLICATION_RECEIVED = "sellers.application_received"
+SELLER_RESCORE = "scoring.rescore_seller"
+ORDER_POINTS_SYNC = "loyalty.order_points_sync"
+REVIEW_POINTS = "loyalty.review_points"
+ENGAGEMENT_POINTS = "loyalty.engagement_points"
+
+REACTIONS = {
+    SELLER_APPLICATION_RECEIVED: seller_application_received_task,
+    SELLER_RESCORE: seller_rescore_task,
+    ORDER_POINTS_SYNC: order_points_sync_task,
+    REVIEW_POINTS: review_points_task,
+    ENGAGEMENT_POINTS: engagement_points_task,
+}
+
+# Rows pending when this version was deployed name the task by its former module path.
+LEGACY_KEYS = {
+    "sellers.tasks.seller_application_received_task": SELLER_APPLICATION_RECEIVED,
+    "scoring.tasks.seller_rescore_task": SELLER_RESCORE,
+    "loyalty.tasks.order_points_sync_task": ORDER_POINTS_SYNC,
+    "loyalty.tasks.review_points_task": REVIEW_POINTS,
+    "loyalty.tasks.engagement_points_task": ENGAGEMENT_POINTS,
+}
+
+ALL_REACTION_TASKS = tuple(REACTIONS)
 
 
 def seller_application_reactions(*, seller_id: int) -> None:
@@ -44,3 +66,25 @@ def engagement_event_reactions(*, event_id: int, buyer_id: int | None, seller_id
         reaction_enqueue(task_path=SELLER_RESCORE, subject_id=seller_id)
     if buyer_id is not None:
         reaction_enqueue(task_path=ENGAGEMENT_POINTS, subject_id=event_id)
+
+
+RECEIVERS = {
+    events.seller_applied: seller_application_reactions,
+    events.order_status_changed: order_status_reactions,
+    events.review_saved: review_reactions,
+    events.engagement_recorded: engagement_event_reactions,
+}
+
+
+def _receiver(function):
+    def receive(sender, signal, **kwargs):
+        function(**kwargs)
+
+    return receive
+
+
+def connect() -> None:
+    reactions_register(REACTIONS)
+    reactions_register({legacy: REACTIONS[key] for legacy, key in LEGACY_KEYS.items()})
+    for signal, function in RECEIVERS.items():
+        signal.connect(_receiver(function), weak=False, dispatch_uid=f"workflows.reactions.{function.__name__}")
