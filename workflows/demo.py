@@ -392,7 +392,7 @@ def demo_onboarding_route() -> list[str]:
     from django.core.exceptions import ValidationError
 
     from sellers.models import OnboardingDecision, OnboardingStatus, Seller
-    from sellers.services import seller_application_process
+    from workflows.onboarding import seller_application_process
 
     routed = 0
     for seller_id in Seller.objects.filter(onboarding_status=OnboardingStatus.APPLIED).order_by("pk").values_list("pk", flat=True):

@@ -11,8 +11,7 @@ batching, after-commit dispatch) is integrations/reactions.py.
 from integrations.reactions import reaction_enqueue, reactions_register
 from loyalty.tasks import engagement_points_task, order_points_sync_task, review_points_task
 from marketplace import events
-from scoring.tasks import seller_rescore_task
-from sellers.tasks import seller_application_received_task
+from workflows.tasks import seller_application_received_task, seller_rescore_task
 
 # Reaction keys are the Celery task names: a pending row stores the key.
 SELLER_APPLICATION_RECEIVED = "sellers.application_received"

@@ -1,8 +1,17 @@
-"""The pipeline's Celery tasks. Their names keep the ``core.pipeline.`` prefix that beat
-entries, routes and queued messages already use."""
+"""Celery entry points of the cross-app sequences. Task names are kept from the apps that used
+to hold them (``core.pipeline.*``, ``sellers.application_received``, ``scoring.rescore_seller``):
+beat entries, routes, queued messages and pending reactions name them."""
+
+import logging
 
 from celery import shared_task
+from django.core.exceptions import ValidationError
 from django.db import InterfaceError, OperationalError
+
+from workflows import onboarding
+
+logger = logging.getLogger(__name__)
+
 
 
 @shared_task(
@@ -54,3 +63,23 @@ def pipeline_level_done_task(*args):
     if next_level is not None:
         _dispatch_level(run_id, next_level)
     return next_level
+
+
+@shared_task(name="sellers.application_received", acks_late=True, autoretry_for=(OperationalError, InterfaceError), retry_backoff=2, max_retries=5)
+def seller_application_received_task(seller_id: int) -> int | None:
+    """Score a new application and route it. A second delivery finds it routed and does nothing."""
+    try:
+        return onboarding.seller_application_process(seller_id=seller_id).score
+    except ValidationError as exc:
+        logger.warning("Application of seller %s not processed: %s", seller_id, "; ".join(exc.messages))
+        return None
+
+
+@shared_task(name="scoring.rescore_seller", acks_late=True, autoretry_for=(OperationalError, InterfaceError), retry_backoff=2, max_retries=5)
+def seller_rescore_task(seller_id: int) -> int | None:
+    try:
+        return onboarding.seller_rescore(seller_id=seller_id).score
+    except ValidationError as exc:
+        # Unknown seller: retrying cannot help.
+        logger.warning("Not rescoring seller %s: %s", seller_id, "; ".join(exc.messages))
+        return None

@@ -87,7 +87,7 @@ def test_routing_twice_is_refused_and_opens_no_second_case(applicant):
 
 @pytest.mark.django_db
 def test_application_task_scores_then_routes_and_is_idempotent(applicant):
-    from sellers.tasks import seller_application_received_task
+    from workflows.tasks import seller_application_received_task
 
     trained_seller_model()
 
@@ -106,7 +106,7 @@ def test_application_task_scores_then_routes_and_is_idempotent(applicant):
 
 @pytest.mark.django_db
 def test_application_task_for_an_unknown_seller_does_nothing():
-    from sellers.tasks import seller_application_received_task
+    from workflows.tasks import seller_application_received_task
 
     assert seller_application_received_task(987654) is None
     assert OnboardingDecision.objects.count() == 0
