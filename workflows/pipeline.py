@@ -39,10 +39,10 @@ class Stage:
     level: int
     # "app_label.Model" whose primary-key range is split into chunks; None for a single step.
     keys: str | None = None
-    # "module:function" called as f(lo=, hi=, as_of=) for each chunk; returns rows written.
-    chunk: str | None = None
-    # "module:function" called as f(as_of=) once after every chunk of the stage succeeded.
-    finalize: str | None = None
+    # Called as f(lo=, hi=, as_of=) for each chunk; returns rows written.
+    chunk: Callable[..., int] | None = None
+    # Called as f(as_of=) once after every chunk of the stage succeeded.
+    finalize: Callable[..., int] | None = None
 
 
 def _resolve(path: str) -> Callable:
@@ -192,7 +192,7 @@ def pipeline_run_chunk(*, chunk_id: int) -> int:
     definition = next(stage for stage in _stages() if stage.name == chunk.stage.name)
     PipelineChunk.objects.filter(pk=chunk_id).update(attempts=chunk.attempts + 1, status=RunStatus.RUNNING)
     with transaction.atomic():
-        rows = int(_resolve(definition.chunk)(lo=chunk.lo, hi=chunk.hi, as_of=chunk.stage.run.as_of) or 0)
+        rows = int(definition.chunk(lo=chunk.lo, hi=chunk.hi, as_of=chunk.stage.run.as_of) or 0)
         PipelineChunk.objects.filter(pk=chunk_id).exclude(status=RunStatus.SUCCEEDED).update(
             status=RunStatus.SUCCEEDED,
             rows=rows,
@@ -226,7 +226,7 @@ def pipeline_level_done(*, run_id: int, level: int) -> int | None:
             extra = 0
             if definition.finalize:
                 with transaction.atomic():
-                    extra = int(_resolve(definition.finalize)(as_of=run.as_of) or 0)
+                    extra = int(definition.finalize(as_of=run.as_of) or 0)
         except Exception as exc:  # noqa: BLE001 - recorded on the stage, visible in the admin
             _stage_close(stage, RunStatus.FAILED, error=f"finalize: {type(exc).__name__}: {exc}")
             failed.append(definition.name)

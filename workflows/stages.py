@@ -4,11 +4,16 @@ Level 0 computes inputs that later stages read (buyer lifetime fits, inventory f
 level 1 scores sellers and buyers in parallel, levels 2-4 run loyalty (awards read buyer
 segments; tiers read the settled ledger), and level 5 snapshots KPIs and evaluates alerts
 over everything before it.
-Each adapter below maps a primary-key range onto the owning app's service.
+Each adapter below maps a primary-key range onto the owning app's service; ``STAGES`` names
+the functions themselves, so every stage is an import a reader (and tests) can follow.
 """
 
 from datetime import datetime, timedelta
 
+from buyers.recommendations import buyer_recommendations_recompute
+from loyalty.pipeline import award_orders_chunk, badges_finalize, lots_finalize, tiers_chunk
+from scoring.pipeline import seller_scores_chunk
+from sellers.listing_health import listing_health_recompute
 from workflows.pipeline import Stage
 
 
@@ -52,23 +57,23 @@ def kpis_and_alerts(*, as_of: datetime) -> int:
 
 
 STAGES: list[Stage] = [
-    Stage("buyer_lifetime_fits", level=0, finalize="workflows.stages:buyer_lifetime_fits"),
-    Stage("inventory_audit", level=0, keys="sellers.Seller", chunk="workflows.stages:inventory_audit_chunk"),
-    Stage("seller_scores", level=1, keys="sellers.Seller", chunk="scoring.pipeline:seller_scores_chunk"),
+    Stage("buyer_lifetime_fits", level=0, finalize=buyer_lifetime_fits),
+    Stage("inventory_audit", level=0, keys="sellers.Seller", chunk=inventory_audit_chunk),
+    Stage("seller_scores", level=1, keys="sellers.Seller", chunk=seller_scores_chunk),
     Stage(
         "buyer_retention",
         level=1,
         keys="buyers.Buyer",
-        chunk="workflows.stages:buyer_retention_chunk",
-        finalize="workflows.stages:retention_interventions",
+        chunk=buyer_retention_chunk,
+        finalize=retention_interventions,
     ),
     # Listing verdicts read orders only; level 5 turns them into the underperforming-listing KPI.
-    Stage("listing_health", level=1, finalize="sellers.listing_health:listing_health_recompute"),
-    Stage("buyer_recommendations", level=2, finalize="buyers.recommendations:buyer_recommendations_recompute"),
+    Stage("listing_health", level=1, finalize=listing_health_recompute),
+    Stage("buyer_recommendations", level=2, finalize=buyer_recommendations_recompute),
     # Loyalty reads segments (promotions target them), so it follows retention.
-    Stage("loyalty_award_orders", level=2, keys="marketplace.Order", chunk="loyalty.pipeline:award_orders_chunk"),
-    Stage("loyalty_lots", level=3, finalize="loyalty.pipeline:lots_finalize"),
-    Stage("loyalty_badges", level=3, finalize="loyalty.pipeline:badges_finalize"),
-    Stage("loyalty_tiers", level=4, keys="buyers.Buyer", chunk="loyalty.pipeline:tiers_chunk"),
-    Stage("kpis_and_alerts", level=5, finalize="workflows.stages:kpis_and_alerts"),
+    Stage("loyalty_award_orders", level=2, keys="marketplace.Order", chunk=award_orders_chunk),
+    Stage("loyalty_lots", level=3, finalize=lots_finalize),
+    Stage("loyalty_badges", level=3, finalize=badges_finalize),
+    Stage("loyalty_tiers", level=4, keys="buyers.Buyer", chunk=tiers_chunk),
+    Stage("kpis_and_alerts", level=5, finalize=kpis_and_alerts),
 ]

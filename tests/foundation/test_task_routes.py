@@ -44,3 +44,31 @@ def test_no_route_names_a_task_that_does_not_exist():
 
 def test_reactions_run_on_the_ingest_queue():
     assert _queue_for("integrations.run_reactions") == "ingest"
+
+
+def test_every_registered_reaction_is_a_celery_task_under_its_own_name():
+    from integrations.reactions import reactions_registered
+    from workflows.reactions import LEGACY_KEYS, REACTIONS, RECEIVERS
+
+    tasks = set(_kiln_tasks())
+    registered = reactions_registered()
+
+    assert set(REACTIONS) <= set(registered) and set(LEGACY_KEYS) <= set(registered)
+    assert {key: task.name for key, task in REACTIONS.items() if key != task.name or task.name not in tasks} == {}
+    assert {_queue_for(key) for key in REACTIONS} == {"ingest"}
+    assert all(signal.has_listeners() for signal in RECEIVERS)
+
+
+def test_every_pipeline_stage_resolves_to_functions_and_a_model():
+    from django.apps import apps
+
+    from workflows.pipeline import _stages
+
+    stages = _stages()
+
+    assert len(stages) >= 10
+    for stage in stages:
+        assert stage.chunk or stage.finalize, stage.name
+        assert all(callable(step) for step in (stage.chunk, stage.finalize) if step is not None), stage.name
+        if stage.chunk:
+            assert apps.get_model(stage.keys) is not None, stage.name

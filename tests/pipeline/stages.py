@@ -51,9 +51,9 @@ def count_open_cases(*, as_of):
 
 
 STAGES = [
-    Stage("sellers", level=0, keys="sellers.Seller", chunk="tests.pipeline.stages:flag_sellers_with_cancellations"),
-    Stage("buyers", level=0, keys="buyers.Buyer", chunk="tests.pipeline.stages:flag_buyers_without_orders"),
-    Stage("summary", level=1, finalize="tests.pipeline.stages:count_open_cases"),
+    Stage("sellers", level=0, keys="sellers.Seller", chunk=flag_sellers_with_cancellations),
+    Stage("buyers", level=0, keys="buyers.Buyer", chunk=flag_buyers_without_orders),
+    Stage("summary", level=1, finalize=count_open_cases),
 ]
 
 
@@ -73,7 +73,7 @@ def _nightly_with_stalling_loyalty():
     from workflows.stages import STAGES as NIGHTLY
 
     return [
-        replace(stage, chunk="tests.pipeline.stages:loyalty_award_then_stall") if stage.name == "loyalty_award_orders" else stage
+        replace(stage, chunk=loyalty_award_then_stall) if stage.name == "loyalty_award_orders" else stage
         for stage in NIGHTLY
     ]
 
