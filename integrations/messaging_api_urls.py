@@ -1,6 +1,6 @@
 from django.urls import path
 
-from core import apis
+from integrations import messaging_api as apis
 
 urlpatterns: list = [
     path("messaging/preferences/", apis.ContactPreferenceApi.as_view(), name="messaging-preferences"),
