@@ -192,6 +192,10 @@ CELERY_TASK_ROUTES = {
 # How long a delivered but unacknowledged task waits before Redis hands it to another worker
 # (the redelivery of a killed worker's chunk). It must exceed the longest task.
 CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": env_int("CELERY_VISIBILITY_TIMEOUT", 60 * 60)}
+# A prefix on every Redis key the broker writes, so a benchmark or a second deployment sharing a
+# Redis database can remove exactly its own queues (bench/storefront_ingest.py does).
+if env_str("CELERY_REDIS_KEY_PREFIX", ""):
+    CELERY_BROKER_TRANSPORT_OPTIONS["global_keyprefix"] = env_str("CELERY_REDIS_KEY_PREFIX", "")
 CELERY_TIMEZONE = TIME_ZONE
 
 # Database sessions, refusing keys with NUL characters (integrations/sessions.py).
