@@ -8,6 +8,9 @@ class WorkflowsConfig(AppConfig):
     verbose_name = "Kiln workflows"
 
     def ready(self):
+        from core.messaging import recipient_contexts_register
         from workflows import reactions
+        from workflows.recipients import recipient_contexts
 
         reactions.connect()
+        recipient_contexts_register(recipient_contexts)
