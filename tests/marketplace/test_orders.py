@@ -9,7 +9,7 @@ from buyers.factories import BuyerFactory
 from integrations.factories import ApiKeyFactory
 from marketplace.models import Order, OrderLine, OrderStatus
 from sellers.factories import ListingFactory, SellerFactory
-from tests.storefront.conftest import BASE
+from tests.marketplace.conftest import BASE
 
 
 @pytest.fixture

@@ -4,7 +4,7 @@ from buyers.factories import BuyerFactory
 from marketplace.factories import OrderFactory
 from marketplace.models import EngagementEvent, Review
 from sellers.factories import SellerFactory
-from tests.storefront.conftest import BASE
+from tests.marketplace.conftest import BASE
 
 pytestmark = pytest.mark.django_db
 

@@ -20,7 +20,7 @@ from buyers.factories import BuyerFactory
 from tests import workers
 
 BROKER_BASE = os.environ.get("CELERY_BROKER_URL", "")
-STAGES = "tests.pipeline.stages:STAGES"
+STAGES = "tests.workflows.stages:STAGES"
 
 pytestmark = [
     pytest.mark.worker,
@@ -37,7 +37,7 @@ def broker(worker_id):
 
 @pytest.fixture
 def control(settings, monkeypatch):
-    from tests.pipeline import stages
+    from tests.workflows import stages
 
     path = tempfile.mkdtemp(prefix="kiln-pipeline-")
     settings.PIPELINE_STAGES = STAGES

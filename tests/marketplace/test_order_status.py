@@ -8,7 +8,7 @@ import pytest
 
 from marketplace.factories import OrderFactory, OrderLineFactory
 from marketplace.models import Order, OrderStatus, Return
-from tests.storefront.conftest import BASE
+from tests.marketplace.conftest import BASE
 
 pytestmark = pytest.mark.django_db
 

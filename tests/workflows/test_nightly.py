@@ -125,7 +125,7 @@ def test_a_worker_killed_inside_a_loyalty_chunk_double_counts_no_points(broker, 
 
     (tmp_path / "stall-loyalty").write_text("30")
     env = {
-        "PIPELINE_STAGES": "tests.pipeline.stages:NIGHTLY_WITH_STALL",
+        "PIPELINE_STAGES": "tests.workflows.stages:NIGHTLY_WITH_STALL",
         "PIPELINE_CHUNK_SIZE": "40",
         "KILN_TEST_PIPELINE_CONTROL": str(tmp_path),
         "CELERY_VISIBILITY_TIMEOUT": "3",

@@ -8,14 +8,14 @@ from workflows import pipeline
 from core.models import PipelineChunk, PipelineLease, PipelineRun, RunStatus
 from marketplace.factories import OrderFactory
 from marketplace.models import OrderStatus
-from tests.pipeline import stages
+from tests.workflows import stages
 
 pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture(autouse=True)
 def stage_control(settings, tmp_path, monkeypatch):
-    settings.PIPELINE_STAGES = "tests.pipeline.stages:STAGES"
+    settings.PIPELINE_STAGES = "tests.workflows.stages:STAGES"
     monkeypatch.setattr(stages, "CONTROL_DIR", tmp_path)
     return tmp_path
 

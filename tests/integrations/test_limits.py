@@ -7,7 +7,7 @@ from rest_framework.test import APIClient
 from buyers.models import Buyer
 from integrations.factories import ApiKeyFactory
 
-pytestmark = [pytest.mark.django_db, pytest.mark.urls("tests.api.urls")]
+pytestmark = [pytest.mark.django_db, pytest.mark.urls("tests.integrations.urls")]
 
 
 @pytest.fixture(autouse=True)

@@ -12,9 +12,9 @@ from integrations.reactions import (
     reactions_dispatch,
     reactions_sweep_stale,
 )
-from tests.api import reaction_probe
+from tests.integrations import reaction_probe
 
-PROBE = "tests.api.reaction_probe.reaction_probe_task"
+PROBE = "tests.integrations.reaction_probe.reaction_probe_task"
 
 
 @pytest.fixture(autouse=True)
@@ -75,10 +75,10 @@ def test_a_rolled_back_transaction_enqueues_nothing(django_capture_on_commit_cal
 @pytest.mark.django_db
 def test_unknown_or_non_task_targets_are_skipped_without_error():
     PendingReaction.objects.create(task_path="nowhere.tasks.missing_task", subject_id=1)
-    PendingReaction.objects.create(task_path="tests.api.reaction_probe.not_a_task", subject_id=1)
+    PendingReaction.objects.create(task_path="tests.integrations.reaction_probe.not_a_task", subject_id=1)
 
     assert reaction_run(task_path="nowhere.tasks.missing_task", subject_id=1) is False
-    assert reaction_run(task_path="tests.api.reaction_probe.not_a_task", subject_id=1) is False
+    assert reaction_run(task_path="tests.integrations.reaction_probe.not_a_task", subject_id=1) is False
     assert reaction_probe.CALLS == []
     assert PendingReaction.objects.count() == 0
 

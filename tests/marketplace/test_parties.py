@@ -7,7 +7,7 @@ import pytest
 from buyers.models import Buyer
 from marketplace.factories import ListingFactory, SellerFactory
 from sellers.models import Listing, OnboardingStatus, Seller
-from tests.storefront.conftest import BASE
+from tests.marketplace.conftest import BASE
 
 pytestmark = pytest.mark.django_db
 

@@ -12,7 +12,7 @@ from marketplace.models import OrderStatus
 from scoring.models import SellerScore
 from sellers.factories import SellerFactory
 from sellers.models import OnboardingStatus, Seller
-from tests.storefront.conftest import BASE
+from tests.marketplace.conftest import BASE
 
 pytestmark = pytest.mark.django_db
 

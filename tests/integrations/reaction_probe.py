@@ -15,4 +15,4 @@ def not_a_task(subject_id: int) -> None:
 
 
 # The probe is a reaction like the storefront's, registered under its module path.
-reactions_register({"tests.api.reaction_probe.reaction_probe_task": reaction_probe_task})
+reactions_register({"tests.integrations.reaction_probe.reaction_probe_task": reaction_probe_task})

@@ -6,7 +6,7 @@ from integrations.factories import ApiKeyFactory
 from integrations.models import ApiKey
 from integrations.services import api_key_create, api_key_revoke
 
-pytestmark = [pytest.mark.django_db, pytest.mark.urls("tests.api.urls")]
+pytestmark = [pytest.mark.django_db, pytest.mark.urls("tests.integrations.urls")]
 
 BODY = {"external_id": "B-1", "name": "Ada"}
 

@@ -3,7 +3,7 @@ import pytest
 from buyers.models import Buyer
 from integrations.bulk import MAX_BULK_ITEMS
 
-pytestmark = [pytest.mark.django_db, pytest.mark.urls("tests.api.urls")]
+pytestmark = [pytest.mark.django_db, pytest.mark.urls("tests.integrations.urls")]
 
 
 def test_mixed_batch_keeps_good_items_and_rejects_bad_ones_per_item(key_client):

@@ -9,7 +9,7 @@ from marketplace.factories import OrderFactory
 from marketplace.models import OrderStatus
 from sellers.factories import SellerFactory
 from sellers.models import Seller
-from tests.storefront.conftest import BASE
+from tests.marketplace.conftest import BASE
 
 pytestmark = pytest.mark.django_db
 

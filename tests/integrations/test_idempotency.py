@@ -12,7 +12,7 @@ from integrations.models import IdempotencyRecord
 from integrations.services import idempotency_records_purge
 from integrations.tasks import purge_idempotency_records_task
 
-pytestmark = pytest.mark.urls("tests.api.urls")
+pytestmark = pytest.mark.urls("tests.integrations.urls")
 
 BODY = {"external_id": "B-1", "name": "Ada"}
 
