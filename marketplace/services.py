@@ -2,26 +2,26 @@
 
 Every function takes validated input (see marketplace/serializers.py), must run inside
 ``transaction.atomic`` (the bulk helper gives each item its own savepoint), and returns an
-``ItemResult``. Bad references raise a DRF ValidationError naming the field, so nothing of the
-item is saved. Each write announces itself (marketplace/events.py); workflows/reactions.py registers the
-reactions for after the commit.
+``ItemResult``. Bad references raise Django's ValidationError naming the field (the API layer
+answers it as a 400 with the same body), so nothing of the item is saved. Each write announces
+itself (marketplace/events.py); workflows/reactions.py registers the reactions for after the
+commit.
 """
 
 from datetime import datetime
 from decimal import Decimal
 
+from django.core.exceptions import ValidationError
 from django.db import DataError, IntegrityError, connection, transaction
 from django.db.models import F
 from django.utils import timezone
-from rest_framework.exceptions import ValidationError
 
 from buyers.models import Buyer
-from integrations.bulk import CREATED, DUPLICATE, UPDATED, ItemResult, bulk_validate, item_result_from_exception
+from integrations.bulk import CREATED, DUPLICATE, UPDATED, ItemResult, item_result_from_exception
 from integrations.errors import LifecycleConflict
 from marketplace import events
 from marketplace.models import EngagementEvent, Order, OrderLine, OrderStatus, Return, Review
 from marketplace.selectors import ExternalRefs
-from marketplace.serializers import OrderInputSerializer, OrderStatusInputSerializer
 from sellers.models import Listing, Seller
 
 
@@ -182,16 +182,16 @@ def order_create(*, data: dict, refs: ExternalRefs | None = None) -> ItemResult:
     return ItemResult(status=CREATED, id=order.pk, external_id=order.external_id)
 
 
-def order_bulk_create(*, items: list, refs: ExternalRefs) -> list[dict]:
+def order_bulk_create(*, candidates: list[tuple[int, dict]], results: dict[int, ItemResult], total: int, refs: ExternalRefs) -> list[dict]:
     """Creates many orders with a constant number of statements per request.
 
     Same rules and answers as ``order_create`` item by item: each order is accepted whole or
     rejected whole. Tracked listings are locked once (in id order) and stock is allocated in
     item order. If the set-based write hits a constraint nobody foresaw (e.g. the same order
     inserted concurrently by another request), its savepoint is rolled back and the batch is
-    redone item by item with ``order_create``.
+    redone item by item with ``order_create``. ``candidates`` are the (index, validated data) of
+    the ``total`` items; ``results`` already holds the answers of the items the API rejected.
     """
-    candidates, results = bulk_validate(serializer_class=OrderInputSerializer, items=items)
     with transaction.atomic():
         try:
             with transaction.atomic():
@@ -203,7 +203,7 @@ def order_bulk_create(*, items: list, refs: ExternalRefs) -> list[dict]:
                         results[index] = order_create(data=data, refs=refs)
                 except ValidationError as exc:
                     results[index] = item_result_from_exception(exc)
-    return [results[index].as_dict(index) for index in range(len(items))]
+    return [results[index].as_dict(index) for index in range(total)]
 
 
 def _order_bulk_insert(*, candidates: list[tuple[int, dict]], refs: ExternalRefs) -> dict[int, ItemResult]:
@@ -349,12 +349,13 @@ def order_status_change(*, data: dict, refs: ExternalRefs | None = None) -> Item
     return ItemResult(status=UPDATED, id=order.pk, external_id=order.external_id)
 
 
-def order_status_bulk_change(*, items: list, refs: ExternalRefs) -> list[dict]:
+def order_status_bulk_change(
+    *, candidates: list[tuple[int, dict]], results: dict[int, ItemResult], total: int, refs: ExternalRefs
+) -> list[dict]:
     """Applies many status events with a constant number of statements per request: the orders
     are locked once (in id order), the events are applied in item order in memory, then written
     with one bulk UPDATE. Each event is accepted or rejected on its own, with the same answers as
     ``order_status_change``; a database error falls back to the item-by-item path."""
-    candidates, results = bulk_validate(serializer_class=OrderStatusInputSerializer, items=items)
     with transaction.atomic():
         try:
             with transaction.atomic():
@@ -366,7 +367,7 @@ def order_status_bulk_change(*, items: list, refs: ExternalRefs) -> list[dict]:
                         results[index] = order_status_change(data=data, refs=refs)
                 except (ValidationError, LifecycleConflict) as exc:
                     results[index] = item_result_from_exception(exc)
-    return [results[index].as_dict(index) for index in range(len(items))]
+    return [results[index].as_dict(index) for index in range(total)]
 
 
 def _order_status_bulk_apply(*, candidates: list[tuple[int, dict]]) -> dict[int, ItemResult]:
