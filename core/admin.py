@@ -7,7 +7,7 @@ from django.utils.html import format_html
 
 from django.utils.html import format_html
 
-from core.messaging import KINDS, contact_mark_bounced, message_preview
+from core.messaging import KINDS, contact_mark_bounced, message_preview, preview_address_default
 from core.models import (
     ContactPreference,
     MessageTemplate,
@@ -130,11 +130,9 @@ class MessageTemplateAdmin(admin.ModelAdmin):
 
     @admin.display(description="Preview (for ?preview_to=<address>, else the first buyer)")
     def preview(self, obj):
-        from buyers.models import Buyer
-
         if obj is None or not obj.pk:
             return "Save to preview."
-        address = getattr(self, "_preview_to", "") or (Buyer.objects.order_by("pk").values_list("email", flat=True).first() or "someone@example.com")
+        address = getattr(self, "_preview_to", "") or preview_address_default()
         shown = message_preview(category=obj.category, address=address, source=(obj.subject, obj.body))
         if shown["error"]:
             return format_html('<strong style="color:#ba2121">Does not render: {}</strong>', shown["error"])

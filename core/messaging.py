@@ -233,12 +233,21 @@ def unsubscribe_url(*, address: str, topic: str = "") -> str:
 # Who an address is (buyer, artisan, team) and what a message may say about them is read from
 # the apps above core; workflows/recipients.py registers the function that does it at start-up.
 _recipient_contexts_provider = None
+_sample_address_provider = None
 
 
-def recipient_contexts_register(provider) -> None:
-    """``provider(addresses, *, now)`` returns ``{address: context}`` for lower-cased addresses."""
-    global _recipient_contexts_provider
+def recipient_contexts_register(provider, *, sample_address=None) -> None:
+    """``provider(addresses, *, now)`` returns ``{address: context}`` for lower-cased addresses;
+    ``sample_address()`` names a real recipient for template previews (or None)."""
+    global _recipient_contexts_provider, _sample_address_provider
     _recipient_contexts_provider = provider
+    _sample_address_provider = sample_address
+
+
+def preview_address_default() -> str:
+    """The address a template preview renders for when staff name none: the first buyer's."""
+    address = _sample_address_provider() if _sample_address_provider is not None else None
+    return address or "someone@example.com"
 
 
 def recipient_contexts(addresses, *, now: datetime | None = None) -> dict[str, dict]:

@@ -10,7 +10,7 @@ class WorkflowsConfig(AppConfig):
     def ready(self):
         from core.messaging import recipient_contexts_register
         from workflows import reactions
-        from workflows.recipients import recipient_contexts
+        from workflows.recipients import recipient_contexts, sample_address
 
         reactions.connect()
-        recipient_contexts_register(recipient_contexts)
+        recipient_contexts_register(recipient_contexts, sample_address=sample_address)

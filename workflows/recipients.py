@@ -74,3 +74,10 @@ def recipient_contexts(addresses, *, now: datetime | None = None) -> dict[str, d
             rewards=rewards.get(buyer_id, []),
         )
     return out
+
+
+def sample_address() -> str | None:
+    """The first buyer's address, for template previews."""
+    from buyers.models import Buyer
+
+    return Buyer.objects.order_by("pk").values_list("email", flat=True).first()
