@@ -26,7 +26,9 @@ browser:
 		if [ "$$(id -u)" = 0 ]; then (apt-get update -qq && apt-get install -y -qq chromium >/dev/null); \
 		else echo "chromium is not installed and this user cannot apt-get it: browser tests will be skipped"; fi; }
 
+# The import contracts (.importlinter: layers and independence) are part of the test run.
 test: install browser
+	$(VENV)/bin/lint-imports
 	$(VENV)/bin/pytest $(PYTEST_ARGS)
 
 # The production shape: PostgreSQL, Redis, a worker and beat (see README).

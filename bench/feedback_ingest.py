@@ -10,7 +10,7 @@ response was lost or stored twice. The single-response run is the baseline: the 
 is bulk responses/s and the bulk/single throughput ratio. Results go to bench/results/feedback_ingest.json.
 
 Follow-up work (classifier, detractor cases) is queued to Redis and not run here: the bench
-measures ingestion; the queue is purged at the end.
+measures ingestion; its queue keys (prefix KEY_PREFIX) are deleted at the end.
 """
 
 import argparse
@@ -30,6 +30,8 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 DEFAULT_DB = "postgres://postgres@127.0.0.1:5432/kiln_bench_feedback"
 BROKER = "redis://127.0.0.1:6379/14"
+# Every broker key this run writes starts with this prefix; the clean-up deletes only those.
+KEY_PREFIX = "kiln-bench-feedback-ingest:"
 COMMENTS = [
     "Lovely glaze, arrived quickly", "Parcel was late and the box was crushed", "Beautiful work, thank you",
     "Shipping policy was confusing", "The mug arrived cracked", "Great communication with the artisan", "",
@@ -189,6 +191,7 @@ def main() -> int:
         "DEBUG": "False",
         "API_KEY_THROTTLE_RATE": "1000000/min",
         "CELERY_BROKER_URL": BROKER,
+        "CELERY_REDIS_KEY_PREFIX": KEY_PREFIX,
         "LOG_LEVEL": "WARNING",
         "DATA_UPLOAD_MAX_MEMORY_SIZE": str(5 * 1024 * 1024),
     }
@@ -240,9 +243,9 @@ def main() -> int:
     acknowledged = len(single.ids) + len(bulk.ids)
     connection.close()
     try:
-        import redis
+        from bench.measure import redis_keys_delete
 
-        redis.Redis.from_url(BROKER).flushdb()
+        redis_keys_delete(BROKER, KEY_PREFIX)
     except Exception:  # noqa: BLE001 - the queue is scratch space; a failed purge changes no figure
         pass
 

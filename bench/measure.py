@@ -27,3 +27,14 @@ def measured():
         yield out
     out["seconds"] = round(time.perf_counter() - start, 3)
     out["queries"] = counter.n
+
+
+def redis_keys_delete(url: str, prefix: str) -> int:
+    """Deletes the keys under ``prefix`` (this benchmark's queues) and nothing else in the database."""
+    import redis
+
+    client = redis.Redis.from_url(url)
+    deleted = 0
+    for key in client.scan_iter(match=f"{prefix}*", count=1000):
+        deleted += client.delete(key)
+    return deleted

@@ -148,7 +148,7 @@ def _inline(as_of, chunk_size) -> dict:
     import resource
 
     from core.models import PipelineRun
-    from core.pipeline import pipeline_run_inline
+    from workflows.pipeline import pipeline_run_inline
 
     list(pipeline_run_inline(as_of=as_of, chunk_size=chunk_size))
     summary = _run_summary(PipelineRun.objects.order_by("-pk").first())
@@ -196,7 +196,7 @@ def main() -> None:
     from django.core.management import call_command
     from django.db import connection
 
-    from core.demo import demo_configuration_create, demo_models_train
+    from workflows.demo import demo_configuration_create, demo_models_train
     from marketplace.generator.services import generate_marketplace
     from marketplace.models import Order
     from sellers.models import Seller

@@ -35,6 +35,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+# Every broker key this run writes starts with this prefix; the clean-up deletes only those.
+KEY_PREFIX = "kiln-bench-storefront-ingest:"
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings.base")
 
 HOST = "127.0.0.1"
@@ -223,6 +225,7 @@ def main() -> None:
         "LOG_LEVEL": "WARNING",
         "API_KEY_THROTTLE_RATE": "1000000/min",
         "CELERY_BROKER_URL": args.broker,
+        "CELERY_REDIS_KEY_PREFIX": KEY_PREFIX,
         "DB_CONN_MAX_AGE": "600",
     }
     server = subprocess.Popen(
@@ -269,13 +272,13 @@ def main() -> None:
     lines = stored.filter(lines__isnull=False).count()
     pending = PendingReaction.objects.count()
     try:
-        import redis
+        from bench.measure import redis_keys_delete
 
-        redis.Redis.from_url(args.broker).flushdb()
+        redis_keys_delete(args.broker, KEY_PREFIX)
         # No worker ran, so the purged messages' pending rows would block later reactions here.
         PendingReaction.objects.all().delete()
     except Exception as exc:  # noqa: BLE001 - the numbers above stand either way
-        print(f"could not purge the broker database: {exc}")
+        print(f"could not purge this run's broker keys: {exc}")
 
     for phase in (single, bulk):
         phase.pop("_created_ids")

@@ -37,6 +37,7 @@ from buyers.models import (
     Segment,
 )
 from buyers.selectors import retention_settings_get
+from core.bulk import staging_table
 
 logger = logging.getLogger(__name__)
 
@@ -46,7 +47,7 @@ EXPECTED_PURCHASES_DAYS = 90
 # bench machine; small enough for a Celery soft time limit, big enough to amortise queries.
 CHUNK_SIZE = 20000
 # Production fits are the plain maximum-likelihood estimates (penalty 0 on the log-parameters;
-# tests/retention/test_lifetime_models.py checks this configuration reproduces CDNOW). A small
+# tests/buyers/test_lifetime_models.py checks this configuration reproduces CDNOW). A small
 # or homogeneous base may push a and b of the dropout mixture to their bound together; that
 # limit ("everyone has the same dropout probability") is a valid model, not a failure.
 FIT_PENALIZER = 0.0
@@ -527,23 +528,18 @@ def _retention_upsert_copy(columns: dict[str, list]) -> None:
     """
     table = BuyerRetention._meta.db_table
     names = list(columns)
-    quoted = ", ".join(f'"{n}"' for n in names)
     updates = ", ".join(f'"{n}" = EXCLUDED."{n}"' for n in names if n != "buyer_id")
+    rows = (
+        [json.dumps(columns[n][i]) if n == "reasons" else columns[n][i] for n in names]
+        for i in range(len(columns["buyer_id"]))
+    )
     with connection.cursor() as cursor:
-        cursor.execute(
-            f"CREATE TEMPORARY TABLE IF NOT EXISTS tmp_buyer_retention ON COMMIT DELETE ROWS AS SELECT {quoted} FROM {table} WITH NO DATA"
-        )
-        with cursor.cursor.copy(f"COPY tmp_buyer_retention ({quoted}) FROM STDIN") as copy:
-            for i in range(len(columns["buyer_id"])):
-                copy.write_row(
-                    [json.dumps(columns[n][i]) if n == "reasons" else columns[n][i] for n in names]
-                )
-        cursor.execute(
-            f"INSERT INTO {table} ({quoted}, recommended_listing_ids, recommended_seller_ids) "
-            f"SELECT {quoted}, '[]'::jsonb, '[]'::jsonb FROM tmp_buyer_retention "
-            f"ON CONFLICT (buyer_id) DO UPDATE SET {updates}"
-        )
-        cursor.execute("TRUNCATE tmp_buyer_retention")
+        with staging_table(cursor, stage="tmp_buyer_retention", table=table, columns=names, rows=rows) as quoted:
+            cursor.execute(
+                f"INSERT INTO {table} ({quoted}, recommended_listing_ids, recommended_seller_ids) "
+                f"SELECT {quoted}, '[]'::jsonb, '[]'::jsonb FROM tmp_buyer_retention "
+                f"ON CONFLICT (buyer_id) DO UPDATE SET {updates}"
+            )
 
 
 def buyer_id_ranges(*, chunk_size: int = CHUNK_SIZE) -> list[tuple[int, int]]:

@@ -5,7 +5,7 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from dashboard.search import search_view
 
 api_v1 = [
-    path("", include("core.api_urls")),
+    path("", include("integrations.messaging_api_urls")),
     path("integrations/", include("integrations.api_urls")),
     path("sellers/", include("sellers.api_urls")),
     path("buyers/", include("buyers.api_urls")),

@@ -7,19 +7,15 @@ from django.utils.html import format_html
 
 from django.utils.html import format_html
 
-from core.messaging import KINDS, contact_mark_bounced, message_preview
+from core.messaging import KINDS, contact_mark_bounced, message_preview, preview_address_default
 from core.models import (
     ContactPreference,
     MessageTemplate,
     MessagingPolicy,
     OutboxMessage,
     OutboxStatus,
-    PipelineRun,
-    PipelineStageRun,
-    RunStatus,
 )
 from core.outbox import outbox_retry
-from core.pipeline import pipeline_retry
 
 
 class ReadOnlyAdmin(admin.ModelAdmin):
@@ -94,44 +90,6 @@ class OutboxMessageAdmin(admin.ModelAdmin):
         self.message_user(request, f"Queued {count} failed message(s) for another try.")
 
 
-class PipelineStageInline(admin.TabularInline):
-    model = PipelineStageRun
-    extra = 0
-    can_delete = False
-    fields = ("level", "name", "status", "chunks_total", "rows", "duration", "peak_rss_mb", "error")
-    readonly_fields = fields
-
-    @admin.display(description="seconds")
-    def duration(self, stage):
-        seconds = stage.duration_seconds
-        return "—" if seconds is None else f"{seconds:.1f}"
-
-    def has_add_permission(self, request, obj=None):
-        return False
-
-
-@admin.register(PipelineRun)
-class PipelineRunAdmin(admin.ModelAdmin):
-    list_display = ("id", "trigger", "status", "as_of", "started_at", "duration", "chunk_size", "error")
-    list_filter = ("status", "trigger")
-    inlines = [PipelineStageInline]
-    actions = ["retry_failed_runs"]
-    readonly_fields = [f.name for f in PipelineRun._meta.fields]
-
-    @admin.display(description="seconds")
-    def duration(self, run):
-        seconds = run.duration_seconds
-        return "—" if seconds is None else f"{seconds:.1f}"
-
-    def has_add_permission(self, request):
-        return False
-
-    @admin.action(description="Retry failed runs from their failed stage", permissions=["change"])
-    def retry_failed_runs(self, request, queryset):
-        retried = sum(pipeline_retry(run=run) for run in queryset.filter(status=RunStatus.FAILED))
-        self.message_user(request, f"Retrying {retried} run(s); stages that succeeded are kept.")
-
-
 @admin.register(ContactPreference)
 class ContactPreferenceAdmin(admin.ModelAdmin):
     list_display = ("address", "channel", "muted_topics", "weekly_cap", "time_zone", "unsubscribed_at", "hard_bounced_at")
@@ -172,11 +130,9 @@ class MessageTemplateAdmin(admin.ModelAdmin):
 
     @admin.display(description="Preview (for ?preview_to=<address>, else the first buyer)")
     def preview(self, obj):
-        from buyers.models import Buyer
-
         if obj is None or not obj.pk:
             return "Save to preview."
-        address = getattr(self, "_preview_to", "") or (Buyer.objects.order_by("pk").values_list("email", flat=True).first() or "someone@example.com")
+        address = getattr(self, "_preview_to", "") or preview_address_default()
         shown = message_preview(category=obj.category, address=address, source=(obj.subject, obj.body))
         if shown["error"]:
             return format_html('<strong style="color:#ba2121">Does not render: {}</strong>', shown["error"])

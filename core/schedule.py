@@ -2,8 +2,6 @@
 
 from importlib import import_module
 
-from celery.schedules import crontab
-
 from django.apps import apps
 
 
@@ -22,10 +20,4 @@ def collect_beat_schedule() -> dict:
 
 BEAT_SCHEDULE = {
     "outbox-sweep": {"task": "core.outbox.sweep", "schedule": 60.0},
-}
-
-BEAT_SCHEDULE["nightly-recompute"] = {
-    "task": "core.pipeline.start",
-    "schedule": crontab(hour=2, minute=30),
-    "kwargs": {"trigger": "beat"},
 }

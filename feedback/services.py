@@ -11,6 +11,7 @@ from django.db.models.functions import Lower
 from django.utils import timezone
 
 from buyers.models import Buyer
+from core.bulk import copy_rows
 from feedback.models import (
     Answer,
     CodingOrigin,
@@ -254,25 +255,28 @@ def _insert_copy(batch, built, now) -> list[tuple[int, str]]:
             f"SELECT nextval(pg_get_serial_sequence('{table}', 'id')) FROM generate_series(1, %s)", [len(built)]
         )
         ids = [row[0] for row in cursor.fetchall()]
-        raw = cursor.cursor
-        with raw.copy(f"COPY {table} (id, {', '.join(RESPONSE_COLUMNS)}) FROM STDIN") as copy:
-            for pk, (row, _) in zip(ids, built, strict=True):
-                copy.write_row(
-                    (pk, *(json.dumps(row[c]) if c in ("identity", "extras") else row[c] for c in RESPONSE_COLUMNS))
-                )
-        with raw.copy(
-            f"COPY {Answer._meta.db_table} (response_id, question_id, number, text, choices) FROM STDIN"
-        ) as copy:
-            for pk, (parsed, _) in zip(ids, batch, strict=True):
-                for a in parsed.answers:
-                    copy.write_row((pk, a.question.pk, a.number, a.text, json.dumps(a.choices)))
+        copy_rows(
+            cursor, table=table, columns=["id", *RESPONSE_COLUMNS],
+            rows=(
+                (pk, *(json.dumps(row[c]) if c in ("identity", "extras") else row[c] for c in RESPONSE_COLUMNS))
+                for pk, (row, _) in zip(ids, built, strict=True)
+            ),
+        )
+        copy_rows(
+            cursor, table=Answer._meta.db_table, columns=["response_id", "question_id", "number", "text", "choices"],
+            rows=(
+                (pk, a.question.pk, a.number, a.text, json.dumps(a.choices))
+                for pk, (parsed, _) in zip(ids, batch, strict=True)
+                for a in parsed.answers
+            ),
+        )
         codes = [(pk, theme_id) for pk, (_, theme_ids) in zip(ids, built, strict=True) for theme_id in theme_ids]
         if codes:
-            with raw.copy(
-                f"COPY {ResponseTheme._meta.db_table} (response_id, theme_id, origin, confidence, created_at) FROM STDIN"
-            ) as copy:
-                for pk, theme_id in codes:
-                    copy.write_row((pk, theme_id, CodingOrigin.RULE, 1.0, now))
+            copy_rows(
+                cursor, table=ResponseTheme._meta.db_table,
+                columns=["response_id", "theme_id", "origin", "confidence", "created_at"],
+                rows=((pk, theme_id, CodingOrigin.RULE, 1.0, now) for pk, theme_id in codes),
+            )
     return [(pk, row["match_status"]) for pk, (row, _) in zip(ids, built, strict=True)]
 
 

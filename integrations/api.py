@@ -76,7 +76,7 @@ ERROR_RESPONSES = {
     429: OpenApiResponse(ErrorSerializer, description="Too many requests for this API key."),
 }
 # Answers any operation can give, added to every operation of the schema by
-# core.schema.error_responses_hook so the documented statuses are the complete list.
+# integrations.openapi.error_responses_hook so the documented statuses are the complete list.
 COMMON_ERROR_DESCRIPTIONS = {
     400: "Malformed JSON or invalid input; `errors` names each field.",
     401: "Missing or invalid credentials (`WWW-Authenticate` says how to authenticate).",

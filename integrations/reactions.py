@@ -9,6 +9,10 @@ another, so nothing is missed.
 
 Inside ``reactions_batched()`` (used by bulk endpoints) the same reactions are collected in a
 set and dispatched in one statement after the commit.
+
+The task of a reaction is found in an explicit registry of Celery tasks, filled by the
+orchestration layer (``workflows/reactions.py``) with ``reactions_register``; a pending row
+stores only the key. This module imports no task of another app.
 """
 
 import contextvars
@@ -19,7 +23,6 @@ from datetime import timedelta
 from celery import Task
 from django.db import connection, transaction
 from django.utils import timezone
-from django.utils.module_loading import import_string
 
 from integrations.models import PendingReaction
 
@@ -32,6 +35,21 @@ STALE_AFTER = timedelta(minutes=10)
 _INSERT_CHUNK = 500
 # Pairs per broker message; the worker enqueues each pair's own task.
 DISPATCH_CHUNK = 200
+
+
+_registry: dict[str, Task] = {}
+
+
+def reactions_register(tasks: dict[str, Task]) -> None:
+    """Adds reaction keys and the Celery task each one runs (the subject id is its argument)."""
+    for key, task in tasks.items():
+        if not isinstance(task, Task):
+            raise TypeError(f"Reaction {key} must be a Celery task, not {task!r}")
+        _registry[key] = task
+
+
+def reactions_registered() -> dict[str, Task]:
+    return dict(_registry)
 
 
 def reaction_enqueue(*, task_path: str, subject_id: int) -> None:
@@ -111,13 +129,9 @@ def reaction_run(*, task_path: str, subject_id: int) -> bool:
     claimed, _ = PendingReaction.objects.filter(task_path=task_path, subject_id=subject_id).delete()
     if not claimed:
         return False
-    try:
-        task = import_string(task_path)
-    except ImportError:
-        logger.warning("Reaction task %s is not available; skipped for subject %s", task_path, subject_id)
-        return False
-    if not isinstance(task, Task):
-        logger.warning("Reaction target %s is not a Celery task; skipped", task_path)
+    task = _registry.get(task_path)
+    if task is None:
+        logger.warning("Reaction %s is not registered; skipped for subject %s", task_path, subject_id)
         return False
     task.delay(subject_id)
     return True

@@ -1,4 +1,4 @@
-"""Fast bulk inserts: COPY into a staging table, then INSERT ... ON CONFLICT DO NOTHING.
+"""Fast bulk inserts: COPY into a staging table (core/bulk.py), then INSERT ... ON CONFLICT DO NOTHING.
 
 On PostgreSQL this is several times faster than bulk_create for thousands of rows (the ORM
 spends most of its time building the statement; see bench/loyalty.py). Elsewhere it falls
@@ -10,6 +10,8 @@ from __future__ import annotations
 import json
 
 from django.db import connection, transaction
+
+from core.bulk import staging_table
 
 # Below this many rows bulk_create is as fast and simpler.
 COPY_MIN_ROWS = 500
@@ -37,18 +39,11 @@ def insert_ignoring_conflicts(model, objs: list, *, batch_size: int = 5000) -> i
     fields = [f for f in model._meta.concrete_fields if not f.primary_key]
     table = model._meta.db_table
     stage = f"stage_{table}"
-    columns = ", ".join(connection.ops.quote_name(f.column) for f in fields)
+    rows = ([_value(f, obj) for f in fields] for obj in objs)
     with transaction.atomic(), connection.cursor() as cursor:
-        cursor.execute(
-            f"CREATE TEMP TABLE IF NOT EXISTS {stage} ON COMMIT DELETE ROWS AS SELECT {columns} FROM {table} WITH NO DATA"
-        )
-        cursor.execute(f"TRUNCATE {stage}")
-        with cursor.cursor.copy(f"COPY {stage} ({columns}) FROM STDIN") as copy:
-            for obj in objs:
-                copy.write_row([_value(f, obj) for f in fields])
-        cursor.execute(f"INSERT INTO {table} ({columns}) SELECT {columns} FROM {stage} ON CONFLICT DO NOTHING")
-        inserted = cursor.rowcount
-        cursor.execute(f"TRUNCATE {stage}")
+        with staging_table(cursor, stage=stage, table=table, columns=[f.column for f in fields], rows=rows) as columns:
+            cursor.execute(f"INSERT INTO {table} ({columns}) SELECT {columns} FROM {stage} ON CONFLICT DO NOTHING")
+            inserted = cursor.rowcount
     return inserted
 
 
@@ -65,17 +60,10 @@ def update_rows(model, objs: list, fields: list[str], *, batch_size: int = 5000)
     table = model._meta.db_table
     stage = f"stage_upd_{table}"
     quote = connection.ops.quote_name
-    columns = ", ".join(quote(f.column) for f in [pk, *targets])
+    rows = ([_value(f, obj) for f in [pk, *targets]] for obj in objs)
     with transaction.atomic(), connection.cursor() as cursor:
-        cursor.execute(
-            f"CREATE TEMP TABLE IF NOT EXISTS {stage} ON COMMIT DELETE ROWS AS SELECT {columns} FROM {table} WITH NO DATA"
-        )
-        cursor.execute(f"TRUNCATE {stage}")
-        with cursor.cursor.copy(f"COPY {stage} ({columns}) FROM STDIN") as copy:
-            for obj in objs:
-                copy.write_row([_value(f, obj) for f in [pk, *targets]])
-        assignments = ", ".join(f"{quote(f.column)} = s.{quote(f.column)}" for f in targets)
-        cursor.execute(f"UPDATE {table} t SET {assignments} FROM {stage} s WHERE t.{quote(pk.column)} = s.{quote(pk.column)}")
-        updated = cursor.rowcount
-        cursor.execute(f"TRUNCATE {stage}")
+        with staging_table(cursor, stage=stage, table=table, columns=[f.column for f in [pk, *targets]], rows=rows):
+            assignments = ", ".join(f"{quote(f.column)} = s.{quote(f.column)}" for f in targets)
+            cursor.execute(f"UPDATE {table} t SET {assignments} FROM {stage} s WHERE t.{quote(pk.column)} = s.{quote(pk.column)}")
+            updated = cursor.rowcount
     return updated

@@ -1,11 +1,11 @@
-"""Hooks for the nightly pipeline (core/pipeline.py). Every function is idempotent.
+"""Hooks for the nightly pipeline (workflows/pipeline.py). Every function is idempotent.
 
 Register, in dependency order:
 
-    Stage(name="loyalty_award_orders", level=0, keys="marketplace.Order", chunk="loyalty.pipeline:award_orders_chunk")
-    Stage(name="loyalty_lots", level=1, finalize="loyalty.pipeline:lots_finalize")
-    Stage(name="loyalty_tiers", level=2, keys="buyers.Buyer", chunk="loyalty.pipeline:tiers_chunk")
-    Stage(name="loyalty_badges", level=2, finalize="loyalty.pipeline:badges_finalize")
+    Stage(name="loyalty_award_orders", level=0, keys="marketplace.Order", chunk=award_orders_chunk)
+    Stage(name="loyalty_lots", level=1, finalize=lots_finalize)
+    Stage(name="loyalty_tiers", level=2, keys="buyers.Buyer", chunk=tiers_chunk)
+    Stage(name="loyalty_badges", level=2, finalize=badges_finalize)
 """
 
 from datetime import datetime

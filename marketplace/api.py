@@ -17,6 +17,7 @@ from integrations.bulk import (
     bulk_objects_only,
     bulk_run,
     bulk_summary,
+    bulk_validate,
     gc_paused,
 )
 from integrations.reactions import reactions_batched
@@ -58,12 +59,14 @@ class StorefrontBulkApi(StorefrontApi):
     def run_objects(self, items: list[dict]) -> list[dict]:
         refs = external_refs_for_items(items=items, fields=self.ref_fields)
         if self.bulk_service is not None:
-            return type(self).bulk_service(items=items, refs=refs)
+            # Input validation is the API's; the set-based service receives validated items only.
+            candidates, results = bulk_validate(serializer_class=self.input_serializer, items=items)
+            return type(self).bulk_service(candidates=candidates, results=results, total=len(items), refs=refs)
         validator = self.input_serializer()
         return bulk_run(items=items, handle=lambda item: self.handle_item(item, refs, validator))
 
     ref_fields: dict[str, str] = {}
-    # A set-based service taking (items, refs) and answering per item, where one exists.
+    # A set-based service taking (candidates, results, total, refs) and answering per item, where one exists.
     bulk_service: Callable[..., list[dict]] | None = None
 
     @idempotent

@@ -2,25 +2,26 @@
 
 Every function takes validated input (see marketplace/serializers.py), must run inside
 ``transaction.atomic`` (the bulk helper gives each item its own savepoint), and returns an
-``ItemResult``. Bad references raise a DRF ValidationError naming the field, so nothing of the
-item is saved. Reactions are registered for after the commit (marketplace/reactions.py).
+``ItemResult``. Bad references raise Django's ValidationError naming the field (the API layer
+answers it as a 400 with the same body), so nothing of the item is saved. Each write announces
+itself (marketplace/events.py); workflows/reactions.py registers the reactions for after the
+commit.
 """
 
 from datetime import datetime
 from decimal import Decimal
 
+from django.core.exceptions import ValidationError
 from django.db import DataError, IntegrityError, connection, transaction
 from django.db.models import F
 from django.utils import timezone
-from rest_framework.exceptions import ValidationError
 
 from buyers.models import Buyer
-from integrations.bulk import CREATED, DUPLICATE, UPDATED, ItemResult, bulk_validate, item_result_from_exception
+from integrations.bulk import CREATED, DUPLICATE, UPDATED, ItemResult, item_result_from_exception
 from integrations.errors import LifecycleConflict
-from marketplace import reactions
+from marketplace import events
 from marketplace.models import EngagementEvent, Order, OrderLine, OrderStatus, Return, Review
 from marketplace.selectors import ExternalRefs
-from marketplace.serializers import OrderInputSerializer, OrderStatusInputSerializer
 from sellers.models import Listing, Seller
 
 
@@ -59,7 +60,7 @@ def seller_upsert(*, data: dict) -> ItemResult:
     )}
     seller, created = _locked_get_or_create(Seller, external_id=data["external_id"], defaults=values)
     if created:
-        reactions.seller_application_reactions(seller_id=seller.pk)
+        events.seller_applied.send(sender=Seller, seller_id=seller.pk)
         return ItemResult(status=CREATED, id=seller.pk, external_id=seller.external_id)
     changed = _apply_changes(seller, values)
     if not changed:
@@ -181,16 +182,16 @@ def order_create(*, data: dict, refs: ExternalRefs | None = None) -> ItemResult:
     return ItemResult(status=CREATED, id=order.pk, external_id=order.external_id)
 
 
-def order_bulk_create(*, items: list, refs: ExternalRefs) -> list[dict]:
+def order_bulk_create(*, candidates: list[tuple[int, dict]], results: dict[int, ItemResult], total: int, refs: ExternalRefs) -> list[dict]:
     """Creates many orders with a constant number of statements per request.
 
     Same rules and answers as ``order_create`` item by item: each order is accepted whole or
     rejected whole. Tracked listings are locked once (in id order) and stock is allocated in
     item order. If the set-based write hits a constraint nobody foresaw (e.g. the same order
     inserted concurrently by another request), its savepoint is rolled back and the batch is
-    redone item by item with ``order_create``.
+    redone item by item with ``order_create``. ``candidates`` are the (index, validated data) of
+    the ``total`` items; ``results`` already holds the answers of the items the API rejected.
     """
-    candidates, results = bulk_validate(serializer_class=OrderInputSerializer, items=items)
     with transaction.atomic():
         try:
             with transaction.atomic():
@@ -202,7 +203,7 @@ def order_bulk_create(*, items: list, refs: ExternalRefs) -> list[dict]:
                         results[index] = order_create(data=data, refs=refs)
                 except ValidationError as exc:
                     results[index] = item_result_from_exception(exc)
-    return [results[index].as_dict(index) for index in range(len(items))]
+    return [results[index].as_dict(index) for index in range(total)]
 
 
 def _order_bulk_insert(*, candidates: list[tuple[int, dict]], refs: ExternalRefs) -> dict[int, ItemResult]:
@@ -344,16 +345,17 @@ def order_status_change(*, data: dict, refs: ExternalRefs | None = None) -> Item
         applied.save(force_insert=True)
     if order.status == OrderStatus.CANCELLED:
         _restock(order_ids=[order.pk])
-    reactions.order_status_reactions(order_id=order.pk, seller_id=order.seller_id, status=order.status)
+    events.order_status_changed.send(sender=Order, order_id=order.pk, seller_id=order.seller_id, status=order.status)
     return ItemResult(status=UPDATED, id=order.pk, external_id=order.external_id)
 
 
-def order_status_bulk_change(*, items: list, refs: ExternalRefs) -> list[dict]:
+def order_status_bulk_change(
+    *, candidates: list[tuple[int, dict]], results: dict[int, ItemResult], total: int, refs: ExternalRefs
+) -> list[dict]:
     """Applies many status events with a constant number of statements per request: the orders
     are locked once (in id order), the events are applied in item order in memory, then written
     with one bulk UPDATE. Each event is accepted or rejected on its own, with the same answers as
     ``order_status_change``; a database error falls back to the item-by-item path."""
-    candidates, results = bulk_validate(serializer_class=OrderStatusInputSerializer, items=items)
     with transaction.atomic():
         try:
             with transaction.atomic():
@@ -365,7 +367,7 @@ def order_status_bulk_change(*, items: list, refs: ExternalRefs) -> list[dict]:
                         results[index] = order_status_change(data=data, refs=refs)
                 except (ValidationError, LifecycleConflict) as exc:
                     results[index] = item_result_from_exception(exc)
-    return [results[index].as_dict(index) for index in range(len(items))]
+    return [results[index].as_dict(index) for index in range(total)]
 
 
 def _order_status_bulk_apply(*, candidates: list[tuple[int, dict]]) -> dict[int, ItemResult]:
@@ -394,7 +396,7 @@ def _order_status_bulk_apply(*, candidates: list[tuple[int, dict]]) -> dict[int,
         changed[order.pk] = order
         if isinstance(applied, Return):
             returns.append(applied)
-        reactions.order_status_reactions(order_id=order.pk, seller_id=order.seller_id, status=order.status)
+        events.order_status_changed.send(sender=Order, order_id=order.pk, seller_id=order.seller_id, status=order.status)
         results[index] = ItemResult(status=UPDATED, id=order.pk, external_id=order.external_id)
     _orders_status_write(orders=list(changed.values()))
     Return.objects.bulk_create(returns)
@@ -468,7 +470,7 @@ def review_upsert(*, data: dict, refs: ExternalRefs | None = None) -> ItemResult
             return ItemResult(status=DUPLICATE, id=review.pk, external_id=review.external_id)
         review.updated_at = max(updated_at, review.created_at)
         review.save(update_fields=[*changed, "updated_at"])
-    reactions.review_reactions(review_id=review.pk, seller_id=review.seller_id, created=created)
+    events.review_saved.send(sender=Review, review_id=review.pk, seller_id=review.seller_id, created=created)
     return ItemResult(status=CREATED if created else UPDATED, id=review.pk, external_id=review.external_id)
 
 
@@ -496,5 +498,7 @@ def engagement_event_create(*, data: dict, refs: ExternalRefs | None = None) -> 
             raise
         return ItemResult(status=DUPLICATE, id=winner.pk, external_id=data["external_id"])
     touched = sorted({s.pk for s in (seller, target) if s is not None})
-    reactions.engagement_event_reactions(event_id=event.pk, buyer_id=buyer.pk if buyer else None, seller_ids=touched)
+    events.engagement_recorded.send(
+        sender=EngagementEvent, event_id=event.pk, buyer_id=buyer.pk if buyer else None, seller_ids=touched
+    )
     return ItemResult(status=CREATED, id=event.pk, external_id=event.external_id)

@@ -1,7 +1,7 @@
-"""Hooks for the nightly pipeline (core/pipeline.py): seller scores as one chunked stage.
+"""Hooks for the nightly pipeline (workflows/pipeline.py): seller scores as one chunked stage.
 
-Register with ``Stage(name="seller_scores", level=1, keys="sellers.Seller",
-chunk="scoring.pipeline:seller_scores_chunk")`` after the feature inputs are in.
+Registered in workflows/stages.py as ``Stage(name="seller_scores", level=1, keys="sellers.Seller",
+chunk=seller_scores_chunk)`` after the feature inputs are in.
 """
 
 from datetime import datetime

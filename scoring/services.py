@@ -1,6 +1,7 @@
 """Scoring artisans: compute scores with reasons, write them in bulk, run chunked recomputes."""
 
 import logging
+from collections.abc import Callable
 from datetime import datetime, timedelta
 
 import numpy as np
@@ -216,8 +217,12 @@ def recent_population(*, as_of: datetime) -> dict | None:
     return run.population if run else None
 
 
-def seller_rescore(*, seller_id: int, as_of: datetime | None = None) -> SellerScore:
-    """Score one artisan now (new data arrived), keep the history, and re-route if still onboarding."""
+def seller_rescore(*, seller_id: int, as_of: datetime | None = None, then: Callable | None = None) -> SellerScore:
+    """Score one artisan now (new data arrived) and keep the history.
+
+    ``then(seller=, score=)`` runs in the same transaction as the write: onboarding routing
+    (workflows/onboarding.py) passes itself here, so a score and its decision commit together.
+    """
     as_of = as_of or timezone.now()
     seller = Seller.objects.filter(pk=seller_id).first()
     if seller is None:
@@ -228,7 +233,6 @@ def seller_rescore(*, seller_id: int, as_of: datetime | None = None) -> SellerSc
     with transaction.atomic():
         seller_scores_write(scores=scores, computed_at=as_of, run_key=f"single:{as_of.isoformat()}")
         score = SellerScore.objects.select_related("model_version").get(seller=seller)
-        from sellers.services import seller_route_on_rescore
-
-        seller_route_on_rescore(seller=seller, score=score)
+        if then is not None:
+            then(seller=seller, score=score)
     return score

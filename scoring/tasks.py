@@ -3,7 +3,6 @@
 import logging
 
 from celery import shared_task
-from django.core.exceptions import ValidationError
 from django.db import InterfaceError, OperationalError
 
 from scoring import services
@@ -29,16 +28,6 @@ def seller_scores_recompute_task(trigger: str = "nightly") -> int:
 )
 def seller_scores_chunk_task(run_id: int, first_id: int, last_id: int) -> int:
     return services.score_run_chunk(run_id=run_id, first_id=first_id, last_id=last_id)
-
-
-@shared_task(name="scoring.rescore_seller", acks_late=True, autoretry_for=(OperationalError, InterfaceError), retry_backoff=2, max_retries=5)
-def seller_rescore_task(seller_id: int) -> int | None:
-    try:
-        return services.seller_rescore(seller_id=seller_id).score
-    except ValidationError as exc:
-        # Unknown seller: retrying cannot help.
-        logger.warning("Not rescoring seller %s: %s", seller_id, "; ".join(exc.messages))
-        return None
 
 
 @shared_task(name="scoring.train_seller_score", acks_late=True, soft_time_limit=50 * 60, time_limit=55 * 60)

@@ -233,13 +233,6 @@ def seller_route_on_rescore(*, seller: Seller, score) -> OnboardingDecision | No
         )
 
 
-def seller_application_process(*, seller_id: int):
-    """A new application: score it now, then route it (scoring.services.seller_rescore does both)."""
-    from scoring.services import seller_rescore
-
-    return seller_rescore(seller_id=seller_id)
-
-
 # --- Manual review (customer success) and calls (seller support) ----------------------------
 
 

@@ -3,22 +3,11 @@
 import logging
 
 from celery import shared_task
-from django.core.exceptions import ValidationError
 from django.db import InterfaceError, OperationalError
 
-from sellers import inventory, services
+from sellers import inventory
 
 logger = logging.getLogger(__name__)
-
-
-@shared_task(name="sellers.application_received", acks_late=True, autoretry_for=(OperationalError, InterfaceError), retry_backoff=2, max_retries=5)
-def seller_application_received_task(seller_id: int) -> int | None:
-    """Score a new application and route it. A second delivery finds it routed and does nothing."""
-    try:
-        return services.seller_application_process(seller_id=seller_id).score
-    except ValidationError as exc:
-        logger.warning("Application of seller %s not processed: %s", seller_id, "; ".join(exc.messages))
-        return None
 
 
 @shared_task(name="sellers.inventory_audit", acks_late=True)

@@ -40,6 +40,7 @@ INSTALLED_APPS = [
     "loyalty",
     "feedback",
     "dashboard",
+    "workflows",
 ]
 
 MIDDLEWARE = [
@@ -191,6 +192,10 @@ CELERY_TASK_ROUTES = {
 # How long a delivered but unacknowledged task waits before Redis hands it to another worker
 # (the redelivery of a killed worker's chunk). It must exceed the longest task.
 CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": env_int("CELERY_VISIBILITY_TIMEOUT", 60 * 60)}
+# A prefix on every Redis key the broker writes, so a benchmark or a second deployment sharing a
+# Redis database can remove exactly its own queues (bench/storefront_ingest.py does).
+if env_str("CELERY_REDIS_KEY_PREFIX", ""):
+    CELERY_BROKER_TRANSPORT_OPTIONS["global_keyprefix"] = env_str("CELERY_REDIS_KEY_PREFIX", "")
 CELERY_TIMEZONE = TIME_ZONE
 
 # Database sessions, refusing keys with NUL characters (integrations/sessions.py).
@@ -202,7 +207,7 @@ REST_FRAMEWORK = {
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
-    "DEFAULT_SCHEMA_CLASS": "core.schema.KilnAutoSchema",
+    "DEFAULT_SCHEMA_CLASS": "integrations.openapi.KilnAutoSchema",
     "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.PageNumberPagination",
     "PAGE_SIZE": 50,
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
@@ -219,7 +224,7 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
-    "POSTPROCESSING_HOOKS": ["drf_spectacular.hooks.postprocess_schema_enums", "core.schema.error_responses_hook"],
+    "POSTPROCESSING_HOOKS": ["drf_spectacular.hooks.postprocess_schema_enums", "integrations.openapi.error_responses_hook"],
     "ENUM_NAME_OVERRIDES": {
         "CraftCategoryEnum": "sellers.models.CraftCategory",
         "OrderStatusEnum": "marketplace.models.OrderStatus",
@@ -240,11 +245,11 @@ LOGGING = {
     "loggers": {"django.db.backends": {"level": "WARNING"}},
 }
 
-# Keys per pipeline chunk (see core/pipeline.py). Measured at 2,000 (bench/pipeline.py, 62k
+# Keys per pipeline chunk (see workflows/pipeline.py). Measured at 2,000 (bench/pipeline.py, 62k
 # orders, inline): a buyer-retention chunk took about 1.1 s, a loyalty-award chunk about 0.4 s,
 # with about 560 MB peak RSS per worker. Larger chunks mean fewer chord round trips but longer
 # transactions and more memory per task.
 PIPELINE_CHUNK_SIZE = env_int("PIPELINE_CHUNK_SIZE", 2000)
-PIPELINE_STAGES = env_str("PIPELINE_STAGES", "core.stages:STAGES")
+PIPELINE_STAGES = env_str("PIPELINE_STAGES", "workflows.stages:STAGES")
 
 KILN_MODEL_DIR = Path(env_str("KILN_MODEL_DIR", str(VAR_DIR / "models")))

@@ -152,12 +152,12 @@ def test_snapshots_store_every_kpi_and_rerun_overwrites(market):
 
 
 def test_snapshots_and_alerts_run_daily_as_the_last_stage_of_the_nightly_pipeline():
-    from core.stages import STAGES
+    from workflows.stages import STAGES, kpis_and_alerts
 
     tasks = {entry["task"] for entry in collect_beat_schedule().values()}
     assert "core.pipeline.start" in tasks
     last = max(STAGES, key=lambda stage: stage.level)
-    assert last.finalize == "core.stages:kpis_and_alerts"
+    assert last.finalize is kpis_and_alerts
 
 
 def test_backfill_command_fills_the_sparkline_history(market):

@@ -134,8 +134,8 @@ def test_an_application_stamped_ahead_of_the_clock_is_still_scored():
 
     from django.utils import timezone
 
-    from scoring.services import seller_rescore
     from sellers.models import OnboardingStatus
+    from workflows.onboarding import seller_rescore
 
     trained_seller_model()
     seller = SellerFactory(onboarding_status=OnboardingStatus.APPLIED, applied_at=timezone.now() + timedelta(seconds=30), approved_at=None)

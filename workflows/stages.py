@@ -1,0 +1,79 @@
+"""The stages of the nightly recompute, in dependency levels (see workflows/pipeline.py).
+
+Level 0 computes inputs that later stages read (buyer lifetime fits, inventory findings),
+level 1 scores sellers and buyers in parallel, levels 2-4 run loyalty (awards read buyer
+segments; tiers read the settled ledger), and level 5 snapshots KPIs and evaluates alerts
+over everything before it.
+Each adapter below maps a primary-key range onto the owning app's service; ``STAGES`` names
+the functions themselves, so every stage is an import a reader (and tests) can follow.
+"""
+
+from datetime import datetime, timedelta
+
+from buyers.recommendations import buyer_recommendations_recompute
+from loyalty.pipeline import award_orders_chunk, badges_finalize, lots_finalize, tiers_chunk
+from scoring.pipeline import seller_scores_chunk
+from sellers.listing_health import listing_health_recompute
+from workflows.pipeline import Stage
+
+
+def buyer_lifetime_fits(*, as_of: datetime) -> int:
+    from buyers.services import lifetime_fits_run
+
+    outcome = lifetime_fits_run(as_of=as_of)
+    return int(outcome.bgnbd.status == "active") + int(outcome.gamma_gamma.status == "active")
+
+
+def inventory_audit_chunk(*, lo: int, hi: int, as_of: datetime) -> int:
+    from sellers.inventory import inventory_audit_open_cases
+    from sellers.models import Seller
+
+    seller_ids = list(Seller.objects.filter(pk__gte=lo, pk__lte=hi).values_list("pk", flat=True))
+    return inventory_audit_open_cases(seller_ids=seller_ids, as_of=as_of) if seller_ids else 0
+
+
+def buyer_retention_chunk(*, lo: int, hi: int, as_of: datetime) -> int:
+    from buyers.services import buyer_retention_score_range
+
+    return buyer_retention_score_range(start_id=lo, end_id=hi + 1, as_of=as_of)
+
+
+def retention_interventions(*, as_of: datetime) -> int:
+    from buyers.interventions import buyer_churn_cases_open, seller_dormant_cases_open
+    from sellers.dormancy import seller_dormancy_recompute
+
+    seller_dormancy_recompute(as_of=as_of)
+    opened = buyer_churn_cases_open(as_of=as_of), seller_dormant_cases_open(as_of=as_of)
+    return sum(int(result["cases_opened"]) for result in opened)
+
+
+def kpis_and_alerts(*, as_of: datetime) -> int:
+    from dashboard.services import alert_evaluate_all, snapshot_record
+
+    # KPIs cover complete days, so the nightly run snapshots the day that just ended.
+    day = as_of.date() - timedelta(days=1)
+    rows = snapshot_record(as_of=day)
+    return rows + len(alert_evaluate_all(as_of=day))
+
+
+STAGES: list[Stage] = [
+    Stage("buyer_lifetime_fits", level=0, finalize=buyer_lifetime_fits),
+    Stage("inventory_audit", level=0, keys="sellers.Seller", chunk=inventory_audit_chunk),
+    Stage("seller_scores", level=1, keys="sellers.Seller", chunk=seller_scores_chunk),
+    Stage(
+        "buyer_retention",
+        level=1,
+        keys="buyers.Buyer",
+        chunk=buyer_retention_chunk,
+        finalize=retention_interventions,
+    ),
+    # Listing verdicts read orders only; level 5 turns them into the underperforming-listing KPI.
+    Stage("listing_health", level=1, finalize=listing_health_recompute),
+    Stage("buyer_recommendations", level=2, finalize=buyer_recommendations_recompute),
+    # Loyalty reads segments (promotions target them), so it follows retention.
+    Stage("loyalty_award_orders", level=2, keys="marketplace.Order", chunk=award_orders_chunk),
+    Stage("loyalty_lots", level=3, finalize=lots_finalize),
+    Stage("loyalty_badges", level=3, finalize=badges_finalize),
+    Stage("loyalty_tiers", level=4, keys="buyers.Buyer", chunk=tiers_chunk),
+    Stage("kpis_and_alerts", level=5, finalize=kpis_and_alerts),
+]
