@@ -40,6 +40,7 @@ INSTALLED_APPS = [
     "loyalty",
     "feedback",
     "dashboard",
+    "simulation",
 ]
 
 MIDDLEWARE = [
