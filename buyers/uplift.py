@@ -180,6 +180,7 @@ def uplift_model_train(*, case_kind: str, as_of: datetime | None = None, seed: i
             "roc_auc": auc,
             "label": "bought within the outcome window (worked case against holdout)",
             "n_train": int((~test).sum()),
+            "n": int(test.sum()),
             "uplift": {**evaluation, "worked_rows": int(t.sum()), "held_out_rows": int((~t).sum())},
             "gate": gate,
         },

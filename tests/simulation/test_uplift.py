@@ -91,3 +91,14 @@ def test_admin_page_saves_the_toggle_through_the_role_checked_service(client):
 
     client.force_login(UserFactory(roles=[CUSTOMER_SUCCESS]))
     assert client.get(url).status_code == 403
+
+
+def test_model_card_shows_the_uplift_evaluation(client):
+    _history()
+    version = uplift_model_train(case_kind=KIND, seed=1)
+    client.force_login(UserFactory(roles=[MARKETPLACE_ADMIN]))
+
+    body = client.get(f"/admin/scoring/modelversion/{version.pk}/change/").content.decode()
+
+    assert "Uplift evaluation (held out)" in body
+    assert "lift in the top half of the ranking" in body
