@@ -43,14 +43,51 @@ def t_interval(values):
     return mean, (mean - half, mean + half)
 
 
+def summarise(lines) -> dict:
+    """Figures from the per-seed lines alone (the exploration run of each seed): what
+    ``--summarise`` prints for the output of runs that were split across processes."""
+    covered, errors, zero, zero_fp, gains, per_case = [], {}, 0, 0, [], {"risk": [], "uplift": []}
+    for line in lines:
+        row = json.loads(line)
+        for kind, truth in row["truth"].items():
+            if truth is None or kind not in row["estimate"]:
+                continue
+            lift, (low, high) = row["estimate"][kind]
+            covered.append(low <= truth <= high)
+            errors.setdefault(kind, []).append(lift - truth)
+            if kind == "points_expiry_reminder":
+                zero += 1
+                zero_fp += int(low > 0 or high < 0)
+        for order in per_case:
+            per_case[order].append(row["extra_retained_per_case"][order])
+        gains.append(row["extra_retained_per_case"]["uplift"] - row["extra_retained_per_case"]["risk"])
+    mean_gain, gain_ci = t_interval(gains) if gains else (None, (None, None))
+    return {
+        "seeds": len(gains),
+        "coverage_95ci": round(sum(covered) / len(covered), 4) if covered else None,
+        "intervals_checked": len(covered),
+        "bias_by_kind": {k: round(statistics.fmean(v), 4) for k, v in errors.items()},
+        "zero_effect_false_positive_rate": round(zero_fp / zero, 4) if zero else None,
+        "zero_effect_runs": zero,
+        "extra_retained_per_case_worked": {k: round(statistics.fmean(v), 4) for k, v in per_case.items() if v},
+        "uplift_minus_risk_per_case_worked": None if mean_gain is None else round(mean_gain, 4),
+        "uplift_minus_risk_ci95": [None if x is None else round(x, 4) for x in gain_ci],
+    }
+
+
 def main():
     parser = argparse.ArgumentParser()
+    parser.add_argument("--summarise", nargs="+", metavar="FILE", help="Summarise per-seed lines saved from earlier runs.")
     parser.add_argument("--seeds", type=int, default=20)
     parser.add_argument("--first-seed", type=int, default=1)
     parser.add_argument("--buyers", type=int, default=None)
     parser.add_argument("--sellers", type=int, default=None)
     parser.add_argument("--flag-weeks", type=int, default=None, help="Weeks of flagging (a simulated month is about 4).")
     args = parser.parse_args()
+    if args.summarise:
+        lines = [line for path in args.summarise for line in Path(path).read_text().splitlines() if line.startswith('{"seed"')]
+        print(json.dumps(summarise(lines), indent=2))
+        return
 
     import django
 
