@@ -93,6 +93,7 @@ def main():
 
     django.setup()
     from django.contrib.auth.models import User
+    from django.core.exceptions import ValidationError
     from django.core.management import call_command
 
     call_command("migrate", verbosity=0)
@@ -125,17 +126,25 @@ def main():
         explore = simulate(P.SimulationParams(seed=seed, **overrides), ordering="random")
         score(explore)
         ModelVersion.objects.filter(kind=model_kind(P.BUYER_CHURN)).delete()
-        version = uplift_model_train(case_kind=P.BUYER_CHURN, as_of=explore.end, seed=seed)
-        gate_passed = bool(version.metrics["gate"]["passed"])
-        # The simulated admin activates the learned model whatever its gate said, so the
-        # comparison measures uplift ordering itself; the gate's verdict is printed beside it.
-        model_version_activate(version=version, actor=admin, force=True)
-        uplift_targeting_set(case_kind=P.BUYER_CHURN, order_by=QueueOrder.UPLIFT, actor=admin)
+        try:
+            version = uplift_model_train(case_kind=P.BUYER_CHURN, as_of=explore.end, seed=seed)
+        except ValidationError:
+            version = None
+        gate_passed = bool(version and version.metrics["gate"]["passed"])
         compare = P.SimulationParams(seed=seed + 1000, **overrides)
         risk = simulate(compare, ordering=QueueOrder.RISK)
-        uplift = simulate(compare, ordering=QueueOrder.UPLIFT)
         score(risk)
-        score(uplift)
+        if version is not None:
+            # The simulated admin activates the learned model whatever its gate said, so the
+            # comparison measures uplift ordering itself; the gate's verdict is printed beside it.
+            model_version_activate(version=version, actor=admin, force=True)
+            uplift_targeting_set(case_kind=P.BUYER_CHURN, order_by=QueueOrder.UPLIFT, actor=admin)
+            uplift = simulate(compare, ordering=QueueOrder.UPLIFT)
+            score(uplift)
+        else:
+            # Too few closed outcomes to learn from: the queue stays in risk order, so the
+            # uplift policy retains exactly what risk order does.
+            uplift = risk
         gain = uplift.incremental_per_case[P.BUYER_CHURN] - risk.incremental_per_case[P.BUYER_CHURN]
         gains.append(gain)
         per_case["risk"].append(risk.incremental_per_case[P.BUYER_CHURN])
@@ -146,6 +155,7 @@ def main():
             "truth": {k: None if v is None else round(v, 4) for k, v in explore.truth.items()},
             "estimate": {row.kind: [round(row.lift, 4), [round(x, 4) for x in row.lift_ci95]] for row in explore.report
                          if row.outcome == "retained" and row.lift is not None},
+            "uplift_model": version is not None,
             "uplift_gate_passed": gate_passed,
             "cases_worked": risk.cases_worked[P.BUYER_CHURN],
             "extra_retained_per_case": {"risk": round(per_case["risk"][-1], 4), "uplift": round(per_case["uplift"][-1], 4)},
