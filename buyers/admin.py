@@ -10,6 +10,7 @@ from buyers import admin_lifetime, audiences, interventions  # noqa: F401 - admi
 from buyers.profile import buyer_360_get
 from buyers.retention_display import churn_label, clv_label, p_alive_label
 from buyers.models import (
+    UpliftTargeting,
     Buyer,
     BuyerRetention,
     BuyerSegmentChange,
@@ -159,3 +160,23 @@ class InterventionAssignmentAdmin(ReadOnlyAdmin):
             "opts": self.model._meta,
         }
         return TemplateResponse(request, "admin/buyers/interventionassignment/impact.html", context)
+
+
+@admin.register(UpliftTargeting)
+class UpliftTargetingAdmin(admin.ModelAdmin):
+    """Admins switch a case kind's queue to uplift order; the service checks the role and the model."""
+
+    list_display = ("kind", "order_by", "updated_by", "updated_at")
+    fields = ("kind", "order_by")
+
+    def save_model(self, request, obj, form, change):
+        from django.core.exceptions import PermissionDenied, ValidationError
+
+        from buyers.uplift import uplift_targeting_set
+
+        try:
+            saved = uplift_targeting_set(case_kind=obj.kind, order_by=obj.order_by, actor=request.user)
+        except (PermissionDenied, ValidationError) as exc:
+            messages.error(request, "; ".join(getattr(exc, "messages", [str(exc)])))
+            return
+        obj.pk, obj.updated_by = saved.pk, saved.updated_by

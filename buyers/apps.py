@@ -21,5 +21,11 @@ class BuyersConfig(AppConfig):
         # Thresholds and audiences are policy: only marketplace admins change them.
         roles.extend_role_permissions(
             roles.MARKETPLACE_ADMIN,
-            read | {"buyers.retentionsettings": ("view", "add", "change"), "buyers.campaignaudience": roles.CONFIGURE},
+            read
+            | {
+                "buyers.retentionsettings": ("view", "add", "change"),
+                "buyers.campaignaudience": roles.CONFIGURE,
+                # Which queues are ordered by expected uplift is policy too.
+                "buyers.uplifttargeting": ("view", "add", "change"),
+            },
         )

@@ -44,3 +44,17 @@ class CampaignAudienceFactory(factory.django.DjangoModelFactory):
 
     name = factory.Sequence(lambda n: f"Audience {n}")
     segments = factory.LazyFunction(lambda: [Segment.LAPSING])
+
+
+class InterventionAssignmentFactory(factory.django.DjangoModelFactory):
+    """A buyer flagged 100 days ago whose 90-day outcome window has closed."""
+
+    class Meta:
+        model = "buyers.InterventionAssignment"
+
+    kind = "buyer_churn_risk"
+    buyer = factory.SubFactory(BuyerFactory)
+    arm = "treated"
+    flagged_at = factory.LazyFunction(lambda: timezone.now() - timedelta(days=100))
+    window_ends_at = factory.LazyAttribute(lambda a: a.flagged_at + timedelta(days=90))
+    evidence = factory.LazyFunction(dict)

@@ -285,3 +285,29 @@ class SellerDormancy(models.Model):
 
     def __str__(self):
         return f"{self.seller_id}: {'flagged' if self.is_flagged else 'ok'}"
+
+
+class QueueOrder(models.TextChoices):
+    RISK = "risk", "Highest risk first"
+    UPLIFT = "uplift", "Highest expected uplift first"
+
+
+class UpliftTargeting(models.Model):
+    """How staff's queue of one case kind is ordered; admins switch a kind to uplift ordering.
+
+    Uplift ordering needs an active uplift model for the kind (buyers.uplift); without one the
+    queue stays in risk order.
+    """
+
+    kind = models.CharField(max_length=32, unique=True, help_text="The case kind whose queue this orders.")
+    order_by = models.CharField(max_length=8, choices=QueueOrder.choices, default=QueueOrder.RISK)
+    updated_by = models.ForeignKey("auth.User", on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        verbose_name = "uplift targeting"
+        verbose_name_plural = "uplift targeting"
+        constraints = [models.CheckConstraint(condition=models.Q(order_by__in=QueueOrder.values), name="uplift_targeting_known_order")]
+
+    def __str__(self):
+        return f"{self.kind}: {self.get_order_by_display().lower()}"

@@ -41,6 +41,7 @@ INSTALLED_APPS = [
     "feedback",
     "dashboard",
     "workflows",
+    "simulation",
 ]
 
 MIDDLEWARE = [
