@@ -5,6 +5,7 @@ from importlib import import_module
 from celery.schedules import crontab
 
 from django.apps import apps
+from django.conf import settings
 
 
 def collect_beat_schedule() -> dict:
@@ -29,3 +30,6 @@ BEAT_SCHEDULE["nightly-recompute"] = {
     "schedule": crontab(hour=2, minute=30),
     "kwargs": {"trigger": "beat"},
 }
+
+# Finds runs whose heartbeat went quiet (a killed worker, messages lost with the broker).
+BEAT_SCHEDULE["pipeline-watchdog"] = {"task": "core.pipeline.watchdog", "schedule": float(settings.PIPELINE_WATCHDOG_SECONDS)}

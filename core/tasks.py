@@ -73,3 +73,10 @@ def pipeline_level_done_task(*args):
     if next_level is not None:
         _dispatch_level(run_id, next_level)
     return next_level
+
+
+@shared_task(name="core.pipeline.watchdog")
+def pipeline_watchdog_task():
+    from core.pipeline import pipeline_watchdog
+
+    return pipeline_watchdog()

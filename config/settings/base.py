@@ -246,5 +246,15 @@ LOGGING = {
 # transactions and more memory per task.
 PIPELINE_CHUNK_SIZE = env_int("PIPELINE_CHUNK_SIZE", 2000)
 PIPELINE_STAGES = env_str("PIPELINE_STAGES", "core.stages:STAGES")
+# Liveness (core/pipeline.py). A running chunk or finalize step beats every HEARTBEAT seconds;
+# the watchdog (beat, every WATCHDOG seconds) re-sends the level of a run quiet for STALL seconds,
+# at most MAX_REDISPATCHES times, then fails it with the reason. The lease lapses LEASE seconds
+# after the last beat; it outlasts STALL + WATCHDOG so the watchdog acts before another run can
+# take over. Defaults: a dead worker's run moves again within about 2.5 minutes.
+PIPELINE_HEARTBEAT_SECONDS = env_int("PIPELINE_HEARTBEAT_SECONDS", 20)
+PIPELINE_STALL_SECONDS = env_int("PIPELINE_STALL_SECONDS", 90)
+PIPELINE_WATCHDOG_SECONDS = env_int("PIPELINE_WATCHDOG_SECONDS", 60)
+PIPELINE_LEASE_SECONDS = env_int("PIPELINE_LEASE_SECONDS", 300)
+PIPELINE_MAX_REDISPATCHES = env_int("PIPELINE_MAX_REDISPATCHES", 3)
 
 KILN_MODEL_DIR = Path(env_str("KILN_MODEL_DIR", str(VAR_DIR / "models")))
