@@ -272,8 +272,14 @@ def pipeline_level_done(*, run_id: int, level: int) -> int | None:
 
     The close is claimed first with a conditional UPDATE: a duplicated or late chord callback
     (a redelivered message, the callback of a chord the watchdog re-sent) finds the claim taken
-    or the run past this level, and returns None without touching anything.
+    or the run past this level, and returns None without touching anything. A copy that comes
+    while chunks are still queued or running (and none failed) is early: the real one follows.
     """
+    chunks = PipelineChunk.objects.filter(stage__run_id=run_id, stage__level=level)
+    if chunks.filter(status__in=[RunStatus.PENDING, RunStatus.RUNNING]).exists() and not chunks.filter(
+        status=RunStatus.FAILED
+    ).exists():
+        return None
     claimed = (
         PipelineRun.objects.filter(pk=run_id, status=RunStatus.RUNNING, level=level)
         .exclude(closed_level=level)

@@ -69,7 +69,12 @@ def test_a_quiet_run_loses_its_lease_to_the_next_run_minutes_later_not_hours(mar
 
 def test_a_duplicated_level_callback_changes_nothing(marketplace, control):
     run = pipeline.pipeline_start(trigger="beat", dispatch=False, chunk_size=3)
-    for chunk_id in pipeline.pipeline_prepare_level(run_id=run.pk, level=0):
+    chunk_ids = pipeline.pipeline_prepare_level(run_id=run.pk, level=0)
+    pipeline.pipeline_run_chunk(chunk_id=chunk_ids[0])
+    assert pipeline.pipeline_level_done(run_id=run.pk, level=0) is None  # early: chunks are still queued
+    run.refresh_from_db()
+    assert (run.status, run.level, run.closed_level) == (RunStatus.RUNNING, 0, None)
+    for chunk_id in chunk_ids[1:]:
         pipeline.pipeline_run_chunk(chunk_id=chunk_id)
     assert pipeline.pipeline_level_done(run_id=run.pk, level=0) == 1
     assert pipeline.pipeline_level_done(run_id=run.pk, level=0) is None
