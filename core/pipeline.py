@@ -3,7 +3,9 @@
 Stages are grouped in levels: the stages of one level are independent and run in parallel;
 a level starts only when the previous one has finished. Each stage is split into chunks by
 primary-key range and run as a chord: the chunks are the header, and the callback checks the
-level, runs each stage's finalize step once, and dispatches the next level.
+level, runs each stage's finalize step once, and dispatches the next level. A stage with only a
+finalize step (no chunks) is itself one task in the header, so it runs beside the level's
+chunks on another worker instead of after them in the callback.
 
 Every chunk function is idempotent and runs in its own transaction, so a chunk that is
 redelivered after a worker died, or retried after a database error, writes the same rows
@@ -58,6 +60,14 @@ class Stage:
     chunk: str | None = None
     # "module:function" called as f(as_of=) once after every chunk of the stage succeeded.
     finalize: str | None = None
+
+    @property
+    def finalize_only(self) -> bool:
+        return self.chunk is None and self.finalize is not None
+
+
+# The single key range of a finalize-only stage's one task.
+WHOLE_STAGE = (0, 0)
 
 
 def _resolve(path: str) -> Callable:
@@ -215,7 +225,10 @@ def pipeline_prepare_level(*, run_id: int, level: int) -> list[int]:
         stage = PipelineStageRun.objects.get(run=run, name=definition.name)
         if stage.status == RunStatus.SUCCEEDED:
             continue
-        ranges = key_ranges(definition.keys, run.chunk_size) if definition.keys and definition.chunk else []
+        if definition.finalize_only:
+            ranges = [WHOLE_STAGE]
+        else:
+            ranges = key_ranges(definition.keys, run.chunk_size) if definition.keys and definition.chunk else []
         with transaction.atomic():
             PipelineChunk.objects.bulk_create(
                 [PipelineChunk(stage=stage, lo=lo, hi=hi) for lo, hi in ranges], ignore_conflicts=True
@@ -223,7 +236,9 @@ def pipeline_prepare_level(*, run_id: int, level: int) -> list[int]:
             PipelineStageRun.objects.filter(pk=stage.pk).update(
                 status=RunStatus.RUNNING, started_at=stage.started_at or now, chunks_total=len(ranges), error=""
             )
-        pending += list(stage.chunks.exclude(status=RunStatus.SUCCEEDED).values_list("pk", flat=True))
+        todo = list(stage.chunks.exclude(status=RunStatus.SUCCEEDED).values_list("pk", flat=True))
+        # Whole-stage tasks first: each is one long task, so starting them early shortens the level.
+        pending = todo + pending if definition.finalize_only else pending + todo
     _beat(run.pk)
     return pending
 
@@ -250,7 +265,10 @@ def pipeline_run_chunk(*, chunk_id: int) -> int:
     PipelineChunk.objects.filter(pk=chunk_id).update(attempts=chunk.attempts + 1, status=RunStatus.RUNNING)
     with _heartbeat(chunk.stage.run_id):
         with transaction.atomic():
-            rows = int(_resolve(definition.chunk)(lo=chunk.lo, hi=chunk.hi, as_of=chunk.stage.run.as_of) or 0)
+            if definition.finalize_only:
+                rows = int(_resolve(definition.finalize)(as_of=chunk.stage.run.as_of) or 0)
+            else:
+                rows = int(_resolve(definition.chunk)(lo=chunk.lo, hi=chunk.hi, as_of=chunk.stage.run.as_of) or 0)
             PipelineChunk.objects.filter(pk=chunk_id).exclude(status=RunStatus.SUCCEEDED).update(
                 status=RunStatus.SUCCEEDED,
                 rows=rows,
@@ -301,7 +319,8 @@ def pipeline_level_done(*, run_id: int, level: int) -> int | None:
             continue
         try:
             extra = 0
-            if definition.finalize:
+            # A finalize-only stage ran as its level's task; run here only if it was never prepared.
+            if definition.finalize and not (definition.finalize_only and stage.chunks.exists()):
                 with _heartbeat(run.pk), transaction.atomic():
                     extra = int(_resolve(definition.finalize)(as_of=run.as_of) or 0)
         except Exception as exc:  # noqa: BLE001 - recorded on the stage, visible in the admin
