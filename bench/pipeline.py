@@ -260,10 +260,20 @@ def _inline(as_of, chunk_size) -> dict:
     from core.models import PipelineRun
     from core.pipeline import pipeline_run_inline
 
+    from django.db import connection
+
     before = _max_keys()
-    list(pipeline_run_inline(as_of=as_of, chunk_size=chunk_size))
+    statements = [0]
+
+    def count(execute, sql, params, many, context):
+        statements[0] += 1
+        return execute(sql, params, many, context)
+
+    with connection.execute_wrapper(count):
+        list(pipeline_run_inline(as_of=as_of, chunk_size=chunk_size))
     _inline.inserted_since = before
     summary = _run_summary(PipelineRun.objects.order_by("-pk").first())
+    summary["sql_statements"] = statements[0]
     summary["peak_rss_mb_per_worker"] = {"this process": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)}
     return summary
 
