@@ -89,6 +89,13 @@ class PipelineRun(models.Model):
     started_at = models.DateTimeField(default=timezone.now)
     finished_at = models.DateTimeField(null=True, blank=True)
     error = models.TextField(blank=True)
+    # Liveness (workflows/pipeline.py): progress renews the heartbeat; the watchdog acts on silence.
+    heartbeat_at = models.DateTimeField(null=True, blank=True)
+    level = models.SmallIntegerField(null=True, blank=True, help_text="The level being run.")
+    closed_level = models.SmallIntegerField(
+        null=True, blank=True, help_text="The last level whose completion was claimed; a duplicate claim changes nothing."
+    )
+    redispatches = models.PositiveSmallIntegerField(default=0, help_text="Times the watchdog re-sent a silent level.")
 
     class Meta:
         ordering = ["-started_at"]

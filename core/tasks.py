@@ -18,6 +18,5 @@ def outbox_deliver_task(self, message_id: int):
 def outbox_sweep_task():
     outbox.outbox_release_stale_claims()
     due = outbox.outbox_due_ids()
-    for message_id in due:
-        outbox_deliver_task.delay(message_id)
+    outbox.outbox_queue_deliveries(due)
     return len(due)

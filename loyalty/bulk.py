@@ -9,7 +9,10 @@ from __future__ import annotations
 
 import json
 
-from django.db import connection, transaction
+import pandas as pd
+from django.db import IntegrityError, connection, transaction
+
+from marketplace.generator import pgbinary
 
 from core.bulk import staging_table
 
@@ -27,15 +30,26 @@ def _value(field, obj):
     return value
 
 
-def insert_ignoring_conflicts(model, objs: list, *, batch_size: int = 5000) -> int:
+def insert_ignoring_conflicts(model, objs: list, *, batch_size: int = 5000, conflicts_expected: bool = True) -> int:
     """Insert ``objs`` (instances, or dicts keyed by attname); rows that hit a unique constraint
-    are skipped. Returns rows inserted (PostgreSQL) or the number attempted (fallback)."""
+    are skipped. Returns rows inserted (PostgreSQL) or the number attempted (fallback).
+
+    ``conflicts_expected=False`` (the caller already left out what exists, as the nightly award
+    does) writes the rows once, by binary COPY straight into the table; only if a concurrent
+    writer got there first is the COPY undone and the rows written through the staging table.
+    """
     if not objs:
         return 0
     if connection.vendor != "postgresql" or len(objs) < COPY_MIN_ROWS:
         objs = [model(**obj) if isinstance(obj, dict) else obj for obj in objs]
         model.objects.bulk_create(objs, ignore_conflicts=True, batch_size=batch_size)
         return len(objs)
+    if not conflicts_expected and all(isinstance(obj, dict) for obj in objs):
+        try:
+            with transaction.atomic():
+                return copy_rows(model, objs)
+        except (IntegrityError, connection.Database.IntegrityError):
+            pass  # psycopg's own error: COPY runs on the raw cursor, outside Django's error wrapping
     fields = [f for f in model._meta.concrete_fields if not f.primary_key]
     table = model._meta.db_table
     stage = f"stage_{table}"
@@ -45,6 +59,36 @@ def insert_ignoring_conflicts(model, objs: list, *, batch_size: int = 5000) -> i
             cursor.execute(f"INSERT INTO {table} ({columns}) SELECT {columns} FROM {stage} ON CONFLICT DO NOTHING")
             inserted = cursor.rowcount
     return inserted
+
+
+def copy_rows(model, rows: list[dict]) -> int:
+    """Binary COPY of plain rows (dicts keyed by attname) straight into the model's table.
+
+    Columns are encoded whole with numpy (marketplace/generator/pgbinary.py) instead of one
+    Python call per cell. Returns the rows written; a unique violation raises IntegrityError.
+    """
+    fields = [f for f in model._meta.concrete_fields if not f.primary_key]
+    kinds = [pgbinary.field_kind(f, connection) for f in fields]
+    frame = pd.DataFrame({f.column: _column_values(f, kind, rows) for f, kind in zip(fields, kinds)})
+    columns = ", ".join(connection.ops.quote_name(f.column) for f in fields)
+    with connection.cursor() as cursor:
+        with cursor.cursor.copy(f"COPY {model._meta.db_table} ({columns}) FROM STDIN WITH (FORMAT binary)") as copy:
+            copy.write(pgbinary.encode(frame, kinds))
+    return len(rows)
+
+
+def _column_values(field, kind: str, rows: list[dict]):
+    values = [row[field.attname] if field.attname in row else field.get_default() for row in rows]
+    if kind == "jsonb":
+        return [None if v is None else json.dumps(v) for v in values]
+    if kind == "timestamptz":
+        # pgbinary takes naive UTC datetime64 columns.
+        return pd.to_datetime(pd.Series(values, dtype=object), utc=True).dt.tz_convert(None)
+    if kind in ("int8", "int4", "int2"):
+        return pd.array(values, dtype="Int64")
+    if kind == "numeric2":
+        return pd.Series([None if v is None else float(v) for v in values], dtype="float64")
+    return pd.Series(values, dtype=object)
 
 
 def update_rows(model, objs: list, fields: list[str], *, batch_size: int = 5000) -> int:

@@ -115,7 +115,8 @@ def _award(actions: list[Action], *, now: datetime, book: RuleBook | None = None
         return 0
     book = book or rules_load()
     entries = _price_actions(actions, book=book, now=now)
-    return insert_ignoring_conflicts(PointsEntry, entries)
+    # The callers skip sources already awarded, so the rows are written once, by COPY.
+    return insert_ignoring_conflicts(PointsEntry, entries, conflicts_expected=False)
 
 
 def _order_actions(orders: list[dict]) -> list[Action]:

@@ -3,34 +3,51 @@
 Stages are grouped in levels: the stages of one level are independent and run in parallel;
 a level starts only when the previous one has finished. Each stage is split into chunks by
 primary-key range and run as a chord: the chunks are the header, and the callback checks the
-level, runs each stage's finalize step once, and dispatches the next level.
+level, runs each stage's finalize step once, and dispatches the next level. A stage with only a
+finalize step (no chunks) is itself one task in the header, so it runs beside the level's
+chunks on another worker instead of after them in the callback.
 
 Every chunk function is idempotent and runs in its own transaction, so a chunk that is
 redelivered after a worker died, or retried after a database error, writes the same rows
-again rather than adding to them. A run holds a lease for its whole duration, so a second run
+again rather than adding to them. A run holds a lease while it makes progress, so a second run
 (beat firing while the last one is still going) is recorded as skipped instead of
 interleaving its writes.
+
+Liveness: every chunk and finalize step renews the run's heartbeat and lease (and a thread keeps
+renewing them while a long step runs), so the lease lapses minutes after progress stops instead
+of hours. A beat-driven watchdog finds runs whose heartbeat went quiet (a SIGKILLed worker's
+unacknowledged chunk, messages lost with a broker restart) and re-sends their current level, or
+fails them with the reason once re-sending stopped helping. A level's completion is claimed with
+a conditional UPDATE, so a duplicated chord callback changes nothing.
 """
 
+import logging
 import os
 import resource
 import socket
+import threading
 import time
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from importlib import import_module
 
 from django.apps import apps
 from django.conf import settings
-from django.db import transaction
-from django.db.models import Max, Min, Q, Sum
+from django.db import connection, connections, transaction
+from django.db.models import F, Max, Min, Q, Sum
 from django.utils import timezone
 
 from core.models import PipelineChunk, PipelineLease, PipelineRun, PipelineStageRun, RunStatus
 
+logger = logging.getLogger(__name__)
+
 LEASE_NAME = "nightly-recompute"
-LEASE_TTL = timedelta(hours=3)
+
+
+def _lease_ttl() -> timedelta:
+    return timedelta(seconds=settings.PIPELINE_LEASE_SECONDS)
 
 
 @dataclass(frozen=True)
@@ -43,6 +60,14 @@ class Stage:
     chunk: Callable[..., int] | None = None
     # Called as f(as_of=) once after every chunk of the stage succeeded.
     finalize: Callable[..., int] | None = None
+
+    @property
+    def finalize_only(self) -> bool:
+        return self.chunk is None and self.finalize is not None
+
+
+# The single key range of a finalize-only stage's one task.
+WHOLE_STAGE = (0, 0)
 
 
 def _resolve(path: str) -> Callable:
@@ -99,9 +124,49 @@ def _lease_acquire(run: PipelineRun, now: datetime) -> bool:
     taken = (
         PipelineLease.objects.filter(name=LEASE_NAME)
         .filter(Q(holder__isnull=True) | Q(expires_at__lt=now) | Q(holder=run))
-        .update(holder=run, expires_at=now + LEASE_TTL)
+        .update(holder=run, expires_at=now + _lease_ttl())
     )
     return taken == 1
+
+
+def _beat(run_id: int) -> None:
+    """Record progress: the run's heartbeat and its lease move forward together."""
+    now = timezone.now()
+    PipelineRun.objects.filter(pk=run_id, status=RunStatus.RUNNING).update(heartbeat_at=now)
+    PipelineLease.objects.filter(name=LEASE_NAME, holder_id=run_id).update(expires_at=now + _lease_ttl())
+
+
+@contextmanager
+def _heartbeat(run_id: int):
+    """Beat now, and keep beating from a thread while a long chunk or finalize step runs.
+
+    The thread dies with its process, so a killed worker's run goes quiet and the watchdog
+    notices. SQLite serialises writers, so there the step's own beats have to do.
+    """
+    _beat(run_id)
+    interval = settings.PIPELINE_HEARTBEAT_SECONDS
+    if not interval or connection.vendor != "postgresql":
+        yield
+        return
+    stop = threading.Event()
+
+    def keep_beating():
+        try:
+            while not stop.wait(interval):
+                try:
+                    _beat(run_id)
+                except Exception:  # noqa: BLE001 - a missed beat only brings the watchdog closer
+                    logger.warning("pipeline heartbeat for run %s failed", run_id, exc_info=True)
+        finally:
+            connections.close_all()  # this thread's own connections only
+
+    thread = threading.Thread(target=keep_beating, name=f"pipeline-heartbeat-{run_id}", daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        thread.join(timeout=30)
 
 
 def _lease_release(run: PipelineRun) -> None:
@@ -119,6 +184,7 @@ def pipeline_start(
     A run that finds the lease held is kept as SKIPPED so the overlap is visible in the admin.
     """
     now = timezone.now()
+    levels = _levels(_stages())
     with transaction.atomic():
         run = PipelineRun.objects.create(
             trigger=trigger,
@@ -126,6 +192,8 @@ def pipeline_start(
             chunk_size=chunk_size or settings.PIPELINE_CHUNK_SIZE,
             status=RunStatus.RUNNING,
             started_at=now,
+            heartbeat_at=now,
+            level=levels[0] if levels else None,
         )
         if not _lease_acquire(run, now):
             run.status = RunStatus.SKIPPED
@@ -136,7 +204,6 @@ def pipeline_start(
         PipelineStageRun.objects.bulk_create(
             [PipelineStageRun(run=run, name=stage.name, level=stage.level) for stage in _stages()]
         )
-    levels = _levels(_stages())
     if dispatch:
         if levels:
             transaction.on_commit(lambda: _dispatch_level(run.pk, levels[0]))
@@ -158,7 +225,10 @@ def pipeline_prepare_level(*, run_id: int, level: int) -> list[int]:
         stage = PipelineStageRun.objects.get(run=run, name=definition.name)
         if stage.status == RunStatus.SUCCEEDED:
             continue
-        ranges = key_ranges(definition.keys, run.chunk_size) if definition.keys and definition.chunk else []
+        if definition.finalize_only:
+            ranges = [WHOLE_STAGE]
+        else:
+            ranges = key_ranges(definition.keys, run.chunk_size) if definition.keys and definition.chunk else []
         with transaction.atomic():
             PipelineChunk.objects.bulk_create(
                 [PipelineChunk(stage=stage, lo=lo, hi=hi) for lo, hi in ranges], ignore_conflicts=True
@@ -166,8 +236,10 @@ def pipeline_prepare_level(*, run_id: int, level: int) -> list[int]:
             PipelineStageRun.objects.filter(pk=stage.pk).update(
                 status=RunStatus.RUNNING, started_at=stage.started_at or now, chunks_total=len(ranges), error=""
             )
-        pending += list(stage.chunks.exclude(status=RunStatus.SUCCEEDED).values_list("pk", flat=True))
-    PipelineLease.objects.filter(name=LEASE_NAME, holder=run).update(expires_at=now + LEASE_TTL)
+        todo = list(stage.chunks.exclude(status=RunStatus.SUCCEEDED).values_list("pk", flat=True))
+        # Whole-stage tasks first: each is one long task, so starting them early shortens the level.
+        pending = todo + pending if definition.finalize_only else pending + todo
+    _beat(run.pk)
     return pending
 
 
@@ -191,16 +263,21 @@ def pipeline_run_chunk(*, chunk_id: int) -> int:
         return chunk.rows
     definition = next(stage for stage in _stages() if stage.name == chunk.stage.name)
     PipelineChunk.objects.filter(pk=chunk_id).update(attempts=chunk.attempts + 1, status=RunStatus.RUNNING)
-    with transaction.atomic():
-        rows = int(definition.chunk(lo=chunk.lo, hi=chunk.hi, as_of=chunk.stage.run.as_of) or 0)
-        PipelineChunk.objects.filter(pk=chunk_id).exclude(status=RunStatus.SUCCEEDED).update(
-            status=RunStatus.SUCCEEDED,
-            rows=rows,
-            peak_rss_mb=_peak_rss_mb(),
-            worker=f"{socket.gethostname()}:{os.getpid()}",
-            finished_at=timezone.now(),
-            error="",
-        )
+    with _heartbeat(chunk.stage.run_id):
+        with transaction.atomic():
+            if definition.finalize_only:
+                rows = int(definition.finalize(as_of=chunk.stage.run.as_of) or 0)
+            else:
+                rows = int(definition.chunk(lo=chunk.lo, hi=chunk.hi, as_of=chunk.stage.run.as_of) or 0)
+            PipelineChunk.objects.filter(pk=chunk_id).exclude(status=RunStatus.SUCCEEDED).update(
+                status=RunStatus.SUCCEEDED,
+                rows=rows,
+                peak_rss_mb=_peak_rss_mb(),
+                worker=f"{socket.gethostname()}:{os.getpid()}",
+                finished_at=timezone.now(),
+                error="",
+            )
+    _beat(chunk.stage.run_id)
     return rows
 
 
@@ -209,7 +286,25 @@ def pipeline_fail_chunk(*, chunk_id: int, error: str) -> None:
 
 
 def pipeline_level_done(*, run_id: int, level: int) -> int | None:
-    """Close a level: finalize its stages, then return the next level to dispatch (or None)."""
+    """Close a level: finalize its stages, then return the next level to dispatch (or None).
+
+    The close is claimed first with a conditional UPDATE: a duplicated or late chord callback
+    (a redelivered message, the callback of a chord the watchdog re-sent) finds the claim taken
+    or the run past this level, and returns None without touching anything. A copy that comes
+    while chunks are still queued or running (and none failed) is early: the real one follows.
+    """
+    chunks = PipelineChunk.objects.filter(stage__run_id=run_id, stage__level=level)
+    if chunks.filter(status__in=[RunStatus.PENDING, RunStatus.RUNNING]).exists() and not chunks.filter(
+        status=RunStatus.FAILED
+    ).exists():
+        return None
+    claimed = (
+        PipelineRun.objects.filter(pk=run_id, status=RunStatus.RUNNING, level=level)
+        .exclude(closed_level=level)
+        .update(closed_level=level, heartbeat_at=timezone.now())
+    )
+    if not claimed:
+        return None
     run = PipelineRun.objects.get(pk=run_id)
     failed = []
     for definition in _stage_defs_at(level):
@@ -224,8 +319,9 @@ def pipeline_level_done(*, run_id: int, level: int) -> int | None:
             continue
         try:
             extra = 0
-            if definition.finalize:
-                with transaction.atomic():
+            # A finalize-only stage ran as its level's task; run here only if it was never prepared.
+            if definition.finalize and not (definition.finalize_only and stage.chunks.exists()):
+                with _heartbeat(run.pk), transaction.atomic():
                     extra = int(definition.finalize(as_of=run.as_of) or 0)
         except Exception as exc:  # noqa: BLE001 - recorded on the stage, visible in the admin
             _stage_close(stage, RunStatus.FAILED, error=f"finalize: {type(exc).__name__}: {exc}")
@@ -239,6 +335,8 @@ def pipeline_level_done(*, run_id: int, level: int) -> int | None:
     if not later:
         _finish(run, RunStatus.SUCCEEDED)
         return None
+    # Recorded before the next level is sent, so a send lost with the broker is re-sent by the watchdog.
+    PipelineRun.objects.filter(pk=run_id, level=level).update(level=later[0], heartbeat_at=timezone.now())
     return later[0]
 
 
@@ -269,11 +367,69 @@ def pipeline_retry(*, run: PipelineRun, dispatch: bool = True) -> bool:
         PipelineStageRun.objects.filter(run=run).exclude(status=RunStatus.SUCCEEDED).update(
             status=RunStatus.PENDING, error="", finished_at=None
         )
-        PipelineRun.objects.filter(pk=run.pk).update(status=RunStatus.RUNNING, finished_at=None, error="")
-    first = run.stages.exclude(status=RunStatus.SUCCEEDED).order_by("level").values_list("level", flat=True).first()
+        first = run.stages.exclude(status=RunStatus.SUCCEEDED).order_by("level").values_list("level", flat=True).first()
+        PipelineRun.objects.filter(pk=run.pk).update(
+            status=RunStatus.RUNNING, finished_at=None, error="", heartbeat_at=now, level=first, closed_level=None, redispatches=0
+        )
     if dispatch and first is not None:
         transaction.on_commit(lambda: _dispatch_level(run.pk, first))
     return True
+
+
+def pipeline_retry_latest(*, dispatch: bool = True) -> PipelineRun | None:
+    """Retry the most recent run if it failed; None when the latest run did not fail."""
+    run = PipelineRun.objects.order_by("-started_at", "-pk").exclude(status=RunStatus.SKIPPED).first()
+    if run is None or run.status != RunStatus.FAILED:
+        return None
+    return run if pipeline_retry(run=run, dispatch=dispatch) else None
+
+
+# --- the watchdog -------------------------------------------------------------------
+
+
+def pipeline_watchdog(*, now: datetime | None = None) -> dict[int, str]:
+    """Find running runs whose heartbeat went quiet and re-send their level, or fail them.
+
+    Re-sending is safe because chunks are idempotent and skip themselves once succeeded, and a
+    level's close is claimed once. Returns {run id: "redispatched" | "failed: <reason>"}.
+    """
+    now = now or timezone.now()
+    quiet_since = now - timedelta(seconds=settings.PIPELINE_STALL_SECONDS)
+    silent = PipelineRun.objects.filter(status=RunStatus.RUNNING).filter(
+        Q(heartbeat_at__lt=quiet_since) | Q(heartbeat_at__isnull=True, started_at__lt=quiet_since)
+    )
+    return {run.pk: _revive(run, now) for run in silent}
+
+
+def _revive(run: PipelineRun, now: datetime) -> str:
+    quiet = int((now - (run.heartbeat_at or run.started_at)).total_seconds())
+    with transaction.atomic():
+        # Two watchdogs looking at the same silence: only the one that moves the heartbeat acts.
+        taken = PipelineRun.objects.filter(pk=run.pk, status=RunStatus.RUNNING, heartbeat_at=run.heartbeat_at).update(
+            heartbeat_at=now, redispatches=F("redispatches") + 1
+        )
+        if not taken:
+            return "taken"
+        reason = ""
+        if run.level is None:
+            reason = f"No progress for {quiet} s and no level recorded to re-send."
+        elif run.redispatches >= settings.PIPELINE_MAX_REDISPATCHES:
+            reason = f"No progress for {quiet} s after {run.redispatches} re-dispatches of level {run.level}; stopped by the watchdog."
+        elif not _lease_acquire(run, now):
+            reason = f"No progress for {quiet} s and another run holds the lease; stopped by the watchdog."
+        if reason:
+            _finish(run, RunStatus.FAILED, error=reason)
+            logger.warning("pipeline run %s failed by the watchdog: %s", run.pk, reason)
+            return f"failed: {reason}"
+        level = run.level
+        PipelineChunk.objects.filter(stage__run=run, stage__level=level, status=RunStatus.RUNNING).update(
+            status=RunStatus.PENDING
+        )
+        # A close claimed by a worker that then died is released, so the re-sent callback can claim it.
+        PipelineRun.objects.filter(pk=run.pk, closed_level=level).update(closed_level=None)
+        transaction.on_commit(lambda: _dispatch_level(run.pk, level))
+    logger.warning("pipeline run %s quiet for %s s: level %s re-sent", run.pk, quiet, level)
+    return "redispatched"
 
 
 def pipeline_run_inline(

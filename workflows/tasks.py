@@ -65,6 +65,13 @@ def pipeline_level_done_task(*args):
     return next_level
 
 
+@shared_task(name="core.pipeline.watchdog")
+def pipeline_watchdog_task():
+    from workflows.pipeline import pipeline_watchdog
+
+    return pipeline_watchdog()
+
+
 @shared_task(name="sellers.application_received", acks_late=True, autoretry_for=(OperationalError, InterfaceError), retry_backoff=2, max_retries=5)
 def seller_application_received_task(seller_id: int) -> int | None:
     """Score a new application and route it. A second delivery finds it routed and does nothing."""

@@ -190,9 +190,11 @@ CELERY_TASK_ROUTES = {
     "sellers.*": {"queue": "recompute"},
     "marketplace.late_order_outreach": {"queue": "recompute"},
 }
-# How long a delivered but unacknowledged task waits before Redis hands it to another worker
-# (the redelivery of a killed worker's chunk). It must exceed the longest task.
-CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": env_int("CELERY_VISIBILITY_TIMEOUT", 60 * 60)}
+# How long a delivered but unacknowledged task waits before Redis hands it to another worker.
+# It must exceed the longest task: 900 s is over five times the longest measured at the target
+# size (163 s, docs/scaling.md). A killed worker's chunk does not wait for it: the pipeline's
+# watchdog re-sends a quiet level within minutes (PIPELINE_STALL_SECONDS below).
+CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": env_int("CELERY_VISIBILITY_TIMEOUT", 15 * 60)}
 # A prefix on every Redis key the broker writes, so a benchmark or a second deployment sharing a
 # Redis database can remove exactly its own queues (bench/storefront_ingest.py does).
 if env_str("CELERY_REDIS_KEY_PREFIX", ""):
@@ -252,5 +254,15 @@ LOGGING = {
 # transactions and more memory per task.
 PIPELINE_CHUNK_SIZE = env_int("PIPELINE_CHUNK_SIZE", 2000)
 PIPELINE_STAGES = env_str("PIPELINE_STAGES", "workflows.stages:STAGES")
+# Liveness (workflows/pipeline.py). A running chunk or finalize step beats every HEARTBEAT seconds;
+# the watchdog (beat, every WATCHDOG seconds) re-sends the level of a run quiet for STALL seconds,
+# at most MAX_REDISPATCHES times, then fails it with the reason. The lease lapses LEASE seconds
+# after the last beat; it outlasts STALL + WATCHDOG so the watchdog acts before another run can
+# take over. Defaults: a dead worker's run moves again within about 2.5 minutes.
+PIPELINE_HEARTBEAT_SECONDS = env_int("PIPELINE_HEARTBEAT_SECONDS", 20)
+PIPELINE_STALL_SECONDS = env_int("PIPELINE_STALL_SECONDS", 90)
+PIPELINE_WATCHDOG_SECONDS = env_int("PIPELINE_WATCHDOG_SECONDS", 60)
+PIPELINE_LEASE_SECONDS = env_int("PIPELINE_LEASE_SECONDS", 300)
+PIPELINE_MAX_REDISPATCHES = env_int("PIPELINE_MAX_REDISPATCHES", 3)
 
 KILN_MODEL_DIR = Path(env_str("KILN_MODEL_DIR", str(VAR_DIR / "models")))

@@ -37,6 +37,8 @@ def field_kind(field: models.Field, connection) -> str:
         return "numeric2"
     if db_type.startswith("varchar") or db_type.startswith("text"):
         return "text"
+    if db_type.startswith("jsonb"):
+        return "jsonb"
     raise ValueError(f"No binary COPY encoding for {field.name} ({db_type}).")
 
 
@@ -66,10 +68,12 @@ def _column(kind: str, series: pd.Series) -> tuple[np.ndarray, np.ndarray]:
             axis=1,
         )
         return null, head.astype(">i2").view("u1").reshape(-1, 14)
-    if kind == "text":
+    if kind in ("text", "jsonb"):
+        # jsonb's binary form is a version byte (1) and the JSON text; the values arrive as JSON text.
+        prefix = b"\x01" if kind == "jsonb" else b""
         values = series.to_numpy(dtype=object)
         null = pd.isna(values)
-        return null, np.array([b"" if missing else str(v).encode() for v, missing in zip(values, null)], dtype=object)
+        return null, np.array([b"" if missing else prefix + str(v).encode() for v, missing in zip(values, null)], dtype=object)
     width_dtype = FIXED[kind]
     if isinstance(series.dtype, pd.api.extensions.ExtensionDtype) and kind != "bool":
         null = series.isna().to_numpy()
@@ -97,7 +101,7 @@ def _encode_rows(frame: pd.DataFrame, kinds: list[str]) -> bytes:
     lengths = np.full(n, 2, dtype="int64")
     for kind, name in zip(kinds, frame.columns):
         null, payload = _column(kind, frame[name])
-        if kind == "text":
+        if kind in ("text", "jsonb"):
             plen = np.fromiter((len(b) for b in payload), dtype="int64", count=n)
         else:
             plen = np.full(n, payload.shape[1], dtype="int64")
@@ -112,7 +116,7 @@ def _encode_rows(frame: pd.DataFrame, kinds: list[str]) -> bytes:
         prefix = np.where(null, -1, plen).astype(">i4").view("u1").reshape(-1, 4)
         out[pos[:, None] + np.arange(4)] = prefix
         keep = ~null
-        if kind == "text":
+        if kind in ("text", "jsonb"):
             blob = np.frombuffer(b"".join(payload[keep]), dtype="u1")
             lens = plen[keep]
             if blob.size:
