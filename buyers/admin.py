@@ -7,7 +7,6 @@ from django.utils import timezone
 from django.utils.html import format_html
 
 from buyers import admin_lifetime, audiences, interventions  # noqa: F401 - admin_lifetime registers LifetimeFit
-from buyers.profile import buyer_360_get
 from buyers.retention_display import churn_label, clv_label, p_alive_label
 from buyers.models import (
     Buyer,
@@ -32,9 +31,6 @@ class BuyerAdmin(Profile360Mixin, admin.ModelAdmin):
     readonly_fields = ("created_at", "updated_at")
     exclude = ("synthetic_cadence_days", "synthetic_churned_at")
     profile_template = "admin/buyers/buyer/profile_360.html"
-
-    def profile_context(self, buyer):
-        return buyer_360_get(buyer=buyer)
 
 
 @admin.register(BuyerRetention)
