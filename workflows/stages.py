@@ -13,7 +13,7 @@ from datetime import datetime, timedelta
 from buyers.recommendations import buyer_recommendations_recompute
 from loyalty.pipeline import award_orders_chunk, badges_finalize, lots_finalize, tiers_chunk
 from scoring.pipeline import seller_scores_chunk
-from sellers.listing_health import listing_health_recompute
+from marketplace.listing_health import listing_health_recompute
 from workflows.pipeline import Stage
 
 
@@ -25,7 +25,7 @@ def buyer_lifetime_fits(*, as_of: datetime) -> int:
 
 
 def inventory_audit_chunk(*, lo: int, hi: int, as_of: datetime) -> int:
-    from sellers.inventory import inventory_audit_open_cases
+    from marketplace.inventory import inventory_audit_open_cases
     from sellers.models import Seller
 
     seller_ids = list(Seller.objects.filter(pk__gte=lo, pk__lte=hi).values_list("pk", flat=True))

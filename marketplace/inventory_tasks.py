@@ -5,7 +5,7 @@ import logging
 from celery import shared_task
 from django.db import InterfaceError, OperationalError
 
-from sellers import inventory
+from marketplace import inventory
 
 logger = logging.getLogger(__name__)
 
