@@ -270,7 +270,7 @@ class InterventionAssignment(models.Model):
 
 
 class SellerDormancy(models.Model):
-    """The latest dormancy check of one artisan (computed by sellers.dormancy)."""
+    """The latest dormancy check of one artisan (computed by retention.dormancy)."""
 
     seller = models.OneToOneField("sellers.Seller", on_delete=models.CASCADE, primary_key=True, related_name="dormancy")
     computed_at = models.DateTimeField()

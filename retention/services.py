@@ -4,7 +4,7 @@ The recompute is split so Celery can run it in bounded pieces:
   1. ``lifetime_fits_run`` fits BG/NBD and Gamma-Gamma once on every buyer's summary;
   2. ``buyer_retention_score_range`` scores one id range of buyers with the active fits
      (one fixed set of queries per range, bulk upsert), so ranges can run in parallel;
-  3. recommendations and interventions run after (buyers.recommendations, buyers.interventions).
+  3. recommendations and interventions run after (retention.recommendations, retention.interventions).
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ from django.db.models import Max, Min
 from django.utils import timezone
 
 from buyers import lifetime
-from buyers.features import CHURN_FEATURES, churn_feature_frame, order_frame
+from retention.features import CHURN_FEATURES, churn_feature_frame, order_frame
 from buyers.models import (
     Buyer,
     BuyerRetention,

@@ -6,7 +6,8 @@ from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.html import format_html
 
-from buyers import admin_lifetime, audiences, interventions  # noqa: F401 - admin_lifetime registers LifetimeFit
+from buyers import admin_lifetime  # noqa: F401 - registers LifetimeFit
+from retention import audiences, interventions
 from buyers.retention_display import churn_label, clv_label, p_alive_label
 from buyers.models import (
     Buyer,
