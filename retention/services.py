@@ -47,7 +47,7 @@ EXPECTED_PURCHASES_DAYS = 90
 # bench machine; small enough for a Celery soft time limit, big enough to amortise queries.
 CHUNK_SIZE = 20000
 # Production fits are the plain maximum-likelihood estimates (penalty 0 on the log-parameters;
-# tests/buyers/test_lifetime_models.py checks this configuration reproduces CDNOW). A small
+# tests/retention/test_lifetime_models.py checks this configuration reproduces CDNOW). A small
 # or homogeneous base may push a and b of the dropout mixture to their bound together; that
 # limit ("everyone has the same dropout probability") is a valid model, not a failure.
 FIT_PENALIZER = 0.0

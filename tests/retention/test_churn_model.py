@@ -9,7 +9,7 @@ from buyers.models import BuyerRetention
 from retention.services import retention_recompute
 from scoring.models import ModelStatus, ModelVersion
 
-from .synthetic import build_marketplace
+from tests.buyers.synthetic import build_marketplace
 
 
 @pytest.fixture

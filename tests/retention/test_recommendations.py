@@ -21,7 +21,7 @@ from marketplace.factories import EngagementEventFactory, OrderFactory, OrderLin
 from marketplace.models import EngagementKind, OrderLine
 from sellers.factories import ListingFactory, SellerFactory
 
-from .synthetic import build_marketplace
+from tests.buyers.synthetic import build_marketplace
 
 
 def test_evaluation_reports_hit_rate_and_ndcg_with_paired_intervals_against_both_baselines(db):
