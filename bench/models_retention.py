@@ -13,7 +13,7 @@ For each seed the database is cleared and a marketplace generated (end 2026-11-0
 - churn: ``churn_model_train`` (train at T-180 d, gate at T-90 d), then scored at the snapshot on
   buyers alive then and active within 365 days; the label is the generator's truth, churn within
   the next 90 days. Compared with recency alone and 1 - P(alive) alone, paired bootstrap CIs;
-- recommendations: ``buyers.recommendations.recommendation_evaluate`` (hit rate and NDCG at 10
+- recommendations: ``retention.recommendations.recommendation_evaluate`` (hit rate and NDCG at 10
   on each buyer's last order, against global popularity and "own artisans' best-sellers, then
   popularity"), with bootstrap CIs, and the diversity cap.
 
@@ -64,10 +64,10 @@ def evaluate_seed(seed: int, *, sellers: int, buyers: int, months: int, with_rec
     import pandas as pd
     from datetime import timedelta
 
-    from buyers.churn import ACTIVE_WITHIN_DAYS, BASELINE_P_ALIVE, BASELINE_RECENCY
-    from buyers.features import CHURN_FEATURES, churn_feature_frame
+    from retention.churn import ACTIVE_WITHIN_DAYS, BASELINE_P_ALIVE, BASELINE_RECENCY
+    from retention.features import CHURN_FEATURES, churn_feature_frame
     from buyers.models import Buyer, BuyerRetention, FitKind, FitStatus, LifetimeFit
-    from buyers.services import retention_recompute
+    from retention.services import retention_recompute
     from marketplace.generator.services import generate_marketplace
     from scoring.gate import gate_evaluate, weighted_auc
     from scoring.models import ModelVersion
@@ -103,7 +103,7 @@ def evaluate_seed(seed: int, *, sellers: int, buyers: int, months: int, with_rec
     ).evaluation
 
     # Churn: train through production, evaluate on the generator's truth among the alive.
-    from buyers.churn import churn_model_train
+    from retention.churn import churn_model_train
 
     started = time.perf_counter()
     version, report = churn_model_train(as_of=as_of, seed=seed)
@@ -129,7 +129,7 @@ def evaluate_seed(seed: int, *, sellers: int, buyers: int, months: int, with_rec
     # Recommendations.
     recs = None
     if with_recommendations:
-        from buyers.recommendations import recommendations_evaluate
+        from retention.recommendations import recommendations_evaluate
 
         started = time.perf_counter()
         recs = recommendations_evaluate(as_of=as_of, seed=seed)

@@ -214,7 +214,7 @@ def _naive_against_set_based(as_of) -> dict:
 
     from bench.measure import measured
     from buyers.models import Buyer
-    from buyers.services import buyer_summary_frame
+    from retention.services import buyer_summary_frame
 
     with measured() as naive:
         rows = 0

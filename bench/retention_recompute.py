@@ -10,7 +10,7 @@ orders with COPY (each buyer buys every ~cadence days over two years; skipped wi
 
 1. baseline: ONE raw SQL statement computing the RFM summary per buyer (purchase days,
    first/last day, frequency, recency, T, spend, mean repeat-day spend), fetched;
-2. summary: ``buyers.services.buyer_summary_frame`` for every buyer (the same numbers, pandas);
+2. summary: ``retention.services.buyer_summary_frame`` for every buyer (the same numbers, pandas);
 3. recompute: the whole retention recompute as the Celery tasks run it, sequentially:
    BG/NBD + Gamma-Gamma fits, then every 20,000-buyer chunk (summary, P(alive), expected
    purchases, CLV, cadence, segments, bulk upsert + segment history).
@@ -45,7 +45,7 @@ from django.core.management import call_command  # noqa: E402
 from django.db import connection, transaction  # noqa: E402
 
 from buyers.models import Buyer, BuyerRetention  # noqa: E402
-from buyers.services import CHUNK_SIZE, buyer_summary_frame, retention_recompute  # noqa: E402
+from retention.services import CHUNK_SIZE, buyer_summary_frame, retention_recompute  # noqa: E402
 from marketplace.models import Order  # noqa: E402
 
 from bench import measure  # noqa: E402

@@ -98,7 +98,7 @@ def main():
 
     call_command("migrate", verbosity=0)
     from buyers.models import QueueOrder
-    from buyers.uplift import model_kind, uplift_model_train, uplift_targeting_set
+    from retention.uplift import model_kind, uplift_model_train, uplift_targeting_set
     from scoring.models import ModelVersion
     from scoring.registry import model_version_activate
     from simulation import params as P

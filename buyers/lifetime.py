@@ -152,7 +152,7 @@ def bgnbd_fit(x, t_x, T, *, start=(1.0, 1.0, 1.0, 1.0), penalizer: float = 0.0, 
 
     ``penalizer`` adds ``penalizer * sum(log(theta)**2)`` to the mean negative log-likelihood:
     a penalty on the log-parameters, so its pull does not depend on their scale. With 0 (the
-    production setting, see ``buyers.services.FIT_PENALIZER``) the fit is the plain MLE.
+    production setting, see ``retention.services.FIT_PENALIZER``) the fit is the plain MLE.
     """
     (cx, ct, cT), w = _compress(x, t_x, T)
     n = int(w.sum())

@@ -270,7 +270,7 @@ class InterventionAssignment(models.Model):
 
 
 class SellerDormancy(models.Model):
-    """The latest dormancy check of one artisan (computed by sellers.dormancy)."""
+    """The latest dormancy check of one artisan (computed by retention.dormancy)."""
 
     seller = models.OneToOneField("sellers.Seller", on_delete=models.CASCADE, primary_key=True, related_name="dormancy")
     computed_at = models.DateTimeField()
@@ -295,7 +295,7 @@ class QueueOrder(models.TextChoices):
 class UpliftTargeting(models.Model):
     """How staff's queue of one case kind is ordered; admins switch a kind to uplift ordering.
 
-    Uplift ordering needs an active uplift model for the kind (buyers.uplift); without one the
+    Uplift ordering needs an active uplift model for the kind (retention/uplift.py); without one the
     queue stays in risk order.
     """
 

@@ -27,16 +27,13 @@ def plural(count: int, noun: str) -> str:
 
 
 def _session_queryset():
-    from sellers.selectors import workshop_sessions_with_seats
-
-    return workshop_sessions_with_seats()
+    source = workbench.SESSIONS.get("queryset")
+    return source() if source else Case.objects.none()
 
 
 class SessionChoiceField(forms.ModelChoiceField):
     def label_from_instance(self, session):
-        from sellers.selectors import workshop_session_label
-
-        return workshop_session_label(session)
+        return workbench.SESSIONS["label"](session)
 
 
 class CaseWorkForm(forms.Form):
@@ -149,9 +146,7 @@ class CaseWorkbenchMixin:
             raise PermissionDenied
         session = None
         if request.POST.get("session", "").isdigit():
-            from sellers.models import WorkshopSession
-
-            session = WorkshopSession.objects.select_related("workshop").filter(pk=request.POST["session"]).first()
+            session = workbench.SESSIONS["get"](request.POST["session"])
         try:
             message = workbench.case_work(
                 case=case, verb=verb, actor=request.user, outcome=request.POST.get("outcome", ""),

@@ -2,9 +2,11 @@
 
 The admin pages (the Case list and every queue) only collect input and show the message
 returned here; the state changes live in ``casework.services`` and, for onboarding and
-workshops, in ``sellers.services``.
+workshops, in ``sellers.services``, whose actions ``sellers/workbench_actions.py`` registers
+here (``actions_register``, ``sessions_register``) so that casework imports no app above it.
 """
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from django.core.exceptions import PermissionDenied, ValidationError
@@ -41,6 +43,23 @@ KIND_VERBS: dict[str, tuple[Verb, ...]] = {
 }
 
 
+# Actions whose state change belongs to another app, by verb: handler(case=, verb=, actor=,
+# note=, session=) -> message. Filled by the owning app's AppConfig.ready().
+VERB_HANDLERS: dict[str, Callable[..., str]] = {}
+
+# Where a session for ``needs_session`` verbs comes from: queryset(), label(session), get(pk).
+SESSIONS: dict[str, Callable] = {}
+
+
+def actions_register(verbs, handler: Callable[..., str]) -> None:
+    for verb in verbs:
+        VERB_HANDLERS[verb] = handler
+
+
+def sessions_register(*, queryset: Callable, label: Callable, get: Callable) -> None:
+    SESSIONS.update(queryset=queryset, label=label, get=get)
+
+
 def kind_verbs(kind: str) -> tuple[Verb, ...]:
     return KIND_VERBS.get(kind, ())
 
@@ -61,8 +80,6 @@ def case_work(*, case: Case, verb: str, actor, outcome: str = "", note: str = ""
     for missing input or a case that changed meanwhile (a stale page), in which case nothing
     is written.
     """
-    from sellers import services as onboarding
-
     case = Case.objects.select_related("seller", "buyer", "assignee").get(pk=case.pk)
     if not can_work_team(actor, case.team):
         raise PermissionDenied(services.case_owner_message(case))
@@ -90,24 +107,9 @@ def case_work(*, case: Case, verb: str, actor, outcome: str = "", note: str = ""
             raise ValidationError({"note": "Say why the case is dismissed: the reason is kept in its history."})
         services.case_dismiss(case=case, note=note, actor=actor)
         return "Dismissed"
-    seller = case.seller
-    if verb in ("approve", "reject", "request_info"):
-        onboarding.onboarding_review_decide(seller=seller, decision=verb, actor=actor, note=note)
-        return {
-            "approve": f"Approved: {seller} now waits in the workshop queue",
-            "reject": f"Rejected: {seller} was told by email",
-            "request_info": f"Asked {seller} for more information",
-        }[verb]
-    if verb in ("approve_and_seat", "seat"):
-        if session is None:
-            raise ValidationError({"session": "Choose a workshop session with a free seat."})
-        if verb == "approve_and_seat":
-            onboarding.onboarding_review_decide(seller=seller, decision="approve", actor=actor, note=note)
-        onboarding.workshop_assign(session=session, seller=seller, actor=actor)
-        return f"Seated {seller} in {session.workshop.topic} on {session.starts_at:%d %b %H:%M}"
-    if verb == "complete_call":
-        onboarding.onboarding_call_complete(seller=seller, actor=actor, note=note)
-        return f"Onboarding call held: {seller} is onboarded"
+    handler = VERB_HANDLERS.get(verb)
+    if handler is not None:
+        return handler(case=case, verb=verb, actor=actor, note=note, session=session)
     if verb == "fixed":
         services.case_resolve(case=case, outcome=Outcome.FIXED, note=note, actor=actor)
         return f"Resolved: {_outcome_label(Outcome.FIXED)}"

@@ -8,7 +8,7 @@ api_v1 = [
     path("", include("integrations.messaging_api_urls")),
     path("integrations/", include("integrations.api_urls")),
     path("sellers/", include("sellers.api_urls")),
-    path("buyers/", include("buyers.api_urls")),
+    path("buyers/", include("retention.api_urls")),
     path("marketplace/", include("marketplace.api_urls")),
     path("scoring/", include("scoring.api_urls")),
     path("loyalty/", include("loyalty.api_urls")),

@@ -31,13 +31,22 @@ class ReadOnlyAdmin(admin.ModelAdmin):
         return False
 
 
+# The "full picture" of a row draws on apps above the row's own (orders, feedback, loyalty,
+# scores), so the presentation layer supplies it: "app_label.model_name" -> fn(obj) -> context.
+PROFILE_CONTEXTS: dict = {}
+
+
+def profile_context_register(model_label: str, function) -> None:
+    PROFILE_CONTEXTS[model_label] = function
+
+
 class Profile360Mixin:
     """A read-only "full picture" page per row, which the list and every case link to."""
 
     profile_template = ""
 
-    def profile_context(self, obj) -> dict:  # pragma: no cover - each admin supplies its own
-        raise NotImplementedError
+    def profile_context(self, obj) -> dict:
+        return PROFILE_CONTEXTS[f"{self.opts.app_label}.{self.opts.model_name}"](obj)
 
     def get_urls(self):
         name = f"{self.opts.app_label}_{self.opts.model_name}_360"

@@ -6,7 +6,13 @@ class DashboardConfig(AppConfig):
     verbose_name = "Operations dashboard"
 
     def ready(self):
+        from core.admin import profile_context_register
         from core.seeding import reseed_when_empty
+        from dashboard.buyer_profile import buyer_360_get
+        from dashboard.seller_profile import seller_360_get
+
+        profile_context_register("buyers.buyer", lambda buyer: buyer_360_get(buyer=buyer))
+        profile_context_register("sellers.seller", lambda seller: seller_360_get(seller=seller))
 
         reseed_when_empty(
             app_config=self,

@@ -1,4 +1,4 @@
-"""The "Did it work?" page: each intervention against its holdout, from buyers.impact."""
+"""The "Did it work?" page: each intervention against its holdout, from retention.impact."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from django.utils.html import escape
 from django.utils.safestring import SafeString, mark_safe
 
-from buyers.impact import OUTCOMES, Lift, impact_report
+from retention.impact import OUTCOMES, Lift, impact_report
 from core import formatting
 from dashboard.charts import FONT, PALETTE
 

@@ -472,13 +472,13 @@ def kpi_nps(*, period: Period, segment: Segment = EVERYONE, group_by: str | None
 
 
 def kpi_underperforming_listing_share(*, period: Period, segment: Segment = EVERYONE, group_by: str | None = None) -> dict[str, KpiValue]:
-    """Share of judged listings that the latest nightly check found underperforming (sellers.listing_health).
+    """Share of judged listings that the latest nightly check found underperforming (marketplace.listing_health).
 
     A state, not a flow: the period is ignored and the daily snapshot keeps the history.
     """
     if not segment.is_all or group_by is not None:
         raise ValueError("Underperforming listing share is marketplace-wide; it has no breakdown.")
-    from sellers.listing_health import underperforming_share
+    from marketplace.listing_health import underperforming_share
 
     bad, judged = underperforming_share()
     return {ALL: KpiValue(_pct(bad, judged), bad, judged)}

@@ -201,7 +201,7 @@ class EngagementEvent(models.Model):
         return f"{self.kind} at {self.occurred_at:%Y-%m-%d}"
 
 
-# --- Late-order outreach (marketplace.late_orders, docs/retention.md) -----------------------
+# --- Late-order outreach (retention.late_orders, docs/retention.md) -----------------------
 
 
 class LateOrderPolicy(models.Model):

@@ -305,8 +305,8 @@ def _engagement_aggregates(as_of: datetime, seller_ids) -> pd.DataFrame:
 
 
 def _inventory_issues(as_of: datetime, seller_ids) -> pd.DataFrame:
-    """Listings whose stock data looks wrong (see sellers.inventory for the definitions)."""
-    from sellers.inventory import inventory_issue_counts
+    """Listings whose stock data looks wrong (see marketplace.inventory for the definitions)."""
+    from marketplace.inventory import inventory_issue_counts
 
     return inventory_issue_counts(as_of=as_of, seller_ids=seller_ids)
 

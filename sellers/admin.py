@@ -23,7 +23,6 @@ from sellers.models import (
     WorkshopOutcome,
     WorkshopSession,
 )
-from sellers.profile import seller_360_get
 from sellers.selectors import onboarding_kpis, workshop_sessions_with_seats
 
 ONBOARDING_KINDS = (CaseKind.ONBOARDING_REVIEW, CaseKind.ONBOARDING_CALL, CaseKind.WORKSHOP_ASSIGNMENT)
@@ -70,9 +69,6 @@ class SellerAdmin(Profile360Mixin, admin.ModelAdmin):
     def get_profile_queryset(self):
         return Seller.objects.select_related("score__model_version", "dormancy")
 
-    def profile_context(self, seller):
-        return seller_360_get(seller=seller)
-
     def _score(self, seller):
         try:
             return seller.score
@@ -98,9 +94,8 @@ class SellerAdmin(Profile360Mixin, admin.ModelAdmin):
 
     @admin.display(description="score trend (newest first)")
     def score_trend(self, seller):
-        from scoring.selectors import seller_score_trend
-
-        rows = seller_score_trend(seller=seller, limit=12)
+        # Through the relation rather than scoring's selector: scoring sits above sellers.
+        rows = seller.score_history.order_by("-computed_at")[:12]
         return ", ".join(f"{row.score} ({row.computed_at:%Y-%m-%d})" for row in rows) or "—"
 
 

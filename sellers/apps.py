@@ -7,6 +7,9 @@ class SellersConfig(AppConfig):
     def ready(self):
         from core import roles
         from core.seeding import reseed_when_empty
+        from sellers import workbench_actions
+
+        workbench_actions.register()
 
         reseed_when_empty(
             app_config=self,

@@ -324,7 +324,7 @@ class InventoryAuditCase(Case):
 
 
 class ListingHealth(models.Model):
-    """The nightly verdict on one listing (sellers.listing_health): underperforming or not, and why."""
+    """The nightly verdict on one listing (marketplace.listing_health): underperforming or not, and why."""
 
     listing = models.OneToOneField(Listing, on_delete=models.CASCADE, primary_key=True, related_name="health")
     seller = models.ForeignKey(Seller, on_delete=models.CASCADE, related_name="+")

@@ -30,7 +30,7 @@ import pandas as pd
 from django.contrib.auth.models import Group, User
 from django.test.utils import override_settings
 
-from buyers.impact import RETAINED, impact_report
+from retention.impact import RETAINED, impact_report
 from buyers.interventions import Flag, interventions_assign
 from buyers.models import (
     BuyerRetention,
@@ -41,7 +41,7 @@ from buyers.models import (
     RetentionSettings,
     Segment,
 )
-from buyers.uplift import cases_in_queue_order
+from retention.uplift import cases_in_queue_order
 from casework.models import Case, CaseKind, Outcome
 from casework.services import case_resolve
 from core import roles

@@ -83,7 +83,7 @@ def _first_line(exc: Exception) -> str:
 
 def demo_models_train(*, seed: int) -> list[str]:
     """Train the models the nightly run scores with; each is activated only if it passes validation."""
-    from buyers.churn import churn_model_train
+    from retention.churn import churn_model_train
     from scoring.training import seller_score_train
 
     trained = []

@@ -10,22 +10,22 @@ the functions themselves, so every stage is an import a reader (and tests) can f
 
 from datetime import datetime, timedelta
 
-from buyers.recommendations import buyer_recommendations_recompute
+from retention.recommendations import buyer_recommendations_recompute
 from loyalty.pipeline import award_orders_chunk, badges_finalize, lots_finalize, tiers_chunk
 from scoring.pipeline import seller_scores_chunk
-from sellers.listing_health import listing_health_recompute
+from marketplace.listing_health import listing_health_recompute
 from workflows.pipeline import Stage
 
 
 def buyer_lifetime_fits(*, as_of: datetime) -> int:
-    from buyers.services import lifetime_fits_run
+    from retention.services import lifetime_fits_run
 
     outcome = lifetime_fits_run(as_of=as_of)
     return int(outcome.bgnbd.status == "active") + int(outcome.gamma_gamma.status == "active")
 
 
 def inventory_audit_chunk(*, lo: int, hi: int, as_of: datetime) -> int:
-    from sellers.inventory import inventory_audit_open_cases
+    from marketplace.inventory import inventory_audit_open_cases
     from sellers.models import Seller
 
     seller_ids = list(Seller.objects.filter(pk__gte=lo, pk__lte=hi).values_list("pk", flat=True))
@@ -33,14 +33,14 @@ def inventory_audit_chunk(*, lo: int, hi: int, as_of: datetime) -> int:
 
 
 def buyer_retention_chunk(*, lo: int, hi: int, as_of: datetime) -> int:
-    from buyers.services import buyer_retention_score_range
+    from retention.services import buyer_retention_score_range
 
     return buyer_retention_score_range(start_id=lo, end_id=hi + 1, as_of=as_of)
 
 
 def retention_interventions(*, as_of: datetime) -> int:
-    from buyers.interventions import buyer_churn_cases_open, seller_dormant_cases_open
-    from sellers.dormancy import seller_dormancy_recompute
+    from retention.interventions import buyer_churn_cases_open, seller_dormant_cases_open
+    from retention.dormancy import seller_dormancy_recompute
 
     seller_dormancy_recompute(as_of=as_of)
     opened = buyer_churn_cases_open(as_of=as_of), seller_dormant_cases_open(as_of=as_of)

@@ -37,6 +37,7 @@ INSTALLED_APPS = [
     "marketplace",
     "casework",
     "scoring",
+    "retention",
     "loyalty",
     "feedback",
     "dashboard",

@@ -9,14 +9,14 @@ import pytest
 from django.utils import timezone
 
 from buyers.factories import RetentionSettingsFactory
-from buyers.interventions import buyer_churn_cases_open
-from buyers.services import retention_recompute
+from retention.interventions import buyer_churn_cases_open
+from retention.services import retention_recompute
 from casework.models import Case
 from core.models import OutboxMessage
 from core.schedule import collect_beat_schedule
 from dashboard.churn_review import churn_review, churn_review_send, week_of
 from marketplace.generator.services import generate_marketplace
-from marketplace.late_orders import late_order_outreach_run
+from retention.late_orders import late_order_outreach_run
 
 pytestmark = pytest.mark.django_db
 URL = "/admin/dashboard/churn-review/"

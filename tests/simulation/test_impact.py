@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from buyers.factories import BuyerFactory, InterventionAssignmentFactory
-from buyers.impact import RETAINED, Z_95, impact_report, lift_estimate, newcombe_interval, subjects_needed, wilson_interval
+from retention.impact import RETAINED, Z_95, impact_report, lift_estimate, newcombe_interval, subjects_needed, wilson_interval
 from marketplace.factories import OrderFactory
 
 

@@ -9,7 +9,7 @@ from django.utils import timezone
 
 from buyers.factories import BuyerFactory, InterventionAssignmentFactory
 from buyers.models import QueueOrder, UpliftTargeting
-from buyers.uplift import cases_in_queue_order, uplift_model_train, uplift_targeting_set
+from retention.uplift import cases_in_queue_order, uplift_model_train, uplift_targeting_set
 from casework.factories import CaseFactory
 from casework.models import CaseStatus
 from core.factories import UserFactory

@@ -3,7 +3,7 @@ import math
 import pytest
 
 from buyers.models import BuyerRetention, BuyerSegmentChange, FitKind, FitStatus, LifetimeFit
-from buyers.services import retention_recompute
+from retention.services import retention_recompute
 
 
 def _row(buyer):
@@ -89,7 +89,7 @@ def test_scoring_a_range_costs_the_same_number_of_queries_however_many_buyers_it
     from django.test.utils import CaptureQueriesContext
 
     from buyers.factories import BuyerFactory
-    from buyers.services import buyer_retention_score_range, lifetime_fits_run
+    from retention.services import buyer_retention_score_range, lifetime_fits_run
 
     lifetime_fits_run()
     buyer_retention_score_range(start_id=0, end_id=10**9)  # first run also creates the settings row
@@ -117,7 +117,7 @@ def test_chunked_recompute_gives_the_same_rows_as_one_chunk(small_base, now):
 
 def test_a_marketplace_too_small_to_fit_is_scored_by_the_labelled_cadence_rule(db, buy):
     from buyers.factories import BuyerFactory
-    from buyers.services import RULE_LABEL
+    from retention.services import RULE_LABEL
 
     recent, lapsed = BuyerFactory(), BuyerFactory()
     for days in (100, 70, 40, 10):

@@ -56,7 +56,7 @@ def test_settings_service_lets_only_admins_change_thresholds_and_keeps_bands_ord
     import pytest
     from django.core.exceptions import PermissionDenied, ValidationError
 
-    from buyers.services import retention_settings_update
+    from retention.services import retention_settings_update
 
     with pytest.raises(PermissionDenied):
         retention_settings_update(actor=cs_user, holdout_share=0.2)
@@ -70,8 +70,8 @@ def test_settings_service_lets_only_admins_change_thresholds_and_keeps_bands_ord
 
 
 def test_retention_admin_pages_render_for_staff(client, admin_user, small_base):
-    from buyers.services import retention_recompute
-    from sellers.dormancy import seller_dormancy_recompute
+    from retention.services import retention_recompute
+    from retention.dormancy import seller_dormancy_recompute
 
     retention_recompute()
     seller_dormancy_recompute()
@@ -87,7 +87,7 @@ def test_retention_admin_pages_render_for_staff(client, admin_user, small_base):
 
 def test_lifetime_fit_page_shows_the_model_choice_buckets_and_clv_deciles_without_raw_json(client, admin_user, small_base):
     from buyers.models import FitKind, FitStatus, LifetimeFit
-    from buyers.services import retention_recompute
+    from retention.services import retention_recompute
 
     retention_recompute()
     fit = LifetimeFit.objects.get(kind=FitKind.BGNBD, status=FitStatus.ACTIVE)

@@ -134,7 +134,7 @@ def churn_feature_frame(*, as_of: datetime, id_range=None, p_alive: pd.Series | 
     Indexed by buyer_id, columns CHURN_FEATURES. Everything is measured strictly up to
     ``as_of`` so the same function builds a backtest frame for a past date. ``p_alive`` is the
     lifetime model's P(alive) per buyer at ``as_of`` (scoring passes the active fit's; training
-    refits the same model at the training date, see buyers.churn); missing buyers get 1.
+    refits the same model at the training date, see retention.churn); missing buyers get 1.
     """
     day = timedelta(days=1)
     orders = (

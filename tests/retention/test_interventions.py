@@ -4,7 +4,7 @@ import pytest
 from django.utils import timezone
 
 from buyers.factories import BuyerFactory, BuyerRetentionFactory, RetentionSettingsFactory
-from buyers.interventions import buyer_churn_cases_open, holdout_draw, intervention_report
+from retention.interventions import buyer_churn_cases_open, holdout_draw, intervention_report
 from buyers.models import InterventionArm, InterventionAssignment, Segment
 from casework.models import Case, CaseKind, Team
 from marketplace.factories import OrderFactory

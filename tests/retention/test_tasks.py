@@ -1,7 +1,7 @@
 from django.utils import timezone
 
 from buyers.models import BuyerRetention, SellerDormancy
-from buyers.tasks import (
+from retention.tasks import (
     open_churn_cases_task,
     recompute_recommendations_task,
     recompute_retention_task,

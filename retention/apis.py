@@ -11,7 +11,8 @@ from rest_framework import exceptions, serializers
 from rest_framework.pagination import PageNumberPagination
 from rest_framework.response import Response
 
-from buyers import audiences, interventions, selectors
+from buyers import selectors
+from retention import audiences, interventions
 from buyers.models import CampaignAudience
 from integrations.api import KilnAPIView
 

@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 
 from buyers import lifetime
-from buyers.services import FIT_PENALIZER, purchase_fit, spend_fit
+from retention.services import FIT_PENALIZER, purchase_fit, spend_fit
 
 DATA = Path(__file__).resolve().parent.parent / "data"
 

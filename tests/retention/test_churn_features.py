@@ -7,7 +7,7 @@ import pytest
 from django.utils import timezone
 
 from buyers.factories import BuyerFactory
-from buyers.features import NO_BAD_ORDER_DAYS, churn_feature_frame
+from retention.features import NO_BAD_ORDER_DAYS, churn_feature_frame
 from marketplace.factories import EngagementEventFactory, OrderFactory
 from marketplace.models import EngagementKind
 

@@ -3,12 +3,12 @@ from datetime import timedelta
 from django.utils import timezone
 
 from buyers.factories import RetentionSettingsFactory
-from buyers.interventions import seller_dormant_cases_open
+from retention.interventions import seller_dormant_cases_open
 from buyers.models import SellerDormancy
 from casework.models import Case, CaseKind, Team
 from marketplace.factories import EngagementEventFactory, OrderFactory
 from marketplace.models import EngagementKind
-from sellers.dormancy import seller_dormancy_recompute
+from retention.dormancy import seller_dormancy_recompute
 from sellers.factories import SellerFactory
 
 NOW = timezone.now().replace(microsecond=0)

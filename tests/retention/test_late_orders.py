@@ -11,7 +11,7 @@ from core.messaging import contact_mark_bounced
 from core.models import OutboxMessage, SuppressedReason
 from core.schedule import collect_beat_schedule
 from marketplace.factories import OrderFactory
-from marketplace.late_orders import late_order_outreach_run, late_order_policy_get, late_orders_notify
+from retention.late_orders import late_order_outreach_run, late_order_policy_get, late_orders_notify
 from marketplace.models import LateOrderNotice, OrderStatus
 from sellers.factories import SellerFactory
 

@@ -7,8 +7,8 @@ from rest_framework.test import APIClient
 
 from buyers.factories import BuyerFactory, BuyerRetentionFactory, CampaignAudienceFactory
 from buyers.models import CampaignAudience
-from buyers.recommendations import buyer_recommendations_recompute
-from buyers.services import retention_recompute
+from retention.recommendations import buyer_recommendations_recompute
+from retention.services import retention_recompute
 from marketplace.factories import OrderFactory, OrderLineFactory
 from sellers.factories import ListingFactory, SellerFactory
 

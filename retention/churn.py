@@ -26,8 +26,8 @@ from sklearn.ensemble import HistGradientBoostingClassifier
 from sklearn.metrics import brier_score_loss
 from threadpoolctl import threadpool_limits
 
-from buyers.features import CHURN_FEATURES, churn_feature_frame, churn_labels
-from buyers.services import CHURN_MODEL_KIND, p_alive_at
+from retention.features import CHURN_FEATURES, churn_feature_frame, churn_labels
+from retention.services import CHURN_MODEL_KIND, p_alive_at
 
 logger = logging.getLogger(__name__)
 

@@ -3,13 +3,13 @@
 
 import pytest
 
-from buyers.churn import BASELINE_P_ALIVE, BASELINE_RECENCY, CALIBRATION_BINS, NotEnoughHistory, churn_model_train
-from buyers.features import CHURN_FEATURES
+from retention.churn import BASELINE_P_ALIVE, BASELINE_RECENCY, CALIBRATION_BINS, NotEnoughHistory, churn_model_train
+from retention.features import CHURN_FEATURES
 from buyers.models import BuyerRetention
-from buyers.services import retention_recompute
+from retention.services import retention_recompute
 from scoring.models import ModelStatus, ModelVersion
 
-from .synthetic import build_marketplace
+from tests.buyers.synthetic import build_marketplace
 
 
 @pytest.fixture

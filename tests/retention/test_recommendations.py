@@ -7,7 +7,7 @@ from buyers.factories import BuyerFactory
 from buyers.models import BuyerRetention
 import pytest
 
-from buyers.recommendations import (
+from retention.recommendations import (
     ARTISAN_WEIGHT,
     MAX_PER_ARTISAN,
     POPULARITY_WEIGHT,
@@ -16,12 +16,12 @@ from buyers.recommendations import (
     buyer_recommendations_recompute,
     recommendations_evaluate,
 )
-from buyers.services import retention_recompute
+from retention.services import retention_recompute
 from marketplace.factories import EngagementEventFactory, OrderFactory, OrderLineFactory
 from marketplace.models import EngagementKind, OrderLine
 from sellers.factories import ListingFactory, SellerFactory
 
-from .synthetic import build_marketplace
+from tests.buyers.synthetic import build_marketplace
 
 
 def test_evaluation_reports_hit_rate_and_ndcg_with_paired_intervals_against_both_baselines(db):
@@ -183,7 +183,7 @@ def test_sparse_ranking_equals_ranking_the_full_dense_score_rows():
 def test_similarity_built_in_blocks_equals_the_whole_cosine_matrix_pruned_to_the_nearest(monkeypatch):
     from scipy import sparse
 
-    from buyers import recommendations
+    from retention import recommendations
 
     rng = np.random.default_rng(11)
     owned = sparse.csr_matrix((rng.random((300, 40)) < 0.15).astype(float))

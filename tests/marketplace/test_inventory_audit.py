@@ -6,9 +6,9 @@ from django.utils import timezone
 from casework.models import Case, CaseKind, Team
 from marketplace.factories import OrderFactory, OrderLineFactory
 from marketplace.models import OrderStatus
-from sellers import inventory
+from marketplace import inventory
 from sellers.factories import ListingFactory, SellerFactory
-from sellers.tasks import inventory_audit_task
+from marketplace.inventory_tasks import inventory_audit_task
 
 
 def _oversold(seller):

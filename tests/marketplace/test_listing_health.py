@@ -9,7 +9,7 @@ from dashboard.models import AlertThreshold
 from marketplace.factories import OrderFactory, OrderLineFactory
 from marketplace.models import OrderStatus
 from sellers.factories import ListingFactory, SellerFactory
-from sellers.listing_health import listing_health_recompute, underperforming_listings
+from marketplace.listing_health import listing_health_recompute, underperforming_listings
 from sellers.models import ListingHealth
 
 pytestmark = pytest.mark.django_db

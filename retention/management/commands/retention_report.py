@@ -2,8 +2,8 @@ import json
 
 from django.core.management.base import BaseCommand
 
-from buyers.impact import impact_report
-from buyers.recommendations import recommendations_evaluate
+from retention.impact import impact_report
+from retention.recommendations import recommendations_evaluate
 
 
 class Command(BaseCommand):

@@ -2,7 +2,7 @@
 
 Seed 000: churn "stemmed from perceived delays in shipping updates"; automated status
 notifications plus artisan coaching lifted repeat purchase from 20% to 34%. Both plays are
-randomised with holdouts (buyers.interventions) so Kiln can measure its own lift:
+randomised with holdouts (retention.interventions) so Kiln can measure its own lift:
 
 * buyer play (intervention kind ``late_order_status``): each order still unshipped
   ``grace_hours`` after its ship-by date is noticed once (LateOrderNotice). Its buyer's arm
@@ -23,7 +23,7 @@ from django.db import transaction
 from django.db.models import Count, F, Q
 from django.utils import timezone
 
-from buyers.interventions import Flag, interventions_assign, interventions_open
+from retention.interventions import Flag, interventions_assign, interventions_open
 from buyers.models import InterventionArm
 from casework.models import CaseKind
 from core.outbox import outbox_enqueue

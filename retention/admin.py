@@ -6,8 +6,8 @@ from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.html import format_html
 
-from buyers import admin_lifetime, audiences, interventions  # noqa: F401 - admin_lifetime registers LifetimeFit
-from buyers.profile import buyer_360_get
+from buyers import admin_lifetime  # noqa: F401 - registers LifetimeFit
+from retention import audiences, interventions
 from buyers.retention_display import churn_label, clv_label, p_alive_label
 from buyers.models import (
     UpliftTargeting,
@@ -33,9 +33,6 @@ class BuyerAdmin(Profile360Mixin, admin.ModelAdmin):
     readonly_fields = ("created_at", "updated_at")
     exclude = ("synthetic_cadence_days", "synthetic_churned_at")
     profile_template = "admin/buyers/buyer/profile_360.html"
-
-    def profile_context(self, buyer):
-        return buyer_360_get(buyer=buyer)
 
 
 @admin.register(BuyerRetention)
@@ -172,7 +169,7 @@ class UpliftTargetingAdmin(admin.ModelAdmin):
     def save_model(self, request, obj, form, change):
         from django.core.exceptions import PermissionDenied, ValidationError
 
-        from buyers.uplift import uplift_targeting_set
+        from retention.uplift import uplift_targeting_set
 
         try:
             saved = uplift_targeting_set(case_kind=obj.kind, order_by=obj.order_by, actor=request.user)

@@ -4,7 +4,7 @@ The recompute is split so Celery can run it in bounded pieces:
   1. ``lifetime_fits_run`` fits BG/NBD and Gamma-Gamma once on every buyer's summary;
   2. ``buyer_retention_score_range`` scores one id range of buyers with the active fits
      (one fixed set of queries per range, bulk upsert), so ranges can run in parallel;
-  3. recommendations and interventions run after (buyers.recommendations, buyers.interventions).
+  3. recommendations and interventions run after (retention.recommendations, retention.interventions).
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ from django.db.models import Max, Min
 from django.utils import timezone
 
 from buyers import lifetime
-from buyers.features import CHURN_FEATURES, churn_feature_frame, order_frame
+from retention.features import CHURN_FEATURES, churn_feature_frame, order_frame
 from buyers.models import (
     Buyer,
     BuyerRetention,
@@ -47,7 +47,7 @@ EXPECTED_PURCHASES_DAYS = 90
 # bench machine; small enough for a Celery soft time limit, big enough to amortise queries.
 CHUNK_SIZE = 20000
 # Production fits are the plain maximum-likelihood estimates (penalty 0 on the log-parameters;
-# tests/buyers/test_lifetime_models.py checks this configuration reproduces CDNOW). A small
+# tests/retention/test_lifetime_models.py checks this configuration reproduces CDNOW). A small
 # or homogeneous base may push a and b of the dropout mixture to their bound together; that
 # limit ("everyone has the same dropout probability") is a valid model, not a failure.
 FIT_PENALIZER = 0.0

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from buyers import apis
+from retention import apis
 
 urlpatterns = [
     path("<int:buyer_id>/retention/", apis.BuyerRetentionProfileApi.as_view(), name="retention-buyer-profile"),

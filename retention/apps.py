@@ -1,0 +1,11 @@
+from django.apps import AppConfig
+
+
+class RetentionConfig(AppConfig):
+    """Buyer retention and dormant artisans: the analyses of orders, feedback and loyalty.
+
+    The rows they write are models of ``buyers`` (the master data below every app that reads
+    it); this app holds only the code, in the intelligence layer beside ``scoring``.
+    """
+
+    name = "retention"
