@@ -10,9 +10,18 @@ import uuid
 from contextlib import contextmanager
 from pathlib import Path
 
+import pytest
 from django.db import connection
 
 ROOT = Path(__file__).resolve().parents[1]
+BROKER_BASE = os.environ.get("CELERY_BROKER_URL", "")
+# Every test module that starts real worker processes carries these marks.
+REAL_WORKER_MARKS = [
+    pytest.mark.worker,
+    pytest.mark.django_db(transaction=True),
+    pytest.mark.skipif(not BROKER_BASE.startswith("redis://"), reason="set CELERY_BROKER_URL=redis://... to run real workers"),
+    pytest.mark.skipif(connection.vendor != "postgresql", reason="worker processes need a shared server database"),
+]
 
 
 def database_url() -> str:

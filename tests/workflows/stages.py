@@ -79,3 +79,16 @@ def _nightly_with_stalling_loyalty():
 
 
 NIGHTLY_WITH_STALL = _nightly_with_stalling_loyalty()
+
+
+def marketplace_build(*, cancelled: int, sold: int, buyers: int) -> None:
+    """Artisans with cancelled and sold orders and buyers without orders: what the test stages flag."""
+    from buyers.factories import BuyerFactory
+    from marketplace.factories import OrderFactory
+    from marketplace.models import OrderStatus
+
+    for _ in range(cancelled):
+        OrderFactory(status=OrderStatus.CANCELLED)
+    for _ in range(sold):
+        OrderFactory()
+    BuyerFactory.create_batch(buyers)

@@ -6,14 +6,11 @@ import pytest
 from django.core.management import CommandError, call_command
 from django.utils import timezone
 
-from buyers.factories import BuyerFactory
 from casework.models import Case, CaseKind
 from config.celery import app
 from workflows import pipeline
 from core.models import PipelineChunk, PipelineLease, PipelineRun, RunStatus
 from core.schedule import collect_beat_schedule
-from marketplace.factories import OrderFactory
-from marketplace.models import OrderStatus
 from tests.workflows import stages
 from tests.workflows.liveness_stages import finalized
 
@@ -32,11 +29,7 @@ def control(settings, tmp_path, monkeypatch):
 
 @pytest.fixture
 def marketplace():
-    for _ in range(5):
-        OrderFactory(status=OrderStatus.CANCELLED)
-    for _ in range(3):
-        OrderFactory()
-    BuyerFactory.create_batch(4)
+    stages.marketplace_build(cancelled=5, sold=3, buyers=4)
 
 
 def _go_quiet(run, seconds):

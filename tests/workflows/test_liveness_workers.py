@@ -17,27 +17,19 @@ from pathlib import Path
 
 import pytest
 import redis
-from django.db import connection
 
 from casework.models import Case
 from workflows import pipeline
 from core.models import PipelineChunk, PipelineRun, RunStatus
-from marketplace.factories import OrderFactory
-from marketplace.models import OrderStatus
-from buyers.factories import BuyerFactory
 from tests import workers
+from tests.workflows import stages
 from tests.workflows.liveness_stages import finalized
 
-BROKER_BASE = os.environ.get("CELERY_BROKER_URL", "")
+BROKER_BASE = workers.BROKER_BASE
 STAGES = "tests.workflows.liveness_stages:STAGES"
 QUICK = {"PIPELINE_HEARTBEAT_SECONDS": "1", "PIPELINE_STALL_SECONDS": "6", "PIPELINE_WATCHDOG_SECONDS": "2", "PIPELINE_LEASE_SECONDS": "60"}
 
-pytestmark = [
-    pytest.mark.worker,
-    pytest.mark.django_db(transaction=True),
-    pytest.mark.skipif(not BROKER_BASE.startswith("redis://"), reason="set CELERY_BROKER_URL=redis://... to run real workers"),
-    pytest.mark.skipif(connection.vendor != "postgresql", reason="worker processes need a shared server database"),
-]
+pytestmark = workers.REAL_WORKER_MARKS
 
 
 @pytest.fixture
@@ -57,11 +49,7 @@ def control(settings, monkeypatch, tmp_path):
 
 @pytest.fixture
 def marketplace():
-    for _ in range(12):
-        OrderFactory(status=OrderStatus.CANCELLED)
-    for _ in range(8):
-        OrderFactory()
-    BuyerFactory.create_batch(10)
+    stages.marketplace_build(cancelled=12, sold=8, buyers=10)
 
 
 def _env(control, **extra):

@@ -2,12 +2,9 @@ import shutil
 
 import pytest
 
-from buyers.factories import BuyerFactory
 from casework.models import Case, CaseKind
 from workflows import pipeline
 from core.models import PipelineChunk, PipelineLease, PipelineRun, RunStatus
-from marketplace.factories import OrderFactory
-from marketplace.models import OrderStatus
 from tests.workflows import stages
 
 pytestmark = pytest.mark.django_db
@@ -22,11 +19,7 @@ def stage_control(settings, tmp_path, monkeypatch):
 
 @pytest.fixture
 def marketplace():
-    for _ in range(5):
-        OrderFactory(status=OrderStatus.CANCELLED)
-    for _ in range(3):
-        OrderFactory()
-    BuyerFactory.create_batch(4)
+    stages.marketplace_build(cancelled=5, sold=3, buyers=4)
 
 
 def test_inline_run_records_every_stage_and_writes_the_results(marketplace):

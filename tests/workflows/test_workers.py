@@ -14,20 +14,13 @@ from django.db import connection
 from casework.models import Case
 from workflows import pipeline
 from core.models import PipelineChunk, PipelineRun, RunStatus
-from marketplace.factories import OrderFactory
-from marketplace.models import OrderStatus
-from buyers.factories import BuyerFactory
 from tests import workers
+from tests.workflows import stages
 
-BROKER_BASE = os.environ.get("CELERY_BROKER_URL", "")
+BROKER_BASE = workers.BROKER_BASE
 STAGES = "tests.workflows.stages:STAGES"
 
-pytestmark = [
-    pytest.mark.worker,
-    pytest.mark.django_db(transaction=True),
-    pytest.mark.skipif(not BROKER_BASE.startswith("redis://"), reason="set CELERY_BROKER_URL=redis://... to run real workers"),
-    pytest.mark.skipif(connection.vendor != "postgresql", reason="worker processes need a shared server database"),
-]
+pytestmark = workers.REAL_WORKER_MARKS
 
 
 @pytest.fixture
@@ -48,11 +41,7 @@ def control(settings, monkeypatch):
 
 @pytest.fixture
 def marketplace():
-    for _ in range(12):
-        OrderFactory(status=OrderStatus.CANCELLED)
-    for _ in range(8):
-        OrderFactory()
-    BuyerFactory.create_batch(10)
+    stages.marketplace_build(cancelled=12, sold=8, buyers=10)
 
 
 def _cases():
