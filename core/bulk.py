@@ -4,8 +4,9 @@ then merges into the real one (INSERT ... ON CONFLICT, UPDATE ... FROM).
 The ORM's bulk_create and bulk_update spend most of their time building statements for
 thousands of rows; COPY moves the same rows in a fraction of that (bench/loyalty.py,
 bench/retention_recompute.py). The loyalty ledger, buyer retention and survey responses write
-through these two functions; the synthetic generator streams binary COPY from a background
-thread (marketplace/generator/writers.py).
+through ``copy_rows`` and ``staging_table``; the points award and the synthetic generator write
+whole numpy-encoded columns through ``copy_binary`` (core/pgbinary.py encodes them), the
+generator from a background thread (marketplace/generator/writers.py).
 """
 
 from __future__ import annotations
@@ -25,6 +26,15 @@ def copy_rows(cursor, *, table: str, columns: Sequence[str], rows: Iterable[Sequ
     with cursor.cursor.copy(f"COPY {table} ({quoted_columns(columns)}) FROM STDIN") as copy:
         for row in rows:
             copy.write_row(row)
+
+
+def copy_binary(raw_cursor, *, table: str, columns: Sequence[str], data: bytes) -> None:
+    """COPY ``data``, rows already in PostgreSQL's binary format (core/pgbinary.py), into ``table``.
+
+    Takes a psycopg cursor, so a writer thread holding its own raw connection can use it too.
+    """
+    with raw_cursor.copy(f"COPY {table} ({quoted_columns(columns)}) FROM STDIN WITH (FORMAT binary)") as copy:
+        copy.write(data)
 
 
 @contextmanager

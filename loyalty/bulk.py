@@ -12,9 +12,9 @@ import json
 import pandas as pd
 from django.db import IntegrityError, connection, transaction
 
-from marketplace.generator import pgbinary
 
-from core.bulk import staging_table
+from core import pgbinary
+from core.bulk import copy_binary, staging_table
 
 # Below this many rows bulk_create is as fast and simpler.
 COPY_MIN_ROWS = 500
@@ -64,16 +64,14 @@ def insert_ignoring_conflicts(model, objs: list, *, batch_size: int = 5000, conf
 def copy_rows(model, rows: list[dict]) -> int:
     """Binary COPY of plain rows (dicts keyed by attname) straight into the model's table.
 
-    Columns are encoded whole with numpy (marketplace/generator/pgbinary.py) instead of one
+    Columns are encoded whole with numpy (core/pgbinary.py) instead of one
     Python call per cell. Returns the rows written; a unique violation raises IntegrityError.
     """
     fields = [f for f in model._meta.concrete_fields if not f.primary_key]
     kinds = [pgbinary.field_kind(f, connection) for f in fields]
     frame = pd.DataFrame({f.column: _column_values(f, kind, rows) for f, kind in zip(fields, kinds)})
-    columns = ", ".join(connection.ops.quote_name(f.column) for f in fields)
     with connection.cursor() as cursor:
-        with cursor.cursor.copy(f"COPY {model._meta.db_table} ({columns}) FROM STDIN WITH (FORMAT binary)") as copy:
-            copy.write(pgbinary.encode(frame, kinds))
+        copy_binary(cursor.cursor, table=model._meta.db_table, columns=[f.column for f in fields], data=pgbinary.encode(frame, kinds))
     return len(rows)
 
 

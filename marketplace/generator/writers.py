@@ -14,7 +14,8 @@ import numpy as np
 import pandas as pd
 from django.db import connection, models
 
-from . import pgbinary
+from core import pgbinary
+from core.bulk import copy_binary
 
 BULK_BATCH = 2_000
 # Indexes led by these columns stay during the load: the generator writes rows in ascending order
@@ -82,8 +83,7 @@ class TableWriter:
         started = time.perf_counter()
         data = pgbinary.encode(frame, [pgbinary.field_kind(fields[c], connection) for c in columns])
         self.seconds["binary_encode"] += time.perf_counter() - started
-        sql = f"COPY {table} ({', '.join(columns)}) FROM STDIN WITH (FORMAT binary)"
-        self._queue.put((table, sql, data))
+        self._queue.put((table, columns, data))
 
     def _copy_worker(self, raw) -> None:
         while True:
@@ -92,11 +92,11 @@ class TableWriter:
                 return
             if self._error is not None:
                 continue  # drain; the transaction is going to roll back anyway
-            table, sql, data = item
+            table, columns, data = item
             started = time.perf_counter()
             try:
-                with raw.cursor() as cursor, cursor.copy(sql) as copy:
-                    copy.write(data)
+                with raw.cursor() as cursor:
+                    copy_binary(cursor, table=table, columns=columns, data=data)
             except BaseException as exc:  # re-raised in the calling thread by close()
                 self._error = exc
             self.seconds[table] += time.perf_counter() - started
