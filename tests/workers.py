@@ -38,6 +38,7 @@ def worker_env(broker: str, **extra) -> dict:
         "CELERY_RESULT_BACKEND": broker,
         "EMAIL_BACKEND": "django.core.mail.backends.dummy.EmailBackend",
         "DEBUG": "false",
+        "MESSAGING_QUIET_HOURS": "false",
         **extra,
     }
 
