@@ -174,8 +174,8 @@ def _fits_and_inference_floor(as_of) -> dict:
     from threadpoolctl import threadpool_limits
 
     from buyers import lifetime
-    from buyers.features import churn_feature_frame, order_frame
-    from buyers.services import (
+    from retention.features import churn_feature_frame, order_frame
+    from retention.services import (
         CHURN_FEATURES, _holdout_evaluation, _load_churn_model, buyer_summary_frame, p_alive_at, purchase_fit, spend_fit,
     )
     from scoring.features import seller_features

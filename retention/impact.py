@@ -2,7 +2,7 @@
 
 One estimator serves the ``retention_report`` command and the dashboard's "Did it work?" page.
 
-Each flagged subject was randomised into a treated or a held-out arm (buyers.interventions), so
+Each flagged subject was randomised into a treated or a held-out arm (retention.interventions), so
 the difference of the two arms' outcome rates estimates the average effect of *offering* the play
 (intention to treat: a treated case nobody worked still counts as treated). The interval is
 Newcombe's hybrid score interval for a difference of independent proportions (Newcombe 1998,

@@ -31,7 +31,7 @@ from django.contrib.auth.models import Group, User
 from django.test.utils import override_settings
 
 from retention.impact import RETAINED, impact_report
-from buyers.interventions import Flag, interventions_assign
+from retention.interventions import Flag, interventions_assign
 from buyers.models import (
     BuyerRetention,
     ChurnBand,

@@ -84,7 +84,8 @@ def test_admin_sees_every_chart_drawn_without_console_errors_and_tunes_a_thresho
     assert tab.page.locator("#chart-funnel svg rect.bar").count() == 5
     box = tab.page.locator("#chart-cohort svg").bounding_box()
     assert box and box["width"] > 100 and box["height"] > 100
-    assert tab.page.locator("#kpi-tiles .kd-tile").count() == 12  # eleven KPIs plus underperforming listings
+    # Eleven KPIs, underperforming listings, and the seller model's input drift and live AUC.
+    assert tab.page.locator("#kpi-tiles .kd-tile").count() == 14
     ARTIFACTS.mkdir(exist_ok=True)
     tab.page.screenshot(path=str(ARTIFACTS / "dashboard.png"), full_page=True)
 

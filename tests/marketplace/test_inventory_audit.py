@@ -8,7 +8,7 @@ from marketplace.factories import OrderFactory, OrderLineFactory
 from marketplace.models import OrderStatus
 from marketplace import inventory
 from sellers.factories import ListingFactory, SellerFactory
-from marketplace.inventory_tasks import inventory_audit_task
+from marketplace.tasks import inventory_audit_task
 
 
 def _oversold(seller):
