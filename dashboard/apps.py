@@ -19,6 +19,7 @@ class DashboardConfig(AppConfig):
             model="dashboard.AlertThreshold",
             migration="dashboard.migrations.0002_default_thresholds",
             function="seed",
+            later=("dashboard.migrations.0003_underperforming_listing_kpi", "dashboard.migrations.0004_model_drift_kpis"),
         )
 
         from core.roles import CUSTOMER_SUCCESS, MARKETPLACE_ADMIN, SELLER_SUPPORT, extend_role_permissions

@@ -76,3 +76,14 @@ def test_without_a_measured_model_the_drift_kpis_are_empty_not_zero():
     assert not Alert.objects.exists()
     assert format_value(None, "index") == "–"
     assert format_value(0.734, "index") == "0.73"
+
+
+def test_every_default_threshold_comes_back_after_a_flush():
+    from django.core.management.sql import emit_post_migrate_signal
+
+    AlertThreshold.objects.all().delete()  # what a flush (and a transactional test) leaves
+
+    emit_post_migrate_signal(verbosity=0, interactive=False, db="default")
+
+    kpis = set(AlertThreshold.objects.values_list("kpi", flat=True))
+    assert {"cancellation_rate", "underperforming_listing_share", "seller_score_drift", "seller_score_live_auc"} <= kpis
