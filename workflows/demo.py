@@ -11,6 +11,15 @@ from django.utils import timezone
 
 from core import roles
 
+# The demo marketplace: three craft categories, so that the two largest (ceramics and jewelry)
+# each reach the rows a category needs for its own seller-score model.
+DEMO_SELLERS = 240
+DEMO_BUYERS = 3600
+DEMO_CATEGORIES = ("ceramics", "jewelry", "textiles")
+# Two years of orders allow 15 monthly snapshots; the nightly default keeps the newest 12 to bound
+# its cost, but a marketplace this small learns from all of them.
+DEMO_TRAINING_SNAPSHOTS = 15
+
 DEMO_USERS = (
     ("cs", "Casey", "Success", roles.CUSTOMER_SUCCESS),
     ("support", "Sam", "Support", roles.SELLER_SUPPORT),
@@ -88,7 +97,7 @@ def demo_models_train(*, seed: int) -> list[str]:
 
     trained = []
     try:
-        result = seller_score_train(seed=seed, activate=True)
+        result = seller_score_train(seed=seed, activate=True, max_snapshots=DEMO_TRAINING_SNAPSHOTS)
     except Exception as exc:  # noqa: BLE001 - a small demo may lack the history; the rest still runs
         trained.append(f"seller score: skipped ({_first_line(exc)})")
         result = None
@@ -456,7 +465,8 @@ _FIRST = ("Ada", "Bram", "Chiara", "Dev", "Elif", "Femi", "Greta", "Hugo", "Ines
 _CRAFT = ("Clay", "Loom", "Grain", "Ember", "Thread", "Birch", "Paper", "Glaze", "Stone", "Willow")
 
 
-def demo_onboarding_flow(*, seed: int, months: int = 12, per_week: float = 1.2) -> str:
+def demo_onboarding_flow(*, seed: int, months: int = 12, per_week: float = 1.2,
+                         categories: list[str] | None = None) -> str:
     """New artisans applying week after week, decided, approved and making a first sale.
 
     Onboarding took about 14 days before tiered onboarding started halfway through the window and
@@ -483,7 +493,7 @@ def demo_onboarding_flow(*, seed: int, months: int = 12, per_week: float = 1.2) 
     now = timezone.now().replace(microsecond=0)
     start = now - timedelta(days=30 * months)
     tiered_from = start + (now - start) / 2
-    categories = list(CraftCategory.values)
+    categories = list(categories or CraftCategory.values)
     sellers, plans = [], []
     weeks = int((now - start).days // 7)
     for week in range(weeks):

@@ -45,8 +45,12 @@ class Command(BaseCommand):
     )
 
     def add_arguments(self, parser):
-        parser.add_argument("--sellers", type=int, default=60)
-        parser.add_argument("--buyers", type=int, default=600)
+        # Sized so two craft categories each have enough history to train their own seller-score
+        # model (scoring.training.CATEGORY_MIN_TRAIN_ROWS), while the build stays under a minute.
+        parser.add_argument("--sellers", type=int, default=demo.DEMO_SELLERS)
+        parser.add_argument("--buyers", type=int, default=demo.DEMO_BUYERS)
+        parser.add_argument("--categories", default=",".join(demo.DEMO_CATEGORIES),
+                            help="Comma-separated craft categories of the demo's artisans (default: %(default)s).")
         # Two years: the seller score learns from six-month outcomes and needs about 17 months of history.
         parser.add_argument("--months", type=int, default=24)
         parser.add_argument("--seed", type=int, default=7)
@@ -83,6 +87,7 @@ class Command(BaseCommand):
         from marketplace.generator.services import generate_marketplace
         from sellers.models import Seller
 
+        categories = [c.strip() for c in options["categories"].split(",") if c.strip()]
         started = time.monotonic()
         tty = sys.stdout.isatty()
         steps = [
@@ -100,10 +105,11 @@ class Command(BaseCommand):
             current.finish("kept the marketplace already in the database")
         else:
             result = generate_marketplace(sellers=options["sellers"], buyers=options["buyers"], months=options["months"],
-                                          seed=options["seed"], progress=False)
+                                          seed=options["seed"], categories=categories, progress=False)
             counts = result["counts"]
             current.finish(f"{counts['sellers']} artisans, {counts['buyers']} buyers, {counts['orders']} orders; "
-                           + demo.demo_onboarding_flow(seed=options["seed"], months=options["months"]))
+                           + demo.demo_onboarding_flow(seed=options["seed"], months=options["months"],
+                                                       categories=categories))
         current = step(1)
         lines = demo.demo_configuration_create(seed=options["seed"])
         current.finish("; ".join(lines))
