@@ -20,18 +20,18 @@ most is reported separately as the top artisan.
 from __future__ import annotations
 
 import itertools
-import json
 from dataclasses import dataclass
 from datetime import datetime
 
 import numpy as np
 import pandas as pd
-from django.db import connection, transaction
+from django.db import transaction
 from django.db.models import Min
 from django.utils import timezone
 from scipy import sparse
 
 from buyers.models import BuyerRetention
+from core.bulk import update_by_key
 from marketplace.models import EngagementEvent, EngagementKind, OrderLine, OrderStatus
 from sellers.models import Listing
 
@@ -341,24 +341,16 @@ def buyer_recommendations_recompute(*, as_of: datetime | None = None) -> int:
 
 
 def _store(buyer_ids: list[int], picks: list[tuple[list[int], list[int]]]) -> None:
-    if connection.vendor == "postgresql":
-        # One set-based UPDATE per block: bulk_update's CASE WHEN costs ~2 s per 1,000 rows here.
-        table = BuyerRetention._meta.db_table
-        with connection.cursor() as cursor:
-            cursor.execute(
-                f"""
-                UPDATE {table} AS r
-                SET recommended_listing_ids = v.listings::jsonb, recommended_seller_ids = v.sellers::jsonb
-                FROM unnest(%s::bigint[], %s::text[], %s::text[]) AS v(buyer_id, listings, sellers)
-                WHERE r.buyer_id = v.buyer_id
-                """,
-                [buyer_ids, [json.dumps(p[0]) for p in picks], [json.dumps(p[1]) for p in picks]],
-            )
-        return
-    rows = [
-        BuyerRetention(buyer_id=b, recommended_listing_ids=p[0], recommended_seller_ids=p[1]) for b, p in zip(buyer_ids, picks)
-    ]
-    BuyerRetention.objects.bulk_update(rows, ["recommended_listing_ids", "recommended_seller_ids"], batch_size=1000)
+    # One UPDATE ... FROM unnest per block: bulk_update's CASE WHEN costs ~2 s per 1,000 rows here.
+    update_by_key(
+        BuyerRetention,
+        key="buyer",
+        columns={
+            "buyer": buyer_ids,
+            "recommended_listing_ids": [p[0] for p in picks],
+            "recommended_seller_ids": [p[1] for p in picks],
+        },
+    )
 
 
 def own_artisans_best_sellers(recommender: Recommender, buyer_ids, k: int = TOP_K) -> dict[int, list[int]]:
