@@ -332,11 +332,14 @@ def _leaders_per_row(rows, cols, values, n_rows: int, k: int):
     counts = np.bincount(rows, minlength=n_rows)
     if not len(values) or counts.max() <= k:
         return rows, cols, values
-    ordered = values[np.lexsort((-values, rows))]
-    starts = np.concatenate([[0], np.cumsum(counts)[:-1]])
-    kth = np.full(n_rows, -np.inf)
+    # Only the rows with more than k entries need their k-th best value; sort just those.
     long_rows = counts > k
-    kth[long_rows] = ordered[starts[long_rows] + k - 1]
+    in_long = long_rows[rows]
+    long_values = values[in_long]
+    ordered = long_values[np.lexsort((-long_values, rows[in_long]))]
+    starts = np.concatenate([[0], np.cumsum(counts[long_rows])[:-1]])
+    kth = np.full(n_rows, -np.inf)
+    kth[long_rows] = ordered[starts + k - 1]
     keep = values >= kth[rows]
     return rows[keep], cols[keep], values[keep]
 
