@@ -14,7 +14,7 @@ from django.db import IntegrityError, connection, transaction
 
 
 from core import pgbinary
-from core.bulk import copy_binary, staging_table
+from core.bulk import copy_binary, staging_table, update_by_key
 
 # Below this many rows bulk_create is as fast and simpler.
 COPY_MIN_ROWS = 500
@@ -90,22 +90,21 @@ def _column_values(field, kind: str, rows: list[dict]):
 
 
 def update_rows(model, objs: list, fields: list[str], *, batch_size: int = 5000) -> int:
-    """bulk_update, but on PostgreSQL through COPY and one UPDATE ... FROM (bulk_update's CASE
-    expressions grow with every row and dominate large recomputes)."""
+    """bulk_update for instances or dicts keyed by attname, through core.bulk.update_by_key: one
+    UPDATE ... FROM unnest per batch on PostgreSQL (bulk_update's CASE expressions grow with
+    every row and dominate large recomputes), bulk_update elsewhere."""
     if not objs:
         return 0
-    if connection.vendor != "postgresql" or len(objs) < COPY_MIN_ROWS:
-        objs = [model(**obj) if isinstance(obj, dict) else obj for obj in objs]
-        return model.objects.bulk_update(objs, fields, batch_size=batch_size)
     pk = model._meta.pk
     targets = [model._meta.get_field(name) for name in fields]
-    table = model._meta.db_table
-    stage = f"stage_upd_{table}"
-    quote = connection.ops.quote_name
-    rows = ([_value(f, obj) for f in [pk, *targets]] for obj in objs)
-    with transaction.atomic(), connection.cursor() as cursor:
-        with staging_table(cursor, stage=stage, table=table, columns=[f.column for f in [pk, *targets]], rows=rows):
-            assignments = ", ".join(f"{quote(f.column)} = s.{quote(f.column)}" for f in targets)
-            cursor.execute(f"UPDATE {table} t SET {assignments} FROM {stage} s WHERE t.{quote(pk.column)} = s.{quote(pk.column)}")
-            updated = cursor.rowcount
-    return updated
+    columns = {
+        field.name: [_raw_value(field, obj) for obj in objs] for field in [pk, *targets]
+    }
+    return update_by_key(model, key=pk.name, columns=columns, batch_size=batch_size)
+
+
+def _raw_value(field, obj):
+    """The stored value (a related row's id for a foreign key), JSON left as Python."""
+    if isinstance(obj, dict):
+        return obj[field.attname] if field.attname in obj else field.get_default()
+    return getattr(obj, field.attname)

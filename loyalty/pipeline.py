@@ -38,10 +38,8 @@ def lots_finalize(*, as_of: datetime) -> int:
 
 
 def tiers_chunk(*, lo: int, hi: int, as_of: datetime) -> int:
-    from buyers.models import Buyer
-
-    ids = list(Buyer.objects.filter(pk__gte=lo, pk__lte=hi).values_list("pk", flat=True))
-    return tiers.tiers_recompute(buyer_ids=ids, now=as_of)["changed"] if ids else 0
+    # The key range itself, not the list of its ids: every query is bounded by two values.
+    return tiers.tiers_recompute(id_range=(lo, hi), now=as_of)["changed"]
 
 
 def badges_finalize(*, as_of: datetime) -> int:

@@ -26,6 +26,7 @@ from loyalty.models import (
     RuleKind,
     SourceType,
 )
+from loyalty.pricing import price_set
 from loyalty.recommend import reward_recommendations, rewards_covered
 from loyalty.rules import Action, RuleBook, expiry_for
 from loyalty.selectors import (
@@ -77,8 +78,9 @@ def _price_actions(actions: list[Action], *, book: RuleBook, now: datetime) -> l
     segments = buyer_segment_map(buyer_ids=buyer_ids) if needs_segment else {}
     usage = cap_usage(book, buyer_ids=buyer_ids, since=cap_usage_since(min(a.occurred_at for a in actions)))
     entries = []
-    for action in sorted(actions, key=lambda a: (a.occurred_at, a.source_id)):
-        priced = book.price(action, tier=tiers.get(action.buyer_id), segment=segments.get(action.buyer_id, ""), usage=usage)
+    actions = sorted(actions, key=lambda a: (a.occurred_at, a.source_id))
+    # Priced as a set (loyalty/pricing.py): the rule book's answers, without walking it per action.
+    for action, priced in zip(actions, price_set(book, actions, tiers=tiers, segments=segments, usage=usage)):
         if priced.points <= 0:
             continue
         available_at = action.occurred_at + timedelta(days=program.pending_days) if action.pending else action.occurred_at

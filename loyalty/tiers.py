@@ -67,12 +67,21 @@ def tiers_validate(*, tiers: list[dict]) -> list[dict]:
     return cleaned
 
 
-def tier_basis_values(*, basis: str, window_days: int, now: datetime, buyer_ids=None) -> dict[int, Decimal]:
+def _member_scope(*, buyer_ids=None, id_range=None, field: str = "buyer_id") -> dict:
+    """Filter kwargs for the given members: a key range [lo, hi] (the pipeline's chunks: two
+    bounds, so the statement stays the same size whatever the chunk size) or an id list."""
+    if id_range is not None:
+        lo, hi = id_range
+        return {f"{field}__gte": lo, f"{field}__lte": hi}
+    return {} if buyer_ids is None else {f"{field}__in": list(buyer_ids)}
+
+
+def tier_basis_values(*, basis: str, window_days: int, now: datetime, buyer_ids=None, id_range=None) -> dict[int, Decimal]:
     """The value each member's tier is judged on, from one aggregate query."""
     from marketplace.models import EngagementEvent, Order, OrderStatus, Review
 
     since = now - timedelta(days=window_days)
-    scope = {} if buyer_ids is None else {"buyer_id__in": list(buyer_ids)}
+    scope = _member_scope(buyer_ids=buyer_ids, id_range=id_range)
     if basis == TierBasis.POINTS_EARNED:
         rows = (
             PointsEntry.objects.filter(kind=EntryKind.EARN, occurred_at__gte=since, occurred_at__lt=now, **scope)
@@ -251,8 +260,9 @@ def _placement(*, qualified, held, held_by_override: bool, below_since, override
     return qualified, TierChangeCause.RECOMPUTE, None
 
 
-def tiers_recompute(*, buyer_ids=None, now: datetime | None = None) -> dict:
-    """Place every member (or the given ones) in a tier; record each change with its cause.
+def tiers_recompute(*, buyer_ids=None, id_range: tuple[int, int] | None = None, now: datetime | None = None) -> dict:
+    """Place every member (or the given ones, or those with ids in ``id_range``, both ends
+    included) in a tier; record each change with its cause.
 
     Upgrades apply at once. A member below their tier keeps it for the grace period, counted
     from the first recompute that found them below. Active overrides win; when one ends the
@@ -262,11 +272,14 @@ def tiers_recompute(*, buyer_ids=None, now: datetime | None = None) -> dict:
     program = program_get()
     ladder = _Ladder(list(Tier.objects.all()))
     grace = timedelta(days=program.downgrade_grace_days)
-    values = tier_basis_values(basis=program.tier_basis, window_days=program.tier_window_days, now=now, buyer_ids=buyer_ids)
-    members = Buyer.objects.all() if buyer_ids is None else Buyer.objects.filter(pk__in=list(buyer_ids))
+    values = tier_basis_values(
+        basis=program.tier_basis, window_days=program.tier_window_days, now=now, buyer_ids=buyer_ids, id_range=id_range
+    )
+    scope = _member_scope(buyer_ids=buyer_ids, id_range=id_range)
+    members = Buyer.objects.filter(**_member_scope(buyer_ids=buyer_ids, id_range=id_range, field="pk"))
     overrides = {
         o.buyer_id: o
-        for o in TierOverride.objects.filter(starts_at__lte=now, ends_at__gt=now, **({} if buyer_ids is None else {"buyer_id__in": list(buyer_ids)}))
+        for o in TierOverride.objects.filter(starts_at__lte=now, ends_at__gt=now, **scope)
         .select_related("tier")
         .order_by("created_at")
     }
@@ -274,7 +287,7 @@ def tiers_recompute(*, buyer_ids=None, now: datetime | None = None) -> dict:
     # Plain rows: loading 200,000 model instances took longer than the recompute itself.
     current = {
         row["buyer_id"]: row
-        for row in BuyerTier.objects.filter(**({} if buyer_ids is None else {"buyer_id__in": list(buyer_ids)})).values(
+        for row in BuyerTier.objects.filter(**scope).values(
             "id", "buyer_id", "tier_id", "below_since", "basis_value", "override_id"
         )
     }

@@ -137,19 +137,36 @@ def churn_feature_frame(*, as_of: datetime, id_range=None, p_alive: pd.Series | 
     refits the same model at the training date, see retention.churn); missing buyers get 1.
     """
     day = timedelta(days=1)
+    # One aggregate over the buyer's orders gives the purchase figures (not cancelled) and the
+    # service failures (cancelled ones count there) with filtered aggregates: one scan instead
+    # of three queries.
+    purchase = ~Q(status=OrderStatus.CANCELLED)
+    late = Q(shipped_at__lte=as_of, shipped_at__gt=F("ship_by"))
     orders = (
-        purchase_orders(as_of=as_of, id_range=id_range)
+        _id_range(Order.objects.filter(placed_at__lte=as_of), "buyer_id", id_range)
         .values("buyer_id")
         .annotate(
-            order_count=Count("pk"),
-            first_at=Min("placed_at"),
-            last_at=Max("placed_at"),
-            total_spend=Sum("total_amount"),
-            orders_last_90d=Count("pk", filter=Q(placed_at__gt=as_of - 90 * day)),
+            order_count=Count("pk", filter=purchase),
+            first_at=Min("placed_at", filter=purchase),
+            last_at=Max("placed_at", filter=purchase),
+            total_spend=Sum("total_amount", filter=purchase),
+            orders_last_90d=Count("pk", filter=purchase & Q(placed_at__gt=as_of - 90 * day)),
+            purchase_days=Count("placed_at__date", distinct=True, filter=purchase),
+            late_orders_180d=Count("pk", filter=Q(placed_at__gt=as_of - 180 * day) & late),
+            cancelled_orders_180d=Count("pk", filter=Q(placed_at__gt=as_of - 180 * day, cancelled_at__lte=as_of)),
+            returns_180d=Count("pk", filter=Q(returned_at__gt=as_of - 180 * day, returned_at__lte=as_of)),
+            last_late=Max("placed_at", filter=late),
+            last_cancelled=Max("placed_at", filter=Q(cancelled_at__lte=as_of)),
+            last_returned=Max("placed_at", filter=Q(returned_at__lte=as_of)),
         )
         .order_by()
     )
-    frame = _frame(orders, "buyer_id", ["order_count", "first_at", "last_at", "total_spend", "orders_last_90d"])
+    failure_columns = ["late_orders_180d", "cancelled_orders_180d", "returns_180d", "last_late", "last_cancelled", "last_returned"]
+    frame = _frame(
+        orders, "buyer_id", ["order_count", "first_at", "last_at", "total_spend", "orders_last_90d", "purchase_days", *failure_columns]
+    )
+    # Buyers whose every order was cancelled have no purchase: they are not in the frame.
+    frame = frame[frame["order_count"] > 0] if not frame.empty else frame
     if frame.empty:
         return pd.DataFrame(columns=CHURN_FEATURES, index=pd.Index([], name="buyer_id"), dtype=float)
     now = pd.Timestamp(as_of)
@@ -160,14 +177,7 @@ def churn_feature_frame(*, as_of: datetime, id_range=None, p_alive: pd.Series | 
     out["total_spend"] = frame["total_spend"].astype(float)
     out["average_order_value"] = out["total_spend"] / out["order_count"]
     out["orders_last_90d"] = frame["orders_last_90d"].astype(float)
-
-    days = (
-        purchase_orders(as_of=as_of, id_range=id_range)
-        .values("buyer_id")
-        .annotate(n=Count("placed_at__date", distinct=True))
-        .order_by()
-    )
-    out["frequency"] = (_frame(days, "buyer_id", ["n"])["n"].reindex(out.index).fillna(1) - 1).astype(float)
+    out["frequency"] = (frame["purchase_days"] - 1).astype(float)
     out = out.join(_cadence_frame(as_of=as_of, id_range=id_range), how="left")
     # One purchase day: the marketplace's median cadence stands in, as on the retention row.
     known = out["cadence_days"].dropna()
@@ -175,21 +185,7 @@ def churn_feature_frame(*, as_of: datetime, id_range=None, p_alive: pd.Series | 
     out["overdue_ratio"] = out["days_since_last_order"] / out["cadence_days"]
     out["p_alive"] = 1.0 if p_alive is None else p_alive.reindex(out.index).astype(float).fillna(1.0)
 
-    # Service failures, over all the buyer's orders (a cancelled order counts here).
-    failures = _id_range(Order.objects.filter(placed_at__lte=as_of), "buyer_id", id_range).values("buyer_id").annotate(
-        late_orders_180d=Count(
-            "pk", filter=Q(placed_at__gt=as_of - 180 * day, shipped_at__lte=as_of, shipped_at__gt=F("ship_by"))
-        ),
-        cancelled_orders_180d=Count("pk", filter=Q(placed_at__gt=as_of - 180 * day, cancelled_at__lte=as_of)),
-        returns_180d=Count("pk", filter=Q(returned_at__gt=as_of - 180 * day, returned_at__lte=as_of)),
-        last_late=Max("placed_at", filter=Q(shipped_at__lte=as_of, shipped_at__gt=F("ship_by"))),
-        last_cancelled=Max("placed_at", filter=Q(cancelled_at__lte=as_of)),
-        last_returned=Max("placed_at", filter=Q(returned_at__lte=as_of)),
-    ).order_by()
-    failure_frame = _frame(
-        failures, "buyer_id",
-        ["late_orders_180d", "cancelled_orders_180d", "returns_180d", "last_late", "last_cancelled", "last_returned"],
-    )
+    failure_frame = frame[failure_columns].copy()
     last_bad = failure_frame[["last_late", "last_cancelled", "last_returned"]].apply(pd.to_datetime, utc=True).max(axis=1)
     failure_frame["days_since_last_bad_order"] = _days_before(now, last_bad)
     out = out.join(failure_frame[["late_orders_180d", "cancelled_orders_180d", "returns_180d", "days_since_last_bad_order"]], how="left")

@@ -22,6 +22,7 @@ from buyers.models import BuyerRetention, ChurnBand, InterventionArm, Interventi
 from buyers.selectors import retention_settings_get
 from casework.models import Case, CaseKind
 from casework.services import cases_open_many
+from core.bulk import update_by_key
 from marketplace.models import Order, OrderStatus
 
 Z_95 = 1.959963984540054
@@ -115,7 +116,7 @@ def interventions_open(*, kind: str, subject: str, flags: list[Flag], as_of: dat
             case, created = cases[getattr(assignment, field)]
             assignment.case = case
             opened += int(created)
-        InterventionAssignment.objects.bulk_update(treated, ["case"], batch_size=1000)
+        update_by_key(InterventionAssignment, key="id", columns={"id": [a.pk for a in treated], "case": [a.case_id for a in treated]})
     held = sum(1 for a in assignments if a.arm == InterventionArm.HOLDOUT)
     return {"flagged": len(flags), "new": len(assignments), "held_out": held, "cases_opened": opened}
 

@@ -20,18 +20,18 @@ most is reported separately as the top artisan.
 from __future__ import annotations
 
 import itertools
-import json
 from dataclasses import dataclass
 from datetime import datetime
 
 import numpy as np
 import pandas as pd
-from django.db import connection, transaction
+from django.db import transaction
 from django.db.models import Min
 from django.utils import timezone
 from scipy import sparse
 
 from buyers.models import BuyerRetention
+from core.bulk import update_by_key
 from marketplace.models import EngagementEvent, EngagementKind, OrderLine, OrderStatus
 from sellers.models import Listing
 
@@ -188,11 +188,10 @@ class Recommender:
             relevance.sum_duplicates()
             artisan_terms = self._artisan_terms(relevance, owned)
             bought_from = self.bought_from[rows].tocsr()
+            listings = self._top_listings(relevance, owned, k)
+            artisans = self._top_artisans(artisan_terms, bought_from, k)
             for i, row in enumerate(rows):
-                own = _row(owned, i)[0]
-                listings = self._top_listings(*_row(relevance, i), own, k)
-                artisans = self._top_artisans(*_row(artisan_terms, i), _row(bought_from, i)[0], k)
-                result[int(self.buyer_ids[row])] = (listings, artisans)
+                result[int(self.buyer_ids[row])] = (listings[i], artisans[i])
         return result
 
     def _artisan_terms(self, relevance, owned):
@@ -207,21 +206,52 @@ class Recommender:
         owned_popularity = owned.multiply((self.allowed * self.popularity_term)[None, :]).tocsr()
         return ((shown - owned_popularity) @ self.seller_listing.T).tocsr()
 
-    def _top_listings(self, cols, values, owned_cols, k) -> list[int]:
+    def _top_listings(self, relevance, owned, k) -> list[list[int]]:
+        """The k best listings of every buyer (row) of a block, with the diversity cap.
+
+        Whole-block array operations: per buyer, the scored entries that can still make the top
+        (``_leaders_per_row``), plus the most popular listings the buyer may be shown as the fill,
+        ranked by score (ties: lower id) with at most MAX_PER_ARTISAN of one artisan.
+        """
+        n_l = relevance.shape[1]
+        rows, cols, values = _entries(relevance)
+        owned_rows, owned_cols, _ = _entries(owned)
         # Owned listings stay only when they are re-bought (their re-purchase term is positive).
-        excluded = owned_cols[self.repurchase_rate[owned_cols] <= 0]
-        keep = self.allowed[cols] & ~np.isin(cols, excluded)
+        gone = self.repurchase_rate[owned_cols] <= 0
+        keep = self.allowed[cols] & ~np.isin(rows * n_l + cols, owned_rows[gone] * n_l + owned_cols[gone])
+        rows, cols = rows[keep], cols[keep]
+        values = values[keep] + self.popularity_term[cols]
         # The cap can skip up to (k - 1) listings per artisan, so more candidates than k are kept.
         pool = k * k
-        cols, values = _leaders(cols[keep], values[keep] + self.popularity_term[cols[keep]], pool)
-        fill = _first_not_in(self.popular_listings, {*cols.tolist(), *owned_cols.tolist()}, pool)
-        return _best(cols, values, fill, self.popularity_term, self.listing_ids, k, group=self.listing_seller_pos)
+        rows, cols, values = _leaders_per_row(rows, cols, values, relevance.shape[0], pool)
+        fill_rows, fill_cols = _fill_per_row(
+            self.popular_listings, taken=(np.concatenate([rows, owned_rows]), np.concatenate([cols, owned_cols])),
+            n_rows=relevance.shape[0], width=n_l, k=pool,
+        )
+        return _best_per_row(
+            np.concatenate([rows, fill_rows]), np.concatenate([cols, fill_cols]),
+            np.concatenate([values, self.popularity_term[fill_cols]]),
+            ids=self.listing_ids, n_rows=relevance.shape[0], k=k, group=self.listing_seller_pos,
+        )
 
-    def _top_artisans(self, cols, values, bought_cols, k) -> list[int]:
-        keep = ~np.isin(cols, bought_cols)
-        cols, values = _leaders(cols[keep], values[keep] + self.artisan_baseline[cols[keep]], k)
-        fill = _first_not_in(self.popular_artisans, {*cols.tolist(), *bought_cols.tolist()}, k)
-        return _best(cols, values, fill, self.artisan_baseline, self.seller_ids, k, positive_only=True)
+    def _top_artisans(self, artisan_terms, bought_from, k) -> list[list[int]]:
+        """The k best artisans of every buyer of a block that the buyer has not bought from."""
+        n_s = artisan_terms.shape[1]
+        rows, cols, values = _entries(artisan_terms)
+        bought_rows, bought_cols, _ = _entries(bought_from)
+        keep = ~np.isin(rows * n_s + cols, bought_rows * n_s + bought_cols)
+        rows, cols = rows[keep], cols[keep]
+        values = values[keep] + self.artisan_baseline[cols]
+        rows, cols, values = _leaders_per_row(rows, cols, values, artisan_terms.shape[0], k)
+        fill_rows, fill_cols = _fill_per_row(
+            self.popular_artisans, taken=(np.concatenate([rows, bought_rows]), np.concatenate([cols, bought_cols])),
+            n_rows=artisan_terms.shape[0], width=n_s, k=k,
+        )
+        rows = np.concatenate([rows, fill_rows])
+        cols = np.concatenate([cols, fill_cols])
+        values = np.concatenate([values, self.artisan_baseline[fill_cols]])
+        positive = values > 0
+        return _best_per_row(rows[positive], cols[positive], values[positive], ids=self.seller_ids, n_rows=artisan_terms.shape[0], k=k)
 
     def popular(self, buyer_ids, k: int = TOP_K) -> dict[int, list[int]]:
         """The popularity baseline: best sellers the buyer does not own."""
@@ -274,41 +304,76 @@ def _row(matrix, i: int) -> tuple[np.ndarray, np.ndarray]:
     return matrix.indices[lo:hi], matrix.data[lo:hi]
 
 
-def _leaders(cols: np.ndarray, values: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
-    """The entries that can still make the top k: every one at or above the k-th best value.
+def _entries(matrix) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Row, column and value of every stored entry of a CSR matrix, row by row."""
+    rows = np.repeat(np.arange(matrix.shape[0], dtype=np.int64), np.diff(matrix.indptr))
+    return rows, matrix.indices.astype(np.int64), matrix.data
+
+
+def _occurrence(keys: np.ndarray) -> np.ndarray:
+    """For each position, how many earlier positions hold the same key (0 for the first)."""
+    order = np.argsort(keys, kind="stable")
+    ordered = keys[order]
+    position = np.arange(len(keys))
+    first = np.r_[True, ordered[1:] != ordered[:-1]] if len(keys) else np.zeros(0, dtype=bool)
+    run_start = np.maximum.accumulate(np.where(first, position, 0)) if len(keys) else position
+    out = np.empty(len(keys), dtype=np.int64)
+    out[order] = position - run_start
+    return out
+
+
+def _leaders_per_row(rows, cols, values, n_rows: int, k: int):
+    """Per row, the entries that can still make the top k: every one at or above the row's k-th
+    best value (rows with k entries or fewer keep them all).
 
     A dropped entry also drops out of the popularity fill, which is safe: its popularity alone
     is below its full score, so below the k entries kept.
     """
-    if len(values) <= k:
-        return cols, values
-    kth = np.partition(values, len(values) - k)[len(values) - k]
-    keep = values >= kth
-    return cols[keep], values[keep]
+    counts = np.bincount(rows, minlength=n_rows)
+    if not len(values) or counts.max() <= k:
+        return rows, cols, values
+    # Only the rows with more than k entries need their k-th best value; sort just those.
+    long_rows = counts > k
+    in_long = long_rows[rows]
+    long_values = values[in_long]
+    ordered = long_values[np.lexsort((-long_values, rows[in_long]))]
+    starts = np.concatenate([[0], np.cumsum(counts[long_rows])[:-1]])
+    kth = np.full(n_rows, -np.inf)
+    kth[long_rows] = ordered[starts + k - 1]
+    keep = values >= kth[rows]
+    return rows[keep], cols[keep], values[keep]
 
 
-def _best(cols, values, fill, fill_scores, ids, k, positive_only=False, group=None, cap: int = MAX_PER_ARTISAN) -> list[int]:
-    """The k best of the buyer's scored entries plus the popularity fill; ties go to the lower id.
+def _fill_per_row(ordered: np.ndarray, *, taken: tuple[np.ndarray, np.ndarray], n_rows: int, width: int, k: int):
+    """Per row, the first k of ``ordered`` (most popular first) that the row has not taken.
+
+    Only the first k + (most taken by one row) of ``ordered`` can be needed, so the test is one
+    membership check over a rows x that-many grid.
+    """
+    taken_rows, taken_cols = taken
+    most_taken = int(np.bincount(taken_rows, minlength=n_rows).max()) if len(taken_rows) else 0
+    head = ordered[: k + most_taken].astype(np.int64)
+    grid = np.arange(n_rows, dtype=np.int64)[:, None] * width + head[None, :]
+    free = ~np.isin(grid, taken_rows * width + taken_cols)
+    free &= np.cumsum(free, axis=1) <= k
+    fill_rows, position = np.nonzero(free)
+    return fill_rows.astype(np.int64), head[position]
+
+
+def _best_per_row(rows, cols, values, *, ids, n_rows: int, k: int, group=None, cap: int = MAX_PER_ARTISAN) -> list[list[int]]:
+    """Per row, the ids of the k best entries; ties go to the lower id.
 
     With ``group`` (the artisan of each entry), at most ``cap`` entries of one group are taken.
     """
-    fill = np.asarray(fill, dtype=np.int64)
-    cols = np.concatenate([cols, fill])
-    values = np.concatenate([values, fill_scores[fill]])
-    if positive_only:
-        cols, values = cols[values > 0], values[values > 0]
-    order = np.lexsort((ids[cols], -values))
-    if group is None:
-        return [int(ids[j]) for j in cols[order[:k]]]
-    picked, per_group = [], {}
-    for j in cols[order]:
-        g = int(group[j])
-        if per_group.get(g, 0) < cap:
-            per_group[g] = per_group.get(g, 0) + 1
-            picked.append(int(ids[j]))
-            if len(picked) == k:
-                break
-    return picked
+    order = np.lexsort((ids[cols], -values, rows))
+    rows, cols = rows[order], cols[order]
+    if group is not None:
+        within_group = _occurrence(rows * (int(group.max()) + 1 if len(group) else 1) + group[cols])
+        rows, cols = rows[within_group < cap], cols[within_group < cap]
+    top = _occurrence(rows) < k
+    rows, picked = rows[top], ids[cols[top]]
+    bounds = np.cumsum(np.bincount(rows, minlength=n_rows))[:-1]
+    return [part.tolist() for part in np.split(picked, bounds)]
 
 
 def _first_not_in(ordered: np.ndarray, excluded: set, k: int) -> list[int]:
@@ -341,24 +406,16 @@ def buyer_recommendations_recompute(*, as_of: datetime | None = None) -> int:
 
 
 def _store(buyer_ids: list[int], picks: list[tuple[list[int], list[int]]]) -> None:
-    if connection.vendor == "postgresql":
-        # One set-based UPDATE per block: bulk_update's CASE WHEN costs ~2 s per 1,000 rows here.
-        table = BuyerRetention._meta.db_table
-        with connection.cursor() as cursor:
-            cursor.execute(
-                f"""
-                UPDATE {table} AS r
-                SET recommended_listing_ids = v.listings::jsonb, recommended_seller_ids = v.sellers::jsonb
-                FROM unnest(%s::bigint[], %s::text[], %s::text[]) AS v(buyer_id, listings, sellers)
-                WHERE r.buyer_id = v.buyer_id
-                """,
-                [buyer_ids, [json.dumps(p[0]) for p in picks], [json.dumps(p[1]) for p in picks]],
-            )
-        return
-    rows = [
-        BuyerRetention(buyer_id=b, recommended_listing_ids=p[0], recommended_seller_ids=p[1]) for b, p in zip(buyer_ids, picks)
-    ]
-    BuyerRetention.objects.bulk_update(rows, ["recommended_listing_ids", "recommended_seller_ids"], batch_size=1000)
+    # One UPDATE ... FROM unnest per block: bulk_update's CASE WHEN costs ~2 s per 1,000 rows here.
+    update_by_key(
+        BuyerRetention,
+        key="buyer",
+        columns={
+            "buyer": buyer_ids,
+            "recommended_listing_ids": [p[0] for p in picks],
+            "recommended_seller_ids": [p[1] for p in picks],
+        },
+    )
 
 
 def own_artisans_best_sellers(recommender: Recommender, buyer_ids, k: int = TOP_K) -> dict[int, list[int]]:

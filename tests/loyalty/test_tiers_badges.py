@@ -219,3 +219,29 @@ def test_threshold_analysis_compares_repeat_rates_of_qualifiers(program):
     assert (by_t[2]["qualifiers"], by_t[2]["repeat_rate_qualifiers"]) == (2, 1.0)
     assert by_t[2]["repeat_rate_non_qualifiers"] == round(1 / 3, 4)
     assert by_t[1]["qualifiers"] == 5
+
+
+def test_the_pipeline_tier_chunk_places_exactly_the_members_of_its_key_range_with_bounded_statements(ladder):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from loyalty.pipeline import tiers_chunk
+
+    members = BuyerFactory.create_batch(6)
+    for buyer, amount in zip(members, [2500, 100, 700, 0, 2100, 600]):
+        if amount:
+            EarnLotFactory(buyer=buyer, amount=amount)
+    inside = members[1:5]
+
+    with CaptureQueriesContext(connection) as queries:
+        changed = tiers_chunk(lo=inside[0].pk, hi=inside[-1].pk, as_of=timezone.now())
+
+    assert changed == 4
+    assert {bt.buyer_id: bt.tier.code for bt in BuyerTier.objects.select_related("tier")} == {
+        members[1].pk: "member", members[2].pk: "silver", members[3].pk: "member", members[4].pk: "gold",
+    }
+    # Bounded by the range's two ends, not by a list of its members' ids.
+    assert not any(" IN (" in q["sql"] and str(inside[1].pk) in q["sql"] for q in queries.captured_queries)
+    # Same placements as the recompute by id list; a second pass changes nothing.
+    assert tiers_chunk(lo=inside[0].pk, hi=inside[-1].pk, as_of=timezone.now()) == 0
+    assert tiers.tiers_recompute(buyer_ids=[m.pk for m in inside])["changed"] == 0
