@@ -1,7 +1,8 @@
 """The stages of the nightly recompute, in dependency levels (see workflows/pipeline.py).
 
-Level 0 computes inputs that later stages read (buyer lifetime fits, inventory findings),
-level 1 scores sellers and buyers in parallel, levels 2-4 run loyalty (awards read buyer
+Level 0 computes inputs that later stages read (buyer lifetime fits, inventory findings) beside
+what needs only the storefront's rows (seller scores, listing verdicts), level 1 scores buyers
+and opens retention cases, levels 2-4 run loyalty (awards read buyer
 segments; tiers read the settled ledger), and level 5 snapshots KPIs and evaluates alerts
 over everything before it.
 Each adapter below maps a primary-key range onto the owning app's service; ``STAGES`` names
@@ -59,7 +60,11 @@ def kpis_and_alerts(*, as_of: datetime) -> int:
 STAGES: list[Stage] = [
     Stage("buyer_lifetime_fits", level=0, finalize=buyer_lifetime_fits),
     Stage("inventory_audit", level=0, keys="sellers.Seller", chunk=inventory_audit_chunk),
-    Stage("seller_scores", level=1, keys="sellers.Seller", chunk=seller_scores_chunk),
+    # Seller scores and listing verdicts read the storefront's own rows, not the lifetime fits, so
+    # they share level 0: while one worker fits the lifetime models (one task, the longest of the
+    # run), the others score artisans instead of waiting.
+    Stage("seller_scores", level=0, keys="sellers.Seller", chunk=seller_scores_chunk),
+    Stage("listing_health", level=0, finalize=listing_health_recompute),
     Stage(
         "buyer_retention",
         level=1,
@@ -67,8 +72,6 @@ STAGES: list[Stage] = [
         chunk=buyer_retention_chunk,
         finalize=retention_interventions,
     ),
-    # Listing verdicts read orders only; level 5 turns them into the underperforming-listing KPI.
-    Stage("listing_health", level=1, finalize=listing_health_recompute),
     Stage("buyer_recommendations", level=2, finalize=buyer_recommendations_recompute),
     # Loyalty reads segments (promotions target them), so it follows retention.
     Stage("loyalty_award_orders", level=2, keys="marketplace.Order", chunk=award_orders_chunk),
