@@ -27,7 +27,7 @@ import numpy as np
 import pandas as pd
 
 from loyalty.models import RuleKind
-from loyalty.rules import Action, Priced, RuleBook, cap_key
+from loyalty.rules import Action, Priced, RuleBook, cap_key, rule_applies_to_member
 
 HUNDRED = 100
 # raw in millionths (points x amount x tier multiplier, each in hundredths); extras in 1e-8.
@@ -43,17 +43,6 @@ def _hundredths(value) -> int | None:
     scaled = Decimal(value).scaleb(2)
     integral = scaled.to_integral_value()
     return int(integral) if scaled == integral else None
-
-
-def _static_match(rule, *, tier, segment: str) -> bool:
-    """The parts of ``rules.rule_in_force`` that do not depend on the action's time."""
-    if not rule.is_active:
-        return False
-    if rule.target_tier_id and (tier is None or tier.pk != rule.target_tier_id):
-        return False
-    if rule.target_segment and segment != rule.target_segment:
-        return False
-    return True
 
 
 def _in_window(rule, stamps: np.ndarray) -> np.ndarray:
@@ -122,8 +111,8 @@ def price_set(book: RuleBook, actions: list[Action], *, tiers: dict, segments: d
 
 def _price_group(book: RuleBook, actions, members: np.ndarray, *, kind, tier, segment, batch: _Batch) -> bool:
     """Fill the batch's columns for one (kind, tier, segment) group; False to price it one by one."""
-    base_rules = [r for r in book.base.get(kind, []) if _static_match(r, tier=tier, segment=segment)]
-    promotions = [r for r in book.promotions.get(kind, []) if _static_match(r, tier=tier, segment=segment)]
+    base_rules = [r for r in book.base.get(kind, []) if rule_applies_to_member(r, tier=tier, segment=segment)]
+    promotions = [r for r in book.promotions.get(kind, []) if rule_applies_to_member(r, tier=tier, segment=segment)]
     rules = base_rules + promotions
     if any(_hundredths(r.points) is None or _hundredths(r.multiplier) is None for r in rules):
         return False

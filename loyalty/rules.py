@@ -47,18 +47,23 @@ class Priced:
     breakdown: dict = field(default_factory=dict)
 
 
-def rule_in_force(rule: EarningRule, *, at: datetime, tier: Tier | None, segment: str) -> bool:
+def rule_applies_to_member(rule: EarningRule, *, tier: Tier | None, segment: str) -> bool:
+    """The parts of ``rule_in_force`` that do not depend on when the action happened."""
     if not rule.is_active:
-        return False
-    if rule.starts_at and at < rule.starts_at:
-        return False
-    if rule.ends_at and at >= rule.ends_at:
         return False
     if rule.target_tier_id and (tier is None or tier.pk != rule.target_tier_id):
         return False
     if rule.target_segment and segment != rule.target_segment:
         return False
     return True
+
+
+def rule_in_force(rule: EarningRule, *, at: datetime, tier: Tier | None, segment: str) -> bool:
+    if rule.starts_at and at < rule.starts_at:
+        return False
+    if rule.ends_at and at >= rule.ends_at:
+        return False
+    return rule_applies_to_member(rule, tier=tier, segment=segment)
 
 
 def precedence_key(rule: EarningRule):

@@ -11,7 +11,7 @@ from buyers.factories import BuyerFactory
 from marketplace.factories import EngagementEventFactory, OrderFactory, OrderLineFactory
 from marketplace.models import EngagementKind
 from retention import recommendations
-from retention.recommendations import MAX_PER_ARTISAN, TOP_K, Recommender, purchase_data_load
+from retention.recommendations import MAX_PER_ARTISAN, TOP_K, Recommender, _first_not_in, purchase_data_load
 from sellers.factories import ListingFactory, SellerFactory
 
 
@@ -28,14 +28,6 @@ def _leaders(cols, values, k):
     return cols[keep], values[keep]
 
 
-def _first_not_in(ordered, excluded, k):
-    picked = []
-    for j in ordered:
-        if int(j) not in excluded:
-            picked.append(int(j))
-            if len(picked) == k:
-                break
-    return picked
 
 
 def _best(cols, values, fill, fill_scores, ids, k, positive_only=False, group=None, cap=MAX_PER_ARTISAN):
