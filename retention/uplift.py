@@ -226,6 +226,10 @@ def points(uplift: float) -> str:
     return f"{value:+.1f} pts" if value else "0.0 pts"
 
 
+# What risk order means in the workbench: its usual order, by priority and then due date.
+WORKBENCH_ORDER = "Priority, then due date"
+
+
 def queue_ranking(cases, *, case_kind: str):
     """The workbench's order for one kind's open cases (registered in casework.ordering).
 
@@ -236,12 +240,12 @@ def queue_ranking(cases, *, case_kind: str):
 
     order_by = queue_order_for(case_kind)
     if order_by != QueueOrder.UPLIFT:
-        return QueueRanking(order=QueueOrder.RISK, label=QueueOrder.RISK.label)
+        return QueueRanking(order=QueueOrder.RISK, label=WORKBENCH_ORDER)
     learner = uplift_learner_active(case_kind)
     if learner is None:
         return QueueRanking(
-            order=QueueOrder.RISK, label=QueueOrder.RISK.label,
-            note="Uplift order is switched on but no uplift model is active, so the queue stays in risk order.",
+            order=QueueOrder.RISK, label=WORKBENCH_ORDER,
+            note="Uplift order is switched on but no uplift model is active, so the queue keeps its usual order.",
         )
     cases = list(cases)
     scores = learner.uplift([features_from_evidence(case.evidence) for case in cases]) if cases else []
@@ -266,7 +270,7 @@ def queue_orderer_register_all() -> None:
             kind,
             rank=partial(queue_ranking, case_kind=kind),
             switch=partial(uplift_targeting_set, case_kind=kind),
-            choices=lambda: list(QueueOrder.choices),
+            choices=lambda: [(QueueOrder.RISK, f"{WORKBENCH_ORDER.lower()} (risk order)"), (QueueOrder.UPLIFT, QueueOrder.UPLIFT.label)],
             can_switch=is_marketplace_admin,
         )
 

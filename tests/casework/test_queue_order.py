@@ -55,7 +55,7 @@ def test_switching_to_uplift_order_reorders_the_queue_and_shows_each_expected_up
 
     before, page = _queue(client)
     assert before == [riskiest.pk, moderate.pk, risky.pk]  # priority, then due date: the order they were opened
-    assert "highest risk first" in page and not POINTS.search(page) and 'id="queue-order-uplift"' in page
+    assert "priority, then due date" in page and not POINTS.search(page) and 'id="queue-order-uplift"' in page
 
     switched = client.post(SWITCH, {"order_by": QueueOrder.UPLIFT}, follow=True).content.decode()
     assert "now ordered: highest expected uplift first" in switched
@@ -79,7 +79,7 @@ def test_staff_see_the_order_but_cannot_switch_it(client):
     client.force_login(staff)
 
     _, page = _queue(client)
-    assert "highest risk first" in page and 'id="queue-order-uplift"' not in page
+    assert "priority, then due date" in page and 'id="queue-order-uplift"' not in page
     assert "A marketplace admin can switch" in page
 
     assert client.post(SWITCH, {"order_by": QueueOrder.UPLIFT}).status_code == 403
