@@ -152,6 +152,8 @@ def main():
         print(json.dumps({
             "seed": seed,
             "seconds": [explore.seconds, risk.seconds, uplift.seconds],
+            # Of which in the storefront sync through Kiln's ingestion, reactions included.
+            "ingest_seconds": [explore.ingest_seconds, risk.ingest_seconds, uplift.ingest_seconds],
             "truth": {k: None if v is None else round(v, 4) for k, v in explore.truth.items()},
             "estimate": {row.kind: [round(row.lift, 4), [round(x, 4) for x in row.lift_ci95]] for row in explore.report
                          if row.outcome == "retained" and row.lift is not None},

@@ -8,6 +8,7 @@ collects input and shows the words ``casework.workbench`` returns; nothing else.
 from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import models as db
 from django.http import HttpResponseRedirect
 from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
@@ -15,7 +16,7 @@ from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.html import format_html
 
-from casework import services, workbench
+from casework import ordering, services, workbench
 from casework.evidence import evidence_html
 from casework.kinds import outcome_choices
 from casework.models import ACTIVE_STATUSES, Case, CaseEvent, CaseKind, Team
@@ -72,6 +73,7 @@ class CaseWorkbenchMixin:
     """Mix into a ModelAdmin of Case (or a proxy of it)."""
 
     change_form_template = "admin/casework/case/change_form.html"
+    change_list_template = "admin/casework/case/change_list.html"
     inlines = [CaseEventInline]
     list_per_page = 50
     show_full_result_count = False
@@ -97,9 +99,78 @@ class CaseWorkbenchMixin:
 
     def get_queryset(self, request):
         queryset = super().get_queryset(request)
-        if is_marketplace_admin(request.user):
-            return queryset
-        return queryset.filter(team__in=visible_teams(request.user))
+        if not is_marketplace_admin(request.user):
+            queryset = queryset.filter(team__in=visible_teams(request.user))
+        ranking = getattr(request, "kiln_queue_ranking", None)
+        if ranking is not None and ranking.scores:
+            # The registered orderer's score of each open case; closed cases have none and go last.
+            whens = [db.When(pk=pk, then=db.Value(score)) for pk, score in ranking.scores.items()]
+            queryset = queryset.annotate(queue_score=db.Case(*whens, default=None, output_field=db.FloatField()))
+        return queryset
+
+    # --- the queue's order -------------------------------------------------------------
+    def _queue_kind(self, request) -> str | None:
+        """The one case kind this list shows, if it shows one: a queue's own kind or the kind filter."""
+        kinds = tuple(getattr(self, "kinds", ()) or ())
+        if len(kinds) == 1:
+            return kinds[0]
+        return request.GET.get("kind__exact") or None
+
+    def get_ordering(self, request):
+        ranking = getattr(request, "kiln_queue_ranking", None)
+        if ranking is not None and ranking.scores:
+            return [db.F("queue_score").desc(nulls_last=True), *super().get_ordering(request)]
+        return super().get_ordering(request)
+
+    def get_list_display(self, request):
+        columns = list(super().get_list_display(request))
+        ranking = getattr(request, "kiln_queue_ranking", None)
+        if ranking is not None and ranking.scores:
+            shown = ranking.shown
+
+            @admin.display(description=ranking.column or "score", ordering="queue_score")
+            def queue_score(case):
+                return shown.get(case.pk, "—")
+
+            columns.insert(min(3, len(columns)), queue_score)
+        return columns
+
+    def changelist_view(self, request, extra_context=None):
+        kind = self._queue_kind(request)
+        orderer = ordering.queue_orderer(kind)
+        context = dict(extra_context or {})
+        if orderer is not None:
+            open_cases = self.get_queryset(request).filter(kind=kind, status__in=ACTIVE_STATUSES)
+            ranking = orderer.rank(list(open_cases))
+            request.kiln_queue_ranking = ranking
+            context["queue_order"] = {
+                "kind": kind,
+                "kind_label": CaseKind(kind).label if kind in CaseKind.values else kind,
+                "ranking": ranking,
+                "can_switch": orderer.can_switch(request.user),
+                "choices": [(value, label) for value, label in orderer.choices() if value != ranking.order],
+                "switch_url": reverse(f"admin:{self.opts.app_label}_{self.opts.model_name}_queue_order", args=[kind]),
+            }
+        return super().changelist_view(request, extra_context=context)
+
+    def queue_order_view(self, request, kind: str):
+        """An admin switches the kind's queue order; the registered orderer checks the role."""
+        back = reverse(f"admin:{self.opts.app_label}_{self.opts.model_name}_changelist")
+        if len(tuple(getattr(self, "kinds", ()) or ())) != 1:
+            back += f"?kind__exact={kind}"
+        if request.method != "POST":
+            return HttpResponseRedirect(back)
+        if not self.has_view_permission(request):
+            raise PermissionDenied
+        try:
+            ordering.queue_order_switch(kind=kind, order_by=request.POST.get("order_by", ""), actor=request.user)
+        except ValidationError as exc:
+            self.message_user(request, workbench.error_text(exc), level=messages.ERROR)
+        else:
+            ranking = ordering.queue_ranking(kind, [])
+            self.message_user(request, f"The queue is now ordered: {ranking.label.lower()}.", level=messages.SUCCESS)
+        # PermissionDenied propagates: only admins switch a queue's order.
+        return HttpResponseRedirect(back)
 
     # --- columns and fields ------------------------------------------------------------
     @admin.display(description="subject")
@@ -132,6 +203,8 @@ class CaseWorkbenchMixin:
     def get_urls(self):
         custom = [
             path("<int:case_id>/act/<str:verb>/", self.admin_site.admin_view(self.case_act_view), name=self._act_url_name()),
+            path("queue-order/<str:kind>/", self.admin_site.admin_view(self.queue_order_view),
+                 name=f"{self.opts.app_label}_{self.opts.model_name}_queue_order"),
         ]
         return custom + super().get_urls()
 

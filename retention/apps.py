@@ -9,3 +9,8 @@ class RetentionConfig(AppConfig):
     """
 
     name = "retention"
+
+    def ready(self):
+        from retention.uplift import queue_orderer_register_all
+
+        queue_orderer_register_all()

@@ -220,6 +220,61 @@ def uplift_targeting_set(*, case_kind: str, order_by: str, actor) -> UpliftTarge
     return row
 
 
+def points(uplift: float) -> str:
+    """An expected uplift as staff read it: a probability difference in percentage points."""
+    value = round(float(uplift) * 100, 1)
+    return f"{value:+.1f} pts" if value else "0.0 pts"
+
+
+# What risk order means in the workbench: its usual order, by priority and then due date.
+WORKBENCH_ORDER = "Priority, then due date"
+
+
+def queue_ranking(cases, *, case_kind: str):
+    """The workbench's order for one kind's open cases (registered in casework.ordering).
+
+    In uplift order with an active model: every case's expected uplift, highest first. In risk
+    order the workbench keeps its own order (priority, then due date) and no score is given.
+    """
+    from casework.ordering import QueueRanking
+
+    order_by = queue_order_for(case_kind)
+    if order_by != QueueOrder.UPLIFT:
+        return QueueRanking(order=QueueOrder.RISK, label=WORKBENCH_ORDER)
+    learner = uplift_learner_active(case_kind)
+    if learner is None:
+        return QueueRanking(
+            order=QueueOrder.RISK, label=WORKBENCH_ORDER,
+            note="Uplift order is switched on but no uplift model is active, so the queue keeps its usual order.",
+        )
+    cases = list(cases)
+    scores = learner.uplift([features_from_evidence(case.evidence) for case in cases]) if cases else []
+    by_case = {case.pk: float(score) for case, score in zip(cases, scores)}
+    return QueueRanking(
+        order=QueueOrder.UPLIFT, label=QueueOrder.UPLIFT.label, scores=by_case,
+        shown={pk: points(score) for pk, score in by_case.items()}, column="expected uplift",
+        note="Expected uplift: how much more likely the buyer is to buy again within the outcome window "
+        "if the case is worked, from the active uplift model.",
+    )
+
+
+def queue_orderer_register_all() -> None:
+    """Order the buyer churn queue by uplift when an admin switches it (called by RetentionConfig)."""
+    from functools import partial
+
+    from casework.models import CaseKind
+    from casework.ordering import queue_orderer_register
+
+    for kind in (CaseKind.BUYER_CHURN_RISK,):
+        queue_orderer_register(
+            kind,
+            rank=partial(queue_ranking, case_kind=kind),
+            switch=partial(uplift_targeting_set, case_kind=kind),
+            choices=lambda: [(QueueOrder.RISK, f"{WORKBENCH_ORDER.lower()} (risk order)"), (QueueOrder.UPLIFT, QueueOrder.UPLIFT.label)],
+            can_switch=is_marketplace_admin,
+        )
+
+
 def cases_in_queue_order(cases, *, case_kind: str, order_by: str | None = None) -> list:
     """The active cases of one kind in the order staff should work them.
 

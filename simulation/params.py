@@ -32,8 +32,18 @@ class Effect:
     persuadable_share: float = 0.0
     do_not_disturb_share: float = 0.0
     risk_slope: float = 0.0
+    # A relative effect on retention instead of a fixed share: a lapsing subject at churn
+    # probability c is persuadable with min(1, relative_lift * (1 - c) / c), so a subject whose
+    # natural chance to be retained is 1 - c is retained with (1 + relative_lift) * (1 - c)
+    # when the churn probabilities are calibrated.
+    relative_lift: float = 0.0
 
     def persuadable(self, churn_probability: float | None) -> float:
+        if self.relative_lift:
+            if churn_probability is None:
+                return 0.0
+            c = min(max(churn_probability, 0.01), 0.99)
+            return min(self.relative_lift * (1 - c) / c, 1.0)
         if churn_probability is None or not self.risk_slope:
             return self.persuadable_share
         weight = min(max(1 + self.risk_slope * (0.8 - churn_probability) / 0.2, 0.0), 2.0)
@@ -46,6 +56,16 @@ BUYER_CHURN = "buyer_churn_risk"
 SELLER_DORMANT = "seller_dormant"
 RECOMMENDATION = "recommendation_email"
 EXPIRY_REMINDER = "points_expiry_reminder"
+BADGE_NOTICE = "artisan_badge_notice"
+
+# The seeds' "support your artisan" badge (workflows/demo.py): three delivered orders from the
+# same artisan within a year, 50 points. Kiln's badge evaluation awards it each simulated week;
+# a notice of the award goes out through the outbox to the treated arm of the new earners.
+SUPPORT_YOUR_ARTISAN = {
+    "code": "support-your-artisan", "name": "Support your artisan",
+    "description": "Three orders from the same artisan within a year.", "metric": "orders_same_artisan",
+    "threshold": 3, "window_days": 365, "points_bonus": 50, "is_active": True,
+}
 
 DEFAULT_EFFECTS = {
     BUYER_CHURN: Effect(persuadable_share=0.35, do_not_disturb_share=0.05, risk_slope=1.0),
@@ -53,6 +73,8 @@ DEFAULT_EFFECTS = {
     RECOMMENDATION: Effect(persuadable_share=0.15, do_not_disturb_share=0.0),
     # A reminder with no effect at all: the report must find nothing.
     EXPIRY_REMINDER: Effect(),
+    # Earners shown their badge come back 12% more often (relative) within the window.
+    BADGE_NOTICE: Effect(relative_lift=0.12),
 }
 
 
