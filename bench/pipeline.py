@@ -309,6 +309,8 @@ def main() -> None:
     parser.add_argument("--reuse", action="store_true", help="Keep the marketplace already in the database.")
     parser.add_argument("--workers", default="1,2", help="Worker counts to run, e.g. 1,2 (empty: inline only).")
     parser.add_argument("--no-inline", action="store_true", help="Skip the single-process run.")
+    parser.add_argument("--skip-training", action="store_true",
+                        help="With --reuse: keep the models already active instead of training them again.")
     parser.add_argument("--no-naive", action="store_true", help="Skip the naive per-buyer ORM baseline.")
     args = parser.parse_args()
 
@@ -349,7 +351,10 @@ def main() -> None:
     # The demo's loyalty program (tiers, earning rules with caps and a promotion, badges), survey
     # themes and workshops, so every stage has its real work to do.
     print("configuration:", *demo_configuration_create(seed=args.seed), sep="\n  ", flush=True)
-    print("training:", *demo_models_train(seed=args.seed), sep="\n  ", flush=True)
+    if args.skip_training and args.reuse:
+        print("training: skipped; the models already active are used", flush=True)
+    else:
+        print("training:", *demo_models_train(seed=args.seed), sep="\n  ", flush=True)
     as_of = datetime.fromisoformat(args.end).replace(hour=3, tzinfo=timezone.utc)
 
     results = {

@@ -64,8 +64,7 @@ def update_by_key(model, *, key: str, columns: dict[str, Sequence], batch_size: 
     array per column, so the statement stays the same size however many rows it updates.
     Django's bulk_update builds a CASE WHEN per column with a branch per row, and building and
     planning that dominates large recomputes (~2 s per 1,000 rows for the recommendations).
-    Elsewhere (the SQLite demo) it falls back to bulk_update when ``key`` is the primary key,
-    or to one UPDATE per row, which is fine at demo size.
+    On SQLite (the demo) it is one ``UPDATE ... FROM (VALUES ...)`` per batch.
     """
     keys = list(columns[key])
     if not keys:
@@ -105,12 +104,25 @@ def update_by_key(model, *, key: str, columns: dict[str, Sequence], batch_size: 
 
 
 def _update_by_key_fallback(model, *, key: str, keys: list, columns: dict[str, Sequence], targets: list[str]) -> int:
+    """SQLite (3.33+): one ``UPDATE ... FROM (VALUES ...)`` per batch, the same shape as the
+    PostgreSQL statement. bulk_update's CASE WHEN builds an ORM condition per row, which was most
+    of the demo's recompute time."""
     fields = {name: model._meta.get_field(name) for name in columns}
-    attnames = {name: fields[name].attname for name in columns}
-    if fields[key].primary_key:
-        objs = [model(**{attnames[n]: columns[n][i] for n in columns}) for i in range(len(keys))]
-        return model.objects.bulk_update(objs, [fields[n].name for n in targets], batch_size=500)
+    quote = connection.ops.quote_name
+    names = [key, *targets]
+    assignments = ", ".join(f"{quote(fields[n].column)} = v.column{i + 1}" for i, n in enumerate(names) if i)
+    # SQLite allows 32,766 parameters per statement.
+    rows_per_batch = max(1, min(2000, 32000 // len(names)))
+    prepared = [[fields[n].get_db_prep_save(columns[n][i], connection) for n in names] for i in range(len(keys))]
     updated = 0
-    for i, value in enumerate(keys):
-        updated += model.objects.filter(**{attnames[key]: value}).update(**{attnames[n]: columns[n][i] for n in targets})
+    with connection.cursor() as cursor:
+        for start in range(0, len(prepared), rows_per_batch):
+            batch = prepared[start : start + rows_per_batch]
+            values = ", ".join(["(" + ", ".join(["%s"] * len(names)) + ")"] * len(batch))
+            cursor.execute(
+                f"UPDATE {quote(model._meta.db_table)} SET {assignments} FROM (VALUES {values}) AS v "
+                f"WHERE {quote(model._meta.db_table)}.{quote(fields[key].column)} = v.column1",
+                [value for row in batch for value in row],
+            )
+            updated += cursor.rowcount
     return updated
