@@ -103,6 +103,6 @@ def pipeline_start_remote(broker: str, **kwargs) -> None:
     from celery import Celery
 
     # An explicit connection: Celery prefers the CELERY_BROKER_URL variable over a broker argument.
-    producer = Celery()
+    producer = Celery(set_as_current=False)  # Kiln's app stays the current one for later tests
     with producer.connection(broker) as connection_:
         producer.send_task("core.pipeline.start", kwargs=kwargs, queue="default", connection=connection_)

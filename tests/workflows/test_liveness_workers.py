@@ -205,7 +205,7 @@ def test_duplicated_level_callbacks_run_each_level_once(broker, control, marketp
 def _send_callbacks(broker, run_id, *, levels):
     from celery import Celery
 
-    producer = Celery()
+    producer = Celery(set_as_current=False)  # Kiln's app stays the current one for later tests
     with producer.connection(broker) as connection_:
         for level in levels:
             producer.send_task("core.pipeline.level_done", args=[run_id, level], queue="default", connection=connection_)
