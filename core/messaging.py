@@ -69,6 +69,7 @@ TOPICS = {
 
 KINDS: dict[str, MessageKind] = {
     "loyalty_expiry_reminder": MessageKind("loyalty"),
+    "loyalty_badge_earned": MessageKind("loyalty"),
     "competition_prize": MessageKind("competitions"),
     "survey_invitation": MessageKind("surveys"),
     "late_order_status": MessageKind("orders", essential=True),

@@ -206,9 +206,12 @@ def points_award_delivered_orders(
     # The orders of the range already awarded, read once: a correlated NOT EXISTS per order made
     # SQLite scan every earn entry of the ledger for each order (its partial unique index cannot
     # serve a parameterised query), so each chunk cost more than the one before.
+    # An order's award is one unit of work: if either of its lots exists (a spend lot capped to
+    # nothing still leaves the repeat-purchase lot), the order was judged and is not priced again.
     awarded = set(
         PointsEntry.objects.filter(
-            source_type=SourceType.ORDER, kind=EntryKind.EARN, source_id__gt=after_id, source_id__lte=up_to_id
+            source_type__in=[SourceType.ORDER, SourceType.REPEAT_PURCHASE], kind=EntryKind.EARN,
+            source_id__gt=after_id, source_id__lte=up_to_id,
         ).values_list("source_id", flat=True)
     )
     delivered = Order.objects.filter(

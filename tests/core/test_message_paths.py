@@ -10,7 +10,7 @@ import pytest
 from django.core import mail
 from django.utils import timezone
 
-from core.messaging import KINDS, contact_mark_bounced, contact_unsubscribe
+from core.messaging import KINDS, contact_mark_bounced, contact_unsubscribe, message_kind
 from core.models import OutboxMessage, OutboxStatus, SuppressedReason
 from feedback.factories import SurveyFactory
 from feedback.invitations import invitations_send
@@ -85,3 +85,9 @@ def test_every_registered_category_is_classified_and_only_staff_mail_is_exempt()
     exempt = {category for category, kind in KINDS.items() if kind.exempt}
 
     assert exempt == {"kpi_alert", "churn_review_digest"}
+
+
+def test_a_badge_notice_is_loyalty_mail_that_a_buyer_can_mute_with_the_loyalty_topic():
+    kind = message_kind(category="loyalty_badge_earned", to="buyer@example.com")
+
+    assert kind.topic == "loyalty" and not kind.essential and not kind.exempt
