@@ -72,7 +72,7 @@ def update_by_key(model, *, key: str, columns: dict[str, Sequence], batch_size: 
     fields = {name: model._meta.get_field(name) for name in columns}
     targets = [name for name in columns if name != key]
     if connection.vendor != "postgresql":
-        return _update_by_key_fallback(model, key=key, keys=keys, columns=columns, targets=targets)
+        return _update_by_key_sqlite(model, key=key, fields=fields, columns=columns, targets=targets)
     quote = connection.ops.quote_name
     table = quote(model._meta.db_table)
     names = [key, *targets]
@@ -103,17 +103,16 @@ def update_by_key(model, *, key: str, columns: dict[str, Sequence], batch_size: 
     return updated
 
 
-def _update_by_key_fallback(model, *, key: str, keys: list, columns: dict[str, Sequence], targets: list[str]) -> int:
+def _update_by_key_sqlite(model, *, key: str, fields: dict, columns: dict[str, Sequence], targets: list[str]) -> int:
     """SQLite (3.33+): one ``UPDATE ... FROM (VALUES ...)`` per batch, the same shape as the
     PostgreSQL statement. bulk_update's CASE WHEN builds an ORM condition per row, which was most
     of the demo's recompute time."""
-    fields = {name: model._meta.get_field(name) for name in columns}
     quote = connection.ops.quote_name
     names = [key, *targets]
     assignments = ", ".join(f"{quote(fields[n].column)} = v.column{i + 1}" for i, n in enumerate(names) if i)
     # SQLite allows 32,766 parameters per statement.
     rows_per_batch = max(1, min(2000, 32000 // len(names)))
-    prepared = [[fields[n].get_db_prep_save(columns[n][i], connection) for n in names] for i in range(len(keys))]
+    prepared = [[fields[n].get_db_prep_save(columns[n][i], connection) for n in names] for i in range(len(columns[key]))]
     updated = 0
     with connection.cursor() as cursor:
         for start in range(0, len(prepared), rows_per_batch):

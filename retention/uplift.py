@@ -230,6 +230,13 @@ def points(uplift: float) -> str:
 WORKBENCH_ORDER = "Priority, then due date"
 
 
+def _expected_uplift(learner: TLearner, cases: list) -> list[float]:
+    """Each case's expected uplift, from the features stored in its evidence."""
+    if not cases:
+        return []
+    return [float(score) for score in learner.uplift([features_from_evidence(case.evidence) for case in cases])]
+
+
 def queue_ranking(cases, *, case_kind: str):
     """The workbench's order for one kind's open cases (registered in casework.ordering).
 
@@ -248,8 +255,7 @@ def queue_ranking(cases, *, case_kind: str):
             note="Uplift order is switched on but no uplift model is active, so the queue keeps its usual order.",
         )
     cases = list(cases)
-    scores = learner.uplift([features_from_evidence(case.evidence) for case in cases]) if cases else []
-    by_case = {case.pk: float(score) for case, score in zip(cases, scores)}
+    by_case = {case.pk: score for case, score in zip(cases, _expected_uplift(learner, cases))}
     return QueueRanking(
         order=QueueOrder.UPLIFT, label=QueueOrder.UPLIFT.label, scores=by_case,
         shown={pk: points(score) for pk, score in by_case.items()}, column="expected uplift",
@@ -286,7 +292,6 @@ def cases_in_queue_order(cases, *, case_kind: str, order_by: str | None = None) 
     if order_by == QueueOrder.UPLIFT:
         learner = uplift_learner_active(case_kind)
         if learner is not None and cases:
-            scores = learner.uplift([features_from_evidence(case.evidence) for case in cases])
-            ranked = sorted(zip(cases, scores), key=lambda pair: (-pair[1], pair[0].pk))
+            ranked = sorted(zip(cases, _expected_uplift(learner, cases)), key=lambda pair: (-pair[1], pair[0].pk))
             return [case for case, _ in ranked]
     return sorted(cases, key=lambda case: (-float((case.evidence or {}).get("churn_probability") or 0), case.pk))
