@@ -3,6 +3,7 @@ from django.utils.html import format_html
 
 from casework.admin_workbench import CaseWorkbenchMixin
 from casework.models import Case
+from casework.ordering import WORKBENCH_ORDERING
 from core.roles import visible_teams
 
 
@@ -62,7 +63,7 @@ class CaseAdmin(CaseWorkbenchMixin, admin.ModelAdmin):
         "buyer__email",
         "=buyer__external_id",
     )
-    ordering = ("priority", "due_at")
+    ordering = WORKBENCH_ORDERING
     actions = [*CaseWorkbenchMixin.bulk_actions, "approve_reviews", "reject_reviews", "request_info", "complete_calls",
                "assign_workshop", "mark_fixed"]
 

@@ -9,6 +9,16 @@ above it. An orderer ranks the cases it is given and switches the kind's order f
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+# The workbench's usual order: priority, then due date; among cases due at the same moment (a
+# batch opened together), the one opened first. The case list uses these fields, and
+# ``cases_in_workbench_order`` gives the same order in Python (for simulated staff).
+WORKBENCH_ORDERING = ("priority", "due_at", "pk")
+
+
+def cases_in_workbench_order(cases) -> list:
+    """The cases in the order the workbench lists them when no app ranks their kind."""
+    return sorted(cases, key=lambda case: (case.priority, case.due_at, case.pk))
+
 
 @dataclass(frozen=True)
 class QueueRanking:

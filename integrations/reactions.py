@@ -13,10 +13,18 @@ set and dispatched in one statement after the commit.
 The task of a reaction is found in an explicit registry of Celery tasks, filled by the
 orchestration layer (``workflows/reactions.py``) with ``reactions_register``; a pending row
 stores only the key. This module imports no task of another app.
+
+A reaction may also register a set-based form (``reactions_register_sets``): a function that
+does for a list of subjects what the task does for each, with the same result. A worker then
+claims a message's pairs of that key in one statement and calls it once, instead of enqueueing
+one task per subject: a bulk sync of 200 engagement events costs one award, and a batch that
+touched 40 artisans one rescore of the 40. If the set call fails, its subjects go to the
+one-subject task each, so one bad subject cannot cost the others their run.
 """
 
 import contextvars
 import logging
+from collections.abc import Callable
 from contextlib import contextmanager
 from datetime import timedelta
 
@@ -38,6 +46,7 @@ DISPATCH_CHUNK = 200
 
 
 _registry: dict[str, Task] = {}
+_sets: dict[str, Callable[[list[int]], object]] = {}
 
 
 def reactions_register(tasks: dict[str, Task]) -> None:
@@ -48,8 +57,21 @@ def reactions_register(tasks: dict[str, Task]) -> None:
         _registry[key] = task
 
 
+def reactions_register_sets(functions: dict[str, Callable[[list[int]], object]]) -> None:
+    """Adds the set-based form of registered reactions: ``function(subject_ids)`` must leave the
+    same state as the key's task run once per subject, and be as safe to run twice."""
+    for key, function in functions.items():
+        if key not in _registry:
+            raise KeyError(f"Reaction {key} has no task: register the task before its set-based form")
+        _sets[key] = function
+
+
 def reactions_registered() -> dict[str, Task]:
     return dict(_registry)
+
+
+def reactions_registered_sets() -> dict[str, Callable[[list[int]], object]]:
+    return dict(_sets)
 
 
 def reaction_enqueue(*, task_path: str, subject_id: int) -> None:
@@ -114,14 +136,57 @@ def reactions_dispatch(*, pairs: list[tuple[str, int]]) -> int:
 
 
 def reactions_run(*, pairs: list[tuple[str, int]]) -> int:
-    """Worker side of ``reactions_dispatch``: claims and runs each pair on its own."""
-    ran = 0
+    """Worker side of ``reactions_dispatch``: the pairs of a key with a set-based form are claimed
+    and run together; the others are claimed and run one at a time."""
+    by_key: dict[str, list[int]] = {}
     for task_path, subject_id in pairs:
-        try:
-            ran += reaction_run(task_path=task_path, subject_id=int(subject_id))
-        except Exception:  # noqa: BLE001 - one failing reaction must not stop the others
-            logger.exception("Reaction %s(%s) failed to run", task_path, subject_id)
+        by_key.setdefault(task_path, []).append(int(subject_id))
+    ran = 0
+    for task_path, subject_ids in by_key.items():
+        if task_path in _sets:
+            ran += reactions_run_set(task_path=task_path, subject_ids=subject_ids)
+            continue
+        for subject_id in subject_ids:
+            try:
+                ran += reaction_run(task_path=task_path, subject_id=subject_id)
+            except Exception:  # noqa: BLE001 - one failing reaction must not stop the others
+                logger.exception("Reaction %s(%s) failed to run", task_path, subject_id)
     return ran
+
+
+def _pending_claim(task_path: str, subject_ids: list[int]) -> list[int]:
+    """Deletes the pending rows of these subjects and returns the subjects whose row this call
+    deleted: a row claimed by another worker is not run twice."""
+    table = PendingReaction._meta.db_table
+    claimed: list[int] = []
+    with connection.cursor() as cursor:
+        for start in range(0, len(subject_ids), _INSERT_CHUNK):
+            chunk = subject_ids[start : start + _INSERT_CHUNK]
+            cursor.execute(
+                f"DELETE FROM {table} WHERE task_path = %s AND subject_id IN ({', '.join(['%s'] * len(chunk))}) "
+                "RETURNING subject_id",
+                [task_path, *chunk],
+            )
+            claimed.extend(int(row[0]) for row in cursor.fetchall())
+    return sorted(claimed)
+
+
+def reactions_run_set(*, task_path: str, subject_ids: list[int]) -> int:
+    """Claims the subjects' pending rows and runs the key's set-based form once over those claimed."""
+    claimed = _pending_claim(task_path, sorted(set(subject_ids)))
+    if not claimed:
+        return 0
+    try:
+        _sets[task_path](claimed)
+    except Exception:  # noqa: BLE001 - the one-subject tasks still give each subject its run
+        logger.exception("Reaction set %s over %s subjects failed; running them one at a time", task_path, len(claimed))
+        task = _registry[task_path]
+        for subject_id in claimed:
+            try:
+                task.delay(subject_id)
+            except Exception:  # noqa: BLE001 - one failing reaction must not stop the others
+                logger.exception("Reaction %s(%s) failed to run", task_path, subject_id)
+    return len(claimed)
 
 
 def reaction_run(*, task_path: str, subject_id: int) -> bool:

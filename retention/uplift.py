@@ -24,6 +24,7 @@ from django.utils import timezone
 
 from buyers.models import InterventionArm, InterventionAssignment, QueueOrder, UpliftTargeting
 from casework.models import CaseStatus
+from casework.ordering import cases_in_workbench_order
 from core.roles import is_marketplace_admin
 from marketplace.models import Order, OrderStatus
 
@@ -282,10 +283,11 @@ def queue_orderer_register_all() -> None:
 
 
 def cases_in_queue_order(cases, *, case_kind: str, order_by: str | None = None) -> list:
-    """The active cases of one kind in the order staff should work them.
+    """The active cases of one kind in the order the workbench lists them, so staff work them.
 
-    Risk order: highest churn probability in the evidence first. Uplift order (when switched on
-    and a model is active): highest expected uplift first. Ties keep the case id order.
+    Uplift order (when switched on and a model is active): highest expected uplift first, ties
+    by case id. Otherwise (risk order, or no active model) the workbench's usual order: priority,
+    then due date (``casework.ordering.cases_in_workbench_order``), as ``queue_ranking`` leaves it.
     """
     cases = list(cases)
     order_by = order_by or queue_order_for(case_kind)
@@ -294,4 +296,4 @@ def cases_in_queue_order(cases, *, case_kind: str, order_by: str | None = None) 
         if learner is not None and cases:
             ranked = sorted(zip(cases, _expected_uplift(learner, cases)), key=lambda pair: (-pair[1], pair[0].pk))
             return [case for case, _ in ranked]
-    return sorted(cases, key=lambda case: (-float((case.evidence or {}).get("churn_probability") or 0), case.pk))
+    return cases_in_workbench_order(cases)

@@ -236,3 +236,26 @@ def seller_rescore(*, seller_id: int, as_of: datetime | None = None, then: Calla
         if then is not None:
             then(seller=seller, score=score)
     return score
+
+
+def sellers_rescore(*, seller_ids: list[int], as_of: datetime | None = None, then: Callable | None = None) -> int:
+    """``seller_rescore`` for a set of artisans: one feature query and one write for all of them
+    instead of one per artisan, with the same scores (the population figures are the recent run's,
+    or computed afresh over every artisan, never over the set alone). Unknown ids are skipped.
+    ``then(seller=, score=)`` runs for each artisan in the transaction that writes the scores.
+    Returns how many artisans were scored."""
+    as_of = as_of or timezone.now()
+    sellers = list(Seller.objects.filter(pk__in=list(seller_ids)).order_by("pk"))
+    # An application stamped a moment ahead of this clock is scored at its own time, as one.
+    ahead = [s for s in sellers if s.applied_at + timedelta(seconds=1) > as_of]
+    for seller in ahead:
+        seller_rescore(seller_id=seller.pk, as_of=as_of, then=then)
+    now_ids = [s.pk for s in sellers if s.applied_at + timedelta(seconds=1) <= as_of]
+    if now_ids:
+        scores = seller_scores_compute(as_of=as_of, seller_ids=now_ids, population=recent_population(as_of=as_of))
+        with transaction.atomic():
+            seller_scores_write(scores=scores, computed_at=as_of, run_key=f"single:{as_of.isoformat()}")
+            if then is not None:
+                for score in SellerScore.objects.select_related("model_version", "seller").filter(seller_id__in=now_ids).order_by("seller_id"):
+                    then(seller=score.seller, score=score)
+    return len(sellers)

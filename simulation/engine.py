@@ -45,6 +45,7 @@ from buyers.models import (
 )
 from retention.uplift import cases_in_queue_order
 from casework.models import Case, CaseKind, Outcome
+from casework.ordering import cases_in_workbench_order
 from casework.services import case_resolve
 from core import roles
 from core.models import OutboxMessage, OutboxStatus, PipelineLease, PipelineRun
@@ -419,14 +420,16 @@ class Simulator:
                 self.respond(assignment_id, as_of + timedelta(hours=12))
 
     def _work_queue(self, kind: str, capacity: int, staff: User, as_of: datetime, ordering: str) -> None:
-        cases = list(Case.objects.active().filter(kind=kind))
+        # Staff work the queue as the workbench lists it: priority, then due date, unless the
+        # kind's uplift order is switched on (cases_in_queue_order); random order is exploration.
+        cases = list(Case.objects.active().filter(kind=kind).order_by("pk"))
         if ordering == "random":
             rng = np.random.default_rng([self.p.seed, int(as_of.timestamp()), len(kind)])
             ordered = [cases[i] for i in rng.permutation(len(cases))]
         elif kind == CaseKind.BUYER_CHURN_RISK:
             ordered = cases_in_queue_order(cases, case_kind=kind, order_by=ordering)
         else:
-            ordered = sorted(cases, key=lambda c: (c.due_at, c.pk))
+            ordered = cases_in_workbench_order(cases)
         by_case = dict(InterventionAssignment.objects.filter(case_id__in=[c.pk for c in ordered[:capacity]]).values_list("case_id", "pk"))
         for case in ordered[:capacity]:
             reached = _draw(self.p.seed, "reach", case.kind, case.pk) < self.p.reached_share

@@ -16,6 +16,11 @@ def seller_rescore(*, seller_id: int, as_of: datetime | None = None) -> SellerSc
     return scoring_services.seller_rescore(seller_id=seller_id, as_of=as_of, then=seller_route_on_rescore)
 
 
+def sellers_rescore(*, seller_ids: list[int], as_of: datetime | None = None) -> int:
+    """``seller_rescore`` for a set of artisans (a bulk sync's rescore reactions), in one pass."""
+    return scoring_services.sellers_rescore(seller_ids=seller_ids, as_of=as_of, then=seller_route_on_rescore)
+
+
 def seller_application_process(*, seller_id: int) -> SellerScore:
     """A new application: score it now, then route it."""
     return seller_rescore(seller_id=seller_id)

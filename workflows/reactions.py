@@ -8,9 +8,11 @@ its points and rescore without resolving a string. The reaction machinery (pendi
 batching, after-commit dispatch) is integrations/reactions.py.
 """
 
-from integrations.reactions import reaction_enqueue, reactions_register
+from integrations.reactions import reaction_enqueue, reactions_register, reactions_register_sets
+from loyalty import awards
 from loyalty.tasks import engagement_points_task, order_points_sync_task, review_points_task
 from marketplace import events
+from workflows import onboarding
 from workflows.tasks import seller_application_received_task, seller_rescore_task
 
 # Reaction keys are the Celery task names: a pending row stores the key.
@@ -26,6 +28,15 @@ REACTIONS = {
     ORDER_POINTS_SYNC: order_points_sync_task,
     REVIEW_POINTS: review_points_task,
     ENGAGEMENT_POINTS: engagement_points_task,
+}
+
+# The set-based form of a reaction: a worker runs a message's subjects of that key in one call
+# (same ledger and scores as the task per subject; integrations/reactions.py).
+REACTION_SETS = {
+    SELLER_RESCORE: lambda ids: onboarding.sellers_rescore(seller_ids=ids),
+    ORDER_POINTS_SYNC: lambda ids: awards.order_points_sync_many(order_ids=ids),
+    REVIEW_POINTS: lambda ids: awards.review_points_many(review_ids=ids),
+    ENGAGEMENT_POINTS: lambda ids: awards.engagement_points_many(event_ids=ids),
 }
 
 # Rows pending when this version was deployed name the task by its former module path.
@@ -85,5 +96,7 @@ def _receiver(function):
 def connect() -> None:
     reactions_register(REACTIONS)
     reactions_register({legacy: REACTIONS[key] for legacy, key in LEGACY_KEYS.items()})
+    reactions_register_sets(REACTION_SETS)
+    reactions_register_sets({legacy: REACTION_SETS[key] for legacy, key in LEGACY_KEYS.items() if key in REACTION_SETS})
     for signal, function in RECEIVERS.items():
         signal.connect(_receiver(function), weak=False, dispatch_uid=f"workflows.reactions.{function.__name__}")

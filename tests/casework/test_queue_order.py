@@ -9,10 +9,10 @@ from django.urls import reverse
 from buyers.factories import BuyerFactory
 from buyers.models import QueueOrder, UpliftTargeting
 from casework import services
-from casework.models import CaseKind
+from casework.models import Case, CaseKind, Priority
 from core.factories import UserFactory
 from core.roles import CUSTOMER_SUCCESS, MARKETPLACE_ADMIN
-from retention.uplift import uplift_model_train
+from retention.uplift import cases_in_queue_order, uplift_model_train
 from scoring.models import ModelStatus, ModelVersion
 from scoring.registry import model_version_activate
 from tests.simulation.test_uplift import _history
@@ -116,3 +116,22 @@ def test_a_queue_switched_to_uplift_whose_model_is_retired_goes_back_to_risk_ord
 
     assert order == [case.pk for case in cases] and not POINTS.search(page)
     assert "no uplift model is active" in page
+
+
+def test_staff_working_the_queue_in_risk_order_take_the_cases_as_the_workbench_lists_them(client):
+    """Simulated staff (and anything else that works the queue in code) follow the list staff see:
+    priority, then due date, then the case opened first, never the churn probability."""
+    admin = UserFactory(roles=[MARKETPLACE_ADMIN])
+    _active_model(admin)  # a model is active, but the kind stays in risk order
+    riskiest, moderate, risky = _open_cases()
+    later = _open_cases()
+    # An urgent case goes first whatever its due date; a batch opened together shares a due date.
+    Case.objects.filter(pk=later[2].pk).update(priority=Priority.HIGH)
+    Case.objects.filter(pk__in=[riskiest.pk, moderate.pk, risky.pk]).update(due_at=riskiest.due_at)
+    client.force_login(admin)
+
+    listed, _ = _queue(client)
+    worked = [case.pk for case in cases_in_queue_order(Case.objects.active().filter(kind=KIND), case_kind=KIND)]
+
+    assert worked == listed
+    assert worked == [later[2].pk, riskiest.pk, moderate.pk, risky.pk, later[0].pk, later[1].pk]

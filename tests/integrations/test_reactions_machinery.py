@@ -10,6 +10,8 @@ from integrations.reactions import (
     reaction_run,
     reactions_batched,
     reactions_dispatch,
+    reactions_register_sets,
+    reactions_run,
     reactions_sweep_stale,
 )
 from tests.integrations import reaction_probe
@@ -20,6 +22,8 @@ PROBE = "tests.integrations.reaction_probe.reaction_probe_task"
 @pytest.fixture(autouse=True)
 def _reset_calls():
     reaction_probe.CALLS.clear()
+    reaction_probe.SET_CALLS.clear()
+    reaction_probe.FAIL_ON.clear()
 
 
 @pytest.mark.django_db
@@ -92,3 +96,50 @@ def test_stale_pending_rows_are_resent():
     assert reactions_sweep_stale() == 1
     assert reaction_probe.CALLS == [5]
     assert list(PendingReaction.objects.values_list("subject_id", flat=True)) == [6]
+
+
+@pytest.mark.django_db
+def test_a_batch_runs_a_set_based_reaction_once_over_its_subjects_and_the_others_one_by_one(
+    django_capture_on_commit_callbacks,
+):
+    with django_capture_on_commit_callbacks(execute=True):
+        with transaction.atomic(), reactions_batched():
+            for subject_id in (12, 10, 11, 10):
+                reaction_enqueue(task_path=reaction_probe.SET_PROBE, subject_id=subject_id)
+            reaction_enqueue(task_path=PROBE, subject_id=7)
+            reaction_enqueue(task_path=PROBE, subject_id=8)
+
+    assert reaction_probe.SET_CALLS == [[10, 11, 12]]
+    assert sorted(reaction_probe.CALLS) == [7, 8]
+    assert PendingReaction.objects.count() == 0
+
+
+@pytest.mark.django_db
+def test_a_set_runs_only_the_subjects_whose_pending_row_it_claimed():
+    PendingReaction.objects.create(task_path=reaction_probe.SET_PROBE, subject_id=1)
+    PendingReaction.objects.create(task_path=reaction_probe.SET_PROBE, subject_id=3)
+
+    # Subject 2 was claimed by another worker already: its row is gone.
+    assert reactions_run(pairs=[(reaction_probe.SET_PROBE, 1), (reaction_probe.SET_PROBE, 2), (reaction_probe.SET_PROBE, 3)]) == 2
+    assert reactions_run(pairs=[(reaction_probe.SET_PROBE, 1), (reaction_probe.SET_PROBE, 3)]) == 0
+
+    assert reaction_probe.SET_CALLS == [[1, 3]]
+    assert reaction_probe.CALLS == []
+
+
+@pytest.mark.django_db
+def test_a_failing_set_gives_each_subject_its_own_task():
+    reaction_probe.FAIL_ON.add(5)
+    for subject_id in (4, 5, 6):
+        PendingReaction.objects.create(task_path=reaction_probe.SET_PROBE, subject_id=subject_id)
+
+    assert reactions_run(pairs=[(reaction_probe.SET_PROBE, s) for s in (4, 5, 6)]) == 3
+
+    assert reaction_probe.SET_CALLS == []
+    assert reaction_probe.CALLS == [4, 5, 6]
+    assert PendingReaction.objects.count() == 0
+
+
+def test_a_set_based_form_needs_the_reaction_task_first():
+    with pytest.raises(KeyError):
+        reactions_register_sets({"nowhere.tasks.unregistered": lambda ids: None})

@@ -85,3 +85,30 @@ def test_a_new_application_is_scored_and_routed(api, django_capture_on_commit_ca
     seller = Seller.objects.get(external_id="S-new")
     assert SellerScore.objects.filter(seller=seller).exists()
     assert seller.onboarding_status != OnboardingStatus.APPLIED
+
+
+def test_a_bulk_sync_earns_each_event_its_points_once_in_one_set_and_a_redelivery_changes_nothing(
+    api, loyalty_rules, django_capture_on_commit_callbacks
+):
+    from integrations.reactions import reactions_dispatch
+    from workflows.reactions import ENGAGEMENT_POINTS, SELLER_RESCORE
+
+    orders = [OrderFactory() for _ in range(3)]
+    items = [
+        {"external_id": f"E-{i}", "kind": kind, "buyer": order.buyer.external_id, "target_seller": order.seller.external_id,
+         "occurred_at": order.delivered_at.isoformat()}
+        for i, (order, kind) in enumerate((o, k) for o in orders for k in ("follow_artisan", "login"))
+    ]
+
+    with django_capture_on_commit_callbacks(execute=True):
+        response = api.post(f"{BASE}/events/bulk/", {"items": items}, format="json")
+    ledger = sorted(PointsEntry.objects.values_list("buyer_id", "source_type", "source_id", "amount", "kind"))
+    # The storefront's retry, or the stale sweep, sends the same reactions again.
+    event_ids = [row["id"] for row in response.json()["results"]]
+    reactions_dispatch(pairs=[(ENGAGEMENT_POINTS, pk) for pk in event_ids] + [(SELLER_RESCORE, o.seller_id) for o in orders])
+
+    assert response.json()["summary"]["created"] == 6
+    assert sorted(buyer for buyer, *_ in ledger) == sorted(o.buyer_id for o in orders)  # one follow lot each, logins earn nothing
+    assert {amount for *_, amount, _ in ledger} == {5}
+    assert sorted(PointsEntry.objects.values_list("buyer_id", "source_type", "source_id", "amount", "kind")) == ledger
+    assert SellerScore.objects.filter(seller_id__in=[o.seller_id for o in orders]).count() == 3
