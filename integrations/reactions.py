@@ -172,20 +172,27 @@ def _pending_claim(task_path: str, subject_ids: list[int]) -> list[int]:
 
 
 def reactions_run_set(*, task_path: str, subject_ids: list[int]) -> int:
-    """Claims the subjects' pending rows and runs the key's set-based form once over those claimed."""
-    claimed = _pending_claim(task_path, sorted(set(subject_ids)))
-    if not claimed:
-        return 0
-    try:
-        _sets[task_path](claimed)
-    except Exception:  # noqa: BLE001 - the one-subject tasks still give each subject its run
-        logger.exception("Reaction set %s over %s subjects failed; running them one at a time", task_path, len(claimed))
-        task = _registry[task_path]
-        for subject_id in claimed:
-            try:
-                task.delay(subject_id)
-            except Exception:  # noqa: BLE001 - one failing reaction must not stop the others
-                logger.exception("Reaction %s(%s) failed to run", task_path, subject_id)
+    """Claims the subjects' pending rows and runs the key's set-based form once over those claimed.
+
+    The claim commits with the set's own writes: a worker killed mid-set leaves the rows pending,
+    and the stale sweep sends them again, instead of the subjects silently losing their run."""
+    failed: list[int] = []
+    with transaction.atomic():
+        claimed = _pending_claim(task_path, sorted(set(subject_ids)))
+        if not claimed:
+            return 0
+        try:
+            with transaction.atomic():
+                _sets[task_path](claimed)
+        except Exception:  # noqa: BLE001 - the one-subject tasks still give each subject its run
+            logger.exception("Reaction set %s over %s subjects failed; running them one at a time", task_path, len(claimed))
+            failed = claimed
+    task = _registry[task_path]
+    for subject_id in failed:
+        try:
+            task.delay(subject_id)
+        except Exception:  # noqa: BLE001 - one failing reaction must not stop the others
+            logger.exception("Reaction %s(%s) failed to run", task_path, subject_id)
     return len(claimed)
 
 

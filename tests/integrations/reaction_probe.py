@@ -29,9 +29,18 @@ def reaction_set_probe_task(subject_id: int) -> None:
     CALLS.append(subject_id)
 
 
+KILL_ON: set[int] = set()
+
+
+class WorkerKilled(BaseException):
+    """Stands for the process dying mid-set: not an Exception, so nothing catches it on the way."""
+
+
 def reaction_set_probe(subject_ids: list[int]) -> None:
     if FAIL_ON & set(subject_ids):
         raise RuntimeError("bad subject")
+    if KILL_ON & set(subject_ids):
+        raise WorkerKilled
     SET_CALLS.append(list(subject_ids))
 
 

@@ -6,6 +6,7 @@ from django.utils import timezone
 
 from integrations.models import PendingReaction
 from integrations.reactions import (
+    STALE_AFTER,
     reaction_enqueue,
     reaction_run,
     reactions_batched,
@@ -24,6 +25,7 @@ def _reset_calls():
     reaction_probe.CALLS.clear()
     reaction_probe.SET_CALLS.clear()
     reaction_probe.FAIL_ON.clear()
+    reaction_probe.KILL_ON.clear()
 
 
 @pytest.mark.django_db
@@ -137,6 +139,26 @@ def test_a_failing_set_gives_each_subject_its_own_task():
 
     assert reaction_probe.SET_CALLS == []
     assert reaction_probe.CALLS == [4, 5, 6]
+    assert PendingReaction.objects.count() == 0
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_set_cut_short_leaves_its_subjects_pending_for_the_sweep():
+    reaction_probe.KILL_ON.add(8)
+    for subject_id in (7, 8):
+        PendingReaction.objects.create(task_path=reaction_probe.SET_PROBE, subject_id=subject_id)
+
+    with pytest.raises(reaction_probe.WorkerKilled):
+        reactions_run(pairs=[(reaction_probe.SET_PROBE, 7), (reaction_probe.SET_PROBE, 8)])
+
+    # The claim rolled back with the set: both rows wait for the stale sweep, none ran.
+    assert sorted(PendingReaction.objects.values_list("subject_id", flat=True)) == [7, 8]
+    assert reaction_probe.SET_CALLS == [] and reaction_probe.CALLS == []
+
+    reaction_probe.KILL_ON.clear()
+    PendingReaction.objects.update(created_at=timezone.now() - STALE_AFTER - timedelta(minutes=1))
+    assert reactions_sweep_stale() == 2
+    assert reaction_probe.SET_CALLS == [[7, 8]]
     assert PendingReaction.objects.count() == 0
 
 
