@@ -27,6 +27,7 @@ from loyalty.services import (
     _award,
     _engagement_actions,
     _order_actions,
+    _review_actions,
     points_reverse_source,
 )
 from marketplace.models import EngagementEvent, Order, OrderStatus, Review
@@ -97,18 +98,4 @@ def review_points_many(*, review_ids: list[int], now: datetime | None = None) ->
     )
     _accounts_lock(r["buyer_id"] for r in reviews)
     done = _earned([SourceType.REVIEW], [r["id"] for r in reviews])
-    actions = [
-        Action(
-            source_type=SourceType.REVIEW,
-            source_id=r["id"],
-            buyer_id=r["buyer_id"],
-            kind=RuleKind.REVIEW,
-            occurred_at=r["created_at"],
-            reason="Review written",
-            seller_id=r["seller_id"],
-            category=r["seller__craft_category"],
-        )
-        for r in reviews
-        if r["id"] not in done
-    ]
-    return _award(actions, now=now)
+    return _award(_review_actions([r for r in reviews if r["id"] not in done]), now=now)

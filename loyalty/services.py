@@ -270,17 +270,24 @@ def review_points(*, review_id: int, now: datetime | None = None) -> bool:
     _account_lock(review["buyer_id"])
     if PointsEntry.objects.filter(source_type=SourceType.REVIEW, source_id=review_id, kind=EntryKind.EARN).exists():
         return False
-    action = Action(
-        source_type=SourceType.REVIEW,
-        source_id=review["id"],
-        buyer_id=review["buyer_id"],
-        kind=RuleKind.REVIEW,
-        occurred_at=review["created_at"],
-        reason="Review written",
-        seller_id=review["seller_id"],
-        category=review["seller__craft_category"],
-    )
-    return bool(_award([action], now=now))
+    return bool(_award(_review_actions([review]), now=now))
+
+
+def _review_actions(reviews: list[dict]) -> list[Action]:
+    """Review rows (id, buyer_id, seller_id, seller__craft_category, created_at) as earning actions."""
+    return [
+        Action(
+            source_type=SourceType.REVIEW,
+            source_id=r["id"],
+            buyer_id=r["buyer_id"],
+            kind=RuleKind.REVIEW,
+            occurred_at=r["created_at"],
+            reason="Review written",
+            seller_id=r["seller_id"],
+            category=r["seller__craft_category"],
+        )
+        for r in reviews
+    ]
 
 
 def points_award_fixed(*, actions: list[Action], now: datetime | None = None) -> int:

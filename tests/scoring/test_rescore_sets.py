@@ -1,30 +1,18 @@
 """Rescoring a set of artisans at once (a bulk sync's rescore reactions) gives each the score,
 reasons and history one rescore per artisan gives, and routes applicants the same way."""
 
-from datetime import timedelta
-
 import pytest
 from django.utils import timezone
 
-from marketplace.factories import OrderFactory
 from scoring import services
 from scoring.factories import trained_cold_start_model, trained_seller_model
 from scoring.models import SellerScore, SellerScoreHistory
 from sellers.factories import SellerFactory
 from sellers.models import OnboardingStatus, Seller
+from tests.scoring.histories import seller_order_history
 from workflows import onboarding
 
 pytestmark = pytest.mark.django_db
-
-
-def _history(seller, *, late=0, good=10):
-    for i in range(good):
-        OrderFactory(seller=seller, placed_at=timezone.now() - timedelta(days=20 + i))
-    for i in range(late):
-        order = OrderFactory(seller=seller, placed_at=timezone.now() - timedelta(days=40 + i))
-        order.shipped_at = order.ship_by + timedelta(days=5)
-        order.delivered_at = order.shipped_at + timedelta(days=2)
-        order.save()
 
 
 def _scores() -> dict:
@@ -42,8 +30,8 @@ def _scores() -> dict:
 def test_a_set_rescore_gives_every_artisan_its_one_by_one_score_and_one_history_row():
     trained_seller_model()
     careful, sloppy, quiet = SellerFactory(), SellerFactory(), SellerFactory()
-    _history(careful, good=20)
-    _history(sloppy, late=12, good=3)
+    seller_order_history(careful, good=20)
+    seller_order_history(sloppy, late=12, good=3)
     as_of = timezone.now()
     ids = [careful.pk, sloppy.pk, quiet.pk]
     for seller_id in ids:
@@ -64,7 +52,7 @@ def test_a_set_rescore_routes_a_fresh_applicant_as_a_single_rescore_does():
     trained_seller_model()
     trained_cold_start_model()
     veteran = SellerFactory()
-    _history(veteran, good=10)
+    seller_order_history(veteran, good=10)
     applicant = SellerFactory(onboarding_status=OnboardingStatus.APPLIED, approved_at=None, years_experience=8, has_portfolio=True)
 
     onboarding.sellers_rescore(seller_ids=[veteran.pk, applicant.pk])

@@ -14,24 +14,15 @@ from scoring.factories import trained_cold_start_model, trained_seller_model
 from scoring.models import RunStatus, ScoreRun, ScoreRunChunk, SellerScore, SellerScoreHistory
 from sellers.factories import SellerFactory
 from sellers.models import CraftCategory, OnboardingStatus
-
-
-def _history(seller, *, late=0, good=10):
-    for i in range(good):
-        OrderFactory(seller=seller, placed_at=timezone.now() - timedelta(days=20 + i))
-    for i in range(late):
-        order = OrderFactory(seller=seller, placed_at=timezone.now() - timedelta(days=40 + i))
-        order.shipped_at = order.ship_by + timedelta(days=5)
-        order.delivered_at = order.shipped_at + timedelta(days=2)
-        order.save()
+from tests.scoring.histories import seller_order_history
 
 
 @pytest.mark.django_db
 def test_scores_are_0_to_100_with_signed_reasons_in_plain_words():
     version = trained_seller_model()
     careful, sloppy = SellerFactory(), SellerFactory()
-    _history(careful, good=20)
-    _history(sloppy, late=12, good=3)
+    seller_order_history(careful, good=20)
+    seller_order_history(sloppy, late=12, good=3)
 
     scores = services.seller_scores_compute(as_of=timezone.now())
 
@@ -46,7 +37,7 @@ def test_scores_are_0_to_100_with_signed_reasons_in_plain_words():
 @pytest.mark.django_db
 def test_without_an_active_model_a_seller_is_labelled_unscored_not_given_a_made_up_50():
     seller = SellerFactory()
-    _history(seller, good=5)
+    seller_order_history(seller, good=5)
 
     scores = services.seller_scores_compute(as_of=timezone.now())
 
@@ -56,10 +47,10 @@ def test_without_an_active_model_a_seller_is_labelled_unscored_not_given_a_made_
 
 
 @pytest.mark.django_db
-def test_new_artisan_without_a_validated_cold_start_model_is_labelled_not_enough_history():
+def test_new_artisan_without_a_validated_cold_start_model_is_labelled_not_enoughseller_order_history():
     trained_seller_model()
     veteran = SellerFactory()
-    _history(veteran, late=3, good=10)
+    seller_order_history(veteran, late=3, good=10)
     newcomer = SellerFactory(onboarding_status=OnboardingStatus.APPLIED, applied_at=timezone.now() - timedelta(hours=1))
 
     scores = services.seller_scores_compute(as_of=timezone.now(), seller_ids=[newcomer.pk, veteran.pk])
@@ -77,8 +68,8 @@ def test_category_model_serves_its_category_and_global_model_the_rest():
     jewelry_version = trained_seller_model(seed=2, category=CraftCategory.JEWELRY)
     ring_maker = SellerFactory(craft_category=CraftCategory.JEWELRY)
     potter = SellerFactory(craft_category=CraftCategory.CERAMICS)
-    _history(ring_maker, good=4)
-    _history(potter, good=4)
+    seller_order_history(ring_maker, good=4)
+    seller_order_history(potter, good=4)
 
     scores = services.seller_scores_compute(as_of=timezone.now())
 
@@ -137,9 +128,9 @@ def test_a_chunk_that_fails_mid_write_leaves_nothing_behind(monkeypatch):
 def test_rescoring_keeps_history_so_staff_see_the_trend():
     trained_seller_model()
     seller = SellerFactory()
-    _history(seller, good=10)
+    seller_order_history(seller, good=10)
     first = services.seller_rescore(seller_id=seller.pk, as_of=timezone.now() - timedelta(days=1))
-    _history(seller, late=10, good=0)
+    seller_order_history(seller, late=10, good=0)
 
     second = services.seller_rescore(seller_id=seller.pk)
 
@@ -196,7 +187,7 @@ def test_applicants_are_scored_by_the_cold_start_model_from_their_application():
     trained_seller_model()
     cold_model = trained_cold_start_model()
     veteran = SellerFactory()
-    _history(veteran, good=10)
+    seller_order_history(veteran, good=10)
     experienced = SellerFactory(onboarding_status=OnboardingStatus.APPLIED, approved_at=None, years_experience=12, has_portfolio=True)
     novice = SellerFactory(onboarding_status=OnboardingStatus.APPLIED, approved_at=None, years_experience=0, has_portfolio=False)
 
@@ -215,7 +206,7 @@ def test_a_single_rescore_reuses_the_population_figures_of_the_nightly_run(djang
     trained_seller_model()
     sellers = [SellerFactory() for _ in range(3)]
     for seller in sellers:
-        _history(seller, good=3)
+        seller_order_history(seller, good=3)
     run, ranges = services.score_run_start(chunk_size=10)
     for first, last in ranges:
         services.score_run_chunk(run_id=run.pk, first_id=first, last_id=last)
