@@ -37,7 +37,7 @@ from buyers.models import (
     Segment,
 )
 from buyers.selectors import retention_settings_get
-from core.bulk import staging_table
+from core.bulk import copy_rows, staging_table
 
 logger = logging.getLogger(__name__)
 
@@ -499,8 +499,24 @@ def buyer_retention_score_range(*, start_id: int, end_id: int, as_of: datetime |
     }
     with transaction.atomic():
         _retention_upsert(columns)
-        BuyerSegmentChange.objects.bulk_create(changes, batch_size=2000)
+        _segment_changes_insert(changes)
     return len(ids)
+
+
+def _segment_changes_insert(changes: list[BuyerSegmentChange]) -> None:
+    """Append the segment history. On PostgreSQL by COPY: a first night (or a marketplace-wide
+    shift) moves every buyer of the chunk, and bulk_create's per-row parameters cost more than
+    the scoring of the chunk's buyers."""
+    if connection.vendor != "postgresql":
+        BuyerSegmentChange.objects.bulk_create(changes, batch_size=2000)
+        return
+    with connection.cursor() as cursor:
+        copy_rows(
+            cursor,
+            table=BuyerSegmentChange._meta.db_table,
+            columns=["buyer_id", "from_segment", "to_segment", "changed_at"],
+            rows=((c.buyer_id, c.from_segment, c.to_segment, c.changed_at) for c in changes),
+        )
 
 
 # Recommendations are written by their own recompute; the scoring upsert leaves them alone.
