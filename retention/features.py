@@ -128,13 +128,18 @@ def _cadence_frame(*, as_of: datetime, id_range=None) -> pd.DataFrame:
     return pd.DataFrame({"cadence_days": gaps.groupby(days["buyer_id"]).median()})
 
 
-def churn_feature_frame(*, as_of: datetime, id_range=None, p_alive: pd.Series | None = None) -> pd.DataFrame:
+def churn_feature_frame(
+    *, as_of: datetime, id_range=None, p_alive: pd.Series | None = None, cadence: pd.Series | None = None
+) -> pd.DataFrame:
     """Behavioural features as of ``as_of`` for every buyer with at least one purchase by then.
 
     Indexed by buyer_id, columns CHURN_FEATURES. Everything is measured strictly up to
     ``as_of`` so the same function builds a backtest frame for a past date. ``p_alive`` is the
     lifetime model's P(alive) per buyer at ``as_of`` (scoring passes the active fit's; training
     refits the same model at the training date, see retention.churn); missing buyers get 1.
+    ``cadence`` is the buyers' median gap between purchase days when the caller has it already
+    (the retention chunk's buyer summary computes the same figure from the same orders), which
+    saves reading the chunk's orders a second time.
     """
     day = timedelta(days=1)
     # One aggregate over the buyer's orders gives the purchase figures (not cancelled) and the
@@ -178,7 +183,10 @@ def churn_feature_frame(*, as_of: datetime, id_range=None, p_alive: pd.Series | 
     out["average_order_value"] = out["total_spend"] / out["order_count"]
     out["orders_last_90d"] = frame["orders_last_90d"].astype(float)
     out["frequency"] = (frame["purchase_days"] - 1).astype(float)
-    out = out.join(_cadence_frame(as_of=as_of, id_range=id_range), how="left")
+    if cadence is None:
+        out = out.join(_cadence_frame(as_of=as_of, id_range=id_range), how="left")
+    else:
+        out["cadence_days"] = cadence.reindex(out.index).astype(float)
     # One purchase day: the marketplace's median cadence stands in, as on the retention row.
     known = out["cadence_days"].dropna()
     out["cadence_days"] = out["cadence_days"].fillna(float(known.median()) if len(known) else 60.0).clip(lower=1.0)

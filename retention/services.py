@@ -412,7 +412,9 @@ def buyer_retention_score_range(*, start_id: int, end_id: int, as_of: datetime |
     churn_probability = 1.0 - p_alive
     model_label = ""
     if estimator is not None and has_orders.any():
-        features = churn_feature_frame(as_of=as_of, id_range=id_range, p_alive=pd.Series(p_alive, index=frame.index))
+        features = churn_feature_frame(
+            as_of=as_of, id_range=id_range, p_alive=pd.Series(p_alive, index=frame.index), cadence=frame["cadence_days"]
+        )
         columns = list(version.features) if version.features else CHURN_FEATURES
         features = features.reindex(frame.index[has_orders]).fillna(0.0)[columns]
         churn_probability = churn_probability.copy()
@@ -459,7 +461,7 @@ def buyer_retention_score_range(*, start_id: int, end_id: int, as_of: datetime |
         old = previous.get(buyer_id)
         since_values.append(previous_since.get(buyer_id) if old == segment else computed_at)
         if old != segment:
-            changes.append(BuyerSegmentChange(buyer_id=buyer_id, from_segment=old or "", to_segment=segment, changed_at=computed_at))
+            changes.append((buyer_id, old or "", segment, computed_at))
         why = list(reasons[i])
         if has_orders[i]:
             why.append(
@@ -503,20 +505,20 @@ def buyer_retention_score_range(*, start_id: int, end_id: int, as_of: datetime |
     return len(ids)
 
 
-def _segment_changes_insert(changes: list[BuyerSegmentChange]) -> None:
-    """Append the segment history. On PostgreSQL by COPY: a first night (or a marketplace-wide
-    shift) moves every buyer of the chunk, and bulk_create's per-row parameters cost more than
-    the scoring of the chunk's buyers."""
+def _segment_changes_insert(changes: list[tuple]) -> None:
+    """Append the segment history: (buyer_id, from_segment, to_segment, changed_at) rows.
+
+    On PostgreSQL by COPY of plain tuples: a first night (or a marketplace-wide shift) moves every
+    buyer of the chunk, and building model instances and bulk_create's per-row parameters cost
+    more than the scoring of the chunk's buyers."""
+    columns = ["buyer_id", "from_segment", "to_segment", "changed_at"]
     if connection.vendor != "postgresql":
-        BuyerSegmentChange.objects.bulk_create(changes, batch_size=2000)
+        BuyerSegmentChange.objects.bulk_create(
+            [BuyerSegmentChange(**dict(zip(columns, row))) for row in changes], batch_size=2000
+        )
         return
     with connection.cursor() as cursor:
-        copy_rows(
-            cursor,
-            table=BuyerSegmentChange._meta.db_table,
-            columns=["buyer_id", "from_segment", "to_segment", "changed_at"],
-            rows=((c.buyer_id, c.from_segment, c.to_segment, c.changed_at) for c in changes),
-        )
+        copy_rows(cursor, table=BuyerSegmentChange._meta.db_table, columns=columns, rows=changes)
 
 
 # Recommendations are written by their own recompute; the scoring upsert leaves them alone.

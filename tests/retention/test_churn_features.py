@@ -8,6 +8,7 @@ from django.utils import timezone
 
 from buyers.factories import BuyerFactory
 from retention.features import NO_BAD_ORDER_DAYS, churn_feature_frame
+from retention.services import buyer_summary_frame
 from marketplace.factories import EngagementEventFactory, OrderFactory
 from marketplace.models import EngagementKind
 
@@ -60,3 +61,19 @@ def test_overdue_ratio_measures_silence_against_the_buyers_own_cadence_and_p_ali
     assert frame.loc[buyer.pk, "cadence_days"] == pytest.approx(30)
     assert frame.loc[buyer.pk, "overdue_ratio"] == pytest.approx(80 / 30, rel=1e-3)
     assert frame.loc[buyer.pk, "p_alive"] == 0.4
+
+
+def test_the_cadence_of_the_buyer_summary_gives_the_same_features_as_reading_the_orders_again(db, now):
+    regular, once, twice_a_day = BuyerFactory(), BuyerFactory(), BuyerFactory()
+    for d in (200, 171, 139, 110, 80):
+        OrderFactory(buyer=regular, placed_at=now - timedelta(days=d, hours=d % 7))
+    OrderFactory(buyer=once, placed_at=now - timedelta(days=30))
+    for d in (90, 90, 45):
+        OrderFactory(buyer=twice_a_day, placed_at=now - timedelta(days=d))
+    OrderFactory(buyer=BuyerFactory(), placed_at=now - timedelta(days=10), status="cancelled", cancelled_at=now - timedelta(days=9))
+
+    own_read = churn_feature_frame(as_of=now)
+    shared = churn_feature_frame(as_of=now, cadence=buyer_summary_frame(as_of=now)["cadence_days"])
+
+    pd.testing.assert_frame_equal(own_read, shared, check_exact=True)
+    assert shared.loc[regular.pk, "cadence_days"] == pytest.approx(30, abs=1)
