@@ -128,6 +128,44 @@ def _cadence_frame(*, as_of: datetime, id_range=None) -> pd.DataFrame:
     return pd.DataFrame({"cadence_days": gaps.groupby(days["buyer_id"]).median()})
 
 
+# Where the chunk's aggregates are read in one statement (see _aggregate_frames).
+ONE_STATEMENT_VENDORS = ("postgresql",)
+
+
+def _aggregate_frames(parts: list[tuple]) -> list[pd.DataFrame]:
+    """Per-buyer aggregates as frames indexed by buyer_id, one per (values(buyer).annotate(...)
+    queryset, its annotation names) in ``parts``; the first part's buyers are the ones wanted.
+
+    On PostgreSQL the querysets become CTEs of one statement, the later ones LEFT JOINed to the
+    first on the buyer: one round trip per chunk instead of one per table, and plain tuples
+    instead of a dict per row. A buyer missing from a later part gets NULLs there, as the
+    frames' left joins gave before. Elsewhere (SQLite, whose raw rows would need the ORM's
+    conversions) each queryset is read on its own.
+    """
+    if connection.vendor not in ONE_STATEMENT_VENDORS:
+        return [
+            _frame(queryset, next(iter(queryset.query.values_select)), columns).rename_axis("buyer_id")
+            for queryset, columns in parts
+        ]
+    quote = connection.ops.quote_name
+    ctes, params, selects, joins = [], [], [], []
+    for i, (queryset, columns) in enumerate(parts):
+        sql, part_params = queryset.query.sql_with_params()
+        names = ", ".join(quote(c) for c in ["buyer_id", *columns])
+        ctes.append(f"p{i} ({names}) AS ({sql})")
+        params.extend(part_params)
+        selects.extend(f"p{i}.{quote(c)}" for c in columns)
+        if i:
+            joins.append(f"LEFT JOIN p{i} ON p{i}.buyer_id = p0.buyer_id")
+    sql = f"WITH {', '.join(ctes)} SELECT p0.buyer_id, {', '.join(selects)} FROM p0 {' '.join(joins)}"
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        rows = cursor.fetchall()
+    every = [column for _, columns in parts for column in columns]
+    whole = pd.DataFrame.from_records(rows, columns=["buyer_id", *every]).set_index("buyer_id")
+    return [whole[columns] for _, columns in parts]
+
+
 def churn_feature_frame(
     *, as_of: datetime, id_range=None, p_alive: pd.Series | None = None, cadence: pd.Series | None = None
 ) -> pd.DataFrame:
@@ -167,8 +205,45 @@ def churn_feature_frame(
         .order_by()
     )
     failure_columns = ["late_orders_180d", "cancelled_orders_180d", "returns_180d", "last_late", "last_cancelled", "last_returned"]
-    frame = _frame(
-        orders, "buyer_id", ["order_count", "first_at", "last_at", "total_spend", "orders_last_90d", "purchase_days", *failure_columns]
+    events = _id_range(
+        EngagementEvent.objects.filter(buyer__isnull=False, occurred_at__lte=as_of), "buyer_id", id_range
+    ).values("buyer_id").annotate(
+        logins_30d=Count("pk", filter=Q(kind=EngagementKind.LOGIN, occurred_at__gt=as_of - 30 * day)),
+        logins_90d=Count("pk", filter=Q(kind=EngagementKind.LOGIN, occurred_at__gt=as_of - 90 * day)),
+        logins_prev_90d=Count(
+            "pk", filter=Q(kind=EngagementKind.LOGIN, occurred_at__gt=as_of - 180 * day, occurred_at__lte=as_of - 90 * day)
+        ),
+        messages_90d=Count("pk", filter=Q(kind=EngagementKind.MESSAGE, occurred_at__gt=as_of - 90 * day)),
+        messages_prev_90d=Count(
+            "pk", filter=Q(kind=EngagementKind.MESSAGE, occurred_at__gt=as_of - 180 * day, occurred_at__lte=as_of - 90 * day)
+        ),
+        follows=Count("pk", filter=Q(kind=EngagementKind.FOLLOW_ARTISAN)),
+        follows_180d=Count("pk", filter=Q(kind=EngagementKind.FOLLOW_ARTISAN, occurred_at__gt=as_of - 180 * day)),
+        story_shares_90d=Count(
+            "pk", filter=Q(kind=EngagementKind.STORY_SHARE, occurred_at__gt=as_of - 90 * day)
+        ),
+    ).order_by()
+    event_columns = [
+        "logins_30d", "logins_90d", "logins_prev_90d", "messages_90d", "messages_prev_90d", "follows", "follows_180d", "story_shares_90d",
+    ]
+    reviews = _id_range(Review.objects.filter(created_at__lte=as_of), "buyer_id", id_range).values("buyer_id").annotate(
+        reviews_90d=Count("pk", filter=Q(created_at__gt=as_of - 90 * day)),
+        reviews_365d=Count("pk", filter=Q(created_at__gt=as_of - 365 * day)),
+        mean_rating_given=Avg("rating"),
+        recent_mean_rating=Avg("rating", filter=Q(created_at__gt=as_of - 180 * day)),
+        detractor_reviews_365d=Count("pk", filter=Q(created_at__gt=as_of - 365 * day, rating__lte=2)),
+    ).order_by()
+    review_columns = ["reviews_90d", "reviews_365d", "mean_rating_given", "recent_mean_rating", "detractor_reviews_365d"]
+    returns = _id_range(Return.objects.filter(created_at__lte=as_of), "order__buyer_id", id_range).values(
+        "order__buyer_id"
+    ).annotate(returns=Count("pk")).order_by()
+    frame, event_frame, review_frame, return_frame = _aggregate_frames(
+        [
+            (orders, ["order_count", "first_at", "last_at", "total_spend", "orders_last_90d", "purchase_days", *failure_columns]),
+            (events, event_columns),
+            (reviews, review_columns),
+            (returns, ["returns"]),
+        ]
     )
     # Buyers whose every order was cancelled have no purchase: they are not in the frame.
     frame = frame[frame["order_count"] > 0] if not frame.empty else frame
@@ -198,43 +273,11 @@ def churn_feature_frame(
     failure_frame["days_since_last_bad_order"] = _days_before(now, last_bad)
     out = out.join(failure_frame[["late_orders_180d", "cancelled_orders_180d", "returns_180d", "days_since_last_bad_order"]], how="left")
 
-    events = _id_range(
-        EngagementEvent.objects.filter(buyer__isnull=False, occurred_at__lte=as_of), "buyer_id", id_range
-    ).values("buyer_id").annotate(
-        logins_30d=Count("pk", filter=Q(kind=EngagementKind.LOGIN, occurred_at__gt=as_of - 30 * day)),
-        logins_90d=Count("pk", filter=Q(kind=EngagementKind.LOGIN, occurred_at__gt=as_of - 90 * day)),
-        logins_prev_90d=Count(
-            "pk", filter=Q(kind=EngagementKind.LOGIN, occurred_at__gt=as_of - 180 * day, occurred_at__lte=as_of - 90 * day)
-        ),
-        messages_90d=Count("pk", filter=Q(kind=EngagementKind.MESSAGE, occurred_at__gt=as_of - 90 * day)),
-        messages_prev_90d=Count(
-            "pk", filter=Q(kind=EngagementKind.MESSAGE, occurred_at__gt=as_of - 180 * day, occurred_at__lte=as_of - 90 * day)
-        ),
-        follows=Count("pk", filter=Q(kind=EngagementKind.FOLLOW_ARTISAN)),
-        follows_180d=Count("pk", filter=Q(kind=EngagementKind.FOLLOW_ARTISAN, occurred_at__gt=as_of - 180 * day)),
-        story_shares_90d=Count(
-            "pk", filter=Q(kind=EngagementKind.STORY_SHARE, occurred_at__gt=as_of - 90 * day)
-        ),
-    ).order_by()
-    event_columns = [
-        "logins_30d", "logins_90d", "logins_prev_90d", "messages_90d", "messages_prev_90d", "follows", "follows_180d", "story_shares_90d",
-    ]
-    out = out.join(_frame(events, "buyer_id", event_columns), how="left")
+    out = out.join(event_frame, how="left")
 
-    reviews = _id_range(Review.objects.filter(created_at__lte=as_of), "buyer_id", id_range).values("buyer_id").annotate(
-        reviews_90d=Count("pk", filter=Q(created_at__gt=as_of - 90 * day)),
-        reviews_365d=Count("pk", filter=Q(created_at__gt=as_of - 365 * day)),
-        mean_rating_given=Avg("rating"),
-        recent_mean_rating=Avg("rating", filter=Q(created_at__gt=as_of - 180 * day)),
-        detractor_reviews_365d=Count("pk", filter=Q(created_at__gt=as_of - 365 * day, rating__lte=2)),
-    ).order_by()
-    review_columns = ["reviews_90d", "reviews_365d", "mean_rating_given", "recent_mean_rating", "detractor_reviews_365d"]
-    out = out.join(_frame(reviews, "buyer_id", review_columns), how="left")
+    out = out.join(review_frame, how="left")
 
-    returns = _id_range(Return.objects.filter(created_at__lte=as_of), "order__buyer_id", id_range).values(
-        "order__buyer_id"
-    ).annotate(returns=Count("pk")).order_by()
-    out = out.join(_frame(returns, "order__buyer_id", ["returns"]).rename_axis("buyer_id"), how="left")
+    out = out.join(return_frame, how="left")
 
     out = out.join(_feedback_sentiment(as_of=as_of, buyer_ids=list(out.index)), how="left")
     counted = event_columns + [
