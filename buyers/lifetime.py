@@ -342,14 +342,26 @@ def mbgcnbd_expected_purchases(params: dict, k: int, t, x, t_x, T) -> np.ndarray
     happens only if the buyer survived the n - 1 before it (probability E[(1-p)^(n-1)] under
     p's posterior Beta(a, b + x + 1)).
     """
+    return mbgcnbd_expected_purchases_horizons(params, k, [t], x, t_x, T)[0]
+
+
+def mbgcnbd_expected_purchases_horizons(params: dict, k: int, horizons, x, t_x, T) -> list[np.ndarray]:
+    """``mbgcnbd_expected_purchases`` for each of ``horizons``, sharing what does not depend on t.
+
+    A CLV asks for 12 horizons of the same buyers. The costly terms, log Gamma(shape + m) over
+    the phase counts m and the survival steps over the purchase counts, depend on t only through
+    how far they run, so they are computed once up to the longest horizon and each horizon takes
+    its prefix: every value is the one a call per horizon computes, element for element.
+    """
     r, alpha, a, b = (params[p] for p in MBG_PARAMS)
     x = np.asarray(x, dtype=float)
     t_x = np.broadcast_to(np.asarray(t_x, dtype=float), x.shape)
     T = np.broadcast_to(np.asarray(T, dtype=float), x.shape)
-    t = float(t)
-    out = np.zeros(x.shape)
-    if t <= 0 or x.size == 0:
-        return out
+    horizons = [float(t) for t in horizons]
+    outs = [np.zeros(x.shape) for _ in horizons]
+    live = [h for h, t in enumerate(horizons) if t > 0]
+    if not live or x.size == 0:
+        return outs
     p_alive = mbgcnbd_probability_alive(params, k, x, t_x, T)
     for lo in range(0, x.size, _EXPECTATION_BLOCK):
         sl = slice(lo, lo + _EXPECTATION_BLOCK)
@@ -358,27 +370,41 @@ def mbgcnbd_expected_purchases(params: dict, k: int, t, x, t_x, T) -> np.ndarray
         phase_weight = np.exp(alive - np.logaddexp.reduce(alive, axis=-1, keepdims=True))  # (n, k)
         shape = (r + k * xs)[:, None] + np.arange(k)[None, :]  # (n, k)
         rate = (alpha + Ts)[:, None]
-        mean = shape * t / rate
-        sd = np.sqrt(mean + mean**2 / shape)
-        m_max = int(min(np.ceil((mean + 10 * sd).max()) + 10, 5000))
-        m = np.arange(m_max + 1, dtype=float)
-        log_q = np.log(t / (rate + t))
-        log_pm = (
-            gammaln(shape[..., None] + m)
-            - gammaln(shape)[..., None]
-            - gammaln(m + 1)
-            + (shape * np.log(rate / (rate + t)))[..., None]
-            + m * log_q[..., None]
-        )  # (n, k, M)
-        purchases = np.floor((np.arange(k)[:, None] + m[None, :]) / k).astype(int)  # (k, M)
-        n_max = int(purchases.max())
+        m_maxes = {}
+        for h in live:
+            mean = shape * horizons[h] / rate
+            sd = np.sqrt(mean + mean**2 / shape)
+            m_maxes[h] = int(min(np.ceil((mean + 10 * sd).max()) + 10, 5000))
+        m_all = np.arange(max(m_maxes.values()) + 1, dtype=float)
+        gamma_shape_m = gammaln(shape[..., None] + m_all)  # (n, k, M)
+        gamma_shape = gammaln(shape)[..., None]
+        gamma_m = gammaln(m_all + 1)
+        n_all = int(np.floor((k - 1 + m_all[-1]) / k))
+        steps = np.exp(betaln(a, (b + xs + 1)[:, None] + np.arange(n_all)) - betaln(a, b + xs + 1)[:, None])
         # G[N] = sum_{n<N} E[(1-p)^n], p ~ Beta(a, b + x + 1): expected purchases made of N renewals.
-        steps = np.exp(betaln(a, (b + xs + 1)[:, None] + np.arange(n_max)) - betaln(a, b + xs + 1)[:, None])
-        G = np.concatenate([np.zeros((len(xs), 1)), np.cumsum(steps, axis=1)], axis=1)  # (n, n_max + 1)
-        gathered = G[:, purchases]  # (n, k, M)
-        out[sl] = (phase_weight * (np.exp(log_pm) * gathered).sum(axis=-1)).sum(axis=-1)
-    value = p_alive * out
-    return np.where(np.isfinite(value), np.maximum(value, 0.0), 0.0)
+        G = np.concatenate([np.zeros((len(xs), 1)), np.cumsum(steps, axis=1)], axis=1)  # (n, n_all + 1)
+        for h in live:
+            t, size = horizons[h], m_maxes[h] + 1
+            m = m_all[:size]
+            log_q = np.log(t / (rate + t))
+            log_pm = (
+                gamma_shape_m[..., :size]
+                - gamma_shape
+                - gamma_m[:size]
+                + (shape * np.log(rate / (rate + t)))[..., None]
+                + m * log_q[..., None]
+            )  # (n, k, M)
+            purchases = np.floor((np.arange(k)[:, None] + m[None, :]) / k).astype(int)  # (k, M)
+            gathered = G[:, purchases]  # (n, k, M)
+            outs[h][sl] = (phase_weight * (np.exp(log_pm) * gathered).sum(axis=-1)).sum(axis=-1)
+    results = []
+    for h, out in enumerate(outs):
+        if h not in live:
+            results.append(out)
+            continue
+        value = p_alive * out
+        results.append(np.where(np.isfinite(value), np.maximum(value, 0.0), 0.0))
+    return results
 
 
 def mbgnbd_expected_purchases_closed_form(params: dict, t, x, t_x, T) -> np.ndarray:
@@ -469,8 +495,8 @@ def customer_lifetime_value(
     x = np.asarray(x, dtype=float)
     value = np.zeros_like(x)
     previous = np.zeros_like(x)
-    for k in range(1, horizon_periods + 1):
-        cumulative = purchase_expected(bgnbd_params, k * period_length, x, t_x, T)
+    cumulatives = purchase_expected_horizons(bgnbd_params, [k * period_length for k in range(1, horizon_periods + 1)], x, t_x, T)
+    for k, cumulative in enumerate(cumulatives, start=1):
         value += (cumulative - previous) * expected_order_value / (1 + discount_rate_per_period) ** k
         previous = cumulative
     return np.where(np.isfinite(value), value, 0.0)
@@ -523,6 +549,13 @@ def purchase_expected(params: dict, t, x, t_x, T) -> np.ndarray:
         value = mbgnbd_expected_purchases_closed_form(params, t, x, t_x, T)
         return np.where(np.isfinite(value), np.maximum(value, 0.0), 0.0)
     return mbgcnbd_expected_purchases(params, k, t, x, t_x, T)
+
+
+def purchase_expected_horizons(params: dict, horizons, x, t_x, T) -> list[np.ndarray]:
+    """``purchase_expected`` at each of ``horizons``; MBG/CNBD-k (k > 1) shares its work across them."""
+    if params.get("model", BGNBD) != BGNBD and int(params.get("k", 1)) > 1:
+        return mbgcnbd_expected_purchases_horizons(params, int(params["k"]), horizons, x, t_x, T)
+    return [purchase_expected(params, t, x, t_x, T) for t in horizons]
 
 
 # --- calibration / holdout evaluation ------------------------------------------------

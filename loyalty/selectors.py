@@ -33,9 +33,19 @@ def program_get() -> LoyaltyProgram:
 
 
 def buyer_effective_tiers(*, buyer_ids) -> dict[int, Tier]:
-    """The tier each member holds now (overrides are already applied to BuyerTier)."""
-    rows = BuyerTier.objects.filter(buyer_id__in=list(buyer_ids), tier__isnull=False).select_related("tier")
-    return {row.buyer_id: row.tier for row in rows}
+    """The tier each member holds now (overrides are already applied to BuyerTier).
+
+    Members share one instance per tier: a chunk of the nightly award asks for thousands of
+    members of a handful of tiers, and a BuyerTier and a Tier instance per member cost more
+    than the query.
+    """
+    pairs = list(
+        BuyerTier.objects.filter(buyer_id__in=list(buyer_ids), tier__isnull=False).values_list("buyer_id", "tier_id")
+    )
+    if not pairs:
+        return {}
+    tiers = Tier.objects.in_bulk({tier_id for _, tier_id in pairs})
+    return {buyer_id: tiers[tier_id] for buyer_id, tier_id in pairs}
 
 
 def buyer_segment_map(*, buyer_ids) -> dict[int, str]:

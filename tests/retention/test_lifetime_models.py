@@ -208,6 +208,25 @@ def test_mbgcnbd_expectation_at_k_one_equals_the_mbgnbd_closed_form(cdnow_summar
     assert generic == pytest.approx(closed, rel=1e-6)
 
 
+@pytest.mark.parametrize("k", [1, 2, 3])
+def test_expectations_over_many_horizons_are_those_of_one_call_per_horizon(k):
+    """The CLV's 12 horizons share their costly terms; every value must be the one a call per
+    horizon gives, exactly (scores and segments must not move with the speed-up)."""
+    rng = np.random.default_rng(11)
+    x = rng.integers(0, 15, 3000).astype(float)
+    T = rng.uniform(1, 52, 3000)
+    t_x = np.minimum(T, rng.uniform(0, 52, 3000)) * (x > 0)
+    params = {"r": 0.8, "alpha": 4.0, "a": 0.9, "b": 2.5, "model": lifetime.MBGCNBD, "k": k}
+    horizons = [0.0, *(month * 52 / 12 for month in range(1, 13))]
+
+    shared = lifetime.purchase_expected_horizons(params, horizons, x, t_x, T)
+    generic = lifetime.mbgcnbd_expected_purchases_horizons(params, k, horizons, x, t_x, T)
+
+    for t, values, generic_values in zip(horizons, shared, generic, strict=True):
+        np.testing.assert_array_equal(values, lifetime.purchase_expected(params, t, x, t_x, T))
+        np.testing.assert_array_equal(generic_values, lifetime.mbgcnbd_expected_purchases(params, k, t, x, t_x, T))
+
+
 def test_mbgcnbd_picks_a_larger_k_for_regular_erlang_purchasers():
     rng = np.random.default_rng(5)
     n, horizon = 1500, 104.0
