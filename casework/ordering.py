@@ -9,6 +9,8 @@ above it. An orderer ranks the cases it is given and switches the kind's order f
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from django.core.exceptions import ValidationError
+
 # The workbench's usual order: priority, then due date; among cases due at the same moment (a
 # batch opened together), the one opened first. The case list uses these fields, and
 # ``cases_in_workbench_order`` gives the same order in Python (for simulated staff).
@@ -64,7 +66,5 @@ def queue_ranking(kind: str, cases) -> QueueRanking | None:
 def queue_order_switch(*, kind: str, order_by: str, actor) -> None:
     orderer = queue_orderer(kind)
     if orderer is None:
-        from django.core.exceptions import ValidationError
-
         raise ValidationError(f"The {kind} queue has only one order.")
     orderer.switch(order_by=order_by, actor=actor)

@@ -28,6 +28,22 @@ def points(value) -> str:
     return DASH if number is None else f"{number:.1f}%"
 
 
+def point_difference(value) -> str:
+    """A difference of two probabilities (0.042) in percentage points: "+4.2 pts"."""
+    number = _number(value)
+    if number is None:
+        return DASH
+    rounded = round(number * 100, 1)
+    return f"{rounded:+.1f} pts" if rounded else "0.0 pts"
+
+
+def point_difference_interval(low, high) -> str:
+    """An interval of probability differences: "-1.5 to +3.0 pts"."""
+    if _number(low) is None or _number(high) is None:
+        return DASH
+    return f"{_number(low) * 100:+.1f} to {_number(high) * 100:+.1f} pts"
+
+
 def money(value) -> str:
     number = _number(value)
     if number is None:

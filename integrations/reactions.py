@@ -70,10 +70,6 @@ def reactions_registered() -> dict[str, Task]:
     return dict(_registry)
 
 
-def reactions_registered_sets() -> dict[str, Callable[[list[int]], object]]:
-    return dict(_sets)
-
-
 def reaction_enqueue(*, task_path: str, subject_id: int) -> None:
     batch = _batch.get()
     if batch is not None:

@@ -12,38 +12,29 @@ order, caps included). Running a set twice awards nothing the second time.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from datetime import datetime
 
 from django.db import transaction
 from django.utils import timezone
 
-from loyalty.models import EntryKind, LoyaltyAccount, PointsEntry, RuleKind, SourceType
-from loyalty.rules import Action
+from loyalty.models import EntryKind, PointsEntry, SourceType
 from loyalty.services import (
     ENGAGEMENT_RULE_KIND,
     ORDER_FIELDS,
-    _accounts_ensure,
+    _accounts_lock,
     _award,
     _engagement_actions,
     _order_actions,
+    _order_points_reverse,
     _review_actions,
-    points_reverse_source,
+    orders_judged,
 )
 from marketplace.models import EngagementEvent, Order, OrderStatus, Review
 
 
-def _accounts_lock(buyer_ids: Iterable[int]) -> None:
-    ids = sorted(set(buyer_ids))
-    if not ids:
-        return
-    _accounts_ensure(ids)
-    list(LoyaltyAccount.objects.select_for_update().filter(buyer_id__in=ids).order_by("buyer_id").values_list("pk", flat=True))
-
-
-def _earned(source_types: list[str], source_ids: list[int]) -> set[int]:
+def _earned(source_type: str, source_ids: list[int]) -> set[int]:
     return set(
-        PointsEntry.objects.filter(source_type__in=source_types, source_id__in=source_ids, kind=EntryKind.EARN)
+        PointsEntry.objects.filter(source_type=source_type, source_id__in=source_ids, kind=EntryKind.EARN)
         .values_list("source_id", flat=True)
     )
 
@@ -55,22 +46,16 @@ def order_points_sync_many(*, order_ids: list[int], now: datetime | None = None)
     now = now or timezone.now()
     orders = list(Order.objects.filter(pk__in=list(order_ids)).order_by("pk").values("status", *ORDER_FIELDS))
     _accounts_lock(o["buyer_id"] for o in orders)
-    reversed_count = 0
-    for order in orders:
-        if order["status"] not in (OrderStatus.CANCELLED, OrderStatus.RETURNED):
-            continue
-        reason = f"Order {order['external_id']} {order['status']}"
-        reversed_any = False
-        for source_type in (SourceType.ORDER, SourceType.REPEAT_PURCHASE):
-            reversed_any |= points_reverse_source(source_type=source_type, source_id=order["id"], reason=reason, now=now)
-        reversed_count += reversed_any
+    reversed_count = sum(
+        _order_points_reverse(order, now=now)
+        for order in orders
+        if order["status"] in (OrderStatus.CANCELLED, OrderStatus.RETURNED)
+    )
     delivered = [o for o in orders if o["status"] == OrderStatus.DELIVERED and o["delivered_at"]]
-    # As in the nightly award, an order is judged once either of its lots exists: a spend lot
-    # capped to nothing still leaves its repeat-purchase lot, and the order is not priced again.
-    judged = _earned([SourceType.ORDER, SourceType.REPEAT_PURCHASE], [o["id"] for o in delivered])
+    judged = orders_judged([o["id"] for o in delivered])
     fresh = [o for o in delivered if o["id"] not in judged]
     _award(_order_actions(fresh), now=now)
-    awarded = len(_earned([SourceType.ORDER, SourceType.REPEAT_PURCHASE], [o["id"] for o in fresh]))
+    awarded = len(orders_judged([o["id"] for o in fresh]))
     return {"awarded": awarded, "reversed": reversed_count}
 
 
@@ -84,7 +69,7 @@ def engagement_points_many(*, event_ids: list[int], now: datetime | None = None)
         ).order_by("pk").values("id", "buyer_id", "kind", "occurred_at", "target_seller_id", "target_seller__craft_category")
     )
     _accounts_lock(e["buyer_id"] for e in events)
-    done = _earned([SourceType.ENGAGEMENT], [e["id"] for e in events])
+    done = _earned(SourceType.ENGAGEMENT, [e["id"] for e in events])
     return _award(_engagement_actions([e for e in events if e["id"] not in done]), now=now)
 
 
@@ -97,5 +82,5 @@ def review_points_many(*, review_ids: list[int], now: datetime | None = None) ->
         .values("id", "buyer_id", "seller_id", "seller__craft_category", "created_at")
     )
     _accounts_lock(r["buyer_id"] for r in reviews)
-    done = _earned([SourceType.REVIEW], [r["id"] for r in reviews])
+    done = _earned(SourceType.REVIEW, [r["id"] for r in reviews])
     return _award(_review_actions([r for r in reviews if r["id"] not in done]), now=now)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterable
 from datetime import datetime, timedelta
 from decimal import Decimal
 
@@ -62,8 +63,16 @@ def _accounts_ensure(buyer_ids) -> None:
 
 def _account_lock(buyer_id: int) -> None:
     """Serialises every balance-changing write for one member (caps, redemptions, debits)."""
-    _accounts_ensure([buyer_id])
-    LoyaltyAccount.objects.select_for_update().get(buyer_id=buyer_id)
+    _accounts_lock([buyer_id])
+
+
+def _accounts_lock(buyer_ids: Iterable[int]) -> None:
+    """``_account_lock`` for a set of members, taken in buyer order so two sets cannot deadlock."""
+    ids = sorted(set(buyer_ids))
+    if not ids:
+        return
+    _accounts_ensure(ids)
+    list(LoyaltyAccount.objects.select_for_update().filter(buyer_id__in=ids).order_by("buyer_id").values_list("pk", flat=True))
 
 
 def rules_load() -> RuleBook:
@@ -178,17 +187,33 @@ def order_points_sync(*, order_id: int, now: datetime | None = None) -> str:
         raise Order.DoesNotExist(f"Order {order_id} does not exist.")
     _account_lock(order["buyer_id"])
     if order["status"] in (OrderStatus.CANCELLED, OrderStatus.RETURNED):
-        reason = f"Order {order['external_id']} {order['status']}"
-        reversed_any = False
-        for source_type in (SourceType.ORDER, SourceType.REPEAT_PURCHASE):
-            reversed_any |= points_reverse_source(source_type=source_type, source_id=order_id, reason=reason, now=now)
-        return "reversed" if reversed_any else "nothing_to_reverse"
+        return "reversed" if _order_points_reverse(order, now=now) else "nothing_to_reverse"
     if order["status"] == OrderStatus.DELIVERED and order["delivered_at"]:
-        if PointsEntry.objects.filter(source_type=SourceType.ORDER, source_id=order_id, kind=EntryKind.EARN).exists():
+        if order_id in orders_judged([order_id]):
             return "already_awarded"
         created = _award(_order_actions([order]), now=now)
         return "awarded" if created else "no_points"
     return "not_delivered"
+
+
+def _order_points_reverse(order: dict, *, now: datetime) -> bool:
+    """Take back what a cancelled or returned order earned (spend and repeat-purchase lots), once."""
+    reason = f"Order {order['external_id']} {order['status']}"
+    reversed_any = False
+    for source_type in (SourceType.ORDER, SourceType.REPEAT_PURCHASE):
+        reversed_any |= points_reverse_source(source_type=source_type, source_id=order["id"], reason=reason, now=now)
+    return reversed_any
+
+
+def orders_judged(order_ids: list[int]) -> set[int]:
+    """The orders whose award is done. An order's award is one unit of work: once either of its
+    lots exists (a spend lot capped to nothing still leaves the repeat-purchase lot), the order
+    was judged and is not priced again."""
+    return set(
+        PointsEntry.objects.filter(
+            source_type__in=[SourceType.ORDER, SourceType.REPEAT_PURCHASE], source_id__in=list(order_ids), kind=EntryKind.EARN
+        ).values_list("source_id", flat=True)
+    )
 
 
 def points_award_delivered_orders(

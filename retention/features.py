@@ -273,11 +273,7 @@ def churn_feature_frame(
     failure_frame["days_since_last_bad_order"] = _days_before(now, last_bad)
     out = out.join(failure_frame[["late_orders_180d", "cancelled_orders_180d", "returns_180d", "days_since_last_bad_order"]], how="left")
 
-    out = out.join(event_frame, how="left")
-
-    out = out.join(review_frame, how="left")
-
-    out = out.join(return_frame, how="left")
+    out = out.join(event_frame, how="left").join(review_frame, how="left").join(return_frame, how="left")
 
     out = out.join(_feedback_sentiment(as_of=as_of, buyer_ids=list(out.index)), how="left")
     counted = event_columns + [

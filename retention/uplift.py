@@ -25,6 +25,7 @@ from django.utils import timezone
 from buyers.models import InterventionArm, InterventionAssignment, QueueOrder, UpliftTargeting
 from casework.models import CaseStatus
 from casework.ordering import cases_in_workbench_order
+from core.formatting import point_difference
 from core.roles import is_marketplace_admin
 from marketplace.models import Order, OrderStatus
 
@@ -221,12 +222,6 @@ def uplift_targeting_set(*, case_kind: str, order_by: str, actor) -> UpliftTarge
     return row
 
 
-def points(uplift: float) -> str:
-    """An expected uplift as staff read it: a probability difference in percentage points."""
-    value = round(float(uplift) * 100, 1)
-    return f"{value:+.1f} pts" if value else "0.0 pts"
-
-
 # What risk order means in the workbench: its usual order, by priority and then due date.
 WORKBENCH_ORDER = "Priority, then due date"
 
@@ -259,7 +254,7 @@ def queue_ranking(cases, *, case_kind: str):
     by_case = {case.pk: score for case, score in zip(cases, _expected_uplift(learner, cases))}
     return QueueRanking(
         order=QueueOrder.UPLIFT, label=QueueOrder.UPLIFT.label, scores=by_case,
-        shown={pk: points(score) for pk, score in by_case.items()}, column="expected uplift",
+        shown={pk: point_difference(score) for pk, score in by_case.items()}, column="expected uplift",
         note="Expected uplift: how much more likely the buyer is to buy again within the outcome window "
         "if the case is worked, from the active uplift model.",
     )
@@ -286,14 +281,15 @@ def cases_in_queue_order(cases, *, case_kind: str, order_by: str | None = None) 
     """The active cases of one kind in the order the workbench lists them, so staff work them.
 
     Uplift order (when switched on and a model is active): highest expected uplift first, ties
-    by case id. Otherwise (risk order, or no active model) the workbench's usual order: priority,
+    in the workbench's order. Otherwise (risk order, or no active model) the workbench's usual order: priority,
     then due date (``casework.ordering.cases_in_workbench_order``), as ``queue_ranking`` leaves it.
     """
-    cases = list(cases)
+    cases = cases_in_workbench_order(cases)
     order_by = order_by or queue_order_for(case_kind)
     if order_by == QueueOrder.UPLIFT:
         learner = uplift_learner_active(case_kind)
         if learner is not None and cases:
-            ranked = sorted(zip(cases, _expected_uplift(learner, cases)), key=lambda pair: (-pair[1], pair[0].pk))
+            # A stable sort: equal uplifts keep the workbench's order, as on the case list.
+            ranked = sorted(zip(cases, _expected_uplift(learner, cases)), key=lambda pair: -pair[1])
             return [case for case, _ in ranked]
-    return cases_in_workbench_order(cases)
+    return cases

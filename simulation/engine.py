@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import hashlib
 import math
+import time
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -167,8 +168,6 @@ class Future:
     def release(self, until: datetime) -> int:
         """Send Kiln every storefront event that happened before ``until``: one sync, whose
         reactions (points, seller rescoring) run once per subject after it, as after a bulk request."""
-        import time
-
         started = time.monotonic()
         with reactions_batched():
             released = self._release(until)
@@ -442,8 +441,6 @@ class Simulator:
                     self.respond(assignment_id, as_of + timedelta(days=1))
 
     def run(self, *, ordering: str | None = None) -> SimulationResult:
-        import time
-
         started = time.monotonic()
         p = self.p
         ordering = ordering or p.ordering
