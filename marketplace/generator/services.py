@@ -86,8 +86,33 @@ def _clear() -> None:
             # points ...): they would point at rows that no longer exist.
             cursor.execute(f"TRUNCATE {tables} RESTART IDENTITY CASCADE")
         return
-    for model in reversed(GENERATED_MODELS):
-        model.objects.all().delete()
+    # Elsewhere (SQLite) the same meaning as TRUNCATE ... RESTART IDENTITY CASCADE: every table
+    # whose rows point at the generated ones is emptied with them (an ORM delete stops at points
+    # that protect their buyer), and the ids start again from 1. Foreign keys are checked at commit.
+    tables = list(dict.fromkeys(
+        model._meta.db_table for model in _referencing_closure(GENERATED_MODELS)
+        if model._meta.managed and not model._meta.proxy
+    ))
+    with transaction.atomic(), connection.cursor() as cursor:
+        for table in tables:
+            cursor.execute(f"DELETE FROM {connection.ops.quote_name(table)}")
+        cursor.execute(
+            f"DELETE FROM sqlite_sequence WHERE name IN ({', '.join(['%s'] * len(tables))})", tables
+        )
+
+
+def _referencing_closure(models: list) -> list:
+    """``models`` and every model whose rows point at theirs, directly or through another."""
+    closure = list(models)
+    index = 0
+    while index < len(closure):
+        model = closure[index]
+        index += 1
+        linked = [rel.related_model for rel in model._meta.related_objects]
+        linked += [rel.through for rel in model._meta.related_objects if rel.many_to_many]
+        linked += [field.remote_field.through for field in model._meta.local_many_to_many]
+        closure.extend(other for other in linked if other not in closure)
+    return closure
 
 
 def generate_marketplace(

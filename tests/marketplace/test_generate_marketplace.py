@@ -375,3 +375,23 @@ def test_generated_tables_are_analysed_so_the_first_queries_are_planned_on_real_
     # Column statistics exist only once the table was analysed; without them the planner guessed
     # that 1.9 million delivered orders were 10,000 and read them all for one chunk.
     assert status_statistics == 1
+
+
+@pytest.mark.skipif(
+    connection.vendor == "postgresql",
+    reason="PostgreSQL clears by TRUNCATE ... RESTART IDENTITY CASCADE; this is the path of the other databases",
+)
+def test_clear_also_empties_what_points_at_the_marketplace_and_restarts_its_ids():
+    from loyalty.factories import EarnLotFactory
+    from loyalty.models import PointsEntry
+
+    generate_marketplace(seed=11, **SMALL)
+    first_buyer_ids = sorted(Buyer.objects.values_list("pk", flat=True))[:3]
+    # Points protect their buyer from an ordinary delete; a clear takes them with the buyers, as
+    # TRUNCATE ... CASCADE does on PostgreSQL.
+    EarnLotFactory(buyer=Buyer.objects.get(pk=first_buyer_ids[0]))
+
+    generate_marketplace(seed=11, clear=True, **SMALL)
+
+    assert not PointsEntry.objects.exists()
+    assert sorted(Buyer.objects.values_list("pk", flat=True))[:3] == first_buyer_ids
