@@ -16,7 +16,8 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 from scipy import optimize
-from scipy.special import betaln, gammaln, hyp2f1, xlogy
+from scipy.special import betaln, digamma, expit, gammaln, hyp2f1, xlogy
+from threadpoolctl import threadpool_limits
 
 
 @dataclass(frozen=True)
@@ -121,12 +122,39 @@ def _compress(*columns, weights=None):
 LOG_BOUNDS = (-12.0, 12.0)
 
 
-def _fit(neg_ll, start, names, n, maxiter, total_ll):
+def _fit(neg_ll, start, names, n, maxiter, total_ll, neg_ll_and_grad=None):
+    """Minimise ``neg_ll`` over log-parameters bounded by LOG_BOUNDS.
+
+    With the analytic gradient (``neg_ll_and_grad``), L-BFGS-B alone reaches the optimum in a
+    few dozen evaluations; the gradient-free path below (Nelder-Mead, then an L-BFGS-B polish on
+    finite differences) takes thousands, and stays as the fallback when the quick path does not
+    report success.
+    """
+    # Log-parameters stay within LOG_BOUNDS: a homogeneous base drives a and b of the
+    # dropout mixture towards infinity together (a legitimate limit, not a failure), and the
+    # bound keeps the arithmetic finite there without pulling an interior optimum.
+    bounds = [LOG_BOUNDS] * len(names)
+    # The optimiser's BLAS calls are on vectors of 4: threads only wait for each other there,
+    # badly so when workers and PostgreSQL share the cores (measured in docs/benchmarks.md).
+    with threadpool_limits(limits=1, user_api="blas"):
+        return _fit_bounded(neg_ll, start, names, n, maxiter, total_ll, neg_ll_and_grad, bounds)
+
+
+def _fit_bounded(neg_ll, start, names, n, maxiter, total_ll, neg_ll_and_grad, bounds) -> FitResult:
     try:
-        # Log-parameters stay within LOG_BOUNDS: a homogeneous base drives a and b of the
-        # dropout mixture towards infinity together (a legitimate limit, not a failure), and the
-        # bound keeps the arithmetic finite there without pulling an interior optimum.
-        bounds = [LOG_BOUNDS] * len(names)
+        if neg_ll_and_grad is not None:
+            quick = optimize.minimize(
+                neg_ll_and_grad, np.log(start), jac=True, method="L-BFGS-B", bounds=bounds,
+                options={"maxiter": maxiter, "ftol": 1e-13, "gtol": 1e-9},
+            )
+            values = np.exp(quick.x)
+            ll = float(total_ll(values))
+            # On a flat ridge (a and b of the dropout mixture growing together) the line search
+            # can stop "abnormally" exactly at the optimum: a vanished gradient is the test.
+            stationary = _projected_gradient_norm(quick.x, quick.jac, bounds) < STATIONARY_GRADIENT
+            if (quick.success or stationary) and np.all(np.isfinite(values)) and np.isfinite(ll):
+                message = str(quick.message) if quick.success else f"gradient below {STATIONARY_GRADIENT:g} (line search stopped at the optimum)"
+                return FitResult(dict(zip(names, map(float, values))), ll, True, message, n, int(quick.nit))
         result = optimize.minimize(
             neg_ll, np.log(start), method="Nelder-Mead", bounds=bounds, options={"maxiter": maxiter, "xatol": 1e-7, "fatol": 1e-7}
         )
@@ -145,6 +173,90 @@ def _fit(neg_ll, start, names, n, maxiter, total_ll):
     except (FloatingPointError, ValueError, OverflowError) as exc:
         return FitResult(dict.fromkeys(names, float("nan")), float("nan"), False, f"{type(exc).__name__}: {exc}", n)
     return FitResult(dict(zip(names, map(float, values))), ll, converged, message, n, iterations)
+
+
+# Largest gradient component (of the mean negative log-likelihood, in log-parameters) at which
+# a fit counts as converged whatever the line search said.
+STATIONARY_GRADIENT = 1e-6
+
+
+def _projected_gradient_norm(x, gradient, bounds) -> float:
+    """Max |gradient| over the directions the bounds leave open (a parameter at its bound may push against it)."""
+    gradient = np.asarray(gradient, dtype=float)
+    low = np.array([lo for lo, _ in bounds])
+    high = np.array([hi for _, hi in bounds])
+    projected = np.where(x <= low, np.minimum(gradient, 0.0), np.where(x >= high, np.maximum(gradient, 0.0), gradient))
+    return float(np.max(np.abs(projected))) if projected.size else 0.0
+
+
+def _objective_with_gradient(terms_and_grad, w, n, penalizer):
+    """The mean negative log-likelihood and its gradient in log-parameters, for ``_fit``.
+
+    ``terms_and_grad(params)`` returns the per-row log-likelihood terms and their derivatives
+    in the parameters themselves, (rows, parameters); d/d log(theta) = theta * d/d theta.
+    """
+
+    def objective(log_params):
+        with np.errstate(all="ignore"):
+            params = np.exp(log_params)
+            terms, grads = terms_and_grad(params)
+            value = -np.sum(w * terms) / n + penalizer * np.sum(log_params**2)
+            gradient = -(w @ grads) * params / n + 2 * penalizer * log_params
+        if not (np.isfinite(value) and np.all(np.isfinite(gradient))):
+            return 1e300, np.zeros_like(log_params)
+        return value, gradient
+
+    return objective
+
+
+@dataclass(frozen=True)
+class _Rows:
+    """Summary rows prepared once per fit for the likelihood gradients.
+
+    Most special functions in the likelihoods depend on a buyer only through x, which takes a
+    few dozen distinct values among tens of thousands of rows: they are evaluated once per
+    distinct x (``levels``) and spread to the rows by index (``at``).
+    """
+
+    levels: np.ndarray
+    at: np.ndarray
+    t_x: np.ndarray
+    T: np.ndarray
+    log_gap: np.ndarray  # log(T - t_x); -inf where the last purchase is today
+
+
+def _rows(x, t_x, T) -> _Rows:
+    levels, at = np.unique(np.asarray(x, dtype=float), return_inverse=True)
+    t_x = np.asarray(t_x, dtype=float)
+    T = np.asarray(T, dtype=float)
+    log_gap = np.log(T - t_x, out=np.full_like(T, -np.inf), where=T > t_x)
+    return _Rows(levels, at.reshape(-1), t_x, T, log_gap)
+
+
+def bgnbd_log_likelihood_gradient(params, x, t_x, T) -> tuple[np.ndarray, np.ndarray]:
+    """``bgnbd_log_likelihood_terms`` and their derivatives in (r, alpha, a, b), one row per buyer."""
+    return _bgnbd_terms_and_gradient(params, _rows(x, t_x, T))
+
+
+def _bgnbd_terms_and_gradient(params, rows: _Rows) -> tuple[np.ndarray, np.ndarray]:
+    r, alpha, a, b = params
+    u, at, t_x, T = rows.levels, rows.at, rows.t_x, rows.T
+    repeat = u > 0
+    b_x_1 = np.where(repeat, b + u - 1, 1.0)
+    head = gammaln(r + u) - gammaln(r) + r * np.log(alpha) + gammaln(a + b) + gammaln(b + u) - gammaln(b) - gammaln(a + b + u)
+    r_x = (r + u)[at]
+    log_alpha_T, log_alpha_tx = np.log(alpha + T), np.log(alpha + t_x)
+    a3 = -r_x * log_alpha_T
+    a4 = np.where(repeat, np.log(a) - np.log(b_x_1), -np.inf)[at] - r_x * log_alpha_tx
+    # Share of the 'dropped after the last purchase' branch in logaddexp(a3, a4); 0 without a repeat.
+    s4 = expit(a4 - a3)
+    s3 = 1.0 - s4
+    psi_ab, psi_abx = digamma(a + b), digamma(a + b + u)
+    d_r = (digamma(r + u) - digamma(r) + np.log(alpha))[at] - s3 * log_alpha_T - s4 * log_alpha_tx
+    d_alpha = r / alpha - r_x * (s3 / (alpha + T) + s4 / (alpha + t_x))
+    d_a = (psi_ab - psi_abx)[at] + s4 / a
+    d_b = (psi_ab + digamma(b + u) - digamma(b) - psi_abx)[at] - s4 / b_x_1[at]
+    return head[at] + np.logaddexp(a3, a4), np.column_stack([d_r, d_alpha, d_a, d_b])
 
 
 def bgnbd_fit(x, t_x, T, *, start=(1.0, 1.0, 1.0, 1.0), penalizer: float = 0.0, maxiter: int = 2000) -> FitResult:
@@ -168,7 +280,9 @@ def bgnbd_fit(x, t_x, T, *, start=(1.0, 1.0, 1.0, 1.0), penalizer: float = 0.0, 
     def total_ll(params):
         return np.sum(w * bgnbd_log_likelihood_terms(params, cx, ct, cT))
 
-    return _fit(neg_ll, start, BGNBD_PARAMS, n, maxiter, total_ll)
+    rows = _rows(cx, ct, cT)
+    with_gradient = _objective_with_gradient(lambda p: _bgnbd_terms_and_gradient(p, rows), w, n, penalizer)
+    return _fit(neg_ll, start, BGNBD_PARAMS, n, maxiter, total_ll, with_gradient)
 
 
 def bgnbd_probability_alive(params: dict, x, t_x, T) -> np.ndarray:
@@ -273,6 +387,57 @@ def mbgcnbd_log_likelihood_terms(params, k: int, x, t_x, T, litt) -> np.ndarray:
     return constant + np.logaddexp(alive, dropped)
 
 
+def mbgcnbd_log_likelihood_gradient(params, k: int, x, t_x, T) -> tuple[np.ndarray, np.ndarray]:
+    """``mbgcnbd_log_likelihood_terms`` without the Erlang constant, and their derivatives in (r, alpha, a, b)."""
+    return _mbgcnbd_terms_and_gradient(params, k, _rows(x, t_x, T))
+
+
+def _mbgcnbd_terms_and_gradient(params, k: int, rows: _Rows) -> tuple[np.ndarray, np.ndarray]:
+    # The 'alive' sum is a log-sum of k terms: its derivative is the terms' derivatives weighted
+    # by each term's share of the sum, and likewise for the final alive-or-dropped log-sum.
+    r, alpha, a, b = params
+    u, at, t_x, T = rows.levels, rows.at, rows.t_x, rows.T
+    shape_u = r + k * u
+    common_u = gammaln(shape_u) - gammaln(r) + r * np.log(alpha)
+    d_common_r_u = digamma(shape_u) - digamma(r) + np.log(alpha)
+    shape = shape_u[at]
+    log_alpha_T, log_alpha_tx = np.log(alpha + T), np.log(alpha + t_x)
+    step = rows.log_gap - log_alpha_T
+    # Term i of the alive sum and its derivatives in r and alpha (a and b do not enter it).
+    term = common_u[at] - shape * log_alpha_T
+    d_term_r = d_common_r_u[at] - log_alpha_T
+    d_term_alpha = r / alpha - shape / (alpha + T)
+    terms, d_rs, d_alphas = [term], [d_term_r], [d_term_alpha]
+    for i in range(1, k):
+        term = term + (np.log(shape_u + i - 1) - np.log(i))[at] + step
+        d_term_r = d_term_r + (1.0 / (shape_u + i - 1))[at]
+        d_term_alpha = d_term_alpha - 1.0 / (alpha + T)
+        terms.append(term)
+        d_rs.append(d_term_r)
+        d_alphas.append(d_term_alpha)
+    if k == 1:
+        alive_sum, d_alive_r, d_alive_alpha = term, d_term_r, d_term_alpha
+    else:
+        stacked = np.stack(terms)
+        alive_sum = np.logaddexp.reduce(stacked, axis=0)
+        share = np.exp(stacked - alive_sum)
+        d_alive_r = np.sum(share * np.stack(d_rs), axis=0)
+        d_alive_alpha = np.sum(share * np.stack(d_alphas), axis=0)
+    beta_ab = betaln(a, b)
+    alive = alive_sum + (betaln(a, b + u + 1) - beta_ab)[at]
+    dropped = (betaln(a + 1, b + u) - beta_ab + common_u)[at] - shape * log_alpha_tx
+    s_alive = expit(alive - dropped)
+    s_dropped = 1.0 - s_alive
+    psi_ab, psi_abx1 = digamma(a + b), digamma(a + b + u + 1)
+    d_r = s_alive * d_alive_r + s_dropped * (d_common_r_u[at] - log_alpha_tx)
+    d_alpha = s_alive * d_alive_alpha + s_dropped * (r / alpha - shape / (alpha + t_x))
+    d_a = (psi_ab - psi_abx1)[at] + s_dropped * (digamma(a + 1) - digamma(a))
+    d_b = s_alive * (digamma(b + u + 1) - psi_abx1 - digamma(b) + psi_ab)[at] + s_dropped * (
+        digamma(b + u) - psi_abx1 - digamma(b) + psi_ab
+    )[at]
+    return np.logaddexp(alive, dropped) - (u * gammaln(k))[at], np.column_stack([d_r, d_alpha, d_a, d_b])
+
+
 def mbgcnbd_fit(x, t_x, T, litt=None, *, k: int = 1, start=(1.0, 1.0, 1.0, 1.0), penalizer: float = 0.0, maxiter: int = 2000) -> FitResult:
     """Maximum-likelihood MBG/CNBD-k parameters (r, alpha, a, b) for a given k (k = 1: MBG/NBD).
 
@@ -299,7 +464,9 @@ def mbgcnbd_fit(x, t_x, T, litt=None, *, k: int = 1, start=(1.0, 1.0, 1.0, 1.0),
     def total_ll(params):
         return np.sum(w * mbgcnbd_log_likelihood_terms(params, k, cx, ct, cT, zeros)) + constant
 
-    result = _fit(neg_ll, start, MBG_PARAMS, n, maxiter, total_ll)
+    rows = _rows(cx, ct, cT)
+    with_gradient = _objective_with_gradient(lambda p: _mbgcnbd_terms_and_gradient(p, k, rows), w, n, penalizer)
+    result = _fit(neg_ll, start, MBG_PARAMS, n, maxiter, total_ll, with_gradient)
     return FitResult(result.params, result.log_likelihood, result.converged, result.message, result.n, result.iterations, {"k": k})
 
 
@@ -438,6 +605,20 @@ def gamma_gamma_log_likelihood_terms(params, x, m) -> np.ndarray:
     )
 
 
+def gamma_gamma_log_likelihood_gradient(params, x, m) -> tuple[np.ndarray, np.ndarray]:
+    """``gamma_gamma_log_likelihood_terms`` and their derivatives in (p, q, v)."""
+    p, q, v = params
+    x = np.asarray(x, dtype=float)
+    m = np.asarray(m, dtype=float)
+    px = p * x
+    log_xm_v = np.log(x * m + v)
+    psi_pxq = digamma(px + q)
+    d_p = x * (psi_pxq - digamma(px) + np.log(m) + np.log(x) - log_xm_v)
+    d_q = psi_pxq - digamma(q) + np.log(v) - log_xm_v
+    d_v = q / v - (px + q) / (x * m + v)
+    return gamma_gamma_log_likelihood_terms(params, x, m), np.column_stack([d_p, d_q, d_v])
+
+
 def gamma_gamma_fit(x, monetary, *, start=(1.0, 1.0, 1.0), penalizer: float = 0.0, maxiter: int = 2000) -> FitResult:
     """Maximum-likelihood Gamma-Gamma parameters (p, q, v) on buyers with repeat purchases."""
     x = np.asarray(x, dtype=float)
@@ -457,7 +638,8 @@ def gamma_gamma_fit(x, monetary, *, start=(1.0, 1.0, 1.0), penalizer: float = 0.
     def total_ll(params):
         return np.sum(w * gamma_gamma_log_likelihood_terms(params, cx, cm))
 
-    result = _fit(neg_ll, start, GAMMA_GAMMA_PARAMS, n, maxiter, total_ll)
+    with_gradient = _objective_with_gradient(lambda p: gamma_gamma_log_likelihood_gradient(p, cx, cm), w, n, penalizer)
+    result = _fit(neg_ll, start, GAMMA_GAMMA_PARAMS, n, maxiter, total_ll, with_gradient)
     if result.converged and result.params["q"] <= 1:
         # The population mean spend v*p/(q-1) does not exist for q <= 1.
         return FitResult(result.params, result.log_likelihood, False, "q <= 1: mean spend undefined", n, result.iterations)
