@@ -127,7 +127,7 @@ def _fit(neg_ll, start, names, n, maxiter, total_ll, neg_ll_and_grad=None):
 
     With the analytic gradient (``neg_ll_and_grad``), L-BFGS-B alone reaches the optimum in a
     few dozen evaluations; the gradient-free path below (Nelder-Mead, then an L-BFGS-B polish on
-    finite differences) takes thousands, and stays as the fallback when the quick path does not
+    finite differences) takes hundreds, and stays as the fallback when the quick path does not
     report success.
     """
     # Log-parameters stay within LOG_BOUNDS: a homogeneous base drives a and b of the
