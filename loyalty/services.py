@@ -9,9 +9,10 @@ from decimal import Decimal
 
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import connection, transaction
-from django.db.models import F, Min, Sum
+from django.db.models import Exists, F, OuterRef, Sum
 from django.utils import timezone
 
+from core.bulk import id_list
 from core.outbox import outbox_enqueue_many
 from core.roles import can_work_team, is_marketplace_admin
 from loyalty.bulk import insert_columns
@@ -132,18 +133,20 @@ def _award(actions: list[Action], *, now: datetime, book: RuleBook | None = None
 
 
 def _order_actions(orders: list[dict]) -> list[Action]:
-    """Spend and repeat-purchase actions for delivered orders, with two set-based queries."""
+    """Spend and repeat-purchase actions for delivered orders, with one set-based query."""
     if not orders:
         return []
-    pairs = {(o["buyer_id"], o["seller_id"]) for o in orders}
-    first_delivery = {
-        (r["buyer_id"], r["seller_id"]): r["first"]
-        for r in Order.objects.filter(
-            buyer_id__in={p[0] for p in pairs}, delivered_at__isnull=False, status=OrderStatus.DELIVERED
-        )
-        .values("buyer_id", "seller_id")
-        .annotate(first=Min("delivered_at"))
-    }
+    # A repeat purchase: the buyer had an earlier delivery from the same artisan. Judged in the
+    # database, order by order, so only the ids of the repeats come back (not a first delivery
+    # date per buyer and artisan to compare here).
+    earlier = Order.objects.filter(
+        buyer_id=OuterRef("buyer_id"), seller_id=OuterRef("seller_id"), status=OrderStatus.DELIVERED,
+        delivered_at__isnull=False, delivered_at__lt=OuterRef("delivered_at"),
+    )
+    repeats = set(
+        Order.objects.filter(pk__in=id_list(o["id"] for o in orders), delivered_at__isnull=False)
+        .filter(Exists(earlier)).values_list("pk", flat=True)
+    )
     actions = []
     for o in orders:
         common = dict(
@@ -163,8 +166,7 @@ def _order_actions(orders: list[dict]) -> list[Action]:
                 **common,
             )
         )
-        first = first_delivery.get((o["buyer_id"], o["seller_id"]))
-        if first is not None and first < o["delivered_at"]:
+        if o["id"] in repeats:
             actions.append(
                 Action(
                     source_type=SourceType.REPEAT_PURCHASE,
