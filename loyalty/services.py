@@ -145,7 +145,7 @@ def _order_actions(orders: list[dict]) -> list[Action]:
     )
     repeats = set(
         Order.objects.filter(pk__in=id_list(o["id"] for o in orders), delivered_at__isnull=False)
-        .filter(Exists(earlier)).values_list("pk", flat=True)
+        .filter(Exists(earlier)).order_by().values_list("pk", flat=True)
     )
     actions = []
     for o in orders:
@@ -240,7 +240,7 @@ def points_award_delivered_orders(
         PointsEntry.objects.filter(
             source_type__in=[SourceType.ORDER, SourceType.REPEAT_PURCHASE], kind=EntryKind.EARN,
             source_id__gt=after_id, source_id__lte=up_to_id,
-        ).values_list("source_id", flat=True)
+        ).order_by().values_list("source_id", flat=True)
     )
     delivered = Order.objects.filter(
         pk__gt=after_id, pk__lte=up_to_id, status=OrderStatus.DELIVERED, delivered_at__isnull=False
