@@ -18,6 +18,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 
 from django.db import connection
+from django.db.models.expressions import RawSQL
 
 
 def quoted_columns(columns: Sequence[str]) -> str:
@@ -125,3 +126,18 @@ def _update_by_key_sqlite(model, *, key: str, fields: dict, columns: dict[str, S
             )
             updated += cursor.rowcount
     return updated
+
+
+def id_list(ids: Iterable[int]) -> RawSQL:
+    """``ids`` as one query parameter, for ``filter(field__in=id_list(ids))``.
+
+    An ``__in`` list of thousands of ids costs the ORM and the driver a few microseconds per id
+    (each one prepared, quoted and spliced into the statement). Here the ids travel whole: one
+    bigint array on PostgreSQL, one JSON array read by ``json_each`` elsewhere (SQLite).
+    """
+    # Written as the array's text form in one join: the driver's own list adaptation walks the
+    # ids one by one in Python.
+    text = ",".join(str(int(i)) for i in ids)
+    if connection.vendor == "postgresql":
+        return RawSQL("SELECT unnest(%s::bigint[])", ["{" + text + "}"])
+    return RawSQL("SELECT value FROM json_each(%s)", ["[" + text + "]"])

@@ -43,7 +43,8 @@ def field_kind(field: models.Field, connection) -> str:
 
 
 def _column(kind: str, series: pd.Series) -> tuple[np.ndarray, np.ndarray]:
-    """(null mask, payload) where payload is (n, width) uint8 for fixed kinds or an object array of bytes."""
+    """(null mask, payload) where payload is (n, width) uint8 for fixed kinds, or for text and jsonb
+    the non-null values' bytes end to end and their lengths (``_variable``)."""
     if kind == "timestamptz":
         values = series.to_numpy()
         null = np.isnat(values)
@@ -69,11 +70,7 @@ def _column(kind: str, series: pd.Series) -> tuple[np.ndarray, np.ndarray]:
         )
         return null, head.astype(">i2").view("u1").reshape(-1, 14)
     if kind in ("text", "jsonb"):
-        # jsonb's binary form is a version byte (1) and the JSON text; the values arrive as JSON text.
-        prefix = b"\x01" if kind == "jsonb" else b""
-        values = series.to_numpy(dtype=object)
-        null = pd.isna(values)
-        return null, np.array([b"" if missing else prefix + str(v).encode() for v, missing in zip(values, null)], dtype=object)
+        return _variable(kind, series)
     width_dtype = FIXED[kind]
     if isinstance(series.dtype, pd.api.extensions.ExtensionDtype) and kind != "bool":
         null = series.isna().to_numpy()
@@ -85,6 +82,27 @@ def _column(kind: str, series: pd.Series) -> tuple[np.ndarray, np.ndarray]:
         values = np.asarray(values, dtype=bool)
     out = np.asarray(values).astype(width_dtype)
     return null, out.view("u1").reshape(len(out), -1)
+
+
+def _variable(kind: str, series: pd.Series) -> tuple[np.ndarray, tuple[bytes, np.ndarray]]:
+    """(null mask, (the non-null values' bytes end to end, each value's length in bytes)).
+
+    jsonb's binary form is a version byte (1) and the JSON text; the values arrive as JSON text.
+    The values are joined and encoded once: when the text is ASCII, each value's length in bytes
+    is its length in characters, so no value is encoded on its own. Otherwise each is encoded.
+    """
+    values = series.to_numpy(dtype=object)
+    null = pd.isna(values)
+    present = values[~null] if null.any() else values
+    texts = [v if type(v) is str else str(v) for v in present]
+    prefix = "\x01" if kind == "jsonb" else ""
+    joined = prefix + prefix.join(texts) if texts else ""
+    blob = joined.encode()
+    if len(blob) == len(joined):
+        lengths = np.fromiter(map(len, texts), dtype="int64", count=len(texts)) + len(prefix)
+    else:
+        lengths = np.fromiter((len(t.encode()) for t in texts), dtype="int64", count=len(texts)) + len(prefix)
+    return null, (blob, lengths)
 
 
 def encode(frame: pd.DataFrame, kinds: list[str]) -> bytes:
@@ -101,11 +119,11 @@ def _encode_rows(frame: pd.DataFrame, kinds: list[str]) -> bytes:
     lengths = np.full(n, 2, dtype="int64")
     for kind, name in zip(kinds, frame.columns):
         null, payload = _column(kind, frame[name])
+        plen = np.zeros(n, dtype="int64")
         if kind in ("text", "jsonb"):
-            plen = np.fromiter((len(b) for b in payload), dtype="int64", count=n)
+            plen[~null] = payload[1]
         else:
-            plen = np.full(n, payload.shape[1], dtype="int64")
-        plen = np.where(null, 0, plen)
+            plen[~null] = payload.shape[1]
         cols.append((kind, null, payload, plen))
         lengths += 4 + plen
     starts = np.concatenate([[0], np.cumsum(lengths)[:-1]])
@@ -117,7 +135,7 @@ def _encode_rows(frame: pd.DataFrame, kinds: list[str]) -> bytes:
         out[pos[:, None] + np.arange(4)] = prefix
         keep = ~null
         if kind in ("text", "jsonb"):
-            blob = np.frombuffer(b"".join(payload[keep]), dtype="u1")
+            blob = np.frombuffer(payload[0], dtype="u1")
             lens = plen[keep]
             if blob.size:
                 blob_starts = np.concatenate([[0], np.cumsum(lens)[:-1]])

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 
+import numpy as np
 import pandas as pd
 from django.db import IntegrityError, connection, transaction
 
@@ -68,22 +69,65 @@ def copy_rows(model, rows: list[dict]) -> int:
     Python call per cell. Returns the rows written; a unique violation raises IntegrityError.
     """
     fields = [f for f in model._meta.concrete_fields if not f.primary_key]
+    columns = {
+        f.attname: [row[f.attname] if f.attname in row else f.get_default() for row in rows] for f in fields
+    }
+    return copy_columns(model, columns, len(rows))
+
+
+def is_column(value) -> bool:
+    """A column of ``columns`` (one value per row) rather than one value for every row."""
+    return isinstance(value, (list, tuple, np.ndarray, pd.Series))
+
+
+def rows_of(columns: dict, count: int) -> list[dict]:
+    """The rows (dicts keyed by attname) that ``columns`` hold."""
+    varying = {name: value for name, value in columns.items() if is_column(value)}
+    constant = {name: value for name, value in columns.items() if not is_column(value)}
+    return [{**constant, **{name: value[i] for name, value in varying.items()}} for i in range(count)]
+
+
+def insert_columns(model, columns: dict, count: int, *, conflicts_expected: bool = True) -> int:
+    """``insert_ignoring_conflicts`` for rows given as columns: attname -> one value per row (a
+    list or array), or a single value that every row takes; an attname left out takes the field's
+    default. With ``conflicts_expected=False`` on PostgreSQL the columns go to binary COPY as
+    they are, with no row built; elsewhere, and if a concurrent writer got there first, the rows
+    are built and written as ``insert_ignoring_conflicts`` writes them."""
+    if not count:
+        return 0
+    if connection.vendor == "postgresql" and count >= COPY_MIN_ROWS and not conflicts_expected:
+        try:
+            with transaction.atomic():
+                return copy_columns(model, columns, count)
+        except (IntegrityError, connection.Database.IntegrityError):
+            pass  # psycopg's own error: COPY runs on the raw cursor, outside Django's error wrapping
+    return insert_ignoring_conflicts(model, rows_of(columns, count), conflicts_expected=True)
+
+
+def copy_columns(model, columns: dict, count: int) -> int:
+    """Binary COPY of ``count`` rows given as columns (see ``insert_columns``) into the model's table.
+    Returns the rows written; a unique violation raises IntegrityError."""
+    fields = [f for f in model._meta.concrete_fields if not f.primary_key]
     kinds = [pgbinary.field_kind(f, connection) for f in fields]
-    frame = pd.DataFrame({f.column: _column_values(f, kind, rows) for f, kind in zip(fields, kinds)})
+    frame = pd.DataFrame(
+        {f.column: _column_values(f, kind, columns.get(f.attname, f.get_default()), count) for f, kind in zip(fields, kinds)}
+    )
     with connection.cursor() as cursor:
         copy_binary(cursor.cursor, table=model._meta.db_table, columns=[f.column for f in fields], data=pgbinary.encode(frame, kinds))
-    return len(rows)
+    return count
 
 
-def _column_values(field, kind: str, rows: list[dict]):
-    values = [row[field.attname] if field.attname in row else field.get_default() for row in rows]
+def _column_values(field, kind: str, values, count: int):
+    if not is_column(values):
+        # One value for every row: converted once, then repeated.
+        return _column_values(field, kind, [values], 1).repeat(count).reset_index(drop=True)
     if kind == "jsonb":
-        return [None if v is None else json.dumps(v) for v in values]
+        return pd.Series([None if v is None else json.dumps(v) for v in values], dtype=object)
     if kind == "timestamptz":
         # pgbinary takes naive UTC datetime64 columns.
         return pd.to_datetime(pd.Series(values, dtype=object), utc=True).dt.tz_convert(None)
     if kind in ("int8", "int4", "int2"):
-        return pd.array(values, dtype="Int64")
+        return pd.Series(pd.array(values, dtype="Int64"))
     if kind == "numeric2":
         return pd.Series([None if v is None else float(v) for v in values], dtype="float64")
     return pd.Series(values, dtype=object)

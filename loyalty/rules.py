@@ -190,6 +190,14 @@ def expiry_for(*, earned_at: datetime, policy: str, days: int) -> datetime:
     return earned_at + timedelta(days=days)
 
 
+def expiry_for_many(*, earned_at: list[datetime], policy: str, days: int) -> list[datetime]:
+    """``expiry_for`` of each of ``earned_at``."""
+    if policy == "end_of_year":
+        return [expiry_for(earned_at=at, policy=policy, days=days) for at in earned_at]
+    after = timedelta(days=days)
+    return [at + after for at in earned_at]
+
+
 def month_bounds(month: date) -> tuple[datetime, datetime]:
     from django.utils import timezone
 

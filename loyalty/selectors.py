@@ -10,6 +10,7 @@ from django.db.models import Count, Q, Sum
 from django.db.models.functions import TruncDate
 from django.utils import timezone
 
+from core.bulk import id_list
 from loyalty.models import (
     BadgeAward,
     BuyerTier,
@@ -40,7 +41,7 @@ def buyer_effective_tiers(*, buyer_ids) -> dict[int, Tier]:
     than the query.
     """
     pairs = list(
-        BuyerTier.objects.filter(buyer_id__in=list(buyer_ids), tier__isnull=False).values_list("buyer_id", "tier_id")
+        BuyerTier.objects.filter(buyer_id__in=id_list(buyer_ids), tier__isnull=False).values_list("buyer_id", "tier_id")
     )
     if not pairs:
         return {}
@@ -68,7 +69,7 @@ def cap_usage(book: RuleBook, *, buyer_ids, since: datetime, before: datetime | 
     if not capped or not buyer_ids:
         return {}
     lots = (
-        PointsEntry.objects.filter(buyer_id__in=buyer_ids, kind=EntryKind.EARN, occurred_at__gte=since)
+        PointsEntry.objects.filter(buyer_id__in=id_list(buyer_ids), kind=EntryKind.EARN, occurred_at__gte=since)
         .exclude(state=EntryState.CANCELLED)
         .order_by()
     )

@@ -9,12 +9,13 @@ from decimal import Decimal
 
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import connection, transaction
-from django.db.models import F, Min, Sum
+from django.db.models import Exists, F, OuterRef, Sum
 from django.utils import timezone
 
+from core.bulk import id_list
 from core.outbox import outbox_enqueue_many
 from core.roles import can_work_team, is_marketplace_admin
-from loyalty.bulk import insert_ignoring_conflicts
+from loyalty.bulk import insert_columns
 from loyalty.models import (
     Allocation,
     EarningRule,
@@ -29,7 +30,7 @@ from loyalty.models import (
 )
 from loyalty.pricing import price_set
 from loyalty.recommend import reward_recommendations, rewards_covered
-from loyalty.rules import Action, RuleBook, expiry_for
+from loyalty.rules import Action, RuleBook, expiry_for, expiry_for_many
 from loyalty.selectors import (
     buyer_effective_tiers,
     buyer_segment_map,
@@ -79,45 +80,46 @@ def rules_load() -> RuleBook:
     return RuleBook(list(EarningRule.objects.filter(is_active=True).select_related("target_tier")))
 
 
-def _price_actions(actions: list[Action], *, book: RuleBook, now: datetime) -> list[dict]:
+def _price_actions(actions: list[Action], *, book: RuleBook, now: datetime) -> tuple[dict, int]:
+    """The earn lots ``actions`` make, as ledger columns (attname -> one value per lot, or one
+    value for every lot; loyalty/bulk.py ``insert_columns``) and how many lots there are."""
     program = program_get()
     buyer_ids = {a.buyer_id for a in actions}
     tiers = buyer_effective_tiers(buyer_ids=buyer_ids)
     needs_segment = any(r.target_segment for rs in [*book.base.values(), *book.promotions.values()] for r in rs)
     segments = buyer_segment_map(buyer_ids=buyer_ids) if needs_segment else {}
     usage = cap_usage(book, buyer_ids=buyer_ids, since=cap_usage_since(min(a.occurred_at for a in actions)))
-    entries = []
     actions = sorted(actions, key=lambda a: (a.occurred_at, a.source_id))
     # Priced as a set (loyalty/pricing.py): the rule book's answers, without walking it per action.
-    for action, priced in zip(actions, price_set(book, actions, tiers=tiers, segments=segments, usage=usage)):
-        if priced.points <= 0:
-            continue
-        available_at = action.occurred_at + timedelta(days=program.pending_days) if action.pending else action.occurred_at
-        # Plain rows, not model instances: building 5,000 instances per chunk cost more than the INSERT.
-        entries.append(
-            {
-                "buyer_id": action.buyer_id,
-                "amount": priced.points,
-                "remaining": priced.points,
-                "kind": EntryKind.EARN,
-                "state": EntryState.PENDING if available_at > now else EntryState.ACTIVE,
-                "source_type": action.source_type,
-                "source_id": action.source_id,
-                "rule_id": priced.rule.pk if priced.rule else None,
-                "reason": action.reason,
-                "comment": "",
-                "breakdown": priced.breakdown,
-                "seller_id": action.seller_id,
-                "category": action.category,
-                "occurred_at": action.occurred_at,
-                "available_at": available_at,
-                "expires_at": expiry_for(earned_at=available_at, policy=program.expiry_policy, days=program.expiry_days),
-                "reminded_at": None,
-                "created_by_id": None,
-                "created_at": now,
-            }
-        )
-    return entries
+    priced = price_set(book, actions, tiers=tiers, segments=segments, usage=usage)
+    earning = [(a, p) for a, p in zip(actions, priced) if p.points > 0]
+    # Columns, not a dict per lot: building a row per lot, then reading each column back out of
+    # the rows for the COPY, cost more than the pricing.
+    pending = timedelta(days=program.pending_days)
+    available = [a.occurred_at + pending if a.pending else a.occurred_at for a, _ in earning]
+    points = [p.points for _, p in earning]
+    columns = {
+        "buyer_id": [a.buyer_id for a, _ in earning],
+        "amount": points,
+        "remaining": points,
+        "kind": EntryKind.EARN,
+        "state": [EntryState.PENDING if at > now else EntryState.ACTIVE for at in available],
+        "source_type": [a.source_type for a, _ in earning],
+        "source_id": [a.source_id for a, _ in earning],
+        "rule_id": [p.rule.pk if p.rule else None for _, p in earning],
+        "reason": [a.reason for a, _ in earning],
+        "comment": "",
+        "breakdown": [p.breakdown for _, p in earning],
+        "seller_id": [a.seller_id for a, _ in earning],
+        "category": [a.category for a, _ in earning],
+        "occurred_at": [a.occurred_at for a, _ in earning],
+        "available_at": available,
+        "expires_at": expiry_for_many(earned_at=available, policy=program.expiry_policy, days=program.expiry_days),
+        "reminded_at": None,
+        "created_by_id": None,
+        "created_at": now,
+    }
+    return columns, len(earning)
 
 
 def _award(actions: list[Action], *, now: datetime, book: RuleBook | None = None) -> int:
@@ -125,24 +127,26 @@ def _award(actions: list[Action], *, now: datetime, book: RuleBook | None = None
     if not actions:
         return 0
     book = book or rules_load()
-    entries = _price_actions(actions, book=book, now=now)
+    columns, count = _price_actions(actions, book=book, now=now)
     # The callers skip sources already awarded, so the rows are written once, by COPY.
-    return insert_ignoring_conflicts(PointsEntry, entries, conflicts_expected=False)
+    return insert_columns(PointsEntry, columns, count, conflicts_expected=False)
 
 
 def _order_actions(orders: list[dict]) -> list[Action]:
-    """Spend and repeat-purchase actions for delivered orders, with two set-based queries."""
+    """Spend and repeat-purchase actions for delivered orders, with one set-based query."""
     if not orders:
         return []
-    pairs = {(o["buyer_id"], o["seller_id"]) for o in orders}
-    first_delivery = {
-        (r["buyer_id"], r["seller_id"]): r["first"]
-        for r in Order.objects.filter(
-            buyer_id__in={p[0] for p in pairs}, delivered_at__isnull=False, status=OrderStatus.DELIVERED
-        )
-        .values("buyer_id", "seller_id")
-        .annotate(first=Min("delivered_at"))
-    }
+    # A repeat purchase: the buyer had an earlier delivery from the same artisan. Judged in the
+    # database, order by order, so only the ids of the repeats come back (not a first delivery
+    # date per buyer and artisan to compare here).
+    earlier = Order.objects.filter(
+        buyer_id=OuterRef("buyer_id"), seller_id=OuterRef("seller_id"), status=OrderStatus.DELIVERED,
+        delivered_at__isnull=False, delivered_at__lt=OuterRef("delivered_at"),
+    )
+    repeats = set(
+        Order.objects.filter(pk__in=id_list(o["id"] for o in orders), delivered_at__isnull=False)
+        .filter(Exists(earlier)).order_by().values_list("pk", flat=True)
+    )
     actions = []
     for o in orders:
         common = dict(
@@ -162,8 +166,7 @@ def _order_actions(orders: list[dict]) -> list[Action]:
                 **common,
             )
         )
-        first = first_delivery.get((o["buyer_id"], o["seller_id"]))
-        if first is not None and first < o["delivered_at"]:
+        if o["id"] in repeats:
             actions.append(
                 Action(
                     source_type=SourceType.REPEAT_PURCHASE,
@@ -237,7 +240,7 @@ def points_award_delivered_orders(
         PointsEntry.objects.filter(
             source_type__in=[SourceType.ORDER, SourceType.REPEAT_PURCHASE], kind=EntryKind.EARN,
             source_id__gt=after_id, source_id__lte=up_to_id,
-        ).values_list("source_id", flat=True)
+        ).order_by().values_list("source_id", flat=True)
     )
     delivered = Order.objects.filter(
         pk__gt=after_id, pk__lte=up_to_id, status=OrderStatus.DELIVERED, delivered_at__isnull=False
