@@ -13,7 +13,8 @@ Per seed s three simulated runs (simulation.engine) at the mid size of docs/simu
      subjects and same responses): the queue in risk order, then in uplift order, at the same
      staff capacity. Each run's true extra buyers retained per case worked is known to the
      simulator; the gain is uplift minus risk, with a t interval over the seeds.
-Coverage and bias are taken over all three runs of every seed.
+Coverage and bias are taken over all three runs of every seed. With --explore-only each seed
+runs the exploration run alone (the holdout checks, without the ordering comparison).
 """
 
 import argparse
@@ -47,6 +48,7 @@ def summarise(lines) -> dict:
     """Figures from the per-seed lines alone (the exploration run of each seed): what
     ``--summarise`` prints for the output of runs that were split across processes."""
     covered, errors, zero, zero_fp, gains, per_case = [], {}, 0, 0, [], {"risk": [], "uplift": []}
+    seeds = 0
     for line in lines:
         row = json.loads(line)
         for kind, truth in row["truth"].items():
@@ -58,12 +60,15 @@ def summarise(lines) -> dict:
             if kind == "points_expiry_reminder":
                 zero += 1
                 zero_fp += int(low > 0 or high < 0)
+        seeds += 1
+        if "extra_retained_per_case" not in row:
+            continue  # an exploration run alone (--explore-only)
         for order in per_case:
             per_case[order].append(row["extra_retained_per_case"][order])
         gains.append(row["extra_retained_per_case"]["uplift"] - row["extra_retained_per_case"]["risk"])
     mean_gain, gain_ci = t_interval(gains) if gains else (None, (None, None))
     return {
-        "seeds": len(gains),
+        "seeds": seeds,
         "coverage_95ci": round(sum(covered) / len(covered), 4) if covered else None,
         "intervals_checked": len(covered),
         "bias_by_kind": {k: round(statistics.fmean(v), 4) for k, v in errors.items()},
@@ -83,6 +88,8 @@ def main():
     parser.add_argument("--buyers", type=int, default=None)
     parser.add_argument("--sellers", type=int, default=None)
     parser.add_argument("--flag-weeks", type=int, default=None, help="Weeks of flagging (a simulated month is about 4).")
+    parser.add_argument("--explore-only", action="store_true",
+                        help="Per seed only the exploration run: the holdout checks, no ordering comparison.")
     args = parser.parse_args()
     if args.summarise:
         lines = [line for path in args.summarise for line in Path(path).read_text().splitlines() if line.startswith('{"seed"')]
@@ -125,6 +132,15 @@ def main():
     for seed in range(args.first_seed, args.first_seed + args.seeds):
         explore = simulate(P.SimulationParams(seed=seed, **overrides), ordering="random")
         score(explore)
+        line = {
+            "seed": seed,
+            "truth": {k: None if v is None else round(v, 4) for k, v in explore.truth.items()},
+            "estimate": {row.kind: [round(row.lift, 4), [round(x, 4) for x in row.lift_ci95]] for row in explore.report
+                         if row.outcome == "retained" and row.lift is not None},
+        }
+        if args.explore_only:
+            print(json.dumps({**line, "seconds": [explore.seconds], "ingest_seconds": [explore.ingest_seconds]}), flush=True)
+            continue
         ModelVersion.objects.filter(kind=model_kind(P.BUYER_CHURN)).delete()
         try:
             version = uplift_model_train(case_kind=P.BUYER_CHURN, as_of=explore.end, seed=seed)
@@ -154,27 +170,26 @@ def main():
             "seconds": [explore.seconds, risk.seconds, uplift.seconds],
             # Of which in the storefront sync through Kiln's ingestion, reactions included.
             "ingest_seconds": [explore.ingest_seconds, risk.ingest_seconds, uplift.ingest_seconds],
-            "truth": {k: None if v is None else round(v, 4) for k, v in explore.truth.items()},
-            "estimate": {row.kind: [round(row.lift, 4), [round(x, 4) for x in row.lift_ci95]] for row in explore.report
-                         if row.outcome == "retained" and row.lift is not None},
+            "truth": line["truth"],
+            "estimate": line["estimate"],
             "uplift_model": version is not None,
             "uplift_gate_passed": gate_passed,
             "cases_worked": risk.cases_worked[P.BUYER_CHURN],
             "extra_retained_per_case": {"risk": round(per_case["risk"][-1], 4), "uplift": round(per_case["uplift"][-1], 4)},
         }), flush=True)
 
-    mean_gain, gain_ci = t_interval(gains)
+    mean_gain, gain_ci = t_interval(gains) if gains else (None, (None, None))
     summary = {
         "seeds": args.seeds,
-        "runs": 3 * args.seeds,
+        "runs": (1 if args.explore_only else 3) * args.seeds,
         "coverage_95ci": round(sum(covered) / len(covered), 4) if covered else None,
         "intervals_checked": len(covered),
         "bias_by_kind": {k: round(statistics.fmean(v), 4) for k, v in errors.items()},
         "mean_abs_error_by_kind": {k: round(statistics.fmean(abs(x) for x in v), 4) for k, v in errors.items()},
         "zero_effect_false_positive_rate": round(zero_false_positives / zero_runs, 4) if zero_runs else None,
         "zero_effect_runs": zero_runs,
-        "extra_retained_per_case_worked": {k: round(statistics.fmean(v), 4) for k, v in per_case.items()},
-        "uplift_minus_risk_per_case_worked": round(mean_gain, 4),
+        "extra_retained_per_case_worked": {k: round(statistics.fmean(v), 4) for k, v in per_case.items() if v},
+        "uplift_minus_risk_per_case_worked": None if mean_gain is None else round(mean_gain, 4),
         "uplift_minus_risk_ci95": [None if x is None else round(x, 4) for x in gain_ci],
         "seconds": round(time.monotonic() - started, 1),
     }

@@ -1,7 +1,9 @@
 """Flags become cases, with a random holdout so Kiln can measure what the cases achieve.
 
-Every flagged subject gets an InterventionAssignment. Its arm is drawn from a hash of
-(kind, subject, flag day), so a re-run on the same day draws the same arm, and a subject
+Every flagged subject gets an InterventionAssignment. Its arm is drawn from a keyed hash of
+(kind, subject, flag day) under the installation's HOLDOUT_SALT, so a re-run on the same day
+draws the same arm, nobody without the salt can tell a subject's arm in advance, and two
+installations (or two simulated marketplaces) do not share their arms; a subject
 with an assignment whose outcome window is still open is not re-drawn at all: a held-out
 buyer stays without a case until the window closes. Treated subjects get a case through
 casework.services.cases_open_many, which keeps one active case per kind and subject.
@@ -10,10 +12,12 @@ casework.services.cases_open_many, which keeps one active case per kind and subj
 from __future__ import annotations
 
 import hashlib
+import hmac
 import math
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from django.conf import settings as django_settings
 from django.db import transaction
 from django.db.models import Exists, OuterRef, Q
 from django.utils import timezone
@@ -35,9 +39,19 @@ class Flag:
     evidence: dict
 
 
+def holdout_salt() -> str:
+    """The installation's key for the holdout draw: HOLDOUT_SALT, else the SECRET_KEY."""
+    return django_settings.HOLDOUT_SALT or django_settings.SECRET_KEY
+
+
 def holdout_draw(*, kind: str, subject_id: int, flagged_at: datetime) -> float:
-    """A uniform number in [0, 1) that depends only on the flag, so re-runs agree."""
-    digest = hashlib.sha256(f"{kind}:{subject_id}:{flagged_at:%Y-%m-%d}".encode()).digest()
+    """A uniform number in [0, 1) fixed by the flag and the installation's salt, so re-runs agree.
+
+    Keyed (HMAC-SHA256): without the salt the arm of a subject id on a flag day would be the same
+    in every installation and computable by anyone who knows the id.
+    """
+    message = f"{kind}:{subject_id}:{flagged_at:%Y-%m-%d}".encode()
+    digest = hmac.new(holdout_salt().encode(), message, hashlib.sha256).digest()
     return int.from_bytes(digest[:8], "big") / 2**64
 
 

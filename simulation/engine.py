@@ -461,8 +461,11 @@ class Simulator:
         eager = celery_app.conf.get("CELERY_TASK_ALWAYS_EAGER")
         celery_app.conf.CELERY_TASK_ALWAYS_EAGER = True
         try:
+            # Each seed's marketplace is its own installation with its own holdout salt: buyer ids and
+            # flag days repeat from seed to seed, and an unsalted draw would repeat their arms too.
             with override_settings(
-                EMAIL_BACKEND="django.core.mail.backends.locmem.EmailBackend", MESSAGING_QUIET_HOURS=False
+                EMAIL_BACKEND="django.core.mail.backends.locmem.EmailBackend", MESSAGING_QUIET_HOURS=False,
+                HOLDOUT_SALT=f"simulation-seed-{p.seed}",
             ):
                 for week in range(p.flag_weeks):
                     as_of = start + timedelta(weeks=week)

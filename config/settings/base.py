@@ -17,6 +17,9 @@ DEBUG = env_bool("DEBUG", default=True)
 # The fallback key is only for the embedded development setup; production.py requires a real one.
 SECRET_KEY = env_str("SECRET_KEY", "kiln-insecure-development-key-change-me-in-production")
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", "127.0.0.1,localhost,testserver")
+# Key of the intervention holdout draw (retention.interventions.holdout_draw). Empty: the
+# SECRET_KEY is used. Set it to keep the arms of re-runs on a flag day through a key rotation.
+HOLDOUT_SALT = env_str("HOLDOUT_SALT", "")
 
 INSTALLED_APPS = [
     "django.contrib.admin",

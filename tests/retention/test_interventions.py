@@ -58,6 +58,48 @@ def test_holdout_draw_is_deterministic_and_roughly_uniform():
     assert 0.45 < sum(d < 0.5 for d in draws) / 2000 < 0.55
 
 
+def _draws(n=400):
+    day = timezone.now()
+    return [holdout_draw(kind="buyer_churn_risk", subject_id=i, flagged_at=day) for i in range(n)]
+
+
+def test_holdout_draw_is_keyed_by_the_installation_salt(settings):
+    settings.HOLDOUT_SALT = "installation-a"
+    first = _draws()
+    assert first == _draws()
+    settings.HOLDOUT_SALT = "installation-b"
+    second = _draws()
+
+    # Independent draws put a subject in the same arm (held out below 0.3) with chance 0.58.
+    same_arm = sum((a < 0.3) == (b < 0.3) for a, b in zip(first, second))
+    assert 0.45 * 400 < same_arm < 0.72 * 400
+
+
+def test_holdout_draw_without_a_salt_is_keyed_by_the_secret_key(settings):
+    settings.HOLDOUT_SALT = ""
+    settings.SECRET_KEY = "first-installation-key"
+    first = _draws()
+    settings.SECRET_KEY = "second-installation-key"
+    assert _draws() != first
+
+
+def test_the_same_buyers_flagged_the_same_day_get_other_arms_in_another_installation(db, settings):
+    RetentionSettingsFactory(holdout_share=0.5)
+    rows = [_at_risk() for _ in range(60)]
+    day = timezone.now()
+
+    def arms(salt):
+        settings.HOLDOUT_SALT = salt
+        InterventionAssignment.objects.all().delete()
+        Case.objects.all().delete()
+        buyer_churn_cases_open(as_of=day)
+        return dict(InterventionAssignment.objects.values_list("buyer_id", "arm"))
+
+    first, again, other = arms("installation-a"), arms("installation-a"), arms("installation-b")
+    assert first == again and set(first) == {r.buyer_id for r in rows}
+    assert sum(first[b] != other[b] for b in first) >= 10  # 30 expected at a 50% holdout
+
+
 def test_report_compares_retention_of_treated_and_held_out_with_intervals(db):
     flagged = timezone.now() - timedelta(days=100)
     for i in range(20):
