@@ -111,19 +111,21 @@ def test_set_pricing_equals_the_rule_book_action_by_action(population):
     assert len({p.rule.pk for p in expected if p.rule}) >= 5
 
 
-def test_the_nightly_award_writes_what_the_rule_book_prices_and_never_twice(population):
-    now = population["now"]
+def _priced_one_by_one(actions):
+    """(action, price) in time order, the rule book pricing each action on its own."""
     book = services.rules_load()
-    actions = [a for a in _actions() if a.source_type in (SourceType.ORDER, SourceType.REPEAT_PURCHASE)]
     buyer_ids = {a.buyer_id for a in actions}
     tiers = buyer_effective_tiers(buyer_ids=buyer_ids)
     segments = buyer_segment_map(buyer_ids=buyer_ids)
     usage = cap_usage(book, buyer_ids=buyer_ids, since=cap_usage_since(min(a.occurred_at for a in actions)))
-    expected = {}
     for a in actions:
-        p = book.price(a, tier=tiers.get(a.buyer_id), segment=segments.get(a.buyer_id, ""), usage=usage)
-        if p.points > 0:
-            expected[(a.source_type, a.source_id)] = (p.points, p.rule.pk)
+        yield a, book.price(a, tier=tiers.get(a.buyer_id), segment=segments.get(a.buyer_id, ""), usage=usage)
+
+
+def test_the_nightly_award_writes_what_the_rule_book_prices_and_never_twice(population):
+    now = population["now"]
+    actions = [a for a in _actions() if a.source_type in (SourceType.ORDER, SourceType.REPEAT_PURCHASE)]
+    expected = {(a.source_type, a.source_id): (p.points, p.rule.pk) for a, p in _priced_one_by_one(actions) if p.points > 0}
 
     created, last = services.points_award_delivered_orders(after_id=0, up_to_id=10**9, now=now)
     again, _ = services.points_award_delivered_orders(after_id=0, up_to_id=10**9, now=now)
@@ -141,14 +143,8 @@ def test_the_nightly_award_writes_what_the_rule_book_prices_and_never_twice(popu
 def _expected_ledger(actions, *, now, program):
     """The earn rows the nightly award must write, column for column: the rule book's price for
     each action in time order, and the lot's dates and state from the program."""
-    book = services.rules_load()
-    buyer_ids = {a.buyer_id for a in actions}
-    tiers = buyer_effective_tiers(buyer_ids=buyer_ids)
-    segments = buyer_segment_map(buyer_ids=buyer_ids)
-    usage = cap_usage(book, buyer_ids=buyer_ids, since=cap_usage_since(min(a.occurred_at for a in actions)))
     rows = {}
-    for a in actions:
-        p = book.price(a, tier=tiers.get(a.buyer_id), segment=segments.get(a.buyer_id, ""), usage=usage)
+    for a, p in _priced_one_by_one(actions):
         if p.points <= 0:
             continue
         available_at = a.occurred_at + timedelta(days=program.pending_days)
