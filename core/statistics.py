@@ -16,3 +16,35 @@ def statistics_refresh(*models) -> None:
         return
     with connection.cursor() as cursor:
         cursor.execute("ANALYZE " + ", ".join(connection.ops.quote_name(m._meta.db_table) for m in models))
+
+
+# Like autovacuum's own analyze threshold (50 rows + 10% of the table), but for a writer that
+# cannot wait for autovacuum (or runs where it is off).
+STALE_MIN_ROWS = 10_000
+STALE_FRACTION = 0.2
+
+
+def statistics_refresh_if_stale(model) -> bool:
+    """ANALYZE ``model``'s table when the rows changed since its last analyse exceed
+    STALE_MIN_ROWS and STALE_FRACTION of the table. Returns whether it analysed.
+
+    For a stage that reads the table it is filling: the nightly award reads each chunk's
+    earlier lots (cap usage) from the ledger its earlier chunks wrote. Planned with the
+    statistics of an empty ledger, that read took 17 s for one chunk of a 2-million-order
+    night, against 22 ms once analysed (docs/benchmarks.md).
+    """
+    if connection.vendor != "postgresql":
+        return False
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT n_mod_since_analyze, n_live_tup FROM pg_stat_user_tables WHERE relid = %s::regclass",
+            [model._meta.db_table],
+        )
+        row = cursor.fetchone()
+    if row is None:
+        return False
+    changed, live = row
+    if changed < max(STALE_MIN_ROWS, STALE_FRACTION * live):
+        return False
+    statistics_refresh(model)
+    return True

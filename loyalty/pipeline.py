@@ -10,13 +10,15 @@ Register, in dependency order:
 
 from datetime import datetime
 
-from core.statistics import statistics_refresh
+from core.statistics import statistics_refresh, statistics_refresh_if_stale
 from loyalty import badges, services, tiers
 from loyalty.models import PointsEntry
 
 
 def award_orders_chunk(*, lo: int, hi: int, as_of: datetime) -> int:
     """Delivered orders with ids in [lo, hi] that have not earned yet (the unique source makes reruns no-ops)."""
+    # Each chunk reads the lots earlier chunks wrote (cap usage): plan that with the ledger as it is now.
+    statistics_refresh_if_stale(PointsEntry)
     created, after = 0, lo - 1
     while True:
         n, last = services.points_award_delivered_orders(after_id=after, up_to_id=hi, now=as_of)
