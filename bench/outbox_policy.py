@@ -108,7 +108,7 @@ def main() -> None:
     # Queueing only: delivery (one task per message) is the same with or without the policy.
     from unittest import mock
 
-    with measured() as policy, mock.patch("core.tasks.outbox_deliver_task.delay"):
+    with measured() as policy, mock.patch("core.tasks.outbox_deliver_batch_task.apply_async"):
         sent = 0
         while True:
             handled = expiry_reminders_send(now=now)

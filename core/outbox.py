@@ -63,19 +63,38 @@ def outbox_enqueue_many(messages: list[dict]) -> int:
     return len(pending)
 
 
-def outbox_queue_deliveries(message_ids: list[int]) -> None:
-    """Queue one delivery task per message over a single producer connection.
+# Messages per delivery task. Each message is still claimed and sent on its own; the batch only
+# saves the broker round trips (4,483 single-message tasks took 8.1 s to enqueue in a nightly
+# run at mid size, and a target-size night queues about 21,000).
+DELIVERY_BATCH = 100
 
-    One ``delay()`` each acquires a producer from the pool every time: 7.40 s for 4,448
-    messages against 5.68 s through one producer (Redis broker, this 2-core machine).
-    """
+
+def outbox_queue_deliveries(message_ids: list[int]) -> None:
+    """Queue the deliveries of ``message_ids``, ``DELIVERY_BATCH`` messages a task, over one producer connection."""
     if not message_ids:
         return
-    from core.tasks import outbox_deliver_task
+    from core.tasks import outbox_deliver_batch_task
 
-    with outbox_deliver_task.app.producer_or_acquire() as producer:
-        for message_id in message_ids:
-            outbox_deliver_task.apply_async((message_id,), producer=producer)
+    with outbox_deliver_batch_task.app.producer_or_acquire() as producer:
+        for start in range(0, len(message_ids), DELIVERY_BATCH):
+            batch = [int(message_id) for message_id in message_ids[start : start + DELIVERY_BATCH]]
+            outbox_deliver_batch_task.apply_async((batch,), producer=producer)
+
+
+def outbox_deliver_many(*, message_ids: list[int]) -> int:
+    """Send each message as ``outbox_deliver`` does. Returns how many this call sent.
+
+    One failed send does not hold up the rest: ``outbox_deliver`` has recorded it as failed with
+    its back-off, and the sweep queues it again when that is due. A batch redelivered after a
+    worker died skips what was sent already (the claim finds it no longer pending).
+    """
+    sent = 0
+    for message_id in message_ids:
+        try:
+            sent += outbox_deliver(message_id=message_id)
+        except Exception:  # noqa: BLE001 - recorded on the message by outbox_deliver; retried by the sweep
+            continue
+    return sent
 
 
 def team_address(team: str) -> str:

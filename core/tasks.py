@@ -14,6 +14,11 @@ def outbox_deliver_task(self, message_id: int):
         raise self.retry(exc=exc, countdown=30 * 2**self.request.retries)
 
 
+@shared_task(name="core.outbox.deliver_batch", acks_late=True)
+def outbox_deliver_batch_task(message_ids: list[int]):
+    return outbox.outbox_deliver_many(message_ids=message_ids)
+
+
 @shared_task(name="core.outbox.sweep")
 def outbox_sweep_task():
     outbox.outbox_release_stale_claims()

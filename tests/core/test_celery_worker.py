@@ -74,3 +74,23 @@ def test_a_task_runs_in_a_separate_worker_process_and_writes_to_the_database(wor
         time.sleep(0.3)
     assert message.status == OutboxStatus.SENT
     assert message.attempts == 1 and message.sent_at is not None
+
+
+def test_a_batch_of_deliveries_runs_in_a_separate_worker_process(worker_queue):
+    messages = [
+        OutboxMessage.objects.create(
+            dedupe_key=f"worker-batch:{worker_queue}:{i}", to=f"m{i}@example.com", subject="Hi", body="Hello", category="test"
+        )
+        for i in range(3)
+    ]
+    producer = Celery(broker=BROKER, set_as_current=False)
+    producer.send_task("core.outbox.deliver_batch", args=[[m.pk for m in messages]], queue=worker_queue)
+
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if OutboxMessage.objects.filter(pk__in=[m.pk for m in messages], status=OutboxStatus.SENT).count() == 3:
+            break
+        time.sleep(0.3)
+    assert sorted(OutboxMessage.objects.filter(pk__in=[m.pk for m in messages]).values_list("status", "attempts")) == [
+        (OutboxStatus.SENT, 1)
+    ] * 3

@@ -108,3 +108,49 @@ def test_bulk_queued_messages_are_not_sent_when_the_transaction_rolls_back(mailo
                 raise RuntimeError("the caller failed")
 
     assert not OutboxMessage.objects.exists() and mailoutbox == []
+
+
+def _messages(count):
+    return [
+        {"dedupe_key": f"batch:{i}", "to": f"m{i}@example.com", "subject": f"Note {i}", "body": "Hello", "category": "test"}
+        for i in range(count)
+    ]
+
+
+def test_deliveries_are_queued_a_batch_per_task_and_each_message_is_sent_once(mailoutbox, django_capture_on_commit_callbacks):
+    from core.tasks import outbox_deliver_batch_task
+
+    count = 2 * outbox.DELIVERY_BATCH + 7
+    with mock.patch.object(outbox_deliver_batch_task, "apply_async", wraps=outbox_deliver_batch_task.apply_async) as queued:
+        with django_capture_on_commit_callbacks(execute=True):
+            assert outbox.outbox_enqueue_many(_messages(count)) == count
+
+    batches = [call.args[0][0] for call in queued.call_args_list]
+    assert [len(batch) for batch in batches] == [outbox.DELIVERY_BATCH, outbox.DELIVERY_BATCH, 7]
+    assert sorted(sum(batches, [])) == sorted(OutboxMessage.objects.values_list("pk", flat=True))
+    assert len(mailoutbox) == count and len({m.to[0] for m in mailoutbox}) == count
+
+
+def test_a_failed_send_in_a_batch_does_not_hold_up_the_rest_and_a_redelivered_batch_sends_nothing_twice(mailoutbox):
+    from django.core.mail import send_mail as real_send_mail
+
+    ids = []
+    for fields in _messages(3):
+        message, _ = outbox.outbox_enqueue(**fields)
+        ids.append(message.pk)
+
+    def send_or_fail(subject, *args, **kwargs):
+        if subject == "Note 1":
+            raise SMTPServerDisconnected("mail server down")
+        return real_send_mail(subject, *args, **kwargs)
+
+    with mock.patch("core.outbox.send_mail", side_effect=send_or_fail):
+        assert outbox.outbox_deliver_many(message_ids=ids) == 2
+    statuses = dict(OutboxMessage.objects.values_list("subject", "status"))
+    assert statuses == {"Note 0": OutboxStatus.SENT, "Note 1": OutboxStatus.FAILED, "Note 2": OutboxStatus.SENT}
+    assert "mail server down" in OutboxMessage.objects.get(subject="Note 1").last_error
+
+    # The same batch again (a worker died before acknowledging it): nothing is sent twice, and the
+    # failed message waits for its back-off rather than being retried at once.
+    assert outbox.outbox_deliver_many(message_ids=ids) == 0
+    assert sorted(m.subject for m in mailoutbox) == ["Note 0", "Note 2"]

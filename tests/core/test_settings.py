@@ -93,6 +93,7 @@ def test_postgres_database_url_selects_the_postgresql_backend():
         ("loyalty.order_points_sync", "ingest"),
         ("loyalty.recompute_tiers", "recompute"),
         ("core.outbox.deliver", "notify"),
+        ("core.outbox.deliver_batch", "notify"),
         ("core.outbox.sweep", "notify"),
         ("core.pipeline.level_done", "default"),
     ],
