@@ -45,16 +45,22 @@ def seller_feedback_signals(*, as_of: datetime, seller_ids=None, window: timedel
     return frame
 
 
-def buyer_feedback_sentiment(*, as_of: datetime, buyer_ids=None, window: timedelta = SIGNAL_WINDOW) -> pd.DataFrame:
+def buyer_feedback_sentiment(
+    *, as_of: datetime, buyer_ids=None, id_range: tuple[int, int] | None = None, window: timedelta = SIGNAL_WINDOW
+) -> pd.DataFrame:
     """Per buyer: mean sentiment (-1..1) of the buyer's own responses and how many there were.
 
     Indexed by buyer_id, columns ``feedback_sentiment`` (float; NEUTRAL_SENTIMENT 0.0 when the
-    buyer gave no feedback) and ``feedback_count`` (int).
+    buyer gave no feedback) and ``feedback_count`` (int). ``id_range`` (low, high) bounds the
+    buyer ids read, low <= id < high; ``buyer_ids`` are the rows wanted. A recompute chunk passes
+    both: the query is bounded by two values instead of carrying thousands of ids.
     """
     responses = Response.objects.filter(
         buyer__isnull=False, submitted_at__lte=as_of, submitted_at__gt=as_of - window
     )
-    if buyer_ids is not None:
+    if id_range is not None:
+        responses = responses.filter(buyer_id__gte=id_range[0], buyer_id__lt=id_range[1])
+    elif buyer_ids is not None:
         responses = responses.filter(buyer_id__in=list(buyer_ids))
     rows = responses.values("buyer_id").annotate(feedback_sentiment=Avg("sentiment"), feedback_count=Count("pk"))
     frame = pd.DataFrame.from_records(

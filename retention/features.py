@@ -106,13 +106,13 @@ def _frame(rows, index: str, columns: list[str]) -> pd.DataFrame:
     return pd.DataFrame.from_records(list(rows), columns=[index, *columns]).set_index(index)
 
 
-def _feedback_sentiment(*, as_of: datetime, buyer_ids) -> pd.DataFrame:
+def _feedback_sentiment(*, as_of: datetime, buyer_ids, id_range=None) -> pd.DataFrame:
     # Feedback is another area's data; when it is not installed or empty every buyer is neutral.
     try:
         from feedback.selectors import buyer_feedback_sentiment
     except ImportError:  # pragma: no cover - the feedback app ships with Kiln
         return pd.DataFrame({"feedback_sentiment": 0.0, "feedback_count": 0}, index=pd.Index(buyer_ids, name="buyer_id"))
-    return buyer_feedback_sentiment(as_of=as_of, buyer_ids=buyer_ids)
+    return buyer_feedback_sentiment(as_of=as_of, buyer_ids=buyer_ids, id_range=id_range)
 
 
 def _days_before(now: pd.Timestamp, stamps: pd.Series) -> pd.Series:
@@ -275,7 +275,7 @@ def churn_feature_frame(
 
     out = out.join(event_frame, how="left").join(review_frame, how="left").join(return_frame, how="left")
 
-    out = out.join(_feedback_sentiment(as_of=as_of, buyer_ids=list(out.index)), how="left")
+    out = out.join(_feedback_sentiment(as_of=as_of, buyer_ids=list(out.index), id_range=id_range), how="left")
     counted = event_columns + [
         "reviews_90d", "reviews_365d", "detractor_reviews_365d", "returns", "feedback_sentiment", "feedback_count",
         "late_orders_180d", "cancelled_orders_180d", "returns_180d",

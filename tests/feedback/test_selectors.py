@@ -53,3 +53,17 @@ def test_buyer_sentiment_is_mean_of_own_responses():
     assert frame.loc[buyer.pk, "feedback_sentiment"] == pytest.approx(0.2)
     assert frame.loc[buyer.pk, "feedback_count"] == 2
     assert frame.loc[silent.pk, "feedback_sentiment"] == 0.0
+
+
+def test_buyer_sentiment_over_a_key_range_reads_only_that_range_and_keeps_every_wanted_buyer():
+    inside, silent, outside = BuyerFactory(), BuyerFactory(), BuyerFactory()
+    ResponseFactory(buyer=inside, sentiment=0.6)
+    ResponseFactory(buyer=outside, sentiment=-0.9)
+    low, high = min(inside.pk, silent.pk), max(inside.pk, silent.pk) + 1
+    assert not low <= outside.pk < high
+
+    frame = buyer_feedback_sentiment(as_of=timezone.now(), buyer_ids=[inside.pk, silent.pk], id_range=(low, high))
+
+    assert sorted(frame.index) == sorted([inside.pk, silent.pk])
+    assert frame.loc[inside.pk, "feedback_sentiment"] == pytest.approx(0.6)
+    assert frame.loc[silent.pk, "feedback_count"] == 0
