@@ -13,12 +13,21 @@ columns of existing rows (tiers, recommendations, intervention cases) go through
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 
+import orjson
 from django.db import connection
 from django.db.models.expressions import RawSQL
+
+_JSON_OPTIONS = orjson.OPT_NON_STR_KEYS | orjson.OPT_SERIALIZE_NUMPY
+
+
+def json_text(value) -> str:
+    """``value`` as JSON text for a jsonb column written in bulk. The ledger's breakdowns, retention
+    reasons and recommendations are a JSON document per row: a 2-million-order night encodes
+    millions of them, and orjson does it in about an eighth of the standard library's time."""
+    return orjson.dumps(value, option=_JSON_OPTIONS).decode()
 
 
 def quoted_columns(columns: Sequence[str]) -> str:
@@ -84,7 +93,7 @@ def update_by_key(model, *, key: str, columns: dict[str, Sequence], batch_size: 
         db_type = field.target_field.rel_db_type(connection) if field.is_relation else field.db_type(connection)
         if field.get_internal_type() == "JSONField":
             # Sent as text and cast per element: an array of jsonb needs the adapter on every value.
-            arrays.append(("text[]", [None if v is None else json.dumps(v) for v in columns[name]]))
+            arrays.append(("text[]", [None if v is None else json_text(v) for v in columns[name]]))
             selects.append(f"v.c{len(selects)}::jsonb")
         else:
             arrays.append((f"{db_type}[]", list(columns[name])))

@@ -7,7 +7,6 @@ back to bulk_create(ignore_conflicts=True), which has the same meaning.
 
 from __future__ import annotations
 
-import json
 
 import numpy as np
 import pandas as pd
@@ -15,7 +14,7 @@ from django.db import IntegrityError, connection, transaction
 
 
 from core import pgbinary
-from core.bulk import copy_binary, staging_table, update_by_key
+from core.bulk import copy_binary, json_text, staging_table, update_by_key
 
 # Below this many rows bulk_create is as fast and simpler.
 COPY_MIN_ROWS = 500
@@ -27,7 +26,7 @@ def _value(field, obj):
     else:
         value = getattr(obj, field.attname)
     if value is not None and field.get_internal_type() == "JSONField":
-        return json.dumps(value)
+        return json_text(value)
     return value
 
 
@@ -122,7 +121,7 @@ def _column_values(field, kind: str, values, count: int):
         # One value for every row: converted once, then repeated.
         return _column_values(field, kind, [values], 1).repeat(count).reset_index(drop=True)
     if kind == "jsonb":
-        return pd.Series([None if v is None else json.dumps(v) for v in values], dtype=object)
+        return pd.Series([None if v is None else json_text(v) for v in values], dtype=object)
     if kind == "timestamptz":
         # pgbinary takes naive UTC datetime64 columns.
         return pd.to_datetime(pd.Series(values, dtype=object), utc=True).dt.tz_convert(None)

@@ -9,7 +9,6 @@ The recompute is split so Celery can run it in bounded pieces:
 
 from __future__ import annotations
 
-import json
 import logging
 from dataclasses import dataclass
 from datetime import datetime
@@ -37,7 +36,7 @@ from buyers.models import (
     Segment,
 )
 from buyers.selectors import retention_settings_get
-from core.bulk import copy_rows, staging_table
+from core.bulk import copy_rows, json_text, staging_table
 
 logger = logging.getLogger(__name__)
 
@@ -550,7 +549,7 @@ def _retention_upsert_copy(columns: dict[str, list]) -> None:
     names = list(columns)
     updates = ", ".join(f'"{n}" = EXCLUDED."{n}"' for n in names if n != "buyer_id")
     rows = (
-        [json.dumps(columns[n][i]) if n == "reasons" else columns[n][i] for n in names]
+        [json_text(columns[n][i]) if n == "reasons" else columns[n][i] for n in names]
         for i in range(len(columns["buyer_id"]))
     )
     with connection.cursor() as cursor:

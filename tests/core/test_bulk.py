@@ -61,3 +61,18 @@ def test_a_large_update_through_copy_changes_exactly_the_given_rows():
 
     assert updated == COPY_MIN_ROWS
     assert PendingReaction.objects.filter(created_at=old).count() == COPY_MIN_ROWS
+
+
+def test_json_text_is_read_back_by_postgresql_as_the_same_document():
+    import json
+
+    import numpy as np
+
+    from core.bulk import json_text
+
+    document = {"rule_name": "Käse & Töpfe ✓", "promotion_points": {5: 42}, "counts": [np.int64(3), 1.5, None, True], "nested": {"a": []}}
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT %s::jsonb::text", [json_text(document)])
+        stored = json.loads(cursor.fetchone()[0])
+
+    assert stored == {"rule_name": "Käse & Töpfe ✓", "promotion_points": {"5": 42}, "counts": [3, 1.5, None, True], "nested": {"a": []}}
