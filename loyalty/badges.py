@@ -64,14 +64,17 @@ def badges_evaluate(*, badge_ids=None, now: datetime | None = None) -> dict[str,
     for badge in badges:
         values = badge_metric_values(metric=badge.metric, start=now - timedelta(days=badge.window_days), end=now)
         period = _period_key(badge, now)
-        qualifiers = [(b, v) for b, v in values.items() if v >= badge.threshold]
         with transaction.atomic():
-            before = BadgeAward.objects.filter(badge=badge, period_key=period).count()
-            insert_ignoring_conflicts(
-                BadgeAward,
-                [BadgeAward(badge=badge, buyer_id=b, period_key=period, metric_value=v, awarded_at=now) for b, v in qualifiers],
-            )
-            result[badge.code] = BadgeAward.objects.filter(badge=badge, period_key=period).count() - before
+            holders = set(BadgeAward.objects.filter(badge=badge, period_key=period).values_list("buyer_id", flat=True))
+            fresh = [
+                {"badge_id": badge.pk, "buyer_id": b, "period_key": period, "metric_value": v, "awarded_at": now}
+                for b, v in values.items()
+                if v >= badge.threshold and b not in holders
+            ]
+            # Holders are left out above, so the awards go straight in by COPY; a concurrent run that
+            # awarded some of them first sends the rest through the conflict-skipping path.
+            insert_ignoring_conflicts(BadgeAward, fresh, conflicts_expected=False)
+            result[badge.code] = BadgeAward.objects.filter(badge=badge, period_key=period).count() - len(holders)
             # The bonus query anti-joins these awards with the ledger; planned on an empty table's
             # statistics, it compared every award with every bonus (minutes at 100,000 awards).
             statistics_refresh(BadgeAward)

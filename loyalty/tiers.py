@@ -331,12 +331,14 @@ def tiers_recompute(*, buyer_ids=None, id_range: tuple[int, int] | None = None, 
                 updates.append({"id": bt["id"], "tier_id": target_id, "below_since": below_since, "basis_value": value,
                                 "computed_at": now, "override_id": override_id,
                                 **({"since": now} if moved else {})})
-        insert_ignoring_conflicts(BuyerTier, creates)
+        # Members without a row were read inside this transaction, so the rows go straight in by
+        # COPY; a concurrent placement that got there first sends them through the conflict-skipping path.
+        insert_ignoring_conflicts(BuyerTier, creates, conflicts_expected=False)
         moved_rows = [u for u in updates if "since" in u]
         update_rows(BuyerTier, moved_rows, ["tier", "since", "below_since", "basis_value", "computed_at", "override"])
         update_rows(BuyerTier, [u for u in updates if "since" not in u],
                     ["tier", "below_since", "basis_value", "computed_at", "override"])
-        insert_ignoring_conflicts(TierChange, changes)
+        insert_ignoring_conflicts(TierChange, changes, conflicts_expected=False)  # a history: nothing to conflict with
     stats["changed"] = len(changes)
     return stats
 

@@ -245,3 +245,24 @@ def test_the_pipeline_tier_chunk_places_exactly_the_members_of_its_key_range_wit
     # Same placements as the recompute by id list; a second pass changes nothing.
     assert tiers_chunk(lo=inside[0].pk, hi=inside[-1].pk, as_of=timezone.now()) == 0
     assert tiers.tiers_recompute(buyer_ids=[m.pk for m in inside])["changed"] == 0
+
+
+def test_a_recompute_large_enough_for_copy_stores_the_same_placements_and_history(ladder):
+    from loyalty.bulk import COPY_MIN_ROWS
+
+    members = BuyerFactory.create_batch(COPY_MIN_ROWS + 3)
+    EarnLotFactory(buyer=members[0], amount=2500)
+    EarnLotFactory(buyer=members[1], amount=600)
+    now = timezone.now()
+
+    stats = tiers.tiers_recompute(now=now)
+
+    assert stats == {"members": len(members), "changed": len(members)}
+    placed = dict(BuyerTier.objects.values_list("buyer_id", "tier__code"))
+    assert (placed[members[0].pk], placed[members[1].pk], placed[members[2].pk]) == ("gold", "silver", "member")
+    row = BuyerTier.objects.get(buyer=members[0])
+    assert (row.basis_value, row.since, row.below_since) == (Decimal("2500"), now, None)
+    change = TierChange.objects.get(buyer=members[0])
+    assert (change.from_tier_id, change.to_tier.code, change.basis_value, change.created_at) == (None, "gold", Decimal("2500"), now)
+    assert "2500" in change.detail
+    assert tiers.tiers_recompute(now=now)["changed"] == 0 and TierChange.objects.count() == len(members)
