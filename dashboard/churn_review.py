@@ -112,7 +112,7 @@ def _cases(start_at, end_at, team: str | None) -> Table:
 
 
 def _interventions(as_of: datetime) -> Table:
-    from retention.interventions import intervention_report
+    from retention.impact import intervention_report
 
     table = Table(["play", "treated", "treated retained %", "held out", "held-out retained %", "lift (points)", "lift 95% CI"])
 

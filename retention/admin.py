@@ -7,7 +7,7 @@ from django.utils import timezone
 from django.utils.html import format_html
 
 from buyers import admin_lifetime  # noqa: F401 - registers LifetimeFit
-from retention import audiences, interventions
+from retention import audiences, impact
 from buyers.retention_display import churn_label, clv_label, p_alive_label
 from buyers.models import (
     UpliftTargeting,
@@ -152,7 +152,7 @@ class InterventionAssignmentAdmin(ReadOnlyAdmin):
         context = {
             **self.admin_site.each_context(request),
             "title": "Intervention impact: retention of treated vs held-out subjects",
-            "rows": interventions.intervention_report(include_open=request.GET.get("include_open") == "1"),
+            "rows": impact.intervention_report(include_open=request.GET.get("include_open") == "1"),
             "include_open": request.GET.get("include_open") == "1",
             "opts": self.model._meta,
         }

@@ -12,7 +12,7 @@ from rest_framework.pagination import PageNumberPagination
 from rest_framework.response import Response
 
 from buyers import selectors
-from retention import audiences, interventions
+from retention import audiences, impact
 from buyers.models import CampaignAudience
 from integrations.api import KilnAPIView
 
@@ -255,4 +255,4 @@ class InterventionImpactApi(RetentionAPIView):
     )
     def get(self, request):
         include_open = request.query_params.get("include_open") in ("1", "true")
-        return Response({"kinds": interventions.intervention_report(include_open=include_open)})
+        return Response({"kinds": impact.intervention_report(include_open=include_open)})

@@ -13,13 +13,12 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import math
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from django.conf import settings as django_settings
 from django.db import transaction
-from django.db.models import Exists, OuterRef, Q
+from django.db.models import Q
 from django.utils import timezone
 
 from buyers.models import BuyerRetention, ChurnBand, InterventionArm, InterventionAssignment, Segment, SellerDormancy
@@ -27,9 +26,6 @@ from buyers.selectors import retention_settings_get
 from casework.models import Case, CaseKind
 from casework.services import cases_open_many
 from core.bulk import update_by_key
-from marketplace.models import Order, OrderStatus
-
-Z_95 = 1.959963984540054
 
 
 @dataclass(frozen=True)
@@ -189,68 +185,3 @@ def buyer_churn_cases_open(*, as_of: datetime | None = None) -> dict:
 
 def seller_dormant_cases_open(*, as_of: datetime | None = None) -> dict:
     return interventions_open(kind=CaseKind.SELLER_DORMANT, subject="seller", flags=seller_dormant_flags(), as_of=as_of)
-
-
-# --- impact report -------------------------------------------------------------------
-
-
-def _wilson(successes: int, n: int) -> tuple[float, float] | None:
-    if n == 0:
-        return None
-    p = successes / n
-    denominator = 1 + Z_95**2 / n
-    centre = (p + Z_95**2 / (2 * n)) / denominator
-    half = Z_95 * math.sqrt(p * (1 - p) / n + Z_95**2 / (4 * n * n)) / denominator
-    return (round(centre - half, 4), round(centre + half, 4))
-
-
-def intervention_report(*, as_of: datetime | None = None, include_open: bool = False) -> list[dict]:
-    """Per case kind: retention of treated vs held-out subjects with 95% intervals.
-
-    Retained = the buyer ordered / the artisan sold within the outcome window after the flag.
-    Only assignments whose window has closed count, unless ``include_open``.
-    """
-    as_of = as_of or timezone.now()
-    assignments = InterventionAssignment.objects.all()
-    if not include_open:
-        assignments = assignments.filter(window_ends_at__lte=as_of)
-    purchases = Order.objects.exclude(status=OrderStatus.CANCELLED).filter(
-        placed_at__gt=OuterRef("flagged_at"), placed_at__lte=OuterRef("window_ends_at")
-    )
-    assignments = assignments.annotate(
-        bought=Exists(purchases.filter(buyer_id=OuterRef("buyer_id"))),
-        sold=Exists(purchases.filter(seller_id=OuterRef("seller_id"))),
-    )
-    tallies: dict[str, dict[str, list[int]]] = {}
-    for kind, arm, bought, sold in assignments.values_list("kind", "arm", "bought", "sold").order_by():
-        retained = bought or sold
-        tally = tallies.setdefault(kind, {InterventionArm.TREATED: [0, 0], InterventionArm.HOLDOUT: [0, 0]})
-        tally[arm][0] += 1
-        tally[arm][1] += int(bool(retained))
-    report = []
-    for kind, tally in sorted(tallies.items()):
-        n_t, r_t = tally[InterventionArm.TREATED]
-        n_h, r_h = tally[InterventionArm.HOLDOUT]
-        rate_t = r_t / n_t if n_t else None
-        rate_h = r_h / n_h if n_h else None
-        lift = ci = None
-        if n_t and n_h:
-            lift = rate_t - rate_h
-            se = math.sqrt(rate_t * (1 - rate_t) / n_t + rate_h * (1 - rate_h) / n_h)
-            ci = (round(lift - Z_95 * se, 4), round(lift + Z_95 * se, 4))
-        report.append(
-            {
-                "kind": kind,
-                "treated": n_t,
-                "treated_retained": r_t,
-                "treated_rate": rate_t,
-                "treated_ci95": _wilson(r_t, n_t),
-                "held_out": n_h,
-                "held_out_retained": r_h,
-                "held_out_rate": rate_h,
-                "held_out_ci95": _wilson(r_h, n_h),
-                "lift": lift,
-                "lift_ci95": ci,
-            }
-        )
-    return report

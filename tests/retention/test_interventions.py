@@ -4,7 +4,8 @@ import pytest
 from django.utils import timezone
 
 from buyers.factories import BuyerFactory, BuyerRetentionFactory, RetentionSettingsFactory
-from retention.interventions import buyer_churn_cases_open, holdout_draw, intervention_report
+from retention.impact import anytime_z, intervention_report, newcombe_interval
+from retention.interventions import buyer_churn_cases_open, holdout_draw
 from buyers.models import InterventionArm, InterventionAssignment, Segment
 from casework.models import Case, CaseKind, Team
 from marketplace.factories import OrderFactory
@@ -100,25 +101,45 @@ def test_the_same_buyers_flagged_the_same_day_get_other_arms_in_another_installa
     assert sum(first[b] != other[b] for b in first) >= 10  # 30 expected at a 50% holdout
 
 
-def test_report_compares_retention_of_treated_and_held_out_with_intervals(db):
+def _thirty_and_thirty():
     flagged = timezone.now() - timedelta(days=100)
-    for i in range(20):
+    for i in range(60):
         buyer = BuyerFactory()
-        arm = InterventionArm.TREATED if i < 10 else InterventionArm.HOLDOUT
+        arm = InterventionArm.TREATED if i < 30 else InterventionArm.HOLDOUT
         InterventionAssignment.objects.create(
             kind=CaseKind.BUYER_CHURN_RISK, buyer=buyer, arm=arm, flagged_at=flagged, window_ends_at=flagged + timedelta(days=90)
         )
-        # 8 of 10 treated came back, 3 of 10 held out did.
-        if (arm == InterventionArm.TREATED and i < 8) or (arm == InterventionArm.HOLDOUT and i < 13):
+        # 24 of 30 treated came back, 9 of 30 held out did.
+        if (arm == InterventionArm.TREATED and i < 24) or (arm == InterventionArm.HOLDOUT and i < 39):
             OrderFactory(buyer=buyer, placed_at=flagged + timedelta(days=20))
+
+
+def test_report_compares_retention_of_treated_and_held_out_with_intervals(db):
+    _thirty_and_thirty()
 
     (row,) = intervention_report()
 
-    assert (row["treated"], row["treated_retained"], row["held_out"], row["held_out_retained"]) == (10, 8, 10, 3)
+    assert (row["treated"], row["treated_retained"], row["held_out"], row["held_out_retained"]) == (30, 24, 30, 9)
     assert row["lift"] == pytest.approx(0.5)
     low, high = row["lift_ci95"]
     assert low < 0.5 < high and low > 0
+    # The same interval as the "Did it work?" page: the confidence sequence at 60 subjects.
+    assert (low, high) == pytest.approx(newcombe_interval(24, 30, 9, 30, anytime_z(60)), abs=1e-4)
     assert row["treated_ci95"][0] < 0.8 < row["treated_ci95"][1]
+
+
+def test_impact_api_gives_the_report_to_staff_and_401_to_anyone_else(db, cs_client):
+    from django.urls import reverse
+    from rest_framework.test import APIClient
+
+    _thirty_and_thirty()
+    url = reverse("retention-intervention-impact")
+
+    assert APIClient().get(url).status_code == 401
+    body = cs_client.get(url).json()
+    (row,) = body["kinds"]
+    assert (row["kind"], row["treated"], row["treated_retained"], row["held_out"], row["held_out_retained"]) == (CaseKind.BUYER_CHURN_RISK, 30, 24, 30, 9)
+    assert row["lift_ci95"] == pytest.approx(list(newcombe_interval(24, 30, 9, 30, anytime_z(60))), abs=1e-4)
 
 
 def test_report_ignores_assignments_whose_window_is_still_open(db):
