@@ -12,7 +12,9 @@ Per seed s three simulated runs (simulation.engine) at the mid size of docs/simu
   2. risk and 3. uplift (both seed s + 1000, a marketplace the model has not seen, same
      subjects and same responses): the queue in risk order, then in uplift order, at the same
      staff capacity. Each run's true extra buyers retained per case worked is known to the
-     simulator; the gain is uplift minus risk, with a t interval over the seeds.
+     simulator; the gain is uplift minus risk, with a t interval over the seeds. It is given twice:
+     as realised (each worked case's effect as its persuadable / do-not-disturb coin fell) and in
+     expectation over that coin (the same truth, without the coin's noise).
 Coverage and bias are taken over all three runs of every seed. With --explore-only each seed
 runs the exploration run alone (the holdout checks, without the ordering comparison).
 """
@@ -30,17 +32,15 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings.test")
 
-T_975 = {1: 12.706, 2: 4.303, 3: 3.182, 4: 2.776, 5: 2.571, 6: 2.447, 7: 2.365, 8: 2.306, 9: 2.262, 10: 2.228,
-         11: 2.201, 12: 2.179, 13: 2.160, 14: 2.145, 15: 2.131, 16: 2.120, 17: 2.110, 18: 2.101, 19: 2.093, 20: 2.086,
-         21: 2.080, 22: 2.074, 23: 2.069, 24: 2.064, 25: 2.060, 29: 2.045, 39: 2.023}
-
 
 def t_interval(values):
     n = len(values)
     mean = statistics.fmean(values)
     if n < 2:
         return mean, (None, None)
-    half = T_975.get(n - 1, 1.96) * statistics.stdev(values) / math.sqrt(n)
+    from scipy.stats import t
+
+    half = t.ppf(0.975, n - 1) * statistics.stdev(values) / math.sqrt(n)
     return mean, (mean - half, mean + half)
 
 
@@ -48,6 +48,7 @@ def summarise(lines) -> dict:
     """Figures from the per-seed lines alone (the exploration run of each seed): what
     ``--summarise`` prints for the output of runs that were split across processes."""
     covered, errors, zero, zero_fp, gains, per_case = [], {}, 0, 0, [], {"risk": [], "uplift": []}
+    expected_gains = []
     seeds = 0
     for line in lines:
         row = json.loads(line)
@@ -66,6 +67,8 @@ def summarise(lines) -> dict:
         for order in per_case:
             per_case[order].append(row["extra_retained_per_case"][order])
         gains.append(row["extra_retained_per_case"]["uplift"] - row["extra_retained_per_case"]["risk"])
+        if "expected_retained_per_case" in row:
+            expected_gains.append(row["expected_retained_per_case"]["uplift"] - row["expected_retained_per_case"]["risk"])
     mean_gain, gain_ci = t_interval(gains) if gains else (None, (None, None))
     return {
         "seeds": seeds,
@@ -77,7 +80,16 @@ def summarise(lines) -> dict:
         "extra_retained_per_case_worked": {k: round(statistics.fmean(v), 4) for k, v in per_case.items() if v},
         "uplift_minus_risk_per_case_worked": None if mean_gain is None else round(mean_gain, 4),
         "uplift_minus_risk_ci95": [None if x is None else round(x, 4) for x in gain_ci],
+        **_expected_gain(expected_gains),
     }
+
+
+def _expected_gain(gains) -> dict:
+    if not gains:
+        return {}
+    mean, ci = t_interval(gains)
+    return {"expected_uplift_minus_risk_per_case_worked": round(mean, 4),
+            "expected_uplift_minus_risk_ci95": [None if x is None else round(x, 4) for x in ci]}
 
 
 def main():
@@ -114,6 +126,7 @@ def main():
     overrides = {k: v for k, v in (("buyers", args.buyers), ("sellers", args.sellers), ("flag_weeks", args.flag_weeks)) if v}
     admin, _ = User.objects.get_or_create(username="sim-admin", defaults={"is_staff": True, "is_superuser": True})
     covered, errors, zero_runs, zero_false_positives, gains, per_case = [], {}, 0, 0, [], {"risk": [], "uplift": []}
+    expected_gains = []
     started = time.monotonic()
 
     def score(result):
@@ -136,6 +149,9 @@ def main():
             "seed": seed,
             "truth": {k: None if v is None else round(v, 4) for k, v in explore.truth.items()},
             "estimate": {row.kind: [round(row.lift, 4), [round(x, 4) for x in row.lift_ci95]] for row in explore.report
+                         if row.outcome == "retained" and row.lift is not None},
+            # Subjects behind each interval: its critical value (retention.impact.anytime_z) follows them.
+            "subjects": {row.kind: row.treated + row.held_out for row in explore.report
                          if row.outcome == "retained" and row.lift is not None},
         }
         if args.explore_only:
@@ -161,8 +177,13 @@ def main():
             # Too few closed outcomes to learn from: the queue stays in risk order, so the
             # uplift policy retains exactly what risk order does.
             uplift = risk
+        if risk.incremental_per_case.get(P.BUYER_CHURN) is None or uplift.incremental_per_case.get(P.BUYER_CHURN) is None:
+            # No buyer churn case was worked (a marketplace too small to flag any): nothing to compare.
+            print(json.dumps({**line, "seconds": [explore.seconds, risk.seconds, uplift.seconds], "cases_worked": 0}), flush=True)
+            continue
         gain = uplift.incremental_per_case[P.BUYER_CHURN] - risk.incremental_per_case[P.BUYER_CHURN]
         gains.append(gain)
+        expected_gains.append(uplift.expected_per_case[P.BUYER_CHURN] - risk.expected_per_case[P.BUYER_CHURN])
         per_case["risk"].append(risk.incremental_per_case[P.BUYER_CHURN])
         per_case["uplift"].append(uplift.incremental_per_case[P.BUYER_CHURN])
         print(json.dumps({
@@ -172,10 +193,13 @@ def main():
             "ingest_seconds": [explore.ingest_seconds, risk.ingest_seconds, uplift.ingest_seconds],
             "truth": line["truth"],
             "estimate": line["estimate"],
+            "subjects": line["subjects"],
             "uplift_model": version is not None,
             "uplift_gate_passed": gate_passed,
             "cases_worked": risk.cases_worked[P.BUYER_CHURN],
             "extra_retained_per_case": {"risk": round(per_case["risk"][-1], 4), "uplift": round(per_case["uplift"][-1], 4)},
+            "expected_retained_per_case": {order: round(run.expected_per_case[P.BUYER_CHURN], 4)
+                                           for order, run in (("risk", risk), ("uplift", uplift))},
         }), flush=True)
 
     mean_gain, gain_ci = t_interval(gains) if gains else (None, (None, None))
@@ -191,6 +215,7 @@ def main():
         "extra_retained_per_case_worked": {k: round(statistics.fmean(v), 4) for k, v in per_case.items() if v},
         "uplift_minus_risk_per_case_worked": None if mean_gain is None else round(mean_gain, 4),
         "uplift_minus_risk_ci95": [None if x is None else round(x, 4) for x in gain_ci],
+        **_expected_gain(expected_gains),
         "seconds": round(time.monotonic() - started, 1),
     }
     print(json.dumps(summary, indent=2))

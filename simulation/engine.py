@@ -245,6 +245,14 @@ class Future:
             for o in self.by[subject][subject_id]
         )
 
+    def outcome_if_removed(self, subject: str, subject_id: int, lo: datetime, hi: datetime, at: datetime) -> bool:
+        """The outcome in (lo, hi] if ``remove`` took the subject's orders from ``at`` on."""
+        return any(
+            lo < o.placed_at <= hi and o.status != OrderStatus.CANCELLED and o.pk not in self.removed
+            and o.pk not in self.rejected and (o.placed_at < at or o.pk in self.released)
+            for o in self.by[subject][subject_id]
+        )
+
     def remove(self, subject: str, subject_id: int, lo: datetime, hi: datetime) -> None:
         for o in self.by[subject][subject_id]:
             if lo <= o.placed_at <= hi and o.pk not in self.released:
@@ -277,6 +285,9 @@ class Truth:
     window_ends_at: datetime
     churn_probability: float | None
     effect: int = 0
+    # The effect's expectation over the subject's persuadable / do-not-disturb draw, given whether it
+    # would have bought anyway: the same truth as ``effect`` without the noise of that one coin.
+    expected_effect: float = 0.0
     worked: bool = False
     reached: bool = False
 
@@ -291,6 +302,7 @@ class SimulationResult:
     strata: dict = field(default_factory=dict)  # kind -> counts of persuaded / deterred treated subjects
     cases_worked: dict = field(default_factory=dict)
     incremental_per_case: dict = field(default_factory=dict)  # kind -> true extra retained per case worked
+    expected_per_case: dict = field(default_factory=dict)  # kind -> the same, in expectation over each draw
     seconds: float = 0.0
     # What the storefront sent Kiln: per kind of event, how many items Kiln answered created,
     # updated, duplicate or rejected; and the seconds spent in Kiln's ingestion.
@@ -332,6 +344,11 @@ class Simulator:
         if at >= hi:
             return
         before = self.future.outcome(truth.subject, truth.subject_id, lo, hi)
+        if before:
+            flips = not self.future.outcome_if_removed(truth.subject, truth.subject_id, lo, hi, at)
+            truth.expected_effect = -effect.do_not_disturb_share if flips else 0.0
+        else:
+            truth.expected_effect = effect.persuadable(truth.churn_probability) if self._can_sell_to(truth) else 0.0
         u = _draw(self.p.seed, truth.kind, truth.subject, truth.subject_id, f"{lo:%Y-%m-%d}")
         if not before and u < effect.persuadable(truth.churn_probability):
             when = at + (hi - at) * _draw(self.p.seed, "when", truth.subject, truth.subject_id, f"{lo:%Y-%m-%d}")
@@ -345,6 +362,12 @@ class Simulator:
         elif before and u < effect.do_not_disturb_share:
             self.future.remove(truth.subject, truth.subject_id, at, hi)
         truth.effect = int(self.future.outcome(truth.subject, truth.subject_id, lo, hi)) - int(before)
+
+    def _can_sell_to(self, truth: Truth) -> bool:
+        """Whether a persuaded subject's extra order could be placed (``Future.add`` needs a seller
+        with a listing), so the expected effect counts only what the draw could really do."""
+        seller_id = self._usual_seller(truth.subject_id) if truth.subject == "buyer" else truth.subject_id
+        return seller_id is not None and self.future.listing_for.get(seller_id) is not None
 
     def _usual_seller(self, buyer_id: int) -> int | None:
         return Order.objects.filter(buyer_id=buyer_id).order_by("-placed_at").values_list("seller_id", flat=True).first()
@@ -498,6 +521,7 @@ class Simulator:
             }
             result.cases_worked[kind] = len(worked)
             result.incremental_per_case[kind] = sum(t.effect for t in worked) / len(worked) if worked else None
+            result.expected_per_case[kind] = sum(t.expected_effect for t in worked) / len(worked) if worked else None
         result.ingest = {noun: dict(answers) for noun, answers in self.future.storefront.answers.items()}
         result.ingest_seconds = round(self.future.storefront.seconds, 2)
         result.seconds = round(time.monotonic() - started, 2)
