@@ -62,6 +62,7 @@ def anytime_z(subjects: int, *, alpha: float = ALPHA, planned: int = PLANNED_SUB
     x = subjects * rho_squared
     return math.sqrt(2 * (x + 1) / x * math.log(math.sqrt(x + 1) / alpha))
 
+
 # Outcomes measured per assignment: label, and whether a higher rate is better.
 RETAINED = "retained"
 LATE_SHIPMENT = "late_shipment"
