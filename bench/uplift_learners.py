@@ -78,11 +78,9 @@ def _arrays(rows):
 
 
 def _logistic(C):
-    from sklearn.linear_model import LogisticRegression
-    from sklearn.pipeline import make_pipeline
-    from sklearn.preprocessing import StandardScaler
+    from retention.uplift import _classifier
 
-    return make_pipeline(StandardScaler(), LogisticRegression(C=C, max_iter=1000))
+    return _classifier(0, C)
 
 
 def kiln_learner(X, t, y):

@@ -59,12 +59,12 @@ class TLearner:
         return self.treated.predict_proba(X)[:, 1] - self.control.predict_proba(X)[:, 1]
 
 
-def _classifier(seed: int):
+def _classifier(seed: int, C: float = 1.0):
     from sklearn.linear_model import LogisticRegression
     from sklearn.pipeline import make_pipeline
     from sklearn.preprocessing import StandardScaler
 
-    return make_pipeline(StandardScaler(), LogisticRegression(C=1.0, max_iter=500, random_state=seed))
+    return make_pipeline(StandardScaler(), LogisticRegression(C=C, max_iter=500, random_state=seed))
 
 
 def training_rows(*, case_kind: str, as_of: datetime | None = None):

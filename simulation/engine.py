@@ -344,30 +344,26 @@ class Simulator:
         if at >= hi:
             return
         before = self.future.outcome(truth.subject, truth.subject_id, lo, hi)
+        persuadable = effect.persuadable(truth.churn_probability)
         if before:
             flips = not self.future.outcome_if_removed(truth.subject, truth.subject_id, lo, hi, at)
             truth.expected_effect = -effect.do_not_disturb_share if flips else 0.0
         else:
-            truth.expected_effect = effect.persuadable(truth.churn_probability) if self._can_sell_to(truth) else 0.0
+            # The artisan a persuaded subject's extra order would go to; ``Future.add`` needs one
+            # with a listing, so the expected effect counts only what the draw could really do.
+            seller_id = self._usual_seller(truth.subject_id) if truth.subject == "buyer" else truth.subject_id
+            can_sell = seller_id is not None and self.future.listing_for.get(seller_id) is not None
+            truth.expected_effect = persuadable if can_sell else 0.0
         u = _draw(self.p.seed, truth.kind, truth.subject, truth.subject_id, f"{lo:%Y-%m-%d}")
-        if not before and u < effect.persuadable(truth.churn_probability):
+        if not before and u < persuadable:
+            if seller_id is None:
+                return
             when = at + (hi - at) * _draw(self.p.seed, "when", truth.subject, truth.subject_id, f"{lo:%Y-%m-%d}")
-            if truth.subject == "buyer":
-                seller_id = self._usual_seller(truth.subject_id)
-                if seller_id is None:
-                    return
-                self.future.add(buyer_id=truth.subject_id, seller_id=seller_id, at=max(when, at))
-            else:
-                self.future.add(buyer_id=self._some_buyer(truth.subject_id), seller_id=truth.subject_id, at=max(when, at))
+            buyer_id = truth.subject_id if truth.subject == "buyer" else self._some_buyer(truth.subject_id)
+            self.future.add(buyer_id=buyer_id, seller_id=seller_id, at=max(when, at))
         elif before and u < effect.do_not_disturb_share:
             self.future.remove(truth.subject, truth.subject_id, at, hi)
         truth.effect = int(self.future.outcome(truth.subject, truth.subject_id, lo, hi)) - int(before)
-
-    def _can_sell_to(self, truth: Truth) -> bool:
-        """Whether a persuaded subject's extra order could be placed (``Future.add`` needs a seller
-        with a listing), so the expected effect counts only what the draw could really do."""
-        seller_id = self._usual_seller(truth.subject_id) if truth.subject == "buyer" else truth.subject_id
-        return seller_id is not None and self.future.listing_for.get(seller_id) is not None
 
     def _usual_seller(self, buyer_id: int) -> int | None:
         return Order.objects.filter(buyer_id=buyer_id).order_by("-placed_at").values_list("seller_id", flat=True).first()
