@@ -107,6 +107,7 @@ class Recommender:
     def __init__(self, *, lines: pd.DataFrame, follows: pd.DataFrame, listings: pd.DataFrame, buyer_ids):
         self.buyer_ids = np.asarray(sorted(set(buyer_ids)), dtype=np.int64)
         self.buyer_index = {b: i for i, b in enumerate(self.buyer_ids)}
+        listings = listings.sort_values("listing_id", kind="stable")  # column order is id order (ties in rankings)
         self.listing_ids = listings["listing_id"].to_numpy(dtype=np.int64)
         listing_pos = pd.Series(np.arange(len(self.listing_ids)), index=self.listing_ids)
         seller_ids = np.unique(listings["seller_id"].to_numpy(dtype=np.int64))
@@ -310,8 +311,33 @@ def _entries(matrix) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     return rows, matrix.indices.astype(np.int64), matrix.data
 
 
+def _rank_order(rows: np.ndarray, values: np.ndarray, tiebreak: np.ndarray | None = None, width: int = 1) -> np.ndarray:
+    """The order of entries by row, then value from best to worst, then ``tiebreak`` (smaller first).
+
+    ``np.lexsort((tiebreak, -values, rows))`` gives the same order, but it sorts the floats with
+    a stable merge sort per key; here the values become dense integer ranks (one plain sort) and
+    the three keys one int64, sorted once: 5x faster on a block's 400,000 candidates.
+    ``tiebreak`` holds integers below ``width``.
+    """
+    if not len(values):
+        return np.zeros(0, dtype=np.int64)
+    by_value = np.argsort(values)
+    ordered = values[by_value]
+    dense = np.empty(len(values), dtype=np.int64)
+    dense[by_value] = np.cumsum(np.r_[False, ordered[1:] != ordered[:-1]])
+    distinct = int(dense.max()) + 1
+    tiebreak = np.zeros(len(values), dtype=np.int64) if tiebreak is None else tiebreak.astype(np.int64)
+    if (int(rows.max()) + 1) * distinct * width >= 2**62:  # too wide for one int64 key
+        return np.lexsort((tiebreak, -values, rows))
+    return np.argsort((rows.astype(np.int64) * distinct + (distinct - 1 - dense)) * width + tiebreak)
+
+
 def _occurrence(keys: np.ndarray) -> np.ndarray:
     """For each position, how many earlier positions hold the same key (0 for the first)."""
+    if len(keys) and np.all(keys[1:] >= keys[:-1]):  # already grouped, as rows after a ranking
+        first = np.r_[True, keys[1:] != keys[:-1]]
+        position = np.arange(len(keys))
+        return position - np.maximum.accumulate(np.where(first, position, 0))
     order = np.argsort(keys, kind="stable")
     ordered = keys[order]
     position = np.arange(len(keys))
@@ -350,7 +376,7 @@ def _leaders_per_row(rows, cols, values, n_rows: int, k: int):
     long_rows = counts > k
     in_long = long_rows[rows]
     long_values = values[in_long]
-    ordered = long_values[np.lexsort((-long_values, rows[in_long]))]
+    ordered = long_values[_rank_order(rows[in_long], long_values)]
     starts = np.concatenate([[0], np.cumsum(counts[long_rows])[:-1]])
     kth = np.full(n_rows, -np.inf)
     kth[long_rows] = ordered[starts + k - 1]
@@ -361,14 +387,18 @@ def _leaders_per_row(rows, cols, values, n_rows: int, k: int):
 def _fill_per_row(ordered: np.ndarray, *, taken: tuple[np.ndarray, np.ndarray], n_rows: int, width: int, k: int):
     """Per row, the first k of ``ordered`` (most popular first) that the row has not taken.
 
-    Only the first k + (most taken by one row) of ``ordered`` can be needed, so the test is one
-    membership check over a rows x that-many grid.
+    Only the first k + (most taken by one row) of ``ordered`` can be needed, so the taken entries
+    are marked on a rows x that-many grid of booleans, each by its position in that head.
     """
     taken_rows, taken_cols = taken
     most_taken = int(np.bincount(taken_rows, minlength=n_rows).max()) if len(taken_rows) else 0
     head = ordered[: k + most_taken].astype(np.int64)
-    grid = np.arange(n_rows, dtype=np.int64)[:, None] * width + head[None, :]
-    free = ~_contains(taken_rows * width + taken_cols, grid)
+    position_in_head = np.full(width, -1, dtype=np.int64)
+    position_in_head[head] = np.arange(len(head))
+    at = position_in_head[taken_cols]
+    in_head = at >= 0
+    free = np.ones((n_rows, len(head)), dtype=bool)
+    free[taken_rows[in_head], at[in_head]] = False
     free &= np.cumsum(free, axis=1) <= k
     fill_rows, position = np.nonzero(free)
     return fill_rows.astype(np.int64), head[position]
@@ -378,8 +408,9 @@ def _best_per_row(rows, cols, values, *, ids, n_rows: int, k: int, group=None, c
     """Per row, the ids of the k best entries; ties go to the lower id.
 
     With ``group`` (the artisan of each entry), at most ``cap`` entries of one group are taken.
+    ``ids`` ascend with the column, so the column breaks ties.
     """
-    order = np.lexsort((ids[cols], -values, rows))
+    order = _rank_order(rows, values, cols, width=len(ids))
     rows, cols = rows[order], cols[order]
     if group is not None:
         within_group = _occurrence(rows * (int(group.max()) + 1 if len(group) else 1) + group[cols])

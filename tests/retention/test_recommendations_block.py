@@ -116,3 +116,20 @@ def test_block_ranking_gives_the_per_buyer_loops_lists_on_a_factory_population(m
     for k in (TOP_K, 3):
         assert recommender.recommend(buyer_ids, k=k) == _per_buyer_loop(recommender, buyer_ids, k=k)
     assert any(len(listings) == TOP_K for listings, _ in recommender.recommend(buyer_ids).values())
+
+
+@pytest.mark.parametrize("wide", [False, True])
+def test_rank_order_is_lexsorts_order_with_tied_scores(wide):
+    rng = np.random.default_rng(3)
+    rows = np.sort(rng.integers(0, 50, 5000))
+    values = rng.integers(0, 20, 5000) / 7.0  # many exact ties within a row
+    cols = rng.permutation(5000)  # distinct (row, column) pairs, as in a ranking
+    width = 2**60 if wide else 5000  # the too-wide key takes the lexsort path
+    order = recommendations._rank_order(rows, values, cols, width=width)
+    np.testing.assert_array_equal(order, np.lexsort((cols, -values, rows)))
+
+
+def test_occurrence_counts_earlier_equal_keys_sorted_or_not():
+    keys = np.array([4, 4, 1, 4, 1, 9])
+    np.testing.assert_array_equal(recommendations._occurrence(keys), [0, 1, 0, 2, 1, 0])
+    np.testing.assert_array_equal(recommendations._occurrence(np.sort(keys)), [0, 1, 0, 1, 2, 0])
