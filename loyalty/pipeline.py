@@ -5,6 +5,7 @@ Register, in dependency order:
     Stage(name="loyalty_award_orders", level=0, keys="marketplace.Order", chunk=award_orders_chunk)
     Stage(name="loyalty_lots", level=1, finalize=lots_finalize)
     Stage(name="loyalty_tiers", level=2, keys="buyers.Buyer", chunk=tiers_chunk)
+    Stage(name="loyalty_expiry_reminders", level=2, keys="buyers.Buyer", chunk=expiry_reminders_chunk)
     Stage(name="loyalty_badges", level=2, finalize=badges_finalize)
 """
 
@@ -34,9 +35,16 @@ def lots_finalize(*, as_of: datetime) -> int:
     expired = 0
     while handled := services.points_expire_due(now=as_of):
         expired += handled
-    while services.expiry_reminders_send(now=as_of):
-        pass
     return expired
+
+
+def expiry_reminders_chunk(*, lo: int, hi: int, as_of: datetime) -> int:
+    """Expiry reminders for the lots of buyers with ids in [lo, hi], after the night's
+    activations and expiries (``lots_finalize``, a level before)."""
+    sent = 0
+    while handled := services.expiry_reminders_send(now=as_of, buyer_range=(lo, hi)):
+        sent += handled
+    return sent
 
 
 def tiers_chunk(*, lo: int, hi: int, as_of: datetime) -> int:

@@ -523,15 +523,23 @@ def _expire_due_sql(*, now: datetime, limit: int) -> int:
         return cursor.rowcount
 
 
-def expiry_reminders_send(*, now: datetime | None = None, limit: int = REMINDER_CHUNK) -> int:
-    """Email each lot's owner once, N days before it expires, through the outbox."""
+def expiry_reminders_send(*, now: datetime | None = None, limit: int = REMINDER_CHUNK, buyer_range: tuple[int, int] | None = None) -> int:
+    """Email each lot's owner once, N days before it expires, through the outbox.
+
+    ``buyer_range`` (lowest, highest buyer id) limits it to those members' lots, so the nightly
+    pipeline can spread the reminders over its workers; locked lots are skipped, never sent twice.
+    """
     now = now or timezone.now()
     program = program_get()
     horizon = now + timedelta(days=program.reminder_days_before)
+    due = PointsEntry.objects.filter(
+        state=EntryState.ACTIVE, remaining__gt=0, reminded_at__isnull=True, expires_at__gt=now, expires_at__lte=horizon
+    )
+    if buyer_range is not None:
+        due = due.filter(buyer_id__gte=buyer_range[0], buyer_id__lte=buyer_range[1])
     with transaction.atomic():
         lots = list(
-            PointsEntry.objects.select_for_update(skip_locked=True, of=("self",))
-            .filter(state=EntryState.ACTIVE, remaining__gt=0, reminded_at__isnull=True, expires_at__gt=now, expires_at__lte=horizon)
+            due.select_for_update(skip_locked=True, of=("self",))
             .select_related("buyer")
             .order_by("expires_at", "pk")[:limit]
         )

@@ -12,7 +12,7 @@ the functions themselves, so every stage is an import a reader (and tests) can f
 from datetime import datetime, timedelta
 
 from retention.recommendations import buyer_recommendations_recompute
-from loyalty.pipeline import award_orders_chunk, badges_finalize, lots_finalize, tiers_chunk
+from loyalty.pipeline import award_orders_chunk, badges_finalize, expiry_reminders_chunk, lots_finalize, tiers_chunk
 from scoring.pipeline import seller_scores_chunk
 from marketplace.listing_health import listing_health_recompute
 from workflows.pipeline import Stage
@@ -39,13 +39,24 @@ def buyer_retention_chunk(*, lo: int, hi: int, as_of: datetime) -> int:
     return buyer_retention_score_range(start_id=lo, end_id=hi + 1, as_of=as_of)
 
 
-def retention_interventions(*, as_of: datetime) -> int:
-    from retention.interventions import buyer_churn_cases_open, seller_dormant_cases_open
+def seller_dormancy_cases(*, as_of: datetime) -> int:
     from retention.dormancy import seller_dormancy_recompute
+    from retention.interventions import seller_dormant_cases_open
 
     seller_dormancy_recompute(as_of=as_of)
-    opened = buyer_churn_cases_open(as_of=as_of), seller_dormant_cases_open(as_of=as_of)
-    return sum(int(result["cases_opened"]) for result in opened)
+    return int(seller_dormant_cases_open(as_of=as_of)["cases_opened"])
+
+
+def buyer_churn_cases(*, as_of: datetime) -> int:
+    from retention.interventions import buyer_churn_cases_open
+
+    return int(buyer_churn_cases_open(as_of=as_of)["cases_opened"])
+
+
+def retention_interventions(*, as_of: datetime) -> int:
+    """Both kinds of retention case in one step, for pipelines that score buyers and open
+    cases at one level (the simulator's)."""
+    return seller_dormancy_cases(as_of=as_of) + buyer_churn_cases(as_of=as_of)
 
 
 def kpis_and_alerts(*, as_of: datetime) -> int:
@@ -65,18 +76,20 @@ STAGES: list[Stage] = [
     # run), the others score artisans instead of waiting.
     Stage("seller_scores", level=0, keys="sellers.Seller", chunk=seller_scores_chunk),
     Stage("listing_health", level=0, finalize=listing_health_recompute),
-    Stage(
-        "buyer_retention",
-        level=1,
-        keys="buyers.Buyer",
-        chunk=buyer_retention_chunk,
-        finalize=retention_interventions,
-    ),
+    Stage("buyer_retention", level=1, keys="buyers.Buyer", chunk=buyer_retention_chunk),
+    # Finalize-only stages are tasks of their own beside a level's chunks: dormancy reads the
+    # storefront after level 0's onboarding decisions, churn cases read the retention rows, and
+    # neither is needed by anything before the KPIs, so neither waits for, or holds up, a level.
+    Stage("seller_dormancy", level=1, finalize=seller_dormancy_cases),
+    Stage("buyer_churn_cases", level=2, finalize=buyer_churn_cases),
     Stage("buyer_recommendations", level=2, finalize=buyer_recommendations_recompute),
     # Loyalty reads segments (promotions target them), so it follows retention.
     Stage("loyalty_award_orders", level=2, keys="marketplace.Order", chunk=award_orders_chunk),
     Stage("loyalty_lots", level=3, finalize=lots_finalize),
     Stage("loyalty_badges", level=3, finalize=badges_finalize),
     Stage("loyalty_tiers", level=4, keys="buyers.Buyer", chunk=tiers_chunk),
+    # Reminders follow the night's activations and expiries; they change no balance, so they
+    # share the tiers' level and the workers split both.
+    Stage("loyalty_expiry_reminders", level=4, keys="buyers.Buyer", chunk=expiry_reminders_chunk),
     Stage("kpis_and_alerts", level=5, finalize=kpis_and_alerts),
 ]

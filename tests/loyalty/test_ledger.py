@@ -211,6 +211,23 @@ def test_expiry_reminder_is_sent_once_per_lot_with_amount_and_date(program):
     assert message.dedupe_key == f"loyalty:expiry-reminder:{lot.pk}"
 
 
+def test_expiry_reminders_of_a_buyer_range_leave_other_members_lots_for_their_own_chunk(program):
+    from loyalty.pipeline import expiry_reminders_chunk
+
+    now = timezone.now()
+    inside, outside = (EarnLotFactory(amount=30, expires_at=now + timedelta(days=5)) for _ in range(2))
+    first, last = sorted([inside.buyer_id, outside.buyer_id])
+    inside, outside = (inside, outside) if inside.buyer_id == first else (outside, inside)
+
+    assert expiry_reminders_chunk(lo=first, hi=first, as_of=now) == 1
+    assert list(OutboxMessage.objects.values_list("to", flat=True)) == [inside.buyer.email]
+    outside.refresh_from_db()
+    assert outside.reminded_at is None
+    assert expiry_reminders_chunk(lo=first, hi=last, as_of=now) == 1  # only the lot not yet reminded
+    assert expiry_reminders_chunk(lo=first, hi=last, as_of=now) == 0
+    assert OutboxMessage.objects.count() == 2
+
+
 def test_end_of_year_expiry_policy(program, spend_rule):
     program.expiry_policy = "end_of_year"
     program.pending_days = 0

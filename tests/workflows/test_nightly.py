@@ -49,7 +49,7 @@ def test_the_nightly_pipeline_writes_every_stage_output():
     assert set(run.stages.values_list("status", flat=True)) == {RunStatus.SUCCEEDED}
     assert set(run.stages.values_list("name", flat=True)) == {
         "buyer_lifetime_fits", "inventory_audit", "seller_scores", "buyer_retention", "buyer_recommendations",
-        "loyalty_award_orders",
+        "loyalty_award_orders", "seller_dormancy", "buyer_churn_cases", "loyalty_expiry_reminders",
         "loyalty_lots", "loyalty_badges", "loyalty_tiers", "kpis_and_alerts", "listing_health",
     }
     digest = pipeline_outputs_digest()
