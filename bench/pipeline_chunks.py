@@ -24,6 +24,8 @@ OUTPUTS = {
     "award": "TRUNCATE loyalty_pointsentry CASCADE",
     "retention": "TRUNCATE buyers_buyerretention, buyers_buyersegmentchange CASCADE",
     "tiers": None,
+    "reminders": "UPDATE loyalty_pointsentry SET reminded_at = NULL WHERE reminded_at IS NOT NULL;"
+    " DELETE FROM core_outboxmessage WHERE category = 'loyalty_expiry_reminder'",
 }
 
 
@@ -44,7 +46,12 @@ def main() -> None:
     from workflows import stages
     from workflows.pipeline import key_ranges
 
-    chunk = {"award": stages.award_orders_chunk, "retention": stages.buyer_retention_chunk, "tiers": stages.tiers_chunk}[args.stage]
+    chunk = {
+        "award": stages.award_orders_chunk,
+        "retention": stages.buyer_retention_chunk,
+        "tiers": stages.tiers_chunk,
+        "reminders": stages.expiry_reminders_chunk,
+    }[args.stage]
     model = "marketplace.Order" if args.stage == "award" else "buyers.Buyer"
     as_of = datetime.fromisoformat(args.as_of).replace(tzinfo=timezone.utc)
     first = key_ranges(model, 10**12)[0][0]

@@ -56,20 +56,30 @@ def snapshot_record(*, as_of: date, window_days: int = SNAPSHOT_WINDOW_DAYS, cha
                     value=result.value, numerator=float(result.numerator or 0), denominator=float(result.denominator or 0),
                     computed_at=now,
                 ))
-    chart_rows = []
-    if charts:
-        chart_rows = [ChartSnapshot(as_of=as_of, chart=name, data=data, computed_at=now)
-                      for name, data in chart_data(period=period).items()]
     with transaction.atomic():
         KpiSnapshot.objects.bulk_create(
             rows, update_conflicts=True, unique_fields=["as_of", "window_days", "kpi", "group_by", "group"],
             update_fields=["value", "numerator", "denominator", "computed_at"],
         )
-        if chart_rows:
-            ChartSnapshot.objects.bulk_create(
-                chart_rows, update_conflicts=True, unique_fields=["as_of", "chart"], update_fields=["data", "computed_at"]
-            )
+        if charts:
+            charts_record(as_of=as_of, window_days=window_days)
     return len(rows)
+
+
+def charts_record(*, as_of: date, window_days: int = SNAPSHOT_WINDOW_DAYS) -> int:
+    """Store the dashboard's charts for the trailing window ending ``as_of`` (idempotent per day).
+
+    On its own so the nightly pipeline can draw them beside the KPI snapshots, on another worker.
+    """
+    now = timezone.now()
+    chart_rows = [
+        ChartSnapshot(as_of=as_of, chart=name, data=data, computed_at=now)
+        for name, data in chart_data(period=Period.trailing(end=as_of, days=window_days)).items()
+    ]
+    ChartSnapshot.objects.bulk_create(
+        chart_rows, update_conflicts=True, unique_fields=["as_of", "chart"], update_fields=["data", "computed_at"]
+    )
+    return len(chart_rows)
 
 
 def snapshot_backfill(*, end: date, days: int, window_days: int = SNAPSHOT_WINDOW_DAYS) -> int:

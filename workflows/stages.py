@@ -64,8 +64,14 @@ def kpis_and_alerts(*, as_of: datetime) -> int:
 
     # KPIs cover complete days, so the nightly run snapshots the day that just ended.
     day = as_of.date() - timedelta(days=1)
-    rows = snapshot_record(as_of=day)
+    rows = snapshot_record(as_of=day, charts=False)
     return rows + len(alert_evaluate_all(as_of=day))
+
+
+def dashboard_charts(*, as_of: datetime) -> int:
+    from dashboard.services import charts_record
+
+    return charts_record(as_of=as_of.date() - timedelta(days=1))
 
 
 STAGES: list[Stage] = [
@@ -92,4 +98,6 @@ STAGES: list[Stage] = [
     # share the tiers' level and the workers split both.
     Stage("loyalty_expiry_reminders", level=4, keys="buyers.Buyer", chunk=expiry_reminders_chunk),
     Stage("kpis_and_alerts", level=5, finalize=kpis_and_alerts),
+    # Alerts read the KPI snapshots, not the charts: the charts are drawn beside them.
+    Stage("dashboard_charts", level=5, finalize=dashboard_charts),
 ]

@@ -1,7 +1,7 @@
 """The real nightly stages over a generated marketplace: in one process and on two real workers."""
 
 import os
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 
 import pytest
 from django.db import connection
@@ -21,6 +21,13 @@ BROKER_BASE = os.environ.get("CELERY_BROKER_URL", "")
 def _marketplace():
     generate_marketplace(sellers=14, buyers=160, months=8, seed=11, end="2026-10-01", progress=False)
     EarningRuleFactory(name="A point per unit spent", kind=RuleKind.SPEND)
+
+
+def _period_of(as_of):
+    from dashboard.kpis import Period
+    from dashboard.services import SNAPSHOT_WINDOW_DAYS
+
+    return Period.trailing(end=as_of.date() - timedelta(days=1), days=SNAPSHOT_WINDOW_DAYS)
 
 
 def _wipe_outputs():
@@ -50,13 +57,17 @@ def test_the_nightly_pipeline_writes_every_stage_output():
     assert set(run.stages.values_list("name", flat=True)) == {
         "buyer_lifetime_fits", "inventory_audit", "seller_scores", "buyer_retention", "buyer_recommendations",
         "loyalty_award_orders", "seller_dormancy", "buyer_churn_cases", "loyalty_expiry_reminders",
-        "loyalty_lots", "loyalty_badges", "loyalty_tiers", "kpis_and_alerts", "listing_health",
+        "loyalty_lots", "loyalty_badges", "loyalty_tiers", "kpis_and_alerts", "dashboard_charts", "listing_health",
     }
     digest = pipeline_outputs_digest()
     assert len(digest["scoring.SellerScore"]) >= 13  # every seller that is not rejected
     assert len(digest["buyers.BuyerRetention"]) == 160
     assert len(digest["loyalty.PointsEntry"]) > 100
     assert digest["dashboard.KpiSnapshot"]
+    from dashboard.models import ChartSnapshot
+    from dashboard.services import chart_data
+
+    assert set(ChartSnapshot.objects.values_list("chart", flat=True)) == set(chart_data(period=_period_of(AS_OF)))
     # Without an active model artisans are left unscored (None), never given a made-up number.
     assert all(score is None or 0 <= score <= 100 for _, score, *_ in digest["scoring.SellerScore"])
 
