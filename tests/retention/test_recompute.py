@@ -46,6 +46,26 @@ def test_cadence_is_the_median_gap_and_overdue_after_the_window(small_base):
     assert lapsed.cadence_state == "overdue"
 
 
+def test_order_times_and_the_next_purchase_window_are_stored_to_the_microsecond_in_utc(small_base):
+    from datetime import timedelta
+
+    from buyers.selectors import retention_settings_get
+    from marketplace.models import Order
+
+    retention_recompute()
+
+    lapsed = _row(small_base["lapsed"])
+    placed = sorted(Order.objects.filter(buyer=small_base["lapsed"]).values_list("placed_at", flat=True))
+    assert (lapsed.first_order_at, lapsed.last_order_at) == (placed[0], placed[-1])
+    assert lapsed.last_order_at.utcoffset() == timedelta(0) and placed[-1].microsecond  # the factory's times carry microseconds
+    tolerance = retention_settings_get().cadence_tolerance
+    window = timedelta(days=lapsed.cadence_days)
+    assert lapsed.next_purchase_from == pytest.approx(placed[-1] + window * (1 - tolerance), abs=timedelta(milliseconds=1))
+    assert lapsed.next_purchase_to == pytest.approx(placed[-1] + window * (1 + tolerance), abs=timedelta(milliseconds=1))
+    never = _row(small_base["never"])
+    assert (never.first_order_at, never.last_order_at, never.next_purchase_from) == (None, None, None)
+
+
 def test_recompute_is_idempotent_and_keeps_segment_history_of_changes_only(small_base, now):
     retention_recompute(as_of=now)
     first_changes = BuyerSegmentChange.objects.count()
