@@ -238,9 +238,10 @@ def _naive_against_set_based(as_of) -> dict:
 def _cpu_busy_seconds() -> float:
     """CPU time the whole machine has spent busy (every core, every process: the pipeline's
     Python and PostgreSQL's backends alike), from /proc/stat."""
-    fields = [int(v) for v in Path("/proc/stat").read_text().splitlines()[0].split()[1:]]
-    idle = fields[3] + fields[4]  # idle, iowait
-    return (sum(fields[:8]) - idle) / os.sysconf("SC_CLK_TCK")
+    user, nice, system, _idle, _iowait, irq, softirq = (
+        int(v) for v in Path("/proc/stat").read_text().splitlines()[0].split()[1:8]
+    )  # steal (time a virtual machine's host took) is not this machine's work
+    return (user + nice + system + irq + softirq) / os.sysconf("SC_CLK_TCK")
 
 
 def _with_cpu(summary: dict, busy_before: float) -> dict:
@@ -248,7 +249,7 @@ def _with_cpu(summary: dict, busy_before: float) -> dict:
     this machine's cores: no number of workers can finish the same work faster."""
     busy = round(_cpu_busy_seconds() - busy_before, 2)
     summary["cpu_busy_seconds"] = busy
-    summary["cpu_bound_seconds"] = round(busy / (os.cpu_count() or 1), 2)
+    summary["cpu_bound_seconds"] = round(busy / len(os.sched_getaffinity(0)), 2)
     return summary
 
 

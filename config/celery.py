@@ -25,5 +25,6 @@ def _import_model_loader(**kwargs):
     # The first import of skops.io (which loads the scoring and churn models) looks up the
     # module of every numpy and scipy ufunc by scanning sys.modules: 1.7 s in a process with
     # Django's 2,400 modules loaded. A worker pays it once at start-up, before the pool forks,
-    # instead of inside the first chunk of the night that loads a model.
+    # instead of inside the first chunk of the night that loads a model (or the first rescore
+    # on the ingest queue); it adds scikit-learn's modules to every worker's memory.
     import skops.io  # noqa: F401

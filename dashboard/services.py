@@ -56,13 +56,12 @@ def snapshot_record(*, as_of: date, window_days: int = SNAPSHOT_WINDOW_DAYS, cha
                     value=result.value, numerator=float(result.numerator or 0), denominator=float(result.denominator or 0),
                     computed_at=now,
                 ))
-    with transaction.atomic():
-        KpiSnapshot.objects.bulk_create(
-            rows, update_conflicts=True, unique_fields=["as_of", "window_days", "kpi", "group_by", "group"],
-            update_fields=["value", "numerator", "denominator", "computed_at"],
-        )
-        if charts:
-            charts_record(as_of=as_of, window_days=window_days)
+    KpiSnapshot.objects.bulk_create(
+        rows, update_conflicts=True, unique_fields=["as_of", "window_days", "kpi", "group_by", "group"],
+        update_fields=["value", "numerator", "denominator", "computed_at"],
+    )
+    if charts:
+        charts_record(as_of=as_of, window_days=window_days)
     return len(rows)
 
 

@@ -4,9 +4,9 @@ Register, in dependency order:
 
     Stage(name="loyalty_award_orders", level=0, keys="marketplace.Order", chunk=award_orders_chunk)
     Stage(name="loyalty_lots", level=1, finalize=lots_finalize)
+    Stage(name="loyalty_badges", level=1, finalize=badges_finalize)
     Stage(name="loyalty_tiers", level=2, keys="buyers.Buyer", chunk=tiers_chunk)
-    Stage(name="loyalty_expiry_reminders", level=2, keys="buyers.Buyer", chunk=expiry_reminders_chunk)
-    Stage(name="loyalty_badges", level=2, finalize=badges_finalize)
+    Stage(name="loyalty_expiry_reminders", level=3, keys="buyers.Buyer", chunk=expiry_reminders_chunk)
 """
 
 from datetime import datetime
@@ -40,7 +40,7 @@ def lots_finalize(*, as_of: datetime) -> int:
 
 def expiry_reminders_chunk(*, lo: int, hi: int, as_of: datetime) -> int:
     """Expiry reminders for the lots of buyers with ids in [lo, hi], after the night's
-    activations and expiries (``lots_finalize``, a level before)."""
+    activations and expiries (``lots_finalize``) and tiers (the rewards offered depend on them)."""
     sent = 0
     while handled := services.expiry_reminders_send(now=as_of, buyer_range=(lo, hi)):
         sent += handled

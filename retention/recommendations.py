@@ -317,7 +317,8 @@ def _rank_order(rows: np.ndarray, values: np.ndarray, tiebreak: np.ndarray | Non
     ``np.lexsort((tiebreak, -values, rows))`` gives the same order, but it sorts the floats with
     a stable merge sort per key; here the values become dense integer ranks (one plain sort) and
     the three keys one int64, sorted once: 5x faster on a block's 400,000 candidates.
-    ``tiebreak`` holds integers below ``width``.
+    ``tiebreak`` holds integers below ``width``; ``values`` hold no NaN (every score is a sum of
+    guarded ratios), which lexsort would put last and this would put first.
     """
     if not len(values):
         return np.zeros(0, dtype=np.int64)

@@ -1,10 +1,11 @@
 """The stages of the nightly recompute, in dependency levels (see workflows/pipeline.py).
 
 Level 0 computes inputs that later stages read (buyer lifetime fits, inventory findings) beside
-what needs only the storefront's rows (seller scores, listing verdicts), level 1 scores buyers
-and opens retention cases, levels 2-4 run loyalty (awards read buyer
-segments; tiers read the settled ledger), and level 5 snapshots KPIs and evaluates alerts
-over everything before it.
+what needs only the storefront's rows (seller scores, listing verdicts); level 1 scores buyers
+and assesses dormant artisans; level 2 opens buyer churn cases from the scores, recommends and
+awards the night's points (awards read buyer segments); level 3 settles the ledger (activation,
+expiry) and awards badges; level 4 places tiers on the settled ledger; and level 5 sends expiry
+reminders, snapshots KPIs, draws the charts and evaluates alerts over everything before it.
 Each adapter below maps a primary-key range onto the owning app's service; ``STAGES`` names
 the functions themselves, so every stage is an import a reader (and tests) can follow.
 """
@@ -94,9 +95,9 @@ STAGES: list[Stage] = [
     Stage("loyalty_lots", level=3, finalize=lots_finalize),
     Stage("loyalty_badges", level=3, finalize=badges_finalize),
     Stage("loyalty_tiers", level=4, keys="buyers.Buyer", chunk=tiers_chunk),
-    # Reminders follow the night's activations and expiries; they change no balance, so they
-    # share the tiers' level and the workers split both.
-    Stage("loyalty_expiry_reminders", level=4, keys="buyers.Buyer", chunk=expiry_reminders_chunk),
+    # Reminders follow the night's activations and expiries, and offer the rewards of the
+    # member's tier as the night left it; the workers split them with the KPIs and charts.
+    Stage("loyalty_expiry_reminders", level=5, keys="buyers.Buyer", chunk=expiry_reminders_chunk),
     Stage("kpis_and_alerts", level=5, finalize=kpis_and_alerts),
     # Alerts read the KPI snapshots, not the charts: the charts are drawn beside them.
     Stage("dashboard_charts", level=5, finalize=dashboard_charts),
