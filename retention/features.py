@@ -79,7 +79,13 @@ def order_frame(*, as_of: datetime, id_range=None) -> pd.DataFrame:
     if connection.vendor == "postgresql":
         epoch = RawSQL(f"EXTRACT(EPOCH FROM {table}.placed_at)::float8", [])
     else:
-        epoch = RawSQL(f"CAST(strftime('%%s', {table}.placed_at) AS REAL)", [])
+        # SQLite keeps the time as text, 'YYYY-MM-DD HH:MM:SS[.ffffff]'; strftime('%s') drops the
+        # fraction, so the microseconds (characters 21-26) are added back.
+        epoch = RawSQL(
+            f"CAST(strftime('%%s', {table}.placed_at) AS REAL)"
+            f" + COALESCE(CAST(substr({table}.placed_at, 21, 6) AS INTEGER), 0) / 1000000.0",
+            [],
+        )
     rows = (
         purchase_orders(as_of=as_of, id_range=id_range)
         .order_by()
