@@ -335,13 +335,10 @@ def _rank_order(rows: np.ndarray, values: np.ndarray, tiebreak: np.ndarray | Non
 
 def _occurrence(keys: np.ndarray) -> np.ndarray:
     """For each position, how many earlier positions hold the same key (0 for the first)."""
-    if len(keys) and np.all(keys[1:] >= keys[:-1]):  # already grouped, as rows after a ranking
-        first = np.r_[True, keys[1:] != keys[:-1]]
-        position = np.arange(len(keys))
-        return position - np.maximum.accumulate(np.where(first, position, 0))
-    order = np.argsort(keys, kind="stable")
-    ordered = keys[order]
     position = np.arange(len(keys))
+    # Keys already in order (rows after a ranking) need no sort.
+    order = position if np.all(keys[1:] >= keys[:-1]) else np.argsort(keys, kind="stable")
+    ordered = keys[order]
     first = np.r_[True, ordered[1:] != ordered[:-1]] if len(keys) else np.zeros(0, dtype=bool)
     run_start = np.maximum.accumulate(np.where(first, position, 0)) if len(keys) else position
     out = np.empty(len(keys), dtype=np.int64)
