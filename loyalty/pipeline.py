@@ -1,10 +1,10 @@
 """Hooks for the nightly pipeline (workflows/pipeline.py). Every function is idempotent.
 
-Register, in dependency order:
+Register, in dependency order (badges need nothing the award writes, so they may share its level):
 
     Stage(name="loyalty_award_orders", level=0, keys="marketplace.Order", chunk=award_orders_chunk)
+    Stage(name="loyalty_badges", level=0, finalize=badges_finalize)
     Stage(name="loyalty_lots", level=1, finalize=lots_finalize)
-    Stage(name="loyalty_badges", level=1, finalize=badges_finalize)
     Stage(name="loyalty_tiers", level=2, keys="buyers.Buyer", chunk=tiers_chunk)
     Stage(name="loyalty_expiry_reminders", level=3, keys="buyers.Buyer", chunk=expiry_reminders_chunk)
 """

@@ -2,9 +2,9 @@
 
 Level 0 computes inputs that later stages read (buyer lifetime fits, inventory findings) beside
 what needs only the storefront's rows (seller scores, listing verdicts); level 1 scores buyers
-and assesses dormant artisans; level 2 opens buyer churn cases from the scores, recommends and
-awards the night's points (awards read buyer segments); level 3 settles the ledger (activation,
-expiry) and awards badges; level 4 places tiers on the settled ledger; and level 5 sends expiry
+and assesses dormant artisans; level 2 opens buyer churn cases from the scores, recommends,
+awards the night's points (awards read buyer segments) and badges; level 3 settles the ledger
+(activation, expiry); level 4 places tiers on the settled ledger; and level 5 sends expiry
 reminders, snapshots KPIs, draws the charts and evaluates alerts over everything before it.
 Each adapter below maps a primary-key range onto the owning app's service; ``STAGES`` names
 the functions themselves, so every stage is an import a reader (and tests) can follow.
@@ -92,8 +92,10 @@ STAGES: list[Stage] = [
     Stage("buyer_recommendations", level=2, finalize=buyer_recommendations_recompute),
     # Loyalty reads segments (promotions target them), so it follows retention.
     Stage("loyalty_award_orders", level=2, keys="marketplace.Order", chunk=award_orders_chunk),
+    # Badges read the storefront's rows and pay fixed bonuses, which no earning cap counts, so
+    # they run beside the award: as the one long task of level 3 they kept a worker waiting.
+    Stage("loyalty_badges", level=2, finalize=badges_finalize),
     Stage("loyalty_lots", level=3, finalize=lots_finalize),
-    Stage("loyalty_badges", level=3, finalize=badges_finalize),
     Stage("loyalty_tiers", level=4, keys="buyers.Buyer", chunk=tiers_chunk),
     # Reminders follow the night's activations and expiries, and offer the rewards of the
     # member's tier as the night left it; the workers split them with the KPIs and charts.
