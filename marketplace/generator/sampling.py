@@ -495,8 +495,8 @@ def sample_buyer_chunk(
         t = t + rng.gamma(gap_shape[alive], cadence[alive] / gap_shape[alive])
     ob = np.concatenate(who_parts) if who_parts else np.zeros(0, dtype=int)
     ot = np.concatenate(t_parts) if t_parts else np.zeros(0)
-    # Ordered by buyer, then time: buyer ids grow across chunks, so indexes led by buyer_id only
-    # ever grow at their right edge and can stay in place during the load (writers.KEEP_DURING_LOAD).
+    # Ordered by buyer, then time: buyer ids grow across chunks, so a buyer's orders lie together
+    # on disk, and the nightly run's buyer-range chunks read few pages each.
     order = np.lexsort((ot, ob))
     ob, ot = ob[order], ot[order]
     # Seasonal buyers skip most of their purchase occasions outside the gift season.

@@ -320,6 +320,15 @@ def test_failure_midway_writes_nothing_and_keeps_indexes_and_foreign_keys(monkey
         assert len(before) >= 10
 
 
+def test_a_successful_run_rebuilds_every_index_and_foreign_key_it_dropped():
+    before = _schema_snapshot()
+
+    generate_marketplace(seed=4, **SMALL)
+
+    assert Order.objects.exists()
+    assert _schema_snapshot() == before
+
+
 @pytest.mark.parametrize("categories", [None, ["seasonal_ornaments"]])
 def test_a_tiny_marketplace_with_one_artisan_and_one_buyer_is_written(categories):
     summary = generate_marketplace(
