@@ -4,8 +4,8 @@
         .venv/bin/python bench/generate_marketplace.py --orders 2000000
 
 The generator writes about 2.73 orders per buyer over 12 months at seed 7 (docs/generator.md:
-163,710 for 60,000 buyers), so the buyer count is derived from --orders; sellers = buyers / 15. Every generated table is dumped with a
-binary COPY TO into memory, then two baselines are timed:
+163,710 for 60,000 buyers), so the buyer count is derived from --orders; sellers = buyers / 15.
+Every generated table is dumped with a COPY TO into memory, then two baselines are timed:
 
 - the fair floor (``ratio_generate_over_fair_floor``): what a bulk load cannot avoid. A binary
   COPY FROM into copies of the tables without indexes, then building the same indexes (every

@@ -9,7 +9,7 @@ from django.db import connection
 from workflows import pipeline
 from core.models import PipelineRun, RunStatus
 from core.selectors import PIPELINE_OUTPUTS, pipeline_outputs_digest
-from loyalty.factories import EarningRuleFactory
+from loyalty.factories import BadgeFactory, EarningRuleFactory
 from loyalty.models import RuleKind
 from marketplace.generator.services import generate_marketplace
 from tests import workers
@@ -21,6 +21,8 @@ BROKER_BASE = os.environ.get("CELERY_BROKER_URL", "")
 def _marketplace():
     generate_marketplace(sellers=14, buyers=160, months=8, seed=11, end="2026-10-01", progress=False)
     EarningRuleFactory(name="A point per unit spent", kind=RuleKind.SPEND)
+    # Badges run beside the points award: both write the ledger, the badges their bonuses.
+    BadgeFactory(code="regular", threshold=2, points_bonus=25)
 
 
 def _wipe_outputs():
@@ -56,6 +58,9 @@ def test_the_nightly_pipeline_writes_every_stage_output():
     assert len(digest["scoring.SellerScore"]) >= 13  # every seller that is not rejected
     assert len(digest["buyers.BuyerRetention"]) == 160
     assert len(digest["loyalty.PointsEntry"]) > 100
+    awarded = sorted(buyer_id for buyer_id, _ in digest["loyalty.BadgeAward"])
+    bonuses = sorted(row[0] for row in digest["loyalty.PointsEntry"] if row[4] == "badge" and row[2] == "earn")
+    assert awarded and bonuses == awarded  # each award paid its bonus once
     assert digest["dashboard.KpiSnapshot"]
     from dashboard.models import ChartSnapshot
 
