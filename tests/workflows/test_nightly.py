@@ -21,8 +21,6 @@ BROKER_BASE = os.environ.get("CELERY_BROKER_URL", "")
 def _marketplace():
     generate_marketplace(sellers=14, buyers=160, months=8, seed=11, end="2026-10-01", progress=False)
     EarningRuleFactory(name="A point per unit spent", kind=RuleKind.SPEND)
-    # Badges run beside the points award: both write the ledger, the badges their bonuses.
-    BadgeFactory(code="regular", threshold=2, points_bonus=25)
 
 
 def _wipe_outputs():
@@ -45,6 +43,8 @@ def _wipe_outputs():
 @pytest.mark.django_db
 def test_the_nightly_pipeline_writes_every_stage_output():
     _marketplace()
+    # Badges run beside the points award: both write the ledger, the badges their bonuses.
+    BadgeFactory(code="regular", threshold=2, points_bonus=25)
     list(pipeline.pipeline_run_inline(as_of=AS_OF, chunk_size=40))
     run = PipelineRun.objects.get()
     assert run.status == RunStatus.SUCCEEDED, run.error
