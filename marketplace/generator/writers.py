@@ -122,8 +122,9 @@ def postgres_bulk_load(tables: list[str]):
     rows arrive in order of: keeping the ones led by a buyer or order id made the generator 1.65x
     its fair floor at 200,000 orders, against 1.34x with every one rebuilt (docs/benchmarks.md).
     Foreign keys are re-added with their exact definitions, which validates every row in one
-    set-based query instead of one deferred trigger per row at commit. Must run inside the transaction that loads the rows, so a
-    failure restores the schema too. Primary keys and unique constraints stay in place.
+    set-based query instead of one deferred trigger per row at commit. Must run inside the
+    transaction that loads the rows, so a failure restores the schema too. Primary keys and
+    unique constraints stay in place.
     """
     if connection.vendor != "postgresql":
         yield
