@@ -108,16 +108,22 @@ def main() -> None:
     print(f"wrote {out.relative_to(ROOT)}")
 
 
+def _dump(cursor, tables: list[str], options: str) -> dict[str, bytes]:
+    """Each table's rows as COPY TO writes them with ``options``, held in memory."""
+    dumps = {}
+    for table in tables:
+        buf = io.BytesIO()
+        with cursor.copy(f"COPY {table} TO STDOUT {options}") as copy:
+            for block in copy:
+                buf.write(block)
+        dumps[table] = buf.getvalue()
+    return dumps
+
+
 def _plain_copy(raw, tables: list[str]) -> float:
     """The older baseline: a text COPY into copies of the tables that already carry their indexes."""
     with raw.cursor() as cursor:
-        dumps = {}
-        for table in tables:
-            buf = io.BytesIO()
-            with cursor.copy(f"COPY {table} TO STDOUT") as copy:
-                for block in copy:
-                    buf.write(block)
-            dumps[table] = buf.getvalue()
+        dumps = _dump(cursor, tables, "")
         for table in tables:
             cursor.execute(f"DROP TABLE IF EXISTS bench_{table}")
             cursor.execute(f"CREATE TABLE bench_{table} (LIKE {table} INCLUDING ALL)")
@@ -138,13 +144,7 @@ def _fair_floor(raw, tables: list[str]) -> dict:
     """Binary COPY into unindexed copies, then the same indexes, then the same foreign keys, validated."""
     parts = {"copy": 0.0, "indexes": 0.0, "foreign_keys": 0.0}
     with raw.cursor() as cursor:
-        dumps = {}
-        for table in tables:
-            buf = io.BytesIO()
-            with cursor.copy(f"COPY {table} TO STDOUT (FORMAT binary)") as copy:
-                for block in copy:
-                    buf.write(block)
-            dumps[table] = buf.getvalue()
+        dumps = _dump(cursor, tables, "(FORMAT binary)")
         cursor.execute("SELECT tablename, indexdef FROM pg_indexes WHERE schemaname = 'public' AND tablename = ANY(%s)", [tables])
         indexes = cursor.fetchall()
         cursor.execute(
