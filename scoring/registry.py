@@ -216,8 +216,25 @@ def model_load(version: ModelVersion):
 
 
 def model_load_active(*, kind: str, category: str | None = None):
-    """(version, estimator) of the active model of a slot, or (None, None) if there is none."""
-    version = ModelVersion.objects.for_slot(kind=kind, category=category).active().first()
+    """(version, estimator) of the active model of a slot, or (None, None) if there is none.
+
+    The version row is read without its artifact: the nightly pipeline asks once per chunk,
+    and fetching the megabytes of an artifact it has already verified and loaded cost a
+    fifth of a retention chunk. The bytes are read, checked and loaded only for a version
+    (and checksum) this process has not loaded yet.
+    """
+    version = ModelVersion.objects.for_slot(kind=kind, category=category).active().defer("artifact").first()
     if version is None:
         return None, None
-    return version, model_load(version)
+    key = (version.pk, version.artifact_sha256)
+    estimator = _loaded_by_version.get(key)
+    if estimator is None:
+        estimator = model_load(version)
+        if len(_loaded_by_version) >= 16:
+            _loaded_by_version.pop(next(iter(_loaded_by_version)))
+        _loaded_by_version[key] = estimator
+    return version, estimator
+
+
+# (version id, checksum) -> the estimator loaded from bytes that matched that checksum.
+_loaded_by_version: dict[tuple[int, str], object] = {}

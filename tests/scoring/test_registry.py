@@ -4,6 +4,8 @@ import numpy as np
 import pytest
 import skops.io as sio
 from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 from sklearn.linear_model import LogisticRegression
 from sklearn.preprocessing import FunctionTransformer
@@ -84,6 +86,24 @@ def test_a_process_deserialises_each_artifact_once_but_checks_its_bytes_every_ti
     version.artifact = bytes(version.artifact)[:-10] + b"0123456789"
     with pytest.raises(registry.ModelArtifactError, match="checksum"):
         registry.model_load(version)
+
+
+@pytest.mark.django_db
+def test_loading_the_active_model_again_reads_only_the_version_row_not_its_artifact():
+    version = _register()
+    registry.model_version_activate(version=version)
+    _, first = registry.model_load_active(kind="seller_score")
+
+    with CaptureQueriesContext(connection) as queries:
+        again_version, again = registry.model_load_active(kind="seller_score")
+
+    assert again is first and again_version.pk == version.pk
+    assert len(queries) == 1
+    assert '"artifact",' not in queries[0]["sql"] and '"artifact" ' not in queries[0]["sql"]
+    # A new checksum is a new artifact: its bytes are read and checked again.
+    ModelVersion.objects.filter(pk=version.pk).update(artifact_sha256="0" * 64)
+    with pytest.raises(registry.ModelArtifactError, match="checksum"):
+        registry.model_load_active(kind="seller_score")
 
 
 @pytest.mark.django_db
