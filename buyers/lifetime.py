@@ -674,10 +674,20 @@ def customer_lifetime_value(
     expected order value, discounted by (1 + d)^k for the k-th period. The loop is over
     periods (e.g. 12 months), never over buyers.
     """
-    x = np.asarray(x, dtype=float)
-    value = np.zeros_like(x)
-    previous = np.zeros_like(x)
-    cumulatives = purchase_expected_horizons(bgnbd_params, [k * period_length for k in range(1, horizon_periods + 1)], x, t_x, T)
+    cumulatives = purchase_expected_horizons(bgnbd_params, clv_horizons(horizon_periods, period_length), x, t_x, T)
+    return lifetime_value_of(cumulatives, expected_order_value, discount_rate_per_period=discount_rate_per_period)
+
+
+def clv_horizons(horizon_periods: int, period_length: float) -> list[float]:
+    """The ends of the CLV's periods, whose cumulative expected purchases ``lifetime_value_of`` takes."""
+    return [k * period_length for k in range(1, horizon_periods + 1)]
+
+
+def lifetime_value_of(cumulatives: list[np.ndarray], expected_order_value, *, discount_rate_per_period: float) -> np.ndarray:
+    """``customer_lifetime_value`` from the cumulative expected purchases at the end of each period,
+    for a caller that has them already (the retention chunk asks for one more horizon in the same pass)."""
+    value = np.zeros_like(cumulatives[0], dtype=float)
+    previous = np.zeros_like(value)
     for k, cumulative in enumerate(cumulatives, start=1):
         value += (cumulative - previous) * expected_order_value / (1 + discount_rate_per_period) ** k
         previous = cumulative

@@ -51,17 +51,22 @@ def copy_binary(raw_cursor, *, table: str, columns: Sequence[str], data: bytes) 
 
 
 @contextmanager
-def staging_table(cursor, *, stage: str, table: str, columns: Sequence[str], rows: Iterable[Sequence]) -> Iterator[str]:
-    """COPY ``rows`` into ``stage``, a temporary table shaped like ``columns`` of ``table``, and
-    yield the quoted column list for the merge statement. The table lives for the session, is
-    empty when the block starts and is emptied after it (and at commit), so a connection can
-    reuse it chunk after chunk."""
+def staging_table(
+    cursor, *, stage: str, table: str, columns: Sequence[str], rows: Iterable[Sequence] = (), data: bytes | None = None
+) -> Iterator[str]:
+    """COPY ``rows`` (or ``data``, rows already in the binary format, see ``copy_binary``) into
+    ``stage``, a temporary table shaped like ``columns`` of ``table``, and yield the quoted column
+    list for the merge statement. The table lives for the session, is empty when the block starts
+    and is emptied after it (and at commit), so a connection can reuse it chunk after chunk."""
     quoted = quoted_columns(columns)
     cursor.execute(
         f"CREATE TEMP TABLE IF NOT EXISTS {stage} ON COMMIT DELETE ROWS AS SELECT {quoted} FROM {table} WITH NO DATA"
     )
     cursor.execute(f"TRUNCATE {stage}")
-    copy_rows(cursor, table=stage, columns=columns, rows=rows)
+    if data is None:
+        copy_rows(cursor, table=stage, columns=columns, rows=rows)
+    else:
+        copy_binary(cursor.cursor, table=stage, columns=columns, data=data)
     yield quoted
     cursor.execute(f"TRUNCATE {stage}")
 

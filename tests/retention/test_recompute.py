@@ -1,4 +1,5 @@
 import math
+from decimal import Decimal
 
 import pytest
 
@@ -19,6 +20,12 @@ def test_recompute_writes_a_defined_row_for_every_buyer_including_one_time_and_n
             assert not math.isnan(value)
     never = _row(small_base["never"])
     assert (never.order_count, never.segment, never.cadence_state, float(never.clv)) == (0, "new", "no_purchase", 0.0)
+    # Nothing to measure is stored as NULL, not as NaN or zero.
+    assert (never.days_since_last_order, never.cadence_days, never.top_seller_id) == (None, None, None)
+    assert (never.first_order_at, never.next_purchase_from, never.churn_model_version, never.lifetime_model) == (None, None, "", "")
+    loyal = _row(small_base["loyal"])
+    assert (loyal.order_count, loyal.total_spend, loyal.average_order_value) == (8, Decimal("640.00"), Decimal("80.00"))
+    assert loyal.top_seller_id is not None and loyal.days_since_last_order == pytest.approx(10, abs=1)
     once = _row(small_base["once"])
     # The chosen count model lets a first purchase be the last: a one-time buyer is not surely alive.
     assert once.frequency == 0 and 0.0 < once.p_alive < 1.0 and once.cadence_is_estimated
