@@ -56,7 +56,8 @@ def rfm_summary(
     if end.tzinfo is not None:
         end = end.tz_convert("UTC").tz_localize(None)
     end = end.normalize()
-    stamps = pd.to_datetime(transactions[datetime_col])
+    # cache=False: given datetimes, pandas' cache check walks a tenth of them as Timestamp objects.
+    stamps = pd.to_datetime(transactions[datetime_col], cache=False)
     if stamps.dt.tz is not None:
         stamps = stamps.dt.tz_convert("UTC").dt.tz_localize(None)
     frame = pd.DataFrame({customer_col: transactions[customer_col].to_numpy(), "_day": stamps.dt.normalize().to_numpy()})
@@ -760,7 +761,7 @@ REGULAR_MAX_CV = 0.5
 
 
 def _gap_cv(transactions: pd.DataFrame, customer_col: str, datetime_col: str, end) -> pd.Series:
-    days = pd.DataFrame({"c": transactions[customer_col].to_numpy(), "d": pd.to_datetime(transactions[datetime_col]).dt.normalize().to_numpy()})
+    days = pd.DataFrame({"c": transactions[customer_col].to_numpy(), "d": pd.to_datetime(transactions[datetime_col], cache=False).dt.normalize().to_numpy()})
     days = days[days["d"] <= end].drop_duplicates().sort_values(["c", "d"])
     gap = days.groupby("c")["d"].diff().dt.days.dropna()
     by = days.loc[gap.index, "c"]
@@ -823,7 +824,7 @@ def holdout_evaluate(
         transactions, customer_col=customer_col, datetime_col=datetime_col, observation_end=cal_end,
         monetary_col=monetary_col, unit_days=unit_days,
     )
-    stamps = pd.to_datetime(transactions[datetime_col]).dt.normalize()
+    stamps = pd.to_datetime(transactions[datetime_col], cache=False).dt.normalize()
     later = transactions[(stamps > cal_end) & (stamps <= obs_end)]
     later_days = pd.DataFrame({"c": later[customer_col].to_numpy(), "d": stamps[later.index].to_numpy(), "v": later[monetary_col].to_numpy(dtype=float)})
     actual = later_days.drop_duplicates(["c", "d"]).groupby("c").size().reindex(summary.index).fillna(0).to_numpy(dtype=float)

@@ -122,7 +122,7 @@ def _feedback_sentiment(*, as_of: datetime, buyer_ids, id_range=None) -> pd.Data
 
 
 def _days_before(now: pd.Timestamp, stamps: pd.Series) -> pd.Series:
-    return (now - pd.to_datetime(stamps, utc=True)).dt.total_seconds() / 86400
+    return (now - pd.to_datetime(stamps, utc=True, cache=False)).dt.total_seconds() / 86400
 
 
 def _cadence_frame(*, as_of: datetime, id_range=None) -> pd.DataFrame:

@@ -385,8 +385,9 @@ def buyer_retention_score_range(*, start_id: int, end_id: int, as_of: datetime |
     cadence = np.where(np.isfinite(own_cadence), own_cadence, population_cadence)
     cadence = np.maximum(cadence, 1.0)
     now = _naive_utc(as_of)
-    last_at = pd.to_datetime(frame["last_at"])
-    first_at = pd.to_datetime(frame["first_at"])
+    # cache=False: given datetimes, pandas' cache check walks a tenth of them as Timestamp objects.
+    last_at = pd.to_datetime(frame["last_at"], cache=False)
+    first_at = pd.to_datetime(frame["first_at"], cache=False)
     window_from = last_at + pd.to_timedelta(cadence * (1 - settings.cadence_tolerance), unit="D")
     window_to = last_at + pd.to_timedelta(cadence * (1 + settings.cadence_tolerance), unit="D")
     cadence_state = np.select(
