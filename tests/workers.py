@@ -45,8 +45,9 @@ def worker_env(broker: str, **extra) -> dict:
 
 def start_worker(*, broker: str, queues: str, name: str | None = None, **env) -> subprocess.Popen:
     name = name or uuid.uuid4().hex[:8]
-    log = open(Path(tempfile.gettempdir()) / f"kiln-worker-{name}.log", "w")  # read it when a test times out
-    return subprocess.Popen(
+    log_path = Path(tempfile.gettempdir()) / f"kiln-worker-{name}.log"  # read it when a test times out
+    log = open(log_path, "w")
+    process = subprocess.Popen(
         [sys.executable, "-m", "celery", "-A", "config", "worker", "-Q", queues, "-c", "1", "--pool", "solo",
          "-l", "INFO", "-n", f"{name}@%h", "--without-gossip", "--without-mingle", "--without-heartbeat"],
         cwd=ROOT,
@@ -55,6 +56,8 @@ def start_worker(*, broker: str, queues: str, name: str | None = None, **env) ->
         stderr=subprocess.STDOUT,
         start_new_session=True,
     )
+    process.log_path = log_path
+    return process
 
 
 def stop(process: subprocess.Popen, sig=signal.SIGTERM) -> None:
@@ -72,10 +75,17 @@ def stop(process: subprocess.Popen, sig=signal.SIGTERM) -> None:
 def workers(count: int, *, broker: str, queues: str, **env):
     processes = [start_worker(broker=broker, queues=queues, **env) for _ in range(count)]
     try:
+        wait_ready(processes)
         yield processes
     finally:
         for process in processes:
             stop(process)
+
+
+def wait_ready(processes: list[subprocess.Popen], *, timeout: float = 90) -> None:
+    """Until every worker has logged that it is ready. A run sent earlier can be taken whole by
+    the first worker up while the others are still importing Django (seen on a loaded machine)."""
+    wait_for(lambda: all(" ready." in Path(p.log_path).read_text() for p in processes), timeout=timeout, interval=0.1)
 
 
 def wait_for(predicate, *, timeout: float = 90, interval: float = 0.3):

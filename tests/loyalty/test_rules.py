@@ -155,8 +155,10 @@ def test_a_promotion_cap_limits_its_extra_points_per_member_and_period(program):
     double = EarningRuleFactory(kind=RuleKind.PROMOTION, promotion_of=RuleKind.SPEND, multiplier=Decimal("2"),
                                 cap_points=50, cap_period="month")
     buyer = BuyerFactory()
-    now = timezone.now()
-    orders = [OrderFactory(buyer=buyer, total_amount=Decimal("40"), placed_at=now - timedelta(days=days)) for days in (9, 8, 7)]
+    # Delivered on the 8th, 9th and 10th of last month (orders arrive five days after they are
+    # placed), so all three fall in one cap period whatever day the suite runs.
+    last_month = (timezone.now().replace(day=1, hour=12, minute=0) - timedelta(days=1)).replace(day=1)
+    orders = [OrderFactory(buyer=buyer, total_amount=Decimal("40"), placed_at=last_month + timedelta(days=day)) for day in (2, 3, 4)]
 
     lots = [_earned(order) for order in orders]
 
