@@ -491,7 +491,7 @@ def buyer_retention_score_range(*, start_id: int, end_id: int, as_of: datetime |
         "next_purchase_to": _microseconds(window_to),
         "cadence_state": cadence_state.astype(str),
         "segment": np.asarray(segments).astype(str),
-        "segment_since": pd.to_datetime(pd.Series(since_values, dtype=object), utc=True).dt.tz_convert(None).to_numpy(dtype="datetime64[us]"),
+        "segment_since": _microseconds(pd.to_datetime(pd.Series(since_values, dtype=object), utc=True).dt.tz_convert(None)),
         "top_seller_id": pd.array(frame["top_seller_id"].to_numpy(), dtype="Int64"),
         "reasons": reason_values,
     }
