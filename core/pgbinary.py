@@ -77,7 +77,12 @@ def _column(kind: str, series: pd.Series) -> tuple[np.ndarray, np.ndarray]:
         values = series.fillna(0).to_numpy(dtype="int64")
     else:
         values = series.to_numpy()
-        null = pd.isna(values) if values.dtype == object else np.zeros(len(values), dtype=bool)
+        if values.dtype == object:
+            null = pd.isna(values)
+        elif values.dtype.kind == "f":
+            null = np.isnan(values)  # pandas' missing float: written as NULL, never as NaN
+        else:
+            null = np.zeros(len(values), dtype=bool)
     if kind == "bool":
         values = np.asarray(values, dtype=bool)
     out = np.asarray(values).astype(width_dtype)

@@ -586,14 +586,7 @@ def _retention_upsert_copy(columns: dict[str, object], kinds: dict[str, str]) ->
 
 
 def _binary_column(kind: str, column):
-    if kind == "jsonb":
-        return pd.Series([json_text(v) for v in column], dtype=object)
-    if kind == "float8":
-        values = np.asarray(column, dtype=float)
-        missing = np.isnan(values)
-        # pgbinary writes NULL only for missing objects; a NaN float would be stored as NaN.
-        return pd.Series(np.where(missing, None, values), dtype=object) if missing.any() else values
-    return column
+    return pd.Series([json_text(v) for v in column], dtype=object) if kind == "jsonb" else column
 
 
 def buyer_id_ranges(*, chunk_size: int = CHUNK_SIZE) -> list[tuple[int, int]]:

@@ -226,15 +226,11 @@ def model_load_active(*, kind: str, category: str | None = None):
     version = ModelVersion.objects.for_slot(kind=kind, category=category).active().defer("artifact").first()
     if version is None:
         return None, None
-    key = (version.pk, version.artifact_sha256)
-    estimator = _loaded_by_version.get(key)
-    if estimator is None:
-        estimator = model_load(version)
-        if len(_loaded_by_version) >= 16:
-            _loaded_by_version.pop(next(iter(_loaded_by_version)))
-        _loaded_by_version[key] = estimator
-    return version, estimator
+    return version, _estimator_of(version.pk, version.artifact_sha256)
 
 
-# (version id, checksum) -> the estimator loaded from bytes that matched that checksum.
-_loaded_by_version: dict[tuple[int, str], object] = {}
+@functools.lru_cache(maxsize=16)
+def _estimator_of(version_id: int, sha256: str):
+    """The estimator of a version whose bytes matched ``sha256`` (a failed check is not cached)."""
+    data = ModelVersion.objects.filter(pk=version_id).values_list("artifact", flat=True).get()
+    return artifact_load(data=data, sha256=sha256)

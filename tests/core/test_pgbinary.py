@@ -69,3 +69,14 @@ def test_fixed_width_columns_are_unchanged():
         + pgbinary.TRAILER
     )
     assert data == expected
+
+
+def test_a_missing_float_is_written_as_null_not_as_nan():
+    data = pgbinary.encode(pd.DataFrame({"x": [1.5, np.nan]}), ["float8"])
+    expected = (
+        pgbinary.HEADER
+        + struct.pack(">h", 1) + struct.pack(">i", 8) + struct.pack(">d", 1.5)
+        + struct.pack(">h", 1) + struct.pack(">i", -1)
+        + pgbinary.TRAILER
+    )
+    assert data == expected
