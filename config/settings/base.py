@@ -161,6 +161,11 @@ CELERY_RESULT_BACKEND = env_str("CELERY_RESULT_BACKEND", "") or (
     CELERY_BROKER_URL if CELERY_BROKER_URL.startswith(("redis://", "rediss://")) else None
 )
 CELERY_RESULT_EXPIRES = 24 * 60 * 60
+# A chunk that finishes while Redis restarts waits for it to come back to record its result:
+# the result is the chord's count of finished chunks, and a lost one leaves the level waiting
+# for the watchdog. Backoff doubles from 10 ms up to 10 s, so 40 tries cover minutes of outage.
+CELERY_RESULT_BACKEND_ALWAYS_RETRY = True
+CELERY_RESULT_BACKEND_MAX_RETRIES = 40
 CELERY_TASK_SERIALIZER = "json"
 CELERY_RESULT_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]

@@ -59,6 +59,11 @@ def _start_remote(broker):
     workers.pipeline_start_remote(broker, trigger="test")
 
 
+def _remote_chunk_succeeded():
+    # The clean reference run left succeeded chunks of its own; only the workers' run counts here.
+    return PipelineChunk.objects.exclude(stage__run__trigger="inline").filter(status=RunStatus.SUCCEEDED).exists()
+
+
 def _finished_run():
     run = PipelineRun.objects.filter(trigger="beat").order_by("-pk").first() or PipelineRun.objects.exclude(trigger="inline").order_by("-pk").first()
     return run if run and run.status in (RunStatus.SUCCEEDED, RunStatus.FAILED) else None
@@ -123,7 +128,8 @@ def test_queued_work_survives_a_broker_restart(tmp_path, control, marketplace):
         (control / "stall-sellers").write_text("1")
         with workers.workers(1, broker=url, queues="default,recompute", **env):
             _start_remote(url)
-            workers.wait_for(lambda: PipelineChunk.objects.filter(status=RunStatus.SUCCEEDED).exists(), timeout=60)
+            # Stop the broker once the workers' run is under way, with chunks still queued behind the stalled one.
+            workers.wait_for(_remote_chunk_succeeded, timeout=60)
             server.terminate()
             server.wait(timeout=15)
             time.sleep(2)  # the worker sees the broker gone and starts reconnecting
