@@ -5,17 +5,26 @@ PostgreSQL plans with empty or stale statistics: with none at all it read 1.9 mi
 through the status index to find one chunk's 2,000 (0.4 s a chunk instead of milliseconds).
 Autovacuum catches up eventually, or never where it is switched off, so the writers that
 bulk-load analyse what they wrote before anything reads it.
+
+SQLite (the embedded demo) never analyses by itself: without statistics it judged each repeat
+purchase of the points award through the status index, 36 s for one chunk of the demo's
+13,000 orders against 0.8 s once analysed.
 """
 
 from django.db import connection
 
 
 def statistics_refresh(*models) -> None:
-    """ANALYZE the tables of ``models`` on PostgreSQL (a sample: about a second for millions of rows)."""
-    if connection.vendor != "postgresql" or not models:
+    """ANALYZE the tables of ``models`` (on PostgreSQL a sample: about a second for millions of rows)."""
+    if not models:
         return
+    tables = [connection.ops.quote_name(m._meta.db_table) for m in models]
     with connection.cursor() as cursor:
-        cursor.execute("ANALYZE " + ", ".join(connection.ops.quote_name(m._meta.db_table) for m in models))
+        if connection.vendor == "postgresql":
+            cursor.execute("ANALYZE " + ", ".join(tables))
+        elif connection.vendor == "sqlite":
+            for table in tables:  # SQLite's ANALYZE takes one table at a time
+                cursor.execute(f"ANALYZE {table}")
 
 
 # Like autovacuum's own analyze threshold (50 rows + 10% of the table), but for a writer that

@@ -374,16 +374,21 @@ def test_nothing_but_promises_and_ground_truth_is_dated_after_the_window_end():
     assert Order.objects.filter(status__in=["placed", "shipped"]).exists()
 
 
-@pytest.mark.skipif(connection.vendor != "postgresql", reason="planner statistics are PostgreSQL's")
 def test_generated_tables_are_analysed_so_the_first_queries_are_planned_on_real_numbers():
     generate_marketplace(seed=3, **SMALL)
 
+    # Statistics exist only once the table was analysed. Without them PostgreSQL guessed that 1.9
+    # million delivered orders were 10,000 and read them all for one chunk, and SQLite judged the
+    # demo's repeat purchases through the status index (36 s for one award chunk).
     with connection.cursor() as cursor:
-        cursor.execute("SELECT count(*) FROM pg_stats WHERE tablename = 'marketplace_order' AND attname = 'status'")
-        status_statistics = cursor.fetchone()[0]
-    # Column statistics exist only once the table was analysed; without them the planner guessed
-    # that 1.9 million delivered orders were 10,000 and read them all for one chunk.
-    assert status_statistics == 1
+        if connection.vendor == "postgresql":
+            cursor.execute("SELECT count(*) FROM pg_stats WHERE tablename = 'marketplace_order' AND attname = 'status'")
+            assert cursor.fetchone()[0] == 1
+        else:
+            # One row per index; its first number is the table's row count.
+            cursor.execute("SELECT stat FROM sqlite_stat1 WHERE tbl = 'marketplace_order'")
+            counts = {int(stat.split()[0]) for (stat,) in cursor.fetchall()}
+            assert counts == {Order.objects.count()}
 
 
 @pytest.mark.skipif(
