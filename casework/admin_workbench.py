@@ -18,13 +18,28 @@ from django.utils.html import format_html
 
 from casework import ordering, services, workbench
 from casework.evidence import evidence_html
-from casework.kinds import outcome_choices
+from casework.kinds import outcome_choices, policy_for
 from casework.models import ACTIVE_STATUSES, Case, CaseEvent, CaseKind, Team
 from core.roles import can_work_team, is_marketplace_admin, visible_teams
 
 
 def plural(count: int, noun: str) -> str:
     return f"{count} {noun}" + ("" if count == 1 else "s")
+
+
+def person_name(user) -> str:
+    return user.get_full_name() or user.get_username()
+
+
+# The bulk actions that work one kind of case; a role is offered only those of kinds its team works.
+KIND_BULK_ACTIONS = {
+    "approve_reviews": CaseKind.ONBOARDING_REVIEW,
+    "reject_reviews": CaseKind.ONBOARDING_REVIEW,
+    "request_info": CaseKind.ONBOARDING_REVIEW,
+    "complete_calls": CaseKind.ONBOARDING_CALL,
+    "assign_workshop": CaseKind.WORKSHOP_ASSIGNMENT,
+    "mark_fixed": CaseKind.INVENTORY_AUDIT,
+}
 
 
 def _session_queryset():
@@ -37,16 +52,32 @@ class SessionChoiceField(forms.ModelChoiceField):
         return workbench.SESSIONS["label"](session)
 
 
+class OutcomeField(forms.ChoiceField):
+    """Offers the outcomes Resolve does, but lets through any outcome of the kinds.
+
+    An outcome only a kind's own button records is not offered; a request naming one still
+    reaches the workbench, which refuses it saying which button to use.
+    """
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.accepted: set[str] = set()
+
+    def valid_value(self, value):
+        return value in self.accepted or super().valid_value(value)
+
+
 class CaseWorkForm(forms.Form):
     """Input for any action; which fields matter depends on the action."""
 
-    outcome = forms.ChoiceField(required=False)
+    outcome = OutcomeField(required=False)
     note = forms.CharField(required=False, widget=forms.Textarea(attrs={"rows": 2, "cols": 50}))
     session = SessionChoiceField(queryset=Case.objects.none(), required=False, empty_label="— choose a session —")
 
     def __init__(self, *args, kinds=(), **kwargs):
         super().__init__(*args, **kwargs)
-        self.fields["outcome"].choices = [("", "— choose an outcome —"), *outcome_choices(kinds)]
+        self.fields["outcome"].choices = [("", "— choose an outcome —"), *workbench.resolve_choices(kinds)]
+        self.fields["outcome"].accepted = {value for value, _ in outcome_choices(kinds)}
         self.fields["session"].queryset = _session_queryset()
 
 
@@ -54,7 +85,7 @@ class CaseEventInline(admin.TabularInline):
     model = CaseEvent
     extra = 0
     can_delete = False
-    fields = ("at", "actor", "action", "field", "from_value", "to_value", "note")
+    fields = ("at", "actor_name", "action", "field", "from_value", "to_value", "note")
     readonly_fields = fields
     ordering = ("at", "pk")
     verbose_name_plural = "history"
@@ -68,6 +99,11 @@ class CaseEventInline(admin.TabularInline):
     def has_change_permission(self, request, obj=None):
         return False
 
+    @admin.display(description="actor")
+    def actor_name(self, event):
+        # A name, not the user's admin link: no staff role may open user accounts.
+        return person_name(event.actor) if event.actor_id else "Kiln"
+
 
 class CaseWorkbenchMixin:
     """Mix into a ModelAdmin of Case (or a proxy of it)."""
@@ -79,13 +115,13 @@ class CaseWorkbenchMixin:
     show_full_result_count = False
     bulk_actions = ("assign_to_me", "unassign_selected", "resolve_selected", "dismiss_selected")
     fieldsets = (
-        (None, {"fields": ("kind", "team", "subject_link", "status", "priority", "assignee", "due_at", "reason")}),
+        (None, {"fields": ("kind", "team", "subject_link", "status", "priority", "assignee_name", "due_at", "reason")}),
         ("Evidence", {"fields": ("evidence_display",)}),
         ("Outcome", {"fields": ("outcome", "resolution_note", "closed_at")}),
         ("Dates", {"classes": ("collapse",), "fields": ("created_at", "updated_at")}),
     )
     readonly_fields = (
-        "kind", "team", "subject_link", "status", "priority", "assignee", "due_at", "reason", "evidence_display",
+        "kind", "team", "subject_link", "status", "priority", "assignee_name", "due_at", "reason", "evidence_display",
         "outcome", "resolution_note", "closed_at", "created_at", "updated_at",
     )
 
@@ -120,7 +156,14 @@ class CaseWorkbenchMixin:
         ranking = getattr(request, "kiln_queue_ranking", None)
         if ranking is not None and ranking.scores:
             return [db.F("queue_score").desc(nulls_last=True), *super().get_ordering(request)]
-        return super().get_ordering(request)
+        return [ordering.OPEN_FIRST, *super().get_ordering(request)]
+
+    def get_actions(self, request):
+        actions = super().get_actions(request)
+        for name, kind in KIND_BULK_ACTIONS.items():
+            if name in actions and not can_work_team(request.user, policy_for(kind).team):
+                del actions[name]
+        return actions
 
     def get_list_display(self, request):
         columns = list(super().get_list_display(request))
@@ -196,6 +239,11 @@ class CaseWorkbenchMixin:
     def assignee_short(self, case):
         return case.assignee.get_username() if case.assignee_id else "—"
 
+    @admin.display(description="assignee")
+    def assignee_name(self, case):
+        # A name, not the user's admin link: no staff role may open user accounts.
+        return person_name(case.assignee) if case.assignee_id else "Unassigned"
+
     # --- one case, from its page -------------------------------------------------------
     def _act_url_name(self):
         return f"{self.opts.app_label}_{self.opts.model_name}_act"
@@ -241,6 +289,9 @@ class CaseWorkbenchMixin:
                 # The user's own case, just not in this queue: show it on the case page.
                 return HttpResponseRedirect(reverse("admin:casework_case_change", args=[elsewhere.pk]))
         extra_context = {**(extra_context or {}), **(self._panel_context(request, case) if case else {})}
+        if case is not None:
+            # Everything on the page is read-only, so "Change case" would promise what it does not offer.
+            extra_context["title"] = f"Case #{case.pk}: {case.get_kind_display()}"
         return super().change_view(request, object_id, form_url, extra_context)
 
     def _panel_context(self, request, case) -> dict:
@@ -259,6 +310,7 @@ class CaseWorkbenchMixin:
                 "assignee": case.assignee,
                 "act_url": self._act_url_name(),
                 "form": form,
+                "resolve_offered": len(form.fields["outcome"].choices) > 1,
                 "kind_verbs": verbs,
                 "sessions": list(form.fields["session"].queryset[:30]) if needs_session else [],
                 "session_field": form["session"] if needs_session else None,
@@ -300,6 +352,11 @@ class CaseWorkbenchMixin:
                 return None
         case_kinds = set(cases.values_list("kind", flat=True))
         form = CaseWorkForm(request.POST if "apply" in request.POST else None, kinds=case_kinds)
+        if "outcome" in fields and not form.is_bound and not workbench.resolve_choices(case_kinds):
+            self.message_user(request, "No outcome fits all the selected cases. Onboarding cases close with their own "
+                              "actions; resolve other cases kind by kind, or dismiss them with a reason.",
+                              level=messages.WARNING)
+            return None
         missing = [name for name in required if form.is_bound and form.is_valid() and not form.cleaned_data.get(name)]
         for name in missing:
             form.add_error(name, {"outcome": "Choose an outcome.", "note": "Say why.", "session": "Choose a session."}[name])

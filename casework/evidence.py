@@ -9,11 +9,24 @@ from django.utils.safestring import mark_safe
 
 from core import formatting
 
+
+def yes_no(value) -> str:
+    return "Yes" if value else "No"
+
+
+def _now_vs_before(fmt=str):
+    """A [now, baseline] pair from the dormancy signals as "3 now vs 12 before"."""
+    def shown(value):
+        if isinstance(value, (list, tuple)) and len(value) == 2:
+            return f"{fmt(value[0])} now vs {fmt(value[1])} before"
+        return str(value)
+    return shown
+
 # key -> (label, formatter). Keys not listed still show, with a label made from the key.
 FIELDS: dict[str, tuple[str, object]] = {
     "score": ("Score", lambda v: formatting.decimal(v, 0)),
     "model_version": ("Model version", str),
-    "cold_start": ("Cold start", lambda v: "yes" if v else "no"),
+    "cold_start": ("Cold start", yes_no),
     "churn_probability": ("Churn risk", lambda v: formatting.percent(v, 1)),
     "churn_band": ("Churn band", str),
     "churn_model": ("Churn model", str),
@@ -38,6 +51,17 @@ FIELDS: dict[str, tuple[str, object]] = {
     "rate": ("Rate", formatting.points),
     "orders_count": ("Orders", str),
     "bad_orders": ("Orders affected", str),
+    # Dormancy signals: each 90-day figure against the artisan's own baseline.
+    "baseline": ("Compared with", str),
+    "sales": ("Sales", _now_vs_before()),
+    "listing_activity": ("Listing activity", _now_vs_before()),
+    "messages_answered": ("Messages answered", _now_vs_before()),
+    "late_share": ("Late shipments", _now_vs_before(formatting.percent)),
+    "sales_falling": ("Sales falling", yes_no),
+    "listing_activity_falling": ("Listing activity falling", yes_no),
+    "messages_falling": ("Messages falling", yes_no),
+    "fulfilment_slipping": ("Fulfilment slipping", yes_no),
+    "off_season": ("Normal off-season", yes_no),
 }
 
 # key -> admin URL name of the object the id points at.
@@ -104,7 +128,9 @@ def evidence_rows(evidence) -> list[tuple[str, str]]:
     for key, value in evidence.items():
         if key in FIELDS or key in LINKS or key in HIDDEN or value in (None, "", [], {}):
             continue
-        if isinstance(value, float):
+        if isinstance(value, bool):
+            value = yes_no(value)
+        elif isinstance(value, float):
             value = formatting.decimal(value, 2)
         elif isinstance(value, (list, tuple)):
             value = ", ".join(map(str, value))

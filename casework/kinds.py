@@ -31,11 +31,13 @@ def policy_for(kind: str) -> KindPolicy:
     return KIND_POLICIES[CaseKind(kind)]
 
 
-# The outcomes that make sense when closing each kind of case; the resolve form offers only these.
+# The outcomes that make sense when closing each kind of case. An onboarding call or workshop
+# case has no "approved" or "rejected": no onboarding step approves or rejects from there, so
+# recording one would leave the artisan where they were behind a closed case.
 KIND_OUTCOMES: dict[str, tuple[str, ...]] = {
     CaseKind.ONBOARDING_REVIEW: (Outcome.APPROVED, Outcome.REJECTED, Outcome.INFO_REQUESTED, Outcome.WORKSHOP_ASSIGNED),
-    CaseKind.ONBOARDING_CALL: (Outcome.CALL_COMPLETED, Outcome.APPROVED, Outcome.REJECTED, Outcome.NO_ACTION),
-    CaseKind.WORKSHOP_ASSIGNMENT: (Outcome.WORKSHOP_ASSIGNED, Outcome.APPROVED, Outcome.REJECTED),
+    CaseKind.ONBOARDING_CALL: (Outcome.CALL_COMPLETED, Outcome.NO_ACTION),
+    CaseKind.WORKSHOP_ASSIGNMENT: (Outcome.WORKSHOP_ASSIGNED,),
     CaseKind.INVENTORY_AUDIT: (Outcome.FIXED, Outcome.CONTACTED, Outcome.NO_ACTION),
     CaseKind.SELLER_DORMANT: (Outcome.CONTACTED, Outcome.RETAINED, Outcome.NO_ACTION),
     CaseKind.SELLER_QUALITY_ALERT: (Outcome.CONTACTED, Outcome.FIXED, Outcome.NO_ACTION),

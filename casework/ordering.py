@@ -10,11 +10,21 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from django.core.exceptions import ValidationError
+from django.db import models
+
+from casework.models import ACTIVE_STATUSES
 
 # The workbench's usual order: priority, then due date; among cases due at the same moment (a
 # batch opened together), the one opened first. The case list uses these fields, and
 # ``cases_in_workbench_order`` gives the same order in Python (for simulated staff).
 WORKBENCH_ORDERING = ("priority", "due_at", "pk")
+
+# Lists that also show closed cases put the open work first: a closed case's old due date
+# would otherwise rank it above everything still to do.
+OPEN_FIRST = models.Case(
+    models.When(status__in=ACTIVE_STATUSES, then=models.Value(0)), default=models.Value(1),
+    output_field=models.IntegerField(),
+).asc()
 
 
 def cases_in_workbench_order(cases) -> list:

@@ -43,6 +43,52 @@ KIND_VERBS: dict[str, tuple[Verb, ...]] = {
 }
 
 
+@dataclass(frozen=True)
+class StepOutcome:
+    """An outcome that says a domain step was done, and the kind's action that does the step.
+
+    ``refusal`` is set when that action needs input Resolve does not collect (a session) or
+    does not close the case (a request for information): Resolve then names the button instead.
+    """
+
+    verb: str
+    refusal: str = ""
+
+
+# Resolve never just records one of these: an artisan would stay where they were behind a closed
+# case. It does the step through the kind's own action (one service, same checks), or refuses.
+STEP_OUTCOMES: dict[str, dict[str, StepOutcome]] = {
+    CaseKind.ONBOARDING_REVIEW: {
+        Outcome.APPROVED: StepOutcome("approve"),
+        Outcome.REJECTED: StepOutcome("reject"),
+        Outcome.INFO_REQUESTED: StepOutcome(
+            "request_info",
+            "Use “Request information” to ask this artisan for more: it emails them what to send and keeps "
+            "the case open until they answer.",
+        ),
+        Outcome.WORKSHOP_ASSIGNED: StepOutcome(
+            "approve_and_seat",
+            "Use “Approve and assign a workshop” to seat this artisan: it approves them and books a seat in "
+            "the session you choose (or “Approve”, and seller support seats them from the workshop queue).",
+        ),
+    },
+    CaseKind.ONBOARDING_CALL: {Outcome.CALL_COMPLETED: StepOutcome("complete_call")},
+    CaseKind.WORKSHOP_ASSIGNMENT: {
+        Outcome.WORKSHOP_ASSIGNED: StepOutcome(
+            "seat",
+            "Use “Assign to this workshop session” to seat this artisan: it books a seat in the session you "
+            "choose, emails them and closes the case.",
+        ),
+    },
+}
+
+
+def resolve_choices(kinds) -> list[tuple[str, str]]:
+    """The outcomes Resolve offers for these kinds: all but those only a kind's own button records."""
+    refused = {outcome for kind in set(kinds) for outcome, step in STEP_OUTCOMES.get(kind, {}).items() if step.refusal}
+    return [(value, label) for value, label in outcome_choices(kinds) if value not in refused]
+
+
 # Actions whose state change belongs to another app, by verb: handler(case=, verb=, actor=,
 # note=, session=) -> message. Filled by the owning app's AppConfig.ready().
 VERB_HANDLERS: dict[str, Callable[..., str]] = {}
@@ -97,11 +143,7 @@ def case_work(*, case: Case, verb: str, actor, outcome: str = "", note: str = ""
         services.case_assign(case=case, assignee=None, actor=actor)
         return "Unassigned: back in the team queue"
     if verb == "resolve":
-        if not outcome:
-            choices = ", ".join(label for _, label in outcome_choices([case.kind]))
-            raise ValidationError({"outcome": f"Choose an outcome to resolve this case: {choices}."})
-        services.case_resolve(case=case, outcome=outcome, note=note, actor=actor)
-        return f"Resolved: {_outcome_label(outcome)}"
+        return _resolve(case=case, outcome=outcome, note=note, actor=actor)
     if verb == "dismiss":
         if not note.strip():
             raise ValidationError({"note": "Say why the case is dismissed: the reason is kept in its history."})
@@ -114,6 +156,23 @@ def case_work(*, case: Case, verb: str, actor, outcome: str = "", note: str = ""
         services.case_resolve(case=case, outcome=Outcome.FIXED, note=note, actor=actor)
         return f"Resolved: {_outcome_label(Outcome.FIXED)}"
     raise ValidationError(f"Unknown action “{verb}”.")  # pragma: no cover - known_verb guards this
+
+
+def _resolve(*, case: Case, outcome: str, note: str, actor) -> str:
+    if not outcome:
+        choices = ", ".join(label for _, label in resolve_choices([case.kind]))
+        if not choices:
+            raise ValidationError({"outcome": f"A {case.get_kind_display()} case is closed by its own action above, "
+                                              "or dismissed with a reason."})
+        raise ValidationError({"outcome": f"Choose an outcome to resolve this case: {choices}."})
+    step = STEP_OUTCOMES.get(case.kind, {}).get(outcome)
+    if step is None:
+        services.case_resolve(case=case, outcome=outcome, note=note, actor=actor)
+        return f"Resolved: {_outcome_label(outcome)}"
+    if step.refusal:
+        raise ValidationError({"outcome": f"{step.refusal} Nothing was changed."})
+    done = VERB_HANDLERS[step.verb](case=case, verb=step.verb, actor=actor, note=note, session=None)
+    return f"Resolved: {_outcome_label(outcome)}. {done}"
 
 
 def cases_work(*, cases, verb: str, actor, **inputs) -> tuple[int, list[str]]:

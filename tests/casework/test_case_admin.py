@@ -69,7 +69,7 @@ def test_resolve_action_asks_for_an_outcome_then_resolves(client, cs_user):
 
 
 def test_case_page_resolve_button_works_for_the_team(client, cs_user):
-    case = _open(CaseKind.ONBOARDING_REVIEW, seller=SellerFactory())
+    case = _open(CaseKind.ONBOARDING_REVIEW, seller=SellerFactory(onboarding_status="manual_review", approved_at=None))
     client.force_login(cs_user)
     page = client.get(reverse("admin:casework_case_change", args=[case.pk]))
     assert page.status_code == 200 and "Work this case" in page.content.decode()
