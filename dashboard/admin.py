@@ -1,11 +1,18 @@
 from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied, ValidationError
+from django.http import HttpResponseRedirect
+from django.shortcuts import get_object_or_404
+from django.template.response import TemplateResponse
+from django.urls import path, reverse
 
 from core.admin import ReadOnlyAdmin
+from core.formatting import DASH
 from core.roles import is_marketplace_admin
 from dashboard import services
+from dashboard.alert_evidence import alert_evidence_fields, dashboard_link
 from dashboard.models import Alert, AlertStatus, AlertThreshold, KpiSnapshot
+from dashboard.report import kpi_value_display, threshold_display, when_display
 
 
 @admin.register(AlertThreshold)
@@ -31,19 +38,25 @@ class AlertThresholdAdmin(admin.ModelAdmin):
 
 
 class CloseAlertForm(forms.Form):
-    note = forms.CharField(widget=forms.Textarea(attrs={"rows": 2}))
+    note = forms.CharField(
+        widget=forms.Textarea(attrs={"rows": 2, "cols": 60}), label="Why close these alerts?",
+        error_messages={"required": "Say why the alerts are closed; the note is kept in each alert's history."},
+    )
 
 
 @admin.register(Alert)
 class AlertAdmin(admin.ModelAdmin):
-    list_display = ("opened_at", "kpi", "status", "value", "baseline", "threshold_value", "period_start", "period_end",
-                    "cases_opened", "last_seen_at")
+    list_display = ("opened_at", "kpi", "status", "value_display", "baseline_display", "threshold_display",
+                    "period_display", "cases_opened", "last_seen_at")
     list_filter = ("status", "kpi")
     list_select_related = ("threshold",)
     date_hierarchy = "opened_at"
     show_full_result_count = False
     actions = ["close_selected"]
-    readonly_fields = [f.name for f in Alert._meta.fields]
+    change_form_template = "admin/dashboard/alert/change_form.html"
+    # The stored JSON is never shown: the page template shows the evidence as labelled fields.
+    fields = ("status_display",)
+    readonly_fields = fields
 
     def has_add_permission(self, request):
         return False
@@ -51,17 +64,89 @@ class AlertAdmin(admin.ModelAdmin):
     def has_delete_permission(self, request, obj=None):
         return False
 
-    @admin.action(description="Close selected alerts (cause understood)", permissions=["change"])
+    @admin.display(description="Value", ordering="value")
+    def value_display(self, alert):
+        return kpi_value_display(alert.kpi, alert.value)
+
+    @admin.display(description="Previous period", ordering="baseline")
+    def baseline_display(self, alert):
+        return DASH if alert.baseline is None else kpi_value_display(alert.kpi, alert.baseline)
+
+    @admin.display(description="Threshold", ordering="threshold_value")
+    def threshold_display(self, alert):
+        return threshold_display(alert.kpi, alert.threshold.condition, alert.threshold_value)
+
+    @admin.display(description="Period", ordering="period_start")
+    def period_display(self, alert):
+        return f"{alert.period_start:%d %b %Y} – {alert.period_end:%d %b %Y}"
+
+    @admin.display(description="Status")
+    def status_display(self, alert):
+        if alert.status == AlertStatus.OPEN:
+            return "Open"
+        by = f" by {alert.resolved_by}" if alert.resolved_by_id else ""
+        note = f": {alert.resolution_note}" if alert.resolution_note else ""
+        return f"Closed{by} on {when_display(alert.resolved_at)}{note}"
+
+    # --- one alert, from its page ----------------------------------------------------------
+    def get_urls(self):
+        custom = [path("<int:alert_id>/act/<str:verb>/", self.admin_site.admin_view(self.alert_act_view),
+                       name="dashboard_alert_act")]
+        return custom + super().get_urls()
+
+    def alert_act_view(self, request, alert_id: int, verb: str):
+        alert = get_object_or_404(Alert, pk=alert_id)
+        change_url = reverse("admin:dashboard_alert_change", args=[alert.pk])
+        if request.method != "POST":
+            return HttpResponseRedirect(change_url)
+        if not self.has_change_permission(request, alert):
+            raise PermissionDenied("Only marketplace admins acknowledge or close KPI alerts; you can read this one.")
+        try:
+            self.message_user(request, services.alert_act(alert_id=alert.pk, verb=verb, actor=request.user,
+                                                          note=request.POST.get("note", "")), level=messages.SUCCESS)
+        except ValidationError as exc:
+            self.message_user(request, " ".join(exc.messages), level=messages.ERROR)
+        return HttpResponseRedirect(change_url)
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        alert = self.get_object(request, object_id)
+        if alert is not None:
+            extra_context = {
+                **(extra_context or {}),
+                "alert_panel": {
+                    "can_change": self.has_change_permission(request, alert),
+                    "is_open": alert.status == AlertStatus.OPEN,
+                    # The evidence links only to pages this viewer may open.
+                    "evidence": alert_evidence_fields(alert, user=request.user),
+                    "history": list(alert.events.select_related("actor")),
+                    "dashboard_url": dashboard_link(alert),
+                },
+            }
+        return super().change_view(request, object_id, form_url, extra_context)
+
+    # --- many alerts, from the list ----------------------------------------------------------
+    @admin.action(description="Close selected alerts (cause understood)…", permissions=["change"])
     def close_selected(self, request, queryset):
-        note = "Closed from the alert list."
+        alerts = list(queryset.filter(status=AlertStatus.OPEN).select_related("threshold")[:100])
+        if not alerts:
+            self.message_user(request, "None of the selected alerts is open; nothing was changed.", level=messages.WARNING)
+            return None
+        form = CloseAlertForm(request.POST if "apply" in request.POST else None)
+        if not form.is_valid():
+            return TemplateResponse(request, "admin/dashboard/alert/close_form.html", {
+                **self.admin_site.each_context(request), "title": "Close KPI alerts", "opts": self.opts,
+                "alerts": alerts, "form": form, "action": "close_selected",
+            })
         closed = 0
-        for alert_id in queryset.filter(status=AlertStatus.OPEN).values_list("pk", flat=True)[:100]:
+        for alert in alerts:
             try:
-                closed += services.alert_resolve(alert_id=alert_id, actor=request.user, note=note)
+                closed += services.alert_resolve(alert_id=alert.pk, actor=request.user, note=form.cleaned_data["note"])
             except (PermissionDenied, ValidationError) as exc:
-                self.message_user(request, str(exc), level=messages.ERROR)
-                return
-        self.message_user(request, f"Closed {closed} alert(s).")
+                self.message_user(request, " ".join(getattr(exc, "messages", [str(exc)])), level=messages.ERROR)
+                return None
+        skipped = len(alerts) - closed
+        self.message_user(request, f"Closed {closed} alert(s)." + (f" {skipped} had closed meanwhile." if skipped else ""))
+        return None
 
 
 @admin.register(KpiSnapshot)

@@ -78,7 +78,7 @@ def _evidence_text(evidence: dict) -> str:
 
 
 def _cases(start_at, end_at, team: str | None) -> Table:
-    from casework.models import Case, CaseEvent
+    from casework.models import Case, CaseEvent, CaseKind, Team
 
     cases = Case.objects.all() if not team else Case.objects.filter(team=team)
     opened = {
@@ -102,10 +102,11 @@ def _cases(start_at, end_at, team: str | None) -> Table:
         (r["team"], r["kind"]): r["n"] for r in cases.active().values("team", "kind").annotate(n=Count("pk")).order_by()
     }
     table = Table(["team", "kind", "opened", "worked", "resolved", "outcomes", "open now"])
+    teams, kinds = dict(Team.choices), dict(CaseKind.choices)
     for key in sorted(set(opened) | set(worked) | set(resolved)):
         outcomes = resolved.get(key, {})
         table.rows.append([
-            key[0], key[1], opened.get(key, 0), worked.get(key, 0), sum(outcomes.values()),
+            teams.get(key[0], key[0]), kinds.get(key[1], key[1]), opened.get(key, 0), worked.get(key, 0), sum(outcomes.values()),
             ", ".join(f"{k}: {v}" for k, v in sorted(outcomes.items())), still_open.get(key, 0),
         ])
     return table
@@ -153,7 +154,7 @@ def _kpis(end: date, team: str | None) -> Table:
         table.rows.append([
             KPIS[t.kpi].label, t.window_days, None if current.value is None else round(current.value, 2),
             None if previous.value is None else round(previous.value, 2), change,
-            f"{t.get_condition_display()} {t.value}", "yes" if breached else "no", t.team,
+            f"{t.get_condition_display()} {t.value}", "yes" if breached else "no", t.get_team_display(),
         ])
     return table
 

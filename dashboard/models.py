@@ -109,7 +109,31 @@ class Alert(models.Model):
         ]
 
     def __str__(self):
-        return f"{self.get_kpi_display()} {self.value:.2f} ({self.status})"
+        # No value here: it needs the KPI's unit, which the pages format (dashboard.report.kpi_value_display).
+        return f"{self.get_kpi_display()} alert #{self.pk} ({self.get_status_display().lower()})"
+
+
+class AlertAction(models.TextChoices):
+    ACKNOWLEDGED = "acknowledged", "Acknowledged"
+    CLOSED = "closed", "Closed"
+    RECOVERED = "recovered", "Closed: the KPI recovered"
+
+
+class AlertEvent(models.Model):
+    """What staff (or the nightly check) did with an alert, and why; shown as the alert's history."""
+
+    alert = models.ForeignKey(Alert, on_delete=models.CASCADE, related_name="events")
+    action = models.CharField(max_length=20, choices=AlertAction.choices)
+    actor = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
+    note = models.TextField(blank=True)
+    at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["at", "pk"]
+        constraints = [models.CheckConstraint(condition=Q(action__in=AlertAction.values), name="alert_event_known_action")]
+
+    def __str__(self):
+        return f"{self.get_action_display()} alert #{self.alert_id}"
 
 
 class GroupBy(models.TextChoices):

@@ -9,6 +9,10 @@ from dataclasses import dataclass, field
 from urllib.parse import urlencode
 
 from django.urls import NoReverseMatch, reverse
+from django.utils import timezone
+from django.utils.formats import date_format
+
+from core import formatting
 
 from dashboard import selectors
 from dashboard.kpis import KPIS, TIERS, Period, Segment, kpi_compute, kpi_compute_all
@@ -20,8 +24,20 @@ SPARKLINE_DAYS = 90
 UNIT_SUFFIX = {"pct": "%", "days": " d", "money": "", "count": "", "score": "", "index": ""}
 
 
-def admin_url(name: str, **params) -> str | None:
-    """A changelist URL with filters, or None when that admin is not installed (yet)."""
+def user_may_open(user, url_name: str) -> bool:
+    """Whether the admin page ``<app>_<model>_<page>`` would let the user in (view or change permission).
+
+    Staff should not be sent to a 403: a link is offered only where it opens.
+    """
+    app_label, _, rest = url_name.partition("_")
+    model_name = rest.rsplit("_", 1)[0]
+    return user.has_perm(f"{app_label}.view_{model_name}") or user.has_perm(f"{app_label}.change_{model_name}")
+
+
+def admin_url(name: str, *, user=None, **params) -> str | None:
+    """A changelist URL with filters, or None when that admin is not installed (yet) or ``user`` may not open it."""
+    if user is not None and not user_may_open(user, name):
+        return None
     try:
         url = reverse(f"admin:{name}")
     except NoReverseMatch:
@@ -35,26 +51,27 @@ def _range(prefix: str, period: Period) -> dict:
     return {f"{prefix}__gte": period.start_at.isoformat(), f"{prefix}__lt": period.end_before.isoformat()}
 
 
-def drill_url(kpi: str, period: Period, segment: Segment) -> str | None:
-    """The admin list behind a KPI tile: the orders, sellers or responses it counts."""
+def drill_url(kpi: str, period: Period, segment: Segment, *, user=None) -> str | None:
+    """The admin list behind a KPI tile: the orders, sellers or responses it counts (None if ``user`` may not open it)."""
     order_category = {"seller__craft_category__exact": segment.category}
     seller_category = {"craft_category__exact": segment.category}
-    orders = lambda **extra: admin_url("marketplace_order_changelist", **_range("placed_at", period), **order_category, **extra)  # noqa: E731
+    orders = lambda **extra: admin_url("marketplace_order_changelist", user=user, **_range("placed_at", period), **order_category, **extra)  # noqa: E731
+    sellers = lambda **extra: admin_url("sellers_seller_changelist", user=user, **seller_category, **extra)  # noqa: E731
     return {
         "cancellation_rate": lambda: orders(status__exact="cancelled"),
         "return_rate": lambda: orders(status__exact="returned"),
         "average_order_value": lambda: orders(),
         "repeat_purchase_rate": lambda: orders(),
         "lifetime_value": lambda: orders(),
-        "seller_retention_rate": lambda: admin_url("sellers_seller_changelist", onboarding_status__exact="approved", **seller_category),
-        "time_to_first_sale": lambda: admin_url("sellers_seller_changelist", onboarding_status__exact="approved", **seller_category),
-        "onboarding_throughput": lambda: admin_url("sellers_seller_changelist", **_range("approved_at", period), **seller_category),
-        "average_onboarding_time": lambda: admin_url("sellers_seller_changelist", **_range("approved_at", period), **seller_category),
-        "engagement_rate": lambda: admin_url("marketplace_engagementevent_changelist", **_range("occurred_at", period)),
-        "nps": lambda: admin_url("feedback_response_changelist", **_range("submitted_at", period)),
-        "underperforming_listing_share": lambda: admin_url("sellers_listinghealth_changelist", is_underperforming__exact="1"),
-        "seller_score_drift": lambda: admin_url("scoring_modelversion_changelist", status__exact="active"),
-        "seller_score_live_auc": lambda: admin_url("scoring_modelversion_changelist", status__exact="active"),
+        "seller_retention_rate": lambda: sellers(onboarding_status__exact="approved"),
+        "time_to_first_sale": lambda: sellers(onboarding_status__exact="approved"),
+        "onboarding_throughput": lambda: sellers(**_range("approved_at", period)),
+        "average_onboarding_time": lambda: sellers(**_range("approved_at", period)),
+        "engagement_rate": lambda: admin_url("marketplace_engagementevent_changelist", user=user, **_range("occurred_at", period)),
+        "nps": lambda: admin_url("feedback_response_changelist", user=user, **_range("submitted_at", period)),
+        "underperforming_listing_share": lambda: admin_url("sellers_listinghealth_changelist", user=user, is_underperforming__exact="1"),
+        "seller_score_drift": lambda: admin_url("scoring_modelversion_changelist", user=user, status__exact="active"),
+        "seller_score_live_auc": lambda: admin_url("scoring_modelversion_changelist", user=user, status__exact="active"),
     }[kpi]()
 
 
@@ -63,9 +80,29 @@ def format_value(value, unit: str) -> str:
         return "–"
     if unit == "count":
         return f"{int(value):,}"
-    if unit in ("money", "index"):
+    if unit == "money":
+        return formatting.money(value)
+    if unit == "index":
         return f"{value:,.2f}"
     return f"{value:.1f}{UNIT_SUFFIX[unit]}"
+
+
+def kpi_value_display(kpi: str, value) -> str:
+    """A KPI's value as the dashboard tiles show it, wherever else it appears (alerts, lists, home)."""
+    definition = KPIS.get(kpi)
+    return format_value(value, definition.unit if definition else "index")
+
+
+def threshold_display(kpi: str, condition: str, value) -> str:
+    """A threshold in its KPI's unit; a drop is always a percentage of the previous period."""
+    limit = None if value is None else float(value)
+    shown = format_value(limit, "pct") if condition == Condition.DROPS_BY else kpi_value_display(kpi, limit)
+    return f"{Condition(condition).label} {shown}" if condition in Condition.values else shown
+
+
+def when_display(moment) -> str:
+    """A timestamp as staff read it, in the site's time zone: "3 Dec 2026 14:07"."""
+    return formatting.DASH if moment is None else date_format(timezone.localtime(moment), "j M Y H:i")
 
 
 @dataclass
@@ -141,7 +178,7 @@ def dashboard_report(*, period: Period, segment: Segment, breakdown: str, user, 
             "display": format_value(value, definition.unit),
             "numerator": getattr(result, "numerator", None), "denominator": getattr(result, "denominator", None),
             "definition": definition.definition, "state": state, "state_note": note,
-            "trend": [v for _, v in trends.get(key, [])], "href": drill_url(key, period, segment),
+            "trend": [v for _, v in trends.get(key, [])], "href": drill_url(key, period, segment, user=user),
         })
 
     stored_charts = selectors.chart_snapshots(as_of=period.end) if report.from_snapshot else {}
@@ -202,18 +239,21 @@ def _tables(report: DashboardReport, *, snapshot_rows_available: bool) -> dict[s
     tables.append(Table("queues", "Queues", ["Team", "Open", "Overdue", "Mine", "Unassigned"],
                         [[q["label"], q["open"], q["overdue"], q["mine"], q["unassigned"]] for q in report.queues]))
     tables.append(Table("alerts", "Open alerts", ["Opened", "KPI", "Value", "Baseline", "Threshold", "Period"],
-                        [[a.opened_at.isoformat(timespec="minutes"), a.get_kpi_display(), round(a.value, 2), a.baseline,
-                          str(a.threshold_value), f"{a.period_start} – {a.period_end}"] for a in report.alerts]))
+                        [[when_display(a.opened_at), a.get_kpi_display(), kpi_value_display(a.kpi, a.value),
+                          kpi_value_display(a.kpi, a.baseline) if a.baseline is not None else None,
+                          threshold_display(a.kpi, a.threshold.condition, a.threshold_value),
+                          f"{a.period_start:%d %b %Y} – {a.period_end:%d %b %Y}"] for a in report.alerts]))
     return {table.key: table for table in tables}
 
 
-def funnel_links(period: Period) -> dict[str, str | None]:
+def funnel_links(period: Period, *, user=None) -> dict[str, str | None]:
     applied = _range("applied_at", period)
+    approved = {"onboarding_status__exact": OnboardingStatus.APPROVED, **applied}
     return {
-        "applied": admin_url("sellers_seller_changelist", **applied),
-        "routed": admin_url("sellers_seller_changelist", **applied),
-        "approved": admin_url("sellers_seller_changelist", onboarding_status__exact=OnboardingStatus.APPROVED, **applied),
-        "onboarded": admin_url("sellers_seller_changelist", onboarding_status__exact=OnboardingStatus.APPROVED, **applied),
-        "first_sale": admin_url("sellers_seller_changelist", onboarding_status__exact=OnboardingStatus.APPROVED, **applied),
+        "applied": admin_url("sellers_seller_changelist", user=user, **applied),
+        "routed": admin_url("sellers_seller_changelist", user=user, **applied),
+        "approved": admin_url("sellers_seller_changelist", user=user, **approved),
+        "onboarded": admin_url("sellers_seller_changelist", user=user, **approved),
+        "first_sale": admin_url("sellers_seller_changelist", user=user, **approved),
     }
 

@@ -58,8 +58,12 @@ def seller_kpis_against_category(*, seller: Seller, now=None) -> dict:
 
 
 def _score_chart(history) -> dict | None:
-    """Points for an inline SVG line of the score history (oldest left), 0-100 on the y axis."""
-    points = list(reversed(history))
+    """Points for an inline SVG line of the score history (oldest left), 0-100 on the y axis.
+
+    Runs where no validated model could score the artisan have no score; they are left out
+    rather than drawn as zero, which would read as a collapse.
+    """
+    points = [row for row in reversed(history) if row.score is not None]
     if len(points) < 2:
         return None
     width, height = 360, 80
@@ -79,13 +83,17 @@ def seller_360_get(*, seller: Seller) -> dict:
         dormancy = seller.dormancy
     except Exception:  # noqa: BLE001 - no dormancy row yet is the usual case for new artisans
         dormancy = None
+    if score is not None and score.score is None:
+        # An empty score means "not scored yet" (the basis says why); the page says so instead of "None / 100".
+        score = None
     history = seller_score_trend(seller=seller, limit=30)
     cases = list(Case.objects.filter(seller=seller).select_related("assignee").order_by("-created_at")[:20])
     audit = next((c for c in cases if c.kind == CaseKind.INVENTORY_AUDIT and c.is_active), None)
     return {
         "seller": seller,
         "score": score,
-        "history": history,
+        # Only scored runs: the page counts them beside the chart as "N scores".
+        "history": [row for row in history if row.score is not None],
         "chart": _score_chart(history),
         "decisions": list(seller.onboarding_decisions.select_related("policy").order_by("-created_at")[:10]),
         "workshops": list(seller.workshop_assignments.select_related("session__workshop").order_by("-assigned_at")[:10]),

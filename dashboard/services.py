@@ -16,7 +16,9 @@ from core.outbox import outbox_enqueue, team_address
 from core.roles import is_marketplace_admin
 from dashboard import selectors
 from dashboard.kpis import ALL, KPIS, Period, kpi_compute
-from dashboard.models import Alert, AlertStatus, AlertThreshold, ChartSnapshot, Condition, GroupBy, KpiSnapshot
+from dashboard.models import (
+    Alert, AlertAction, AlertEvent, AlertStatus, AlertThreshold, ChartSnapshot, Condition, GroupBy, KpiSnapshot,
+)
 from marketplace.models import Order, OrderStatus
 from sellers.models import Seller
 
@@ -180,9 +182,9 @@ def alert_evaluate(*, threshold_id: int, as_of: date) -> Alert | None:
         open_alert = Alert.objects.filter(threshold=threshold, status=AlertStatus.OPEN).first()
         if not breached:
             if open_alert is not None and current.value is not None:
-                Alert.objects.filter(pk=open_alert.pk).update(
-                    status=AlertStatus.RESOLVED, resolved_at=now, resolution_note=f"Recovered: {current.value:.2f} on {as_of}."
-                )
+                note = f"Recovered: {current.value:.2f} on {as_of}."
+                Alert.objects.filter(pk=open_alert.pk).update(status=AlertStatus.RESOLVED, resolved_at=now, resolution_note=note)
+                AlertEvent.objects.create(alert=open_alert, action=AlertAction.RECOVERED, note=note, at=now)
             return None
         evidence = {
             "numerator": current.numerator, "denominator": current.denominator, "extra": current.extra,
@@ -247,14 +249,67 @@ def alert_evaluate_all(*, as_of: date | None = None) -> list[Alert]:
     return opened
 
 
+def _require_alert_admin(actor, doing: str) -> None:
+    if not is_marketplace_admin(actor):
+        raise PermissionDenied(f"Only marketplace admins {doing} KPI alerts.")
+
+
+def _closed_message(alert: Alert) -> str:
+    by = f" by {alert.resolved_by}" if alert.resolved_by_id else " (the KPI recovered)" if alert.resolved_at else ""
+    return f"Alert #{alert.pk} was already closed{by}; nothing was changed."
+
+
 @transaction.atomic
 def alert_resolve(*, alert_id: int, actor, note: str = "") -> int:
-    """Close open alerts by hand (e.g. the cause is understood). Returns how many were closed."""
-    if not is_marketplace_admin(actor):
-        raise PermissionDenied("Only marketplace admins close KPI alerts.")
-    if not note.strip():
+    """Close open alerts by hand (e.g. the cause is understood), kept in the alert's history.
+
+    Returns how many were closed: 0 when the alert was closed meanwhile.
+    """
+    _require_alert_admin(actor, "close")
+    note = note.strip()
+    if not note:
         raise ValidationError({"note": "Say why the alert is closed."})
-    return Alert.objects.filter(pk=alert_id, status=AlertStatus.OPEN).update(
-        status=AlertStatus.RESOLVED, resolved_at=timezone.now(), resolved_by=actor, resolution_note=note
+    now = timezone.now()
+    closed = Alert.objects.filter(pk=alert_id, status=AlertStatus.OPEN).update(
+        status=AlertStatus.RESOLVED, resolved_at=now, resolved_by=actor, resolution_note=note
     )
+    if closed:
+        AlertEvent.objects.create(alert_id=alert_id, action=AlertAction.CLOSED, actor=actor, note=note, at=now)
+    return closed
+
+
+@transaction.atomic
+def alert_acknowledge(*, alert_id: int, actor, note: str = "") -> AlertEvent:
+    """Say the alert is being looked into; it stays open (the nightly check keeps refreshing it)."""
+    _require_alert_admin(actor, "acknowledge")
+    # Locked so two admins acknowledging at once record one acknowledgement, not two.
+    alert = Alert.objects.select_for_update().get(pk=alert_id)
+    if alert.status != AlertStatus.OPEN:
+        raise ValidationError(_closed_message(alert))
+    earlier = alert.events.filter(action=AlertAction.ACKNOWLEDGED).select_related("actor").last()
+    if earlier is not None:
+        raise ValidationError(
+            f"Alert #{alert.pk} was already acknowledged by {earlier.actor or 'someone'} on "
+            f"{timezone.localtime(earlier.at):%d %b %Y %H:%M}; nothing was changed."
+        )
+    return AlertEvent.objects.create(alert=alert, action=AlertAction.ACKNOWLEDGED, actor=actor, note=note.strip())
+
+
+ALERT_VERBS = ("acknowledge", "close")
+
+
+def alert_act(*, alert_id: int, verb: str, actor, note: str = "") -> str:
+    """One entry point for the alert page's buttons; returns the message to show.
+
+    Raises PermissionDenied for a role that may not change alerts, ValidationError for anything
+    that leaves the alert unchanged (missing note, closed meanwhile, unknown verb).
+    """
+    if verb == "acknowledge":
+        alert_acknowledge(alert_id=alert_id, actor=actor, note=note)
+        return f"Acknowledged alert #{alert_id}; it stays open until it is closed or the KPI recovers."
+    if verb == "close":
+        if not alert_resolve(alert_id=alert_id, actor=actor, note=note):
+            raise ValidationError(_closed_message(Alert.objects.select_related("resolved_by").get(pk=alert_id)))
+        return f"Closed alert #{alert_id}: {note.strip()}"
+    raise ValidationError(f"Unknown alert action {verb!r}; use one of: {', '.join(ALERT_VERBS)}.")
 

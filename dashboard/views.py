@@ -22,7 +22,8 @@ def _filters(request):
     return form, default_period(), EVERYONE, "category", errors
 
 
-def _render_charts(report) -> dict:
+def _render_charts(report, *, user) -> dict:
+    # Links only to lists the user may open: a chart bar should not lead to a 403.
     data, period = report.charts, report.period
     cohorts = data["cohort_retention"]["cohorts"]
 
@@ -30,7 +31,7 @@ def _render_charts(report) -> dict:
         year, month = (int(part) for part in cohort["cohort"].split("-"))
         first = period.end.replace(year=year, month=month, day=1)
         month = Period(start=first, end=add_months(first, 1) - timedelta(days=1))
-        return admin_url("buyers_buyer_changelist", joined_at__gte=month.start_at.isoformat(),
+        return admin_url("buyers_buyer_changelist", user=user, joined_at__gte=month.start_at.isoformat(),
                          joined_at__lt=month.end_before.isoformat())
 
     nps_points = data["nps_by_month"]["points"]
@@ -39,11 +40,11 @@ def _render_charts(report) -> dict:
     score_bars = [{
         "label": f'{b["low"]}', "value": b["sellers"],
         "color": "#c0392b" if b["high"] < low else ("#27ae60" if b["low"] >= high else "#e1a100"),
-        "href": admin_url("scoring_sellerscore_changelist", score__gte=b["low"], score__lte=b["high"])
-        or admin_url("sellers_seller_changelist"),
+        "href": admin_url("scoring_sellerscore_changelist", user=user, score__gte=b["low"], score__lte=b["high"])
+        or admin_url("sellers_seller_changelist", user=user),
     } for b in scores["buckets"]]
     funnel_data = data["onboarding_funnel"]
-    links = funnel_links(period)
+    links = funnel_links(period, user=user)
     timing = funnel_data["timing"]
     themes = data["theme_frequency"]
     return {
@@ -58,7 +59,7 @@ def _render_charts(report) -> dict:
         "themes": charts.line_chart([{"name": t["name"], "values": t["counts"]} for t in themes["themes"]],
                                     [m[2:] for m in themes["months"]], y_min=0),
         "theme_legend": [{"name": t["name"], "color": charts.PALETTE[i % len(charts.PALETTE)],
-                          "href": admin_url("feedback_response_changelist", theme_codes__theme__id__exact=t["id"])}
+                          "href": admin_url("feedback_response_changelist", user=user, theme_codes__theme__id__exact=t["id"])}
                          for i, t in enumerate(themes["themes"])],
     }
 
@@ -77,12 +78,12 @@ def dashboard_view(request):
         "is_nav_sidebar_enabled": False,
         "errors": errors,
         "report": report,
-        "charts": _render_charts(report),
+        "charts": _render_charts(report, user=request.user),
         "query": query,
         "previous_end": period.start - timedelta(days=1),
         "case_list": admin_url("casework_case_changelist"),
-        "thresholds_url": admin_url("dashboard_alertthreshold_changelist"),
-        "alerts_url": admin_url("dashboard_alert_changelist", status__exact="open"),
+        "thresholds_url": admin_url("dashboard_alertthreshold_changelist", user=request.user),
+        "alerts_url": admin_url("dashboard_alert_changelist", user=request.user, status__exact="open"),
         "tables": report.tables,
     }
     return TemplateResponse(request, "dashboard/dashboard.html", context, status=400 if errors else 200)

@@ -1,5 +1,7 @@
 from django import template
 
+from dashboard.report import kpi_value_display, threshold_display
+
 register = template.Library()
 
 
@@ -13,3 +15,15 @@ def kd_cell(value):
     if isinstance(value, int) or float(value).is_integer():
         return f"{int(value):,}"
     return f"{value:,.2f}"
+
+
+@register.filter
+def kpi_value(value, kpi):
+    """A KPI value formatted as its tile shows it: {{ alert.value|kpi_value:alert.kpi }}."""
+    return kpi_value_display(kpi, value)
+
+
+@register.filter
+def alert_threshold(alert):
+    """The alert's threshold in the KPI's unit: "is above 5.0%"."""
+    return threshold_display(alert.kpi, alert.threshold.condition, alert.threshold_value)

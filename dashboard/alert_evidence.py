@@ -1,0 +1,146 @@
+"""A KPI alert's numbers as labelled fields, with links to the KPI, its threshold and the artisans behind it.
+
+The nightly check stores the evidence as JSON (dashboard.services.alert_evaluate); staff read it here, never raw.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from urllib.parse import urlencode
+
+from django.urls import NoReverseMatch, reverse
+from django.utils.html import format_html, format_html_join
+
+from core import formatting
+from dashboard.kpis import KPIS
+from dashboard.models import Alert
+from dashboard.report import kpi_value_display, threshold_display, user_may_open, when_display
+from sellers.models import CraftCategory, Seller
+
+# Evidence keys shown in their own rows below; any other key still shows, labelled from the key.
+KNOWN_KEYS = {"numerator", "denominator", "extra", "as_of", "window_days", "previous", "by_category", "sellers"}
+# Keys of the KPI's "extra" that name an object rather than describe the breach.
+EXTRA_HIDDEN = {"model_version_id"}
+
+
+def _count(value) -> str:
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        return formatting.DASH
+    return formatting.decimal(number, 0 if number.is_integer() else 2)
+
+
+def _numerator(kpi: str, value) -> str:
+    """Money KPIs count revenue on top, so it reads as money; the others count orders, buyers or days."""
+    definition = KPIS.get(kpi)
+    return formatting.money(value) if definition and definition.unit == "money" else _count(value)
+
+
+def _day(value) -> str:
+    try:
+        return f"{date.fromisoformat(str(value)):%d %b %Y}"
+    except ValueError:
+        return str(value) if value else formatting.DASH
+
+
+def _label(key: str) -> str:
+    return key.replace("_", " ").capitalize()
+
+
+def _plain(value) -> str:
+    if value is None or value == "":
+        return formatting.DASH
+    if isinstance(value, float):
+        return formatting.decimal(value, 2)
+    return str(value)
+
+
+def _url(name: str, *args) -> str | None:
+    try:
+        return reverse(name, args=args)
+    except NoReverseMatch:
+        return None
+
+
+def dashboard_link(alert: Alert) -> str | None:
+    """The dashboard over the alert's own window, so the tile shows the value that breached."""
+    url = _url("dashboard:index")
+    if url is None:
+        return None
+    return f"{url}?{urlencode({'start': alert.period_start.isoformat(), 'end': alert.period_end.isoformat()})}"
+
+
+def _sellers(rows: list[dict], user) -> str:
+    names = Seller.objects.in_bulk([row.get("seller_id") for row in rows if row.get("seller_id")])
+    may_open = user is None or user_may_open(user, "sellers_seller_change")
+    items = []
+    for row in rows:
+        seller = names.get(row.get("seller_id"))
+        name = seller.name if seller else f"Artisan #{row.get('seller_id')}"
+        url = _url("admin:sellers_seller_360", row.get("seller_id")) if seller and may_open else None
+        who = format_html('<a href="{}">{}</a>', url, name) if url else name
+        items.append(format_html(
+            "<li>{}: {} of {} orders ({})</li>", who, _count(row.get("bad_orders")), _count(row.get("orders")),
+            formatting.points(row.get("rate")),
+        ))
+    return format_html("<ul>{}</ul>", format_html_join("", "{}", ((item,) for item in items)))
+
+
+def alert_evidence_fields(alert: Alert, *, user=None) -> list[tuple[str, str]]:
+    """(label, HTML-safe value) rows for the alert page, in reading order."""
+    evidence = alert.evidence if isinstance(alert.evidence, dict) else {}
+    definition = KPIS.get(alert.kpi)
+    kpi_label = definition.label if definition else _label(alert.kpi)
+    link = dashboard_link(alert)
+    kpi_html = format_html('<a href="{}">{}</a>', link, kpi_label) if link else kpi_label
+    if definition:
+        kpi_html = format_html('{} <div class="help">{}</div>', kpi_html, definition.definition)
+    threshold_text = threshold_display(alert.kpi, alert.threshold.condition, alert.threshold_value)
+    threshold_url = _url("admin:dashboard_alertthreshold_change", alert.threshold_id)
+    if threshold_url and (user is None or user_may_open(user, "dashboard_alertthreshold_change")):
+        threshold_text = format_html('<a href="{}">{}</a>', threshold_url, threshold_text)
+    fields = [
+        ("KPI", kpi_html),
+        ("Value", kpi_value_display(alert.kpi, alert.value)),
+        ("Threshold", threshold_text),
+        ("Numerator", _numerator(alert.kpi, evidence.get("numerator"))),
+        ("Denominator", _count(evidence.get("denominator"))),
+        ("Day measured", _day(evidence.get("as_of") or alert.period_end)),
+        ("Window", format_html("{} days: {} to {}", evidence.get("window_days") or (alert.period_end - alert.period_start).days + 1,
+                               f"{alert.period_start:%d %b %Y}", f"{alert.period_end:%d %b %Y}")),
+    ]
+    previous = evidence.get("previous")
+    if alert.baseline is not None or isinstance(previous, dict):
+        previous = previous if isinstance(previous, dict) else {}
+        fields.append(("Previous period", format_html(
+            "{} ({} of {})", kpi_value_display(alert.kpi, previous.get("value", alert.baseline)),
+            _numerator(alert.kpi, previous.get("numerator")), _count(previous.get("denominator")),
+        )))
+    extra = evidence.get("extra") or {}
+    if isinstance(extra, dict):
+        for key, value in extra.items():
+            if key in EXTRA_HIDDEN:
+                continue
+            fields.append(("Detail" if key == "detail" else _label(key), _plain(value)))
+        if extra.get("model_version_id"):
+            url = _url("admin:scoring_modelversion_change", extra["model_version_id"])
+            fields.append(("Model", format_html('<a href="{}">model #{}</a>', url, extra["model_version_id"]) if url
+                           else f"model #{extra['model_version_id']}"))
+    by_category = evidence.get("by_category")
+    if isinstance(by_category, dict) and by_category:
+        labels = dict(CraftCategory.choices)
+        fields.append(("By category", format_html("<ul>{}</ul>", format_html_join(
+            "", "<li>{}: {}</li>",
+            ((labels.get(group, _label(group)), kpi_value_display(alert.kpi, value)) for group, value in by_category.items()),
+        ))))
+    sellers = evidence.get("sellers")
+    if isinstance(sellers, list) and sellers:
+        fields.append(("Artisans driving it", _sellers(sellers, user)))
+    for key, value in evidence.items():
+        if key not in KNOWN_KEYS:
+            fields.append((_label(key), _plain(value)))
+    fields.append(("Seller cases opened", _count(alert.cases_opened)))
+    fields.append(("Opened", when_display(alert.opened_at)))
+    fields.append(("Last seen", when_display(alert.last_seen_at)))
+    return fields
