@@ -184,7 +184,7 @@ class BuyerRetention(models.Model):
         ]
 
     def __str__(self):
-        return f"{self.buyer_id}: {self.segment}"
+        return f"{self.buyer.name}: {self.get_segment_display()}"
 
 
 class BuyerSegmentChange(models.Model):

@@ -1,5 +1,5 @@
 from django.contrib import admin
-from django.core.exceptions import PermissionDenied
+from django.core.exceptions import FieldDoesNotExist, PermissionDenied
 from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
@@ -7,6 +7,7 @@ from django.utils.html import format_html
 
 from django.utils.html import format_html
 
+from core.formatting import DASH
 from core.messaging import KINDS, contact_mark_bounced, message_preview, preview_address_default
 from core.models import (
     ContactPreference,
@@ -18,7 +19,58 @@ from core.models import (
 from core.outbox import outbox_retry
 
 
-class ReadOnlyAdmin(admin.ModelAdmin):
+class RelatedAsTextMixin:
+    """Read-only related objects link to their page only for users who may open it; others read them as text.
+
+    Django links every read-only foreign key to the related change page, which is a 403 for a role the
+    matrix does not let open that model (a feedback source, a staff user).
+    """
+
+    def _relation_text_display(self, field):
+        # One display per field and admin: the form matches read-only fields by identity.
+        displays = self.__dict__.setdefault("_relation_text_displays", {})
+        if field.name not in displays:
+
+            def related_text(obj):
+                related = getattr(obj, field.name)
+                return DASH if related is None else str(related)
+
+            related_text.__name__ = field.name
+            related_text.short_description = field.verbose_name
+            displays[field.name] = related_text
+        return displays[field.name]
+
+    def _shown_as(self, request, name):
+        if not isinstance(name, str):
+            return name
+        try:
+            field = self.opts.get_field(name)
+        except FieldDoesNotExist:
+            return name
+        if not (field.many_to_one or field.one_to_one) or not field.concrete:
+            return name
+        if self.admin_site.is_registered(field.related_model):
+            if self.admin_site.get_model_admin(field.related_model).has_view_or_change_permission(request):
+                return name
+        return self._relation_text_display(field)
+
+    def get_readonly_fields(self, request, obj=None):
+        return [self._shown_as(request, name) for name in super().get_readonly_fields(request, obj)]
+
+    def get_fieldsets(self, request, obj=None):
+        # Without change permission Django shows every field read-only, past get_readonly_fields.
+        everything_read_only = obj is not None and not self.has_change_permission(request, obj)
+        read_only = set(super().get_readonly_fields(request, obj))
+
+        def shown(name):
+            if isinstance(name, (list, tuple)):
+                return type(name)(shown(inner) for inner in name)
+            return self._shown_as(request, name) if everything_read_only or name in read_only else name
+
+        return [(title, {**options, "fields": shown(options["fields"])}) for title, options in super().get_fieldsets(request, obj)]
+
+
+class ReadOnlyAdmin(RelatedAsTextMixin, admin.ModelAdmin):
     """For rows Kiln's recomputes write: staff read them, nobody types them in."""
 
     def has_add_permission(self, request):
@@ -29,6 +81,36 @@ class ReadOnlyAdmin(admin.ModelAdmin):
 
     def has_delete_permission(self, request, obj=None):
         return False
+
+
+class SingletonAdmin(admin.ModelAdmin):
+    """For a policy of which one row exists: it is added once, by whoever may add it, and never deleted.
+
+    The menu links straight to the one row (or its add page), see ``singleton_url``.
+    """
+
+    def has_add_permission(self, request):
+        return super().has_add_permission(request) and not self.model._default_manager.exists()
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    def save_model(self, request, obj, form, change):
+        # Kiln's singleton tables allow only the row with pk 1 (a check constraint); a sequence may be past it.
+        if not change:
+            obj.pk = 1
+        super().save_model(request, obj, form, change)
+
+    def singleton_url(self, request) -> str | None:
+        """The page the user can open for the one row: its change page, else its add page, else none."""
+        existing = self.model._default_manager.values_list("pk", flat=True).first()
+        if existing is not None:
+            if self.has_view_or_change_permission(request):
+                return reverse(f"admin:{self.opts.app_label}_{self.opts.model_name}_change", args=[existing])
+            return None
+        if self.has_add_permission(request):
+            return reverse(f"admin:{self.opts.app_label}_{self.opts.model_name}_add")
+        return None
 
 
 # The "full picture" of a row draws on apps above the row's own (orders, feedback, loyalty,
@@ -119,14 +201,8 @@ class ContactPreferenceAdmin(admin.ModelAdmin):
 
 
 @admin.register(MessagingPolicy)
-class MessagingPolicyAdmin(admin.ModelAdmin):
+class MessagingPolicyAdmin(SingletonAdmin):
     list_display = ("__str__", "global_weekly_cap", "quiet_start_hour", "quiet_end_hour", "default_time_zone")
-
-    def has_add_permission(self, request):
-        return not MessagingPolicy.objects.exists()
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
 
 @admin.register(MessageTemplate)

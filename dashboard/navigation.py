@@ -1,5 +1,8 @@
 """Each role's menu: the pages it uses daily, grouped by task; everything else under "More"."""
 
+from django.contrib import admin
+
+from core.admin import SingletonAdmin
 from core.roles import CUSTOMER_SUCCESS, SELLER_SUPPORT, is_marketplace_admin, user_roles
 
 # role -> [(task, [app_label.model_name, ...])]. At most about twelve entries per role.
@@ -25,12 +28,29 @@ ROLE_MENUS: dict[str, list[tuple[str, list[str]]]] = {
 }
 
 
-def role_menu(*, user, available_apps) -> dict:
+def _entry_url(*, request, model: dict) -> str | None:
+    """The page this entry opens for the user, or None when there is none they may open.
+
+    The admin lists a model when the user holds any of its permissions, and leaves admin_url None
+    when they may only add; a singleton opens on its one row rather than on a list of one.
+    """
+    model_class = model.get("model")
+    if model_class is not None and admin.site.is_registered(model_class):
+        model_admin = admin.site.get_model_admin(model_class)
+        if isinstance(model_admin, SingletonAdmin):
+            return model_admin.singleton_url(request)
+    return model.get("admin_url") or model.get("add_url")
+
+
+def role_menu(*, request, available_apps) -> dict:
     """Groups of menu entries for the user's role, and the remaining pages they can open, as "More"."""
+    user = request.user
     by_key = {}
     for app in available_apps or ():
         for model in app["models"]:
-            by_key[f"{app['app_label']}.{model['object_name'].lower()}"] = {**model, "app_label": app["app_label"]}
+            url = _entry_url(request=request, model=model)
+            if url:
+                by_key[f"{app['app_label']}.{model['object_name'].lower()}"] = {**model, "app_label": app["app_label"], "admin_url": url}
     if is_marketplace_admin(user):
         plan = ROLE_MENUS["admin"]
     else:

@@ -11,7 +11,7 @@ from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.html import format_html, format_html_join
 
-from core.admin import ReadOnlyAdmin
+from core.admin import ReadOnlyAdmin, RelatedAsTextMixin
 from core.roles import is_marketplace_admin
 from feedback.models import (
     WEBHOOK_KINDS,
@@ -30,8 +30,9 @@ from feedback.models import (
     ThemeClassifier,
 )
 from feedback.parsing import ItemError
+from feedback.response_display import identity_html, sentiment_label
 from feedback.services import response_match, responses_rematch
-from feedback.themes import classifier_activate, classifier_train, response_themes_correct
+from feedback.themes import classifier_activate, classifier_train, response_theme_staff_save, response_themes_correct
 from feedback.uploads import upload_ingest, upload_preview, upload_rows_parse
 
 
@@ -226,11 +227,12 @@ class ResponseAdminForm(forms.ModelForm):
 
 
 @admin.register(Response)
-class ResponseAdmin(admin.ModelAdmin):
+class ResponseAdmin(RelatedAsTextMixin, admin.ModelAdmin):
     form = ResponseAdminForm
     list_display = ("external_id", "source", "survey", "submitted_at", "match_status", "respondent", "nps", "csat",
-                    "sentiment", "is_flagged", "theme_list")
-    list_filter = (MatchFilter, DetractorFilter, "is_flagged", "respondent_kind", "source", "survey")
+                    "sentiment_shown", "is_flagged", "theme_list")
+    # The dashboard's theme legend links here filtered by theme.
+    list_filter = (MatchFilter, DetractorFilter, "is_flagged", "respondent_kind", "source", "survey", "theme_codes__theme")
     list_select_related = ("source", "survey", "buyer", "seller")
     search_fields = ("=external_id", "buyer__email", "=buyer__external_id", "seller__email", "=seller__external_id",
                      "=order__external_id", "text")
@@ -238,16 +240,34 @@ class ResponseAdmin(admin.ModelAdmin):
     show_full_result_count = False
     inlines = [AnswerInline]
     actions = ["rematch"]
-    readonly_fields = ("source", "external_id", "survey", "submitted_at", "received_at", "identity", "match_status",
-                       "matched_by", "respondent_kind", "order", "nps", "csat", "text", "extras", "sentiment",
+    readonly_fields = ("source", "external_id", "survey", "submitted_at", "received_at", "identity_shown", "match_status",
+                       "matched_by", "respondent_kind", "order", "nps", "csat", "text", "extras", "sentiment_shown",
                        "is_flagged", "revision", "staff_coded_at")
     fieldsets = (
         (None, {"fields": ("source", "external_id", "survey", "submitted_at", "received_at", "revision")}),
-        ("Respondent", {"fields": ("identity", "match_status", "respondent_kind", "buyer", "seller", "order", "matched_by"),
-                        "description": "Unmatched: pick the buyer or artisan who wrote this and save to match it."}),
-        ("Content", {"fields": ("nps", "csat", "text", "extras", "sentiment", "is_flagged")}),
+        ("Respondent", {"fields": ("identity_shown", "match_status", "respondent_kind", "buyer", "seller", "order", "matched_by")}),
+        ("Content", {"fields": ("nps", "csat", "text", "extras", "sentiment_shown", "is_flagged")}),
         ("Themes", {"fields": ("themes", "staff_coded_at")}),
     )
+
+    def get_fieldsets(self, request, obj=None):
+        fieldsets = super().get_fieldsets(request, obj)
+        if obj is None or obj.match_status != MatchStatus.UNMATCHED:
+            return fieldsets
+        # Only an unmatched response asks staff to pick its respondent.
+        return [
+            (title, {**options, "description": "Unmatched: pick the buyer or artisan who wrote this and save to match it."})
+            if title == "Respondent" else (title, options)
+            for title, options in fieldsets
+        ]
+
+    @admin.display(description="identity (the keys the survey tool sent)")
+    def identity_shown(self, obj):
+        return identity_html(obj.identity)
+
+    @admin.display(description="sentiment", ordering="sentiment")
+    def sentiment_shown(self, obj):
+        return sentiment_label(obj.sentiment)
 
     def get_queryset(self, request):
         return super().get_queryset(request).prefetch_related("theme_codes__theme")
@@ -309,7 +329,7 @@ class ThemeAdmin(admin.ModelAdmin):
 
 
 @admin.register(ThemeClassifier)
-class ThemeClassifierAdmin(admin.ModelAdmin):
+class ThemeClassifierAdmin(RelatedAsTextMixin, admin.ModelAdmin):
     list_display = ("__str__", "is_active", "training_size", "holdout_size", "trained_by")
     list_select_related = ("trained_by",)
     readonly_fields = ("trained_at", "trained_by", "training_size", "holdout_size", "is_active", "gate_decision",
@@ -370,7 +390,7 @@ class ThemeClassifierAdmin(admin.ModelAdmin):
 
 
 @admin.register(SurveyInvitation)
-class SurveyInvitationAdmin(admin.ModelAdmin):
+class SurveyInvitationAdmin(RelatedAsTextMixin, admin.ModelAdmin):
     list_display = ("survey", "buyer", "seller", "order", "period", "invited_at")
     list_filter = ("survey", "period")
     list_select_related = ("survey", "buyer", "seller", "order")
@@ -398,9 +418,20 @@ class SurveyInvitationAdmin(admin.ModelAdmin):
         return response
 
 
-admin.site.register(ResponseTheme, list_display=("response", "theme", "origin", "confidence"),
-                    list_filter=("origin", "theme"), raw_id_fields=("response",), list_select_related=("theme", "response__source"),
-                    show_full_result_count=False)
+@admin.register(ResponseTheme)
+class ResponseThemeAdmin(RelatedAsTextMixin, admin.ModelAdmin):
+    """Staff code a theme by hand; who coded it, how and when are recorded, never typed in."""
+
+    list_display = ("response", "theme", "origin", "confidence", "coded_by", "created_at")
+    list_filter = ("origin", "theme")
+    raw_id_fields = ("response",)
+    list_select_related = ("theme", "response__source", "coded_by")
+    show_full_result_count = False
+    fields = ("response", "theme", "origin", "confidence", "coded_by", "created_at")
+    readonly_fields = ("origin", "confidence", "coded_by", "created_at")
+
+    def save_model(self, request, obj, form, change):
+        response_theme_staff_save(code=obj, actor=request.user)
 
 
 @admin.register(SyncRun)

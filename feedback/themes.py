@@ -218,6 +218,19 @@ def responses_classify(*, response_ids: list[int]) -> int:
 
 
 @transaction.atomic
+def response_theme_staff_save(*, code: ResponseTheme, actor) -> ResponseTheme:
+    """Staff code one theme on a response: the coding is theirs, made now, whatever the form sent."""
+    # Who coded a response and when is training provenance; it is never taken from user input.
+    code.origin = CodingOrigin.STAFF
+    code.coded_by = actor
+    code.created_at = timezone.now()
+    code.confidence = 1.0
+    code.save()
+    Response.objects.filter(pk=code.response_id).update(staff_coded_at=code.created_at, coded_at=code.created_at)
+    return code
+
+
+@transaction.atomic
 def response_themes_correct(*, response: Response, theme_ids: list[int], actor=None) -> Response:
     """Staff set a response's themes; this replaces rule/model codes and becomes training data."""
     # Locks the response so two staff members correcting it at once do not merge their choices.

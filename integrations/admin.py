@@ -1,4 +1,5 @@
 from django.contrib import admin
+from django.contrib.auth import get_user_model
 from rest_framework_api_key.admin import APIKeyModelAdmin
 
 from integrations.models import ApiKey, IdempotencyRecord, PendingReaction
@@ -12,8 +13,13 @@ class ApiKeyAdmin(APIKeyModelAdmin):
     list_filter = ("revoked", "created")
     list_select_related = ("owner",)
     search_fields = ("name", "prefix", "owner__username")
-    raw_id_fields = ("owner",)
     actions = ["revoke_keys"]
+
+    def formfield_for_foreignkey(self, db_field, request, **kwargs):
+        # A plain choice of staff: the user lookup popup is the auth admin, which no role may open.
+        if db_field.name == "owner":
+            kwargs["queryset"] = get_user_model().objects.filter(is_active=True, is_staff=True).order_by("username")
+        return super().formfield_for_foreignkey(db_field, request, **kwargs)
 
     @admin.action(description="Revoke selected keys")
     def revoke_keys(self, request, queryset):

@@ -1,5 +1,6 @@
 from django.contrib import admin
 
+from core.admin import SingletonAdmin
 from marketplace.models import EngagementEvent, LateOrderNotice, LateOrderPolicy, Order, OrderLine, Return, Review
 
 
@@ -50,14 +51,10 @@ class EngagementEventAdmin(admin.ModelAdmin):
 
 
 @admin.register(LateOrderPolicy)
-class LateOrderPolicyAdmin(admin.ModelAdmin):
+class LateOrderPolicyAdmin(SingletonAdmin):
+    """Admin-only configuration: the role matrix grants its permissions to Marketplace Admins alone."""
+
     list_display = ("__str__", "grace_hours", "lookback_days", "artisan_window_days", "artisan_min_orders", "artisan_late_rate")
-
-    def has_add_permission(self, request):
-        return not LateOrderPolicy.objects.exists()
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
 
 @admin.register(LateOrderNotice)

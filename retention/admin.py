@@ -8,6 +8,7 @@ from django.utils.html import format_html
 
 from buyers import admin_lifetime  # noqa: F401 - registers LifetimeFit
 from retention import audiences, impact
+from buyers import retention_display
 from buyers.retention_display import churn_label, clv_label, p_alive_label
 from buyers.models import (
     UpliftTargeting,
@@ -20,7 +21,7 @@ from buyers.models import (
     SellerDormancy,
 )
 from core import formatting
-from core.admin import Profile360Mixin, ReadOnlyAdmin
+from core.admin import Profile360Mixin, ReadOnlyAdmin, RelatedAsTextMixin, SingletonAdmin
 from core.roles import is_marketplace_admin
 
 
@@ -54,6 +55,72 @@ class BuyerRetentionAdmin(ReadOnlyAdmin):
     def days_since(self, row):
         return formatting.decimal(row.days_since_last_order, 0)
 
+    fieldsets = (
+        (None, {"fields": ("buyer", "segment", "segment_since", "churn_band", "computed_at", "reasons_list")}),
+        ("Orders", {"fields": ("order_count", "frequency", "first_order_at", "last_order_at", "total_spend_shown",
+                               "average_order_value_shown", "recency", "age", "days_since_shown")}),
+        ("Outlook", {"fields": ("p_alive_shown", "churn_shown", "expected_purchases", "expected_order_value_shown",
+                                "clv_shown", "lifetime_model", "churn_model_version")}),
+        ("Cadence", {"fields": ("cadence_state", "cadence", "cadence_is_estimated", "next_purchase_from", "next_purchase_to")}),
+        ("Recommendations", {"fields": ("top_seller", "recommended_artisans", "recommended_listings")}),
+    )
+
+    @admin.display(description="why")
+    def reasons_list(self, row):
+        return retention_display.reasons_html(row.reasons)
+
+    @admin.display(description="total spend")
+    def total_spend_shown(self, row):
+        return formatting.money(row.total_spend)
+
+    @admin.display(description="average order value")
+    def average_order_value_shown(self, row):
+        return formatting.money(row.average_order_value)
+
+    @admin.display(description="expected order value")
+    def expected_order_value_shown(self, row):
+        return formatting.money(row.expected_order_value)
+
+    @admin.display(description="12-month CLV")
+    def clv_shown(self, row):
+        return clv_label(row)
+
+    @admin.display(description="P(alive)")
+    def p_alive_shown(self, row):
+        return p_alive_label(row)
+
+    @admin.display(description="churn probability")
+    def churn_shown(self, row):
+        return churn_label(row)
+
+    @admin.display(description="expected purchases in 90 days")
+    def expected_purchases(self, row):
+        return formatting.decimal(row.expected_purchases_90d, 1)
+
+    @admin.display(description="first to last purchase")
+    def recency(self, row):
+        return formatting.days(row.recency_days)
+
+    @admin.display(description="since first purchase")
+    def age(self, row):
+        return formatting.days(row.age_days)
+
+    @admin.display(description="since last order")
+    def days_since_shown(self, row):
+        return formatting.days(row.days_since_last_order)
+
+    @admin.display(description="typical days between purchases")
+    def cadence(self, row):
+        return formatting.days(row.cadence_days)
+
+    @admin.display(description="recommended artisans")
+    def recommended_artisans(self, row):
+        return retention_display.recommended_artisans_html(row)
+
+    @admin.display(description="recommended listings")
+    def recommended_listings(self, row):
+        return retention_display.recommended_listings_html(row)
+
 
 @admin.register(BuyerSegmentChange)
 class BuyerSegmentChangeAdmin(ReadOnlyAdmin):
@@ -70,24 +137,23 @@ class SellerDormancyAdmin(ReadOnlyAdmin):
     list_filter = ("is_flagged", "in_off_season")
     list_select_related = ("seller",)
     search_fields = ("=seller__id", "seller__name", "seller__email", "=seller__external_id")
+    fields = ("seller", "is_flagged", "in_off_season", "explanation", "signals_shown", "computed_at")
+
+    @admin.display(description="signals")
+    def signals_shown(self, row):
+        return retention_display.dormancy_signals_html(row.signals)
 
 
 @admin.register(RetentionSettings)
-class RetentionSettingsAdmin(admin.ModelAdmin):
+class RetentionSettingsAdmin(SingletonAdmin):
     list_display = ("__str__", "holdout_share", "churn_band_medium_from", "churn_band_high_from", "updated_at")
-
-    def has_add_permission(self, request):
-        return is_marketplace_admin(request.user) and not RetentionSettings.objects.exists()
 
     def has_change_permission(self, request, obj=None):
         return is_marketplace_admin(request.user)
 
-    def has_delete_permission(self, request, obj=None):
-        return False
-
 
 @admin.register(CampaignAudience)
-class CampaignAudienceAdmin(admin.ModelAdmin):
+class CampaignAudienceAdmin(RelatedAsTextMixin, admin.ModelAdmin):
     list_display = ("name", "segments", "churn_bands", "cadence_states", "points_expiring_within_days", "created_by", "created_at")
     list_select_related = ("created_by",)
     search_fields = ("name",)

@@ -3,6 +3,7 @@ app); the retry action starts the pipeline, which lives here."""
 
 from django.contrib import admin
 
+from core import formatting
 from core.models import PipelineRun, PipelineStageRun, RunStatus
 from workflows.pipeline import pipeline_retry
 
@@ -11,13 +12,17 @@ class PipelineStageInline(admin.TabularInline):
     model = PipelineStageRun
     extra = 0
     can_delete = False
-    fields = ("level", "name", "status", "chunks_total", "rows", "duration", "peak_rss_mb", "error")
+    fields = ("level", "name", "status", "chunks_total", "rows", "duration", "peak_rss", "error")
     readonly_fields = fields
 
     @admin.display(description="seconds")
     def duration(self, stage):
         seconds = stage.duration_seconds
         return "—" if seconds is None else f"{seconds:.1f}"
+
+    @admin.display(description="peak RSS MB")
+    def peak_rss(self, stage):
+        return formatting.decimal(stage.peak_rss_mb, 1)
 
     def has_add_permission(self, request, obj=None):
         return False

@@ -39,5 +39,5 @@ def kiln_menu(context, compact=False):
     from dashboard.navigation import role_menu
 
     request = context["request"]
-    menu = role_menu(user=request.user, available_apps=context.get("available_apps") or context.get("app_list"))
+    menu = role_menu(request=request, available_apps=context.get("available_apps") or context.get("app_list"))
     return {**menu, "compact": compact, "current": request.path}
