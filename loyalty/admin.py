@@ -1,13 +1,17 @@
 from django import forms
+from django.apps import apps
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.shortcuts import get_object_or_404, redirect, render
+from django.template.defaultfilters import pluralize
+from django.template.loader import render_to_string
 from django.urls import path, reverse
 from django.utils.html import format_html, format_html_join
 
-from core.admin import ReadOnlyAdmin
-from loyalty import badges, selectors, services, simulation, tiers
+from core.admin import ReadOnlyAdmin, RelatedAsTextMixin
+from loyalty import badges, member_view, selectors, services, simulation, tiers
 from loyalty.competitions import COUNTABLE_KINDS, competition_close, competition_standings
+from loyalty.configuration import PlainConfigurationForm
 from loyalty.models import (
     Badge,
     BadgeAward,
@@ -29,6 +33,7 @@ from loyalty.models import (
 
 @admin.register(LoyaltyProgram)
 class LoyaltyProgramAdmin(admin.ModelAdmin):
+    form = PlainConfigurationForm
     list_display = ("__str__", "pending_days", "expiry_policy", "expiry_days", "tier_basis", "tier_window_days",
                     "downgrade_grace_days")
 
@@ -36,7 +41,7 @@ class LoyaltyProgramAdmin(admin.ModelAdmin):
         return not LoyaltyProgram.objects.exists() and super().has_add_permission(request)
 
 
-class TierForm(forms.ModelForm):
+class TierForm(PlainConfigurationForm):
     class Meta:
         model = Tier
         fields = "__all__"
@@ -105,6 +110,7 @@ class TierAdmin(admin.ModelAdmin):
 
 @admin.register(EarningRule)
 class EarningRuleAdmin(admin.ModelAdmin):
+    form = PlainConfigurationForm
     list_display = ("name", "kind", "promotion_of", "priority", "points", "multiplier", "exclusive", "is_active",
                     "target_tier", "target_segment", "starts_at", "ends_at", "cap")
     list_filter = ("kind", "is_active")
@@ -137,6 +143,7 @@ class EarningRuleAdmin(admin.ModelAdmin):
 
 @admin.register(Badge)
 class BadgeAdmin(admin.ModelAdmin):
+    form = PlainConfigurationForm
     list_display = ("name", "code", "metric", "threshold", "window_days", "repeatable", "points_bonus", "is_active")
     list_filter = ("metric", "is_active")
     actions = ("evaluate_now",)
@@ -154,7 +161,7 @@ class RevokeForm(forms.Form):
 
 
 @admin.register(BadgeAward)
-class BadgeAwardAdmin(admin.ModelAdmin):
+class BadgeAwardAdmin(RelatedAsTextMixin, admin.ModelAdmin):
     list_display = ("badge", "buyer", "period_key", "metric_value", "awarded_at", "revoked_at", "revoke_link")
     list_filter = ("badge", ("revoked_at", admin.EmptyFieldListFilter))
     list_select_related = ("badge", "buyer")
@@ -193,6 +200,7 @@ class BadgeAwardAdmin(admin.ModelAdmin):
 
 @admin.register(Reward)
 class RewardAdmin(admin.ModelAdmin):
+    form = PlainConfigurationForm
     list_display = ("name", "points_cost", "stock", "min_tier", "priority_tier", "priority_until", "category", "is_active")
     list_select_related = ("min_tier", "priority_tier")
     list_filter = ("is_active", "category")
@@ -270,21 +278,46 @@ class LoyaltyMemberAdmin(admin.ModelAdmin):
         return [path("<int:buyer_id>/adjust/", self.admin_site.admin_view(self.adjust_view), name="loyalty_loyaltymember_adjust"),
                 *super().get_urls()]
 
+    def get_fields(self, request, obj=None):
+        return [self._ledger_display(request) if name == "ledger" else name for name in self.fields]
+
+    def get_readonly_fields(self, request, obj=None):
+        return self.get_fields(request, obj)
+
+    def _ledger_display(self, request):
+        # The ledger links only to pages the viewer may open, so its display is bound to the request;
+        # one per request, because the form matches read-only fields by identity.
+        display = getattr(request, "_kiln_member_ledger", None)
+        if display is None:
+
+            def ledger(obj):
+                return self.ledger(obj, request)
+
+            ledger.__name__ = "ledger"
+            ledger.short_description = self.ledger.short_description
+            display = request._kiln_member_ledger = ledger
+        return display
+
+    def _page_url(self, request, model_label: str, pk) -> str | None:
+        model = apps.get_model(model_label)
+        if not self.admin_site.is_registered(model):
+            return None
+        if not self.admin_site.get_model_admin(model).has_view_or_change_permission(request):
+            return None
+        return reverse(f"admin:{model._meta.app_label}_{model._meta.model_name}_change", args=[pk])
+
     @admin.display(description="balance")
     def balance(self, obj):
-        b = selectors.member_balance(buyer_id=obj.pk)
-        return format_html("{} active · {} pending · {} expiring within {} days (next expiry {})",
-                           b["active"], b["pending"], b["expiring_soon"], b["expiring_soon_days"], b["next_expiry_at"] or "—")
+        return member_view.balance_line(selectors.member_balance(buyer_id=obj.pk))
 
     @admin.display(description="tier")
     def tier(self, obj):
-        t = tiers.tier_progress(buyer_id=obj.pk)
-        nxt = f"; {t['needed_for_next']} more to {t['next_tier']}" if t["next_tier"] else ""
-        return f"{t['tier_name'] or 'none'} (×{t['multiplier']}) — {t['basis']}: {t['value']}{nxt}"
+        return member_view.tier_line(tiers.tier_progress(buyer_id=obj.pk))
 
     @admin.display(description="badges")
     def badges(self, obj):
-        return ", ".join(f"{a.badge.name} ({a.awarded_at:%Y-%m-%d})" for a in selectors.member_badges(buyer_id=obj.pk)) or "—"
+        awards = selectors.member_badges(buyer_id=obj.pk)
+        return ", ".join(f"{a.badge.name} ({member_view.human_date(a.awarded_at)})" for a in awards) or "No badges yet."
 
     @admin.display(description="leaderboard")
     def leaderboard(self, obj):
@@ -292,13 +325,12 @@ class LoyaltyMemberAdmin(admin.ModelAdmin):
         return f"#{r['rank']} with {r['points']} points earned" if r["rank"] else "not ranked yet"
 
     @admin.display(description="ledger (latest 50)")
-    def ledger(self, obj):
-        rows = selectors.ledger_history(buyer_id=obj.pk)[:50]
-        return format_html(
-            "<table><tr><th>when</th><th>points</th><th>kind</th><th>state</th><th>why</th><th>rule</th><th>comment</th></tr>{}</table>",
-            format_html_join("", "<tr><td>{:%Y-%m-%d %H:%M}</td><td>{:+d}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
-                             ((e.created_at, e.amount, e.kind, e.state, e.reason, e.rule or "", e.comment) for e in rows)),
+    def ledger(self, obj, request=None):
+        lines = member_view.ledger_lines(
+            selectors.ledger_history(buyer_id=obj.pk)[:50],
+            url_for=lambda model_label, pk: self._page_url(request, model_label, pk) if request else None,
         )
+        return render_to_string("admin/loyalty/loyaltymember/ledger.html", {"lines": lines})
 
     @admin.display(description="")
     def adjust(self, obj):
@@ -343,6 +375,7 @@ class CompetitionForm(forms.ModelForm):
 
 class CompetitionPrizeInline(admin.TabularInline):
     model = CompetitionPrize
+    form = PlainConfigurationForm
     extra = 1
     fields = ("rank", "bonus_points", "reward")
 
@@ -387,7 +420,7 @@ class CompetitionAdmin(admin.ModelAdmin):
                 errors.extend(exc.messages)
         if errors:
             self.message_user(request, "; ".join(errors), level="error")
-        self.message_user(request, f"{closed} competition(s) closed; prizes are paid once.")
+        self.message_user(request, f"{closed} competition{pluralize(closed)} closed; prizes are paid once.")
 
 
 @admin.register(CompetitionAward)

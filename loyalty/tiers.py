@@ -365,6 +365,7 @@ def tier_progress(*, buyer_id: int, now: datetime | None = None) -> dict:
         "window_days": program.tier_window_days,
         "value": str(value),
         "next_tier": nxt.code if nxt else None,
+        "next_tier_name": nxt.name if nxt else None,
         "needed_for_next": str(max(nxt.threshold - value, Decimal(0))) if nxt else None,
         "progress": float(min(value / nxt.threshold, 1)) if nxt and nxt.threshold else 1.0,
         "grace_until": (bt.below_since + timedelta(days=program.downgrade_grace_days)) if bt and bt.below_since else None,

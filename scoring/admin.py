@@ -3,6 +3,8 @@ from django.template.loader import render_to_string
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.utils.html import format_html, format_html_join
 
+from core.admin import RelatedAsTextMixin
+from core.formatting import percent
 from core.roles import is_marketplace_admin
 from scoring import registry
 from scoring.drift import PSI_ALERT, seller_model_drift
@@ -22,7 +24,7 @@ class ModelVersionEventInline(admin.TabularInline):
 
 
 @admin.register(ModelVersion)
-class ModelVersionAdmin(admin.ModelAdmin):
+class ModelVersionAdmin(RelatedAsTextMixin, admin.ModelAdmin):
     list_display = ("kind", "slot", "version", "status", "roc_auc_display", "baseline_display", "gate_display", "brier_display", "trained_at", "window_start", "window_end")
     list_filter = ("kind", "status", "category")
     ordering = ("kind", "category", "-version")
@@ -131,8 +133,20 @@ class ModelVersionAdmin(admin.ModelAdmin):
             self.message_user(request, "Not rolled back: " + " ".join(getattr(exc, "messages", [str(exc)])), level=messages.ERROR)
 
 
+def _reasons_table(reasons, reference=None):
+    """Reasons with their signed points; the reference row first, so the column adds up to the score."""
+    rows = format_html_join(
+        "", "<tr><td>{}</td><td style='text-align:right'>{}</td></tr>",
+        ((r["text"], f"{int(r['contribution']):+d}") for r in (reasons or [])),
+    )
+    start = format_html("<tr><td>an average artisan (reference)</td><td style='text-align:right'>{}</td></tr>", f"{reference:.0f}") if reference is not None else ""
+    if not rows and not start:
+        return "No reasons recorded."
+    return format_html("<table><tr><th>factor</th><th>points</th></tr>{}{}</table>", start, rows)
+
+
 @admin.register(SellerScore)
-class SellerScoreAdmin(admin.ModelAdmin):
+class SellerScoreAdmin(RelatedAsTextMixin, admin.ModelAdmin):
     list_display = ("seller", "score", "basis", "reasons_short", "model_version", "cold_start", "computed_at")
     list_filter = ("basis", "cold_start", "model_version")
     list_select_related = ("seller", "model_version")
@@ -157,11 +171,7 @@ class SellerScoreAdmin(admin.ModelAdmin):
     @admin.display(description="reasons")
     def reasons_display(self, score):
         reference = ((score.model_version.metrics or {}).get("reference_score") if score.model_version else None)
-        rows = format_html_join(
-            "", "<tr><td>{}</td><td>{}</td></tr>", ((r["text"], f"{r['contribution']:+d}") for r in (score.reasons or []))
-        )
-        start = format_html("<tr><td>an average artisan (reference)</td><td>{}</td></tr>", f"{reference:.0f}") if reference is not None else ""
-        return format_html("<table><tr><th>factor</th><th>points</th></tr>{}{}</table>", start, rows)
+        return _reasons_table(score.reasons, reference)
 
     @admin.display(description="features at scoring time")
     def features_display(self, score):
@@ -176,11 +186,28 @@ class SellerScoreAdmin(admin.ModelAdmin):
 
 
 @admin.register(SellerScoreHistory)
-class SellerScoreHistoryAdmin(admin.ModelAdmin):
-    list_display = ("seller", "score", "computed_at", "model_version", "run_key")
+class SellerScoreHistoryAdmin(RelatedAsTextMixin, admin.ModelAdmin):
+    list_display = ("seller", "score_shown", "computed_at", "model_version", "run_key")
     list_select_related = ("seller", "model_version")
     search_fields = ("seller__name", "=seller__external_id")
     show_full_result_count = False
+    fields = ("seller", "score_shown", "basis", "probability_shown", "reasons_shown", "model_version", "computed_at", "run_key")
+    readonly_fields = fields
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).select_related("seller", "model_version")
+
+    @admin.display(description="score", ordering="score")
+    def score_shown(self, row):
+        return f"Not scored ({row.get_basis_display().lower()})" if row.score is None else row.score
+
+    @admin.display(description="probability of staying active and in good standing")
+    def probability_shown(self, row):
+        return percent(row.probability, 1)
+
+    @admin.display(description="reasons")
+    def reasons_shown(self, row):
+        return _reasons_table(row.reasons)
 
     def has_add_permission(self, request):
         return False

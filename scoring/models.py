@@ -4,6 +4,7 @@ from django.conf import settings
 from django.db import models
 from django.db.models import Q
 from django.utils import timezone
+from django.utils.dateformat import format as date_format
 
 
 class ModelStatus(models.TextChoices):
@@ -188,7 +189,7 @@ class SellerScore(models.Model):
         ]
 
     def __str__(self):
-        return f"{self.seller_id}: {self.score if self.score is not None else self.get_basis_display()}"
+        return f"{self.seller.name}: {self.score if self.score is not None else 'not scored'}"
 
 
 class SellerScoreHistory(models.Model):
@@ -214,4 +215,5 @@ class SellerScoreHistory(models.Model):
         ]
 
     def __str__(self):
-        return f"{self.seller_id}: {self.score} at {self.computed_at:%Y-%m-%d}"
+        score = "not scored" if self.score is None else f"score {self.score}"
+        return f"{self.seller.name}: {score}, {date_format(timezone.localtime(self.computed_at), 'j M Y')}"

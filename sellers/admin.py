@@ -4,11 +4,12 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.template.response import TemplateResponse
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.dateformat import format as date_format
 from django.utils.html import format_html, format_html_join
 
 from casework.admin_workbench import CaseWorkbenchMixin, SessionChoiceField, plural
 from casework.models import CaseKind
-from core.admin import Profile360Mixin
+from core.admin import Profile360Mixin, RelatedAsTextMixin
 from sellers import services
 from sellers.models import (
     AssignmentStatus,
@@ -17,6 +18,7 @@ from sellers.models import (
     OnboardingDecision,
     OnboardingPolicy,
     OnboardingQueueCase,
+    RiskTier,
     Seller,
     Workshop,
     WorkshopAssignment,
@@ -38,6 +40,31 @@ def _reasons_html(reasons, limit=None):
             "", "<li>{}: <b style='color:{}'>{}</b></li>",
             ((r["text"], "#070" if r["contribution"] >= 0 else "#b00", f"{int(r['contribution']):+d}") for r in reasons),
         ),
+    )
+
+
+def _human_date(moment) -> str:
+    return date_format(timezone.localtime(moment), "j M Y")
+
+
+def _score_text(score) -> str:
+    """The artisan's current score, or why there is none (the basis says: no model, too little history)."""
+    if score is None:
+        return "Not scored yet"
+    if score.score is None:
+        return f"Not scored yet ({score.get_basis_display().lower()})"
+    return str(score.score)
+
+
+def _bands_html(bands) -> str:
+    """The policy's bands as the decision saw them: one labelled range per risk tier."""
+    if not isinstance(bands, dict) or not bands:
+        return "—"
+    labels = dict(RiskTier.choices)
+    return format_html(
+        "<table class='kiln-evidence'>{}</table>",
+        format_html_join("", "<tr><th>{}</th><td>scores {}–{}</td></tr>",
+                         ((labels.get(tier, tier), low, high) for tier, (low, high) in bands.items())),
     )
 
 
@@ -77,8 +104,7 @@ class SellerAdmin(Profile360Mixin, admin.ModelAdmin):
 
     @admin.display(description="score", ordering="score__score")
     def current_score(self, seller):
-        score = self._score(seller)
-        return "—" if score is None else score.score
+        return _score_text(self._score(seller))
 
     @admin.display(description="reasons")
     def score_reasons(self, seller):
@@ -90,23 +116,32 @@ class SellerAdmin(Profile360Mixin, admin.ModelAdmin):
         score = self._score(seller)
         if score is None:
             return "—"
-        return f"{score.model_version or 'no active model'}; computed {score.computed_at:%Y-%m-%d %H:%M}" + (" (cold start)" if score.cold_start else "")
+        return f"{score.model_version or 'no active model'}; computed {_human_date(score.computed_at)}" + (" (cold start)" if score.cold_start else "")
 
     @admin.display(description="score trend (newest first)")
     def score_trend(self, seller):
         # Through the relation rather than scoring's selector: scoring sits above sellers.
         rows = seller.score_history.order_by("-computed_at")[:12]
-        return ", ".join(f"{row.score} ({row.computed_at:%Y-%m-%d})" for row in rows) or "—"
+        return ", ".join(
+            f"{'not scored' if row.score is None else row.score} ({_human_date(row.computed_at)})" for row in rows
+        ) or "No scores yet."
 
 
 @admin.register(Listing)
 class ListingAdmin(admin.ModelAdmin):
-    list_display = ("title", "seller", "category", "price", "stock_quantity", "stock_updated_at", "is_seasonal", "is_active")
+    list_display = ("title", "seller", "category", "price", "stock", "stock_updated_at", "is_seasonal", "is_active")
     list_filter = ("category", "is_seasonal", "is_active")
     list_select_related = ("seller",)
     search_fields = ("title", "=external_id", "seller__name", "=seller__external_id")
     autocomplete_fields = ("seller",)
     show_full_result_count = False
+
+    @admin.display(description="stock", ordering="stock_quantity")
+    def stock(self, listing):
+        # An empty stock is the artisan's choice (made to order), not a missing number.
+        if listing.stock_quantity is None:
+            return "Stock not tracked (made to order)"
+        return f"{listing.stock_quantity} in stock"
 
 
 # --- Policy -----------------------------------------------------------------------------
@@ -168,13 +203,27 @@ class OnboardingPolicyAdmin(admin.ModelAdmin):
 
 
 @admin.register(OnboardingDecision)
-class OnboardingDecisionAdmin(admin.ModelAdmin):
-    list_display = ("created_at", "seller", "score", "tier", "action", "trigger", "policy", "model_version_label")
+class OnboardingDecisionAdmin(RelatedAsTextMixin, admin.ModelAdmin):
+    list_display = ("created_at", "seller", "score_shown", "tier", "action", "trigger", "policy", "model_version_label")
     list_filter = ("tier", "action", "trigger", "policy")
     list_select_related = ("seller", "policy")
     search_fields = ("seller__name", "=seller__external_id", "seller__email")
     show_full_result_count = False
-    readonly_fields = [f.name for f in OnboardingDecision._meta.fields]
+    fields = ("seller", "created_at", "trigger", "score_shown", "tier", "action", "reason", "reasons_shown", "policy",
+              "bands_shown", "model_version", "model_version_label", "case")
+    readonly_fields = fields
+
+    @admin.display(description="score", ordering="score")
+    def score_shown(self, decision):
+        return "Routed without a score" if decision.score is None else decision.score
+
+    @admin.display(description="score reasons")
+    def reasons_shown(self, decision):
+        return _reasons_html(decision.reasons)
+
+    @admin.display(description="bands at the time")
+    def bands_shown(self, decision):
+        return _bands_html(decision.bands)
 
     def has_add_permission(self, request):
         return False
@@ -212,7 +261,7 @@ class WorkshopSessionForm(forms.ModelForm):
     def clean_capacity(self):
         capacity = self.cleaned_data["capacity"]
         if self.instance.pk and capacity is not None and capacity < self.instance.booked:
-            raise ValidationError(f"Capacity {capacity} is below the {self.instance.booked} seat(s) already booked.")
+            raise ValidationError(f"Capacity {capacity} is below the {plural(self.instance.booked, 'seat')} already booked.")
         return capacity
 
 
@@ -278,7 +327,7 @@ class WorkshopAssignmentForm(forms.ModelForm):
 
 
 @admin.register(WorkshopAssignment)
-class WorkshopAssignmentAdmin(admin.ModelAdmin):
+class WorkshopAssignmentAdmin(RelatedAsTextMixin, admin.ModelAdmin):
     form = WorkshopAssignmentForm
     list_display = ("seller", "session", "status", "outcome", "assigned_by", "assigned_at")
     list_filter = ("status", "outcome", "session__workshop")

@@ -3,6 +3,7 @@
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import IntegrityError, transaction
 from django.db.models import F
+from django.template.defaultfilters import pluralize
 from django.utils import timezone
 
 from casework.models import Case, CaseKind, Outcome, Team
@@ -373,7 +374,7 @@ def workshop_session_set_capacity(*, session: WorkshopSession, capacity: int, ac
     # Lock the session so no seat is claimed between the check and the write.
     session = WorkshopSession.objects.select_for_update().get(pk=session.pk)
     if capacity < session.booked:
-        raise ValidationError({"capacity": f"Capacity {capacity} is below the {session.booked} seat(s) already booked."})
+        raise ValidationError({"capacity": f"Capacity {capacity} is below the {session.booked} seat{pluralize(session.booked)} already booked."})
     session.capacity = capacity
     session.save(update_fields=["capacity"])
     return session

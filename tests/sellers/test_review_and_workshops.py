@@ -141,7 +141,7 @@ def test_capacity_below_current_bookings_is_refused(support_user):
     with pytest.raises(ValidationError) as error:
         services.workshop_session_set_capacity(session=session, capacity=1, actor=support_user)
 
-    assert error.value.message_dict == {"capacity": ["Capacity 1 is below the 2 seat(s) already booked."]}
+    assert error.value.message_dict == {"capacity": ["Capacity 1 is below the 2 seats already booked."]}
     assert WorkshopSession.objects.get(pk=session.pk).capacity == 3
     assert services.workshop_session_set_capacity(session=session, capacity=2, actor=support_user).capacity == 2
 
@@ -160,7 +160,7 @@ def test_session_admin_refuses_capacity_below_bookings(client, support_user):
     )
 
     assert response.status_code == 200
-    assert "Capacity 1 is below the 2 seat(s) already booked." in response.content.decode()
+    assert "Capacity 1 is below the 2 seats already booked." in response.content.decode()
     assert WorkshopSession.objects.get(pk=session.pk).capacity == 3
 
 

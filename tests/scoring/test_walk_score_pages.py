@@ -1,0 +1,37 @@
+"""Score pages as staff read them: titles, reasons with their points, plural wording."""
+
+from datetime import datetime, timezone as dt_timezone
+
+import pytest
+from django.urls import reverse
+
+from scoring.explain import describe
+from scoring.models import ScoreBasis, SellerScoreHistory
+from sellers.factories import SellerFactory
+
+pytestmark = pytest.mark.django_db
+
+
+def test_a_score_history_row_reads_as_the_artisan_and_its_reasons(client, support_user):
+    seller = SellerFactory(name="Mara Clay")
+    row = SellerScoreHistory.objects.create(
+        seller=seller, score=None, basis=ScoreBasis.NOT_ENOUGH_HISTORY, run_key="run:1",
+        computed_at=datetime(2026, 12, 3, 10, tzinfo=dt_timezone.utc),
+        reasons=[{"text": "late shipments 18% of orders", "contribution": -14}],
+    )
+    client.force_login(support_user)
+
+    page = client.get(reverse("admin:scoring_sellerscorehistory_change", args=[row.pk])).content.decode()
+
+    assert str(row) == "Mara Clay: not scored, 3 Dec 2026"
+    assert "Mara Clay: not scored, 3 Dec 2026" in page
+    assert "<td>late shipments 18% of orders</td><td style='text-align:right'>-14</td>" in page
+    assert "&quot;contribution&quot;" not in page and "None" not in page
+
+
+def test_counts_in_reasons_use_proper_plurals():
+    assert describe("years_experience", {"years_experience": 1}) == "1 year of craft experience (application)"
+    assert describe("years_experience", {"years_experience": 4}) == "4 years of craft experience (application)"
+    assert describe("listing_count", {"listing_count": 1}) == "1 listing on the shop"
+    assert describe("inventory_issues", {"inventory_issues": 2}).startswith("2 inventory problems:")
+    assert describe("flagged_feedback_count", {"flagged_feedback_count": 1}) == "1 flagged feedback point in the last year"
