@@ -5,9 +5,11 @@ from django.http import HttpResponseRedirect
 from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
+from django.utils.html import format_html_join
+from django.utils.safestring import mark_safe
 
 from core.admin import ReadOnlyAdmin
-from core.formatting import DASH
+from core.formatting import DASH, decimal, percent
 from core.roles import is_marketplace_admin
 from dashboard import services
 from dashboard.alert_evidence import alert_evidence_fields, dashboard_link
@@ -164,9 +166,30 @@ from sellers.models import ListingHealth  # noqa: E402 - the listing-level list 
 class ListingHealthAdmin(ReadOnlyAdmin):
     """Beside the KPI it explains: each judged listing, and why it underperforms (docs/kpis.md)."""
 
-    list_display = ("listing", "seller", "category", "age_days", "monthly_rate", "category_norm", "return_share", "is_underperforming", "computed_at")
+    list_display = (
+        "listing", "seller", "category", "age_days", "sales_rate", "category_rate", "returned", "is_underperforming", "computed_at"
+    )
     list_filter = ("is_underperforming", "category")
     list_select_related = ("listing", "seller")
     search_fields = ("listing__title", "seller__name", "=seller__external_id")
     show_full_result_count = False
-    readonly_fields = ("reasons",)
+    exclude = ("reasons", "monthly_rate", "category_norm", "return_share")
+    readonly_fields = ("sales_rate", "category_rate", "returned", "why")
+
+    @admin.display(description="sales per month", ordering="monthly_rate")
+    def sales_rate(self, obj):
+        return f"{decimal(obj.monthly_rate, 2)} units"
+
+    @admin.display(description="category norm per month", ordering="category_norm")
+    def category_rate(self, obj):
+        return f"{decimal(obj.category_norm, 2)} units"
+
+    @admin.display(description="returned", ordering="return_share")
+    def returned(self, obj):
+        return percent(obj.return_share)
+
+    @admin.display(description="why it underperforms")
+    def why(self, obj):
+        if not obj.reasons:
+            return "Nothing: the listing sells at or above its category's norm."
+        return format_html_join(mark_safe("<br>"), "{}", ((reason,) for reason in obj.reasons))
