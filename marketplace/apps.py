@@ -9,5 +9,6 @@ class MarketplaceConfig(AppConfig):
 
         roles.extend_role_permissions(
             roles.MARKETPLACE_ADMIN,
-            {"marketplace.lateorderpolicy": roles.WORK, "marketplace.lateordernotice": roles.VIEW},
+            # The policy is one row: admins add it if the late-order job has not yet, and change it.
+            {"marketplace.lateorderpolicy": ("view", "add", "change"), "marketplace.lateordernotice": roles.VIEW},
         )

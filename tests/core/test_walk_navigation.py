@@ -36,15 +36,14 @@ def test_operational_staff_do_not_see_the_late_order_policy(client, request, who
     assert "Late-order policy" not in links
 
 
-def test_admin_menu_opens_the_one_late_order_policy_and_hides_it_while_there_is_none(client, admin_user):
+def test_admin_menu_adds_the_missing_late_order_policy_then_opens_the_one_row(client, admin_user):
     client.force_login(admin_user)
 
     before = _menu_links(client.get("/admin/").content.decode())
     policy = LateOrderPolicy.objects.create(pk=1)
     after = _menu_links(client.get("/admin/").content.decode())
 
-    # Admins may change the policy but not add one (the late-order job creates it).
-    assert "Late-order policy" not in before
+    assert before["Late-order policy"] == reverse("admin:marketplace_lateorderpolicy_add")
     assert after["Late-order policy"] == reverse("admin:marketplace_lateorderpolicy_change", args=[policy.pk])
     assert client.get(after["Late-order policy"]).status_code == 200
 
