@@ -47,7 +47,7 @@ class LifetimeFitAdmin(ReadOnlyAdmin):
     list_display = ("kind", "model_label", "status", "n_buyers", "held_out_rmse", "clv_error", "observation_end", "created_at", "short_message")
     list_filter = ("kind", "status", "model")
     fields = (
-        "kind", "model_label", "status", "observation_end", "n_buyers", "log_likelihood", "message",
+        "kind", "model_label", "status", "observation_end", "buyers_shown", "log_likelihood_shown", "message",
         "parameters", "model_choice", "frequency_buckets", "clv_deciles",
     )
     readonly_fields = fields
@@ -55,6 +55,14 @@ class LifetimeFitAdmin(ReadOnlyAdmin):
     @admin.display(description="model")
     def model_label(self, fit: LifetimeFit) -> str:
         return _fit_label(fit)
+
+    @admin.display(description="buyers", ordering="n_buyers")
+    def buyers_shown(self, fit: LifetimeFit) -> str:
+        return _number(fit.n_buyers)
+
+    @admin.display(description="log likelihood", ordering="log_likelihood")
+    def log_likelihood_shown(self, fit: LifetimeFit) -> str:
+        return _number(fit.log_likelihood, 2)
 
     @admin.display(description="held-out RMSE (chosen)")
     def held_out_rmse(self, fit: LifetimeFit) -> str:

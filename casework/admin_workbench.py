@@ -20,15 +20,12 @@ from casework import ordering, services, workbench
 from casework.evidence import evidence_html
 from casework.kinds import outcome_choices, policy_for
 from casework.models import ACTIVE_STATUSES, Case, CaseEvent, CaseKind, Team
+from core.formatting import person_name
 from core.roles import can_work_team, is_marketplace_admin, visible_teams
 
 
 def plural(count: int, noun: str) -> str:
     return f"{count} {noun}" + ("" if count == 1 else "s")
-
-
-def person_name(user) -> str:
-    return user.get_full_name() or user.get_username()
 
 
 # The bulk actions that work one kind of case; a role is offered only those of kinds its team works.
@@ -237,7 +234,7 @@ class CaseWorkbenchMixin:
 
     @admin.display(description="assignee", ordering="assignee__username")
     def assignee_short(self, case):
-        return case.assignee.get_username() if case.assignee_id else "—"
+        return person_name(case.assignee) if case.assignee_id else "—"
 
     @admin.display(description="assignee")
     def assignee_name(self, case):
@@ -307,7 +304,7 @@ class CaseWorkbenchMixin:
                 "can_work": can_work_team(user, case.team),
                 "active": case.is_active,
                 "mine": case.assignee_id == user.pk,
-                "assignee": case.assignee,
+                "assignee": person_name(case.assignee) if case.assignee_id else "",
                 "act_url": self._act_url_name(),
                 "form": form,
                 "resolve_offered": len(form.fields["outcome"].choices) > 1,

@@ -60,3 +60,8 @@ def decimal(value, decimals: int = 1) -> str:
 def days(value) -> str:
     number = _number(value)
     return DASH if number is None else f"{number:.1f} days"
+
+
+def person_name(user) -> str:
+    """A staff member as colleagues know them: their full name, else their login."""
+    return user.get_full_name() or user.get_username()

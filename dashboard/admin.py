@@ -9,7 +9,7 @@ from django.utils.html import format_html_join
 from django.utils.safestring import mark_safe
 
 from core.admin import ReadOnlyAdmin
-from core.formatting import DASH, decimal, percent
+from core.formatting import DASH, decimal, percent, person_name
 from core.roles import is_marketplace_admin
 from dashboard import services
 from dashboard.alert_evidence import alert_evidence_fields, dashboard_link
@@ -86,7 +86,7 @@ class AlertAdmin(admin.ModelAdmin):
     def status_display(self, alert):
         if alert.status == AlertStatus.OPEN:
             return "Open"
-        by = f" by {alert.resolved_by}" if alert.resolved_by_id else ""
+        by = f" by {person_name(alert.resolved_by)}" if alert.resolved_by_id else ""
         note = f": {alert.resolution_note}" if alert.resolution_note else ""
         return f"Closed{by} on {when_display(alert.resolved_at)}{note}"
 
@@ -153,10 +153,33 @@ class AlertAdmin(admin.ModelAdmin):
 
 @admin.register(KpiSnapshot)
 class KpiSnapshotAdmin(ReadOnlyAdmin):
-    list_display = ("as_of", "kpi", "group_by", "group", "value", "numerator", "denominator", "window_days")
+    list_display = ("as_of", "kpi", "group_by", "group", "value_display", "numerator_display", "denominator_display",
+                    "window_days")
     list_filter = ("kpi", "group_by", "window_days")
     date_hierarchy = "as_of"
     show_full_result_count = False
+    fields = ("as_of", "kpi", "group_by", "group", "value_display", "numerator_display", "denominator_display",
+              "window_days", "computed_at")
+    readonly_fields = fields
+
+    @admin.display(description="Value", ordering="value")
+    def value_display(self, snapshot):
+        return kpi_value_display(snapshot.kpi, snapshot.value)
+
+    @admin.display(description="Numerator", ordering="numerator")
+    def numerator_display(self, snapshot):
+        return _count_or_amount(snapshot.numerator)
+
+    @admin.display(description="Denominator", ordering="denominator")
+    def denominator_display(self, snapshot):
+        return _count_or_amount(snapshot.denominator)
+
+
+def _count_or_amount(value) -> str:
+    # Numerators and denominators are counts or sums in the KPI's own terms; floats carry binary noise.
+    if value is None:
+        return DASH
+    return decimal(value, 0) if float(value).is_integer() else decimal(value, 2)
 
 
 from sellers.models import ListingHealth  # noqa: E402 - the listing-level list behind the underperforming-listings KPI

@@ -12,6 +12,7 @@ from django.utils import timezone
 
 from casework.models import CaseKind
 from casework.services import case_open
+from core.formatting import person_name
 from core.outbox import outbox_enqueue, team_address
 from core.roles import is_marketplace_admin
 from dashboard import selectors
@@ -255,7 +256,7 @@ def _require_alert_admin(actor, doing: str) -> None:
 
 
 def _closed_message(alert: Alert) -> str:
-    by = f" by {alert.resolved_by}" if alert.resolved_by_id else " (the KPI recovered)" if alert.resolved_at else ""
+    by = f" by {person_name(alert.resolved_by)}" if alert.resolved_by_id else " (the KPI recovered)" if alert.resolved_at else ""
     return f"Alert #{alert.pk} was already closed{by}; nothing was changed."
 
 
@@ -289,7 +290,7 @@ def alert_acknowledge(*, alert_id: int, actor, note: str = "") -> AlertEvent:
     earlier = alert.events.filter(action=AlertAction.ACKNOWLEDGED).select_related("actor").last()
     if earlier is not None:
         raise ValidationError(
-            f"Alert #{alert.pk} was already acknowledged by {earlier.actor or 'someone'} on "
+            f"Alert #{alert.pk} was already acknowledged by {person_name(earlier.actor) if earlier.actor else 'someone'} on "
             f"{timezone.localtime(earlier.at):%d %b %Y %H:%M}; nothing was changed."
         )
     return AlertEvent.objects.create(alert=alert, action=AlertAction.ACKNOWLEDGED, actor=actor, note=note.strip())

@@ -252,6 +252,12 @@ class ResponseAdmin(RelatedAsTextMixin, admin.ModelAdmin):
 
     def get_fieldsets(self, request, obj=None):
         fieldsets = super().get_fieldsets(request, obj)
+        if obj is not None and not self.has_change_permission(request, obj):
+            # The themes picker is a form field: a reader sees the codes themselves.
+            fieldsets = [
+                (title, {**options, "fields": tuple("theme_list" if f == "themes" else f for f in options["fields"])})
+                for title, options in fieldsets
+            ]
         if obj is None or obj.match_status != MatchStatus.UNMATCHED:
             return fieldsets
         # Only an unmatched response asks staff to pick its respondent.
@@ -278,7 +284,7 @@ class ResponseAdmin(RelatedAsTextMixin, admin.ModelAdmin):
 
     @admin.display(description="themes")
     def theme_list(self, obj):
-        return ", ".join(f"{c.theme.name} ({c.origin})" for c in obj.theme_codes.all())
+        return ", ".join(f"{c.theme.name} ({c.get_origin_display()})" for c in obj.theme_codes.all()) or "No themes coded yet"
 
     def has_add_permission(self, request):
         return False  # responses arrive from survey tools, never typed in

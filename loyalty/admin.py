@@ -1,3 +1,5 @@
+from decimal import Decimal, InvalidOperation
+
 from django import forms
 from django.apps import apps
 from django.contrib import admin, messages
@@ -7,6 +9,7 @@ from django.template.defaultfilters import pluralize
 from django.template.loader import render_to_string
 from django.urls import path, reverse
 from django.utils.html import format_html, format_html_join
+from django.utils.safestring import mark_safe
 
 from core.admin import ReadOnlyAdmin, RelatedAsTextMixin
 from loyalty import badges, member_view, selectors, services, simulation, tiers
@@ -199,7 +202,7 @@ class BadgeAwardAdmin(RelatedAsTextMixin, admin.ModelAdmin):
 
 
 @admin.register(Reward)
-class RewardAdmin(admin.ModelAdmin):
+class RewardAdmin(RelatedAsTextMixin, admin.ModelAdmin):
     form = PlainConfigurationForm
     list_display = ("name", "points_cost", "stock", "min_tier", "priority_tier", "priority_until", "category", "is_active")
     list_select_related = ("min_tier", "priority_tier")
@@ -236,6 +239,93 @@ class PointsEntryAdmin(LedgerReadOnlyAdmin):
     list_filter = ("kind", "state", "source_type")
     list_select_related = ("buyer", "rule")
     search_fields = ("buyer__name", "buyer__email", "buyer__external_id")
+    exclude = ("breakdown",)
+    readonly_fields = ("breakdown_shown",)
+
+    @admin.display(description="breakdown")
+    def breakdown_shown(self, entry):
+        # A lot is a points entry too: whoever reads this entry's page may open the lot's.
+        lines = breakdown_lines(entry.breakdown or {},
+                                lot_url=lambda pk: reverse("admin:loyalty_pointsentry_change", args=[pk]))
+        return format_html_join(mark_safe("<br>"), "{}", ((line,) for line in lines)) if lines else "—"
+
+
+def _plain_number(value) -> str:
+    """ "40.0000" as 40 and "1.2500" as 1.25: the breakdown keeps Decimal's exponent, people don't."""
+    try:
+        return f"{Decimal(str(value)).normalize():f}"
+    except (InvalidOperation, ValueError):
+        return str(value)
+
+
+def _rule_names(ids) -> dict[int, str]:
+    return dict(EarningRule.objects.filter(pk__in=[int(i) for i in ids if str(i).isdigit()]).values_list("pk", "name"))
+
+
+def breakdown_lines(breakdown: dict, *, lot_url) -> list:
+    """A points entry's breakdown (see loyalty.rules.RuleBook.price) as labelled lines, unknown keys labelled from the key."""
+    promo_ids = [*breakdown.get("promotions", []), *breakdown.get("skipped_exclusive_promotions", []),
+                 *breakdown.get("shadowed_rules", []), *breakdown.get("promotion_points", {})]
+    names = _rule_names([breakdown.get("rule"), *promo_ids])
+
+    def rule_label(pk) -> str:
+        name = names.get(int(pk)) if str(pk).isdigit() else None
+        return f"{name} (#{pk})" if name else f"rule #{pk}"
+
+    lines, shown = [], set()
+
+    def add(key, line):
+        if key in breakdown:
+            shown.add(key)
+            lines.append(line)
+
+    if "rule" in breakdown:
+        name = breakdown.get("rule_name") or names.get(breakdown["rule"])
+        add("rule", f"Rule: {name} (#{breakdown['rule']})" if name else f"Rule: #{breakdown['rule']}")
+        shown.add("rule_name")
+    add("base_points", f"Base points: {_plain_number(breakdown.get('base_points'))}")
+    if "tier_multiplier" in breakdown:
+        tier_code = breakdown.get("tier")
+        tier_name = Tier.objects.filter(code=tier_code).values_list("name", flat=True).first() or tier_code
+        add("tier_multiplier", f"Tier multiplier: ×{_plain_number(breakdown['tier_multiplier'])}"
+                               + (f" ({tier_name})" if tier_name else ""))
+        shown.add("tier")
+    elif "tier" in breakdown:
+        add("tier", f"Tier: {breakdown['tier']}")
+    if breakdown.get("promotions"):
+        extras = breakdown.get("promotion_points") or {}
+        for pk in breakdown["promotions"]:
+            extra = extras.get(str(pk))
+            lines.append(f"Promotion: {rule_label(pk)}" + (f", +{extra} points" if extra is not None else ""))
+        shown.update({"promotions", "promotion_points"})
+    add("promotion_multiplier", f"Promotion multiplier: ×{_plain_number(breakdown.get('promotion_multiplier'))}")
+    for pk, wanted in (breakdown.get("promotion_capped_from") or {}).items():
+        lines.append(f"Promotion {rule_label(pk)} capped from {wanted} points by its cap")
+    shown.add("promotion_capped_from")
+    if breakdown.get("skipped_exclusive_promotions"):
+        add("skipped_exclusive_promotions", "Not applied (an exclusive promotion came first): "
+            + ", ".join(rule_label(pk) for pk in breakdown["skipped_exclusive_promotions"]))
+    if breakdown.get("shadowed_rules"):
+        add("shadowed_rules", "Rules of lower priority not applied: "
+            + ", ".join(rule_label(pk) for pk in breakdown["shadowed_rules"]))
+    if "capped_from" in breakdown:
+        add("capped_from", f"Capped from {breakdown['capped_from']} to the cap {breakdown.get('cap', '—')}")
+        shown.add("cap")
+    add("fixed", f"Fixed award of {breakdown.get('fixed')} points (no earning rule applies)")
+    add("no_rule", f"No earning rule matched this {str(breakdown.get('no_rule', '')).replace('_', ' ')} action")
+    if "lot" in breakdown:
+        lot = breakdown["lot"]
+        url = lot_url(lot) if lot else None
+        add("lot", format_html('Spent from lot <a href="{}">#{}</a>', url, lot) if url else f"Spent from lot #{lot}")
+    for key, value in breakdown.items():
+        if key in shown or value in (None, "", [], {}):
+            continue
+        if isinstance(value, (list, tuple)):
+            value = ", ".join(map(str, value))
+        elif isinstance(value, dict):
+            value = "; ".join(f"{k}: {v}" for k, v in value.items())
+        lines.append(f"{key.replace('_', ' ').capitalize()}: {value}")
+    return lines
 
 
 @admin.register(TierChange)

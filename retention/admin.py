@@ -7,6 +7,7 @@ from django.utils import timezone
 from django.utils.html import format_html
 
 from buyers import admin_lifetime  # noqa: F401 - registers LifetimeFit
+from casework.evidence import evidence_html
 from retention import audiences, impact
 from buyers import retention_display
 from buyers.retention_display import churn_label, clv_label, p_alive_label
@@ -200,6 +201,13 @@ class InterventionAssignmentAdmin(ReadOnlyAdmin):
     show_full_result_count = False
     list_per_page = 50
     change_list_template = "admin/buyers/interventionassignment/change_list.html"
+    fields = ("kind", "arm", "buyer", "seller", "flagged_at", "window_ends_at", "case_link", "evidence_shown")
+    readonly_fields = fields
+
+    @admin.display(description="evidence")
+    def evidence_shown(self, assignment):
+        # The same evidence the case was opened with, so it reads as it does on the case page.
+        return evidence_html(assignment.evidence)
 
     @admin.display(description="case", ordering="case")
     def case_link(self, assignment):

@@ -1,10 +1,14 @@
 from django.contrib import admin, messages
 from django.template.loader import render_to_string
 from django.core.exceptions import PermissionDenied, ValidationError
+from django.utils import timezone
+from django.utils.dateparse import parse_datetime
+from django.utils.formats import date_format
 from django.utils.html import format_html, format_html_join
+from django.utils.safestring import mark_safe
 
 from core.admin import RelatedAsTextMixin
-from core.formatting import percent
+from core.formatting import DASH, decimal, percent
 from core.roles import is_marketplace_admin
 from scoring import registry
 from scoring.drift import PSI_ALERT, seller_model_drift
@@ -31,7 +35,7 @@ class ModelVersionAdmin(RelatedAsTextMixin, admin.ModelAdmin):
     exclude = ("artifact",)
     readonly_fields = (
         "kind", "category", "version", "status", "trained_at", "window_start", "window_end", "seed",
-        "model_card", "artifact_format", "artifact_sha256", "trusted_types", "activated_at", "activated_by",
+        "model_card", "artifact_format", "artifact_sha256", "trusted_types_shown", "activated_at", "activated_by",
         "retired_at", "notes",
     )
     fields = readonly_fields
@@ -50,6 +54,11 @@ class ModelVersionAdmin(RelatedAsTextMixin, admin.ModelAdmin):
     def has_change_permission(self, request, obj=None):
         # Viewing is for everyone with view permission; activation and roll-back are admin-only.
         return is_marketplace_admin(request.user) and super().has_change_permission(request, obj)
+
+    @admin.display(description="trusted types")
+    def trusted_types_shown(self, version):
+        types = version.trusted_types or []
+        return format_html_join(mark_safe("<br>"), "{}", ((name,) for name in types)) if types else "None: the artifact loads no custom types."
 
     @admin.display(description="slot")
     def slot(self, version):
@@ -133,6 +142,66 @@ class ModelVersionAdmin(RelatedAsTextMixin, admin.ModelAdmin):
             self.message_user(request, "Not rolled back: " + " ".join(getattr(exc, "messages", [str(exc)])), level=messages.ERROR)
 
 
+def _moment_label(text: str) -> str:
+    moment = parse_datetime(text or "")
+    if moment is None:
+        return text or DASH
+    return date_format(timezone.localtime(moment) if timezone.is_aware(moment) else moment, "j M Y H:i")
+
+
+# Run keys are written by scoring.services and scoring.pipeline as "<origin>:<as_of or run id>".
+RUN_KEY_ORIGINS = {"nightly": "Nightly run", "single": "Single rescore"}
+
+
+def run_key_label(run_key: str) -> str:
+    """A history row's run key as staff read it: "Nightly run, 3 Dec 2026 14:41", "Score run #12"."""
+    origin, _, rest = (run_key or "").partition(":")
+    if not rest:
+        return run_key or DASH
+    if origin == "run" and rest.isdigit():
+        return f"Score run #{rest}"
+    label = RUN_KEY_ORIGINS.get(origin, origin.replace("_", " ").capitalize())
+    return f"{label}, {_moment_label(rest)}"
+
+
+def _figure(value) -> str:
+    if value is None:
+        return DASH
+    return f"{value:.3g}" if isinstance(value, (int, float)) else str(value)
+
+
+def _pair(values: dict, shown) -> str:
+    return ", ".join(f"{name} {shown(value)}" for name, value in (values or {}).items()) or DASH
+
+
+def population_html(population: dict):
+    """The population figures a run compares each artisan with, as labelled fields."""
+    if not population:
+        return "Not stored: this run compared artisans with a recent run's figures."
+    known = {"as_of", "priors", "season_share", "order_level"}
+    rows = [
+        ("As of", _moment_label(population.get("as_of"))),
+        ("Share of a year's orders in the last 90 days", _pair(population.get("season_share"), percent)),
+        ("Mean log yearly orders", _pair(population.get("order_level"), lambda v: decimal(v, 2))),
+    ]
+    rows += [(key.replace("_", " ").capitalize(), str(value)) for key, value in population.items() if key not in known]
+    fields = format_html_join("", "<tr><th>{}</th><td>{}</td></tr>", rows)
+    priors = population.get("priors") or {}
+    names = sorted({name for figures in priors.values() for name in figures})
+    if not names:
+        return format_html("<table>{}</table>", fields)
+    head = format_html_join("", "<th>{}</th>", ((name.replace("_", " "),) for name in names))
+    body = format_html_join(
+        "", "<tr><td>{}</td>{}</tr>",
+        (("all categories" if category == "__all__" else category,
+          format_html_join("", "<td style='text-align:right'>{}</td>",
+                           ((_figure(figures.get(name)),) for name in names)))
+         for category, figures in priors.items()),
+    )
+    return format_html("<table>{}</table><p>Category averages:</p><table><tr><th>category</th>{}</tr>{}</table>",
+                       fields, head, body)
+
+
 def _reasons_table(reasons, reference=None):
     """Reasons with their signed points; the reference row first, so the column adds up to the score."""
     rows = format_html_join(
@@ -187,11 +256,11 @@ class SellerScoreAdmin(RelatedAsTextMixin, admin.ModelAdmin):
 
 @admin.register(SellerScoreHistory)
 class SellerScoreHistoryAdmin(RelatedAsTextMixin, admin.ModelAdmin):
-    list_display = ("seller", "score_shown", "computed_at", "model_version", "run_key")
+    list_display = ("seller", "score_shown", "computed_at", "model_version", "run_shown")
     list_select_related = ("seller", "model_version")
     search_fields = ("seller__name", "=seller__external_id")
     show_full_result_count = False
-    fields = ("seller", "score_shown", "basis", "probability_shown", "reasons_shown", "model_version", "computed_at", "run_key")
+    fields = ("seller", "score_shown", "basis", "probability_shown", "reasons_shown", "model_version", "computed_at", "run_shown")
     readonly_fields = fields
 
     def get_queryset(self, request):
@@ -209,6 +278,10 @@ class SellerScoreHistoryAdmin(RelatedAsTextMixin, admin.ModelAdmin):
     def reasons_shown(self, row):
         return _reasons_table(row.reasons)
 
+    @admin.display(description="run", ordering="run_key")
+    def run_shown(self, row):
+        return run_key_label(row.run_key)
+
     def has_add_permission(self, request):
         return False
 
@@ -220,6 +293,13 @@ class SellerScoreHistoryAdmin(RelatedAsTextMixin, admin.ModelAdmin):
 class ScoreRunAdmin(admin.ModelAdmin):
     list_display = ("pk", "as_of", "trigger", "status", "chunks_done", "chunks_total", "sellers_scored", "started_at", "finished_at")
     list_filter = ("status", "trigger")
+    fields = ("as_of", "trigger", "status", "chunks_done", "chunks_total", "sellers_scored", "started_at", "finished_at",
+              "population_shown")
+    readonly_fields = fields
+
+    @admin.display(description="population")
+    def population_shown(self, run):
+        return population_html(run.population)
 
     def has_add_permission(self, request):
         return False

@@ -265,7 +265,7 @@ class WorkshopSessionForm(forms.ModelForm):
         return capacity
 
 
-class WorkshopAssignmentInline(admin.TabularInline):
+class WorkshopAssignmentInline(RelatedAsTextMixin, admin.TabularInline):
     model = WorkshopAssignment
     extra = 0
     can_delete = False

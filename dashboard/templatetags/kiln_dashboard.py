@@ -1,5 +1,6 @@
 from django import template
 
+from core.formatting import person_name
 from dashboard.report import kpi_value_display, threshold_display
 
 register = template.Library()
@@ -27,3 +28,9 @@ def kpi_value(value, kpi):
 def alert_threshold(alert):
     """The alert's threshold in the KPI's unit: "is above 5.0%"."""
     return threshold_display(alert.kpi, alert.threshold.condition, alert.threshold_value)
+
+
+@register.filter
+def person(user) -> str:
+    """A staff member by name, as colleagues know them (core.formatting.person_name)."""
+    return person_name(user) if user else ""
