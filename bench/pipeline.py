@@ -74,6 +74,11 @@ def _wipe_outputs():
     )
     with connection.cursor() as cursor:
         cursor.execute("TRUNCATE " + ", ".join(m._meta.db_table for m in models) + " CASCADE")
+        # Every run starts from the same planner state: emptied and analysed. Without this a run
+        # planned with the statistics the previous run left (a full ledger and tier table, or
+        # none), and the stages that read what they write (the award's cap usage, the tiers)
+        # ran at different speeds for that alone.
+        cursor.execute("ANALYZE")
 
 
 def _broker_purge():
