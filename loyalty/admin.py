@@ -11,7 +11,7 @@ from django.urls import path, reverse
 from django.utils.html import format_html, format_html_join
 from django.utils.safestring import mark_safe
 
-from core.admin import ReadOnlyAdmin, RelatedAsTextMixin
+from core.admin import ReadOnlyAdmin, RelatedAsTextMixin, SingletonAdmin
 from loyalty import badges, member_view, selectors, services, simulation, tiers
 from loyalty.competitions import COUNTABLE_KINDS, competition_close, competition_standings
 from loyalty.configuration import PlainConfigurationForm
@@ -35,13 +35,10 @@ from loyalty.models import (
 
 
 @admin.register(LoyaltyProgram)
-class LoyaltyProgramAdmin(admin.ModelAdmin):
+class LoyaltyProgramAdmin(SingletonAdmin):
     form = PlainConfigurationForm
     list_display = ("__str__", "pending_days", "expiry_policy", "expiry_days", "tier_basis", "tier_window_days",
                     "downgrade_grace_days")
-
-    def has_add_permission(self, request):
-        return not LoyaltyProgram.objects.exists() and super().has_add_permission(request)
 
 
 class TierForm(PlainConfigurationForm):

@@ -84,3 +84,18 @@ def test_the_case_panel_and_alert_history_name_people_not_logins(client, cs_user
 
     assert "assigned to Casey Success" in page and "Take over from Casey Success" in page
     assert "assigned to cs" not in page
+
+
+def test_the_admin_menu_opens_the_loyalty_programs_one_row(client, admin_user):
+    from loyalty.selectors import program_get
+
+    program = program_get()
+    client.force_login(admin_user)
+
+    body = client.get("/admin/").content.decode()
+    menu = body[body.index('id="kiln-menu"'):]
+
+    change = reverse("admin:loyalty_loyaltyprogram_change", args=[program.pk])
+    assert f'href="{change}"' in menu
+    assert f'href="{reverse("admin:loyalty_loyaltyprogram_changelist")}"' not in menu
+    assert client.get(change).status_code == 200
