@@ -20,12 +20,8 @@ from casework import ordering, services, workbench
 from casework.evidence import evidence_html
 from casework.kinds import outcome_choices, policy_for
 from casework.models import ACTIVE_STATUSES, Case, CaseEvent, CaseKind, Team
-from core.formatting import person_name
+from core.formatting import person_name, plural
 from core.roles import can_work_team, is_marketplace_admin, visible_teams
-
-
-def plural(count: int, noun: str) -> str:
-    return f"{count} {noun}" + ("" if count == 1 else "s")
 
 
 # The bulk actions that work one kind of case; a role is offered only those of kinds its team works.

@@ -5,8 +5,6 @@ from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.html import format_html
 
-from django.utils.html import format_html
-
 from core.formatting import DASH
 from core.messaging import KINDS, contact_mark_bounced, message_preview, preview_address_default
 from core.models import (
@@ -17,6 +15,18 @@ from core.models import (
     OutboxStatus,
 )
 from core.outbox import outbox_retry
+
+
+def may_open(admin_site, request, model) -> bool:
+    """Whether ``model`` has an admin on the site and the user may open its pages (view or change)."""
+    return admin_site.is_registered(model) and admin_site.get_model_admin(model).has_view_or_change_permission(request)
+
+
+def change_url(admin_site, request, model, pk) -> str | None:
+    """The row's admin page, or None where the user could not open it: staff are never sent to a 403."""
+    if not may_open(admin_site, request, model):
+        return None
+    return reverse(f"admin:{model._meta.app_label}_{model._meta.model_name}_change", args=[pk], current_app=admin_site.name)
 
 
 class RelatedAsTextMixin:
@@ -49,9 +59,8 @@ class RelatedAsTextMixin:
             return name
         if not (field.many_to_one or field.one_to_one) or not field.concrete:
             return name
-        if self.admin_site.is_registered(field.related_model):
-            if self.admin_site.get_model_admin(field.related_model).has_view_or_change_permission(request):
-                return name
+        if may_open(self.admin_site, request, field.related_model):
+            return name
         return self._relation_text_display(field)
 
     def get_readonly_fields(self, request, obj=None):

@@ -2,6 +2,9 @@
 
 from decimal import Decimal, InvalidOperation
 
+from django.utils import timezone
+from django.utils.dateformat import format as date_format
+
 # The marketplace prices in one currency; pages show its symbol in front of amounts.
 CURRENCY_SYMBOL = "$"
 DASH = "—"
@@ -57,9 +60,33 @@ def decimal(value, decimals: int = 1) -> str:
     return DASH if number is None else f"{number:,.{decimals}f}"
 
 
+def quantity(value) -> str:
+    """A count or a sum in a KPI's own terms: whole numbers without decimals, others with two
+    (stored floats carry binary noise, 3534.5900000000006)."""
+    number = _number(value)
+    if number is None:
+        return DASH
+    return decimal(number, 0 if number.is_integer() else 2)
+
+
+def day(moment) -> str:
+    """A timestamp's date in the site's time zone: "3 Dec 2026"."""
+    return DASH if moment is None else date_format(timezone.localtime(moment), "j M Y")
+
+
+def day_and_time(moment) -> str:
+    """A timestamp in the site's time zone: "3 Dec 2026 14:07"."""
+    return DASH if moment is None else date_format(timezone.localtime(moment), "j M Y H:i")
+
+
 def days(value) -> str:
     number = _number(value)
     return DASH if number is None else f"{number:.1f} days"
+
+
+def plural(count: int, noun: str) -> str:
+    """"1 listing", "3 listings": a count with its noun (regular plurals only)."""
+    return f"{count} {noun}" + ("" if count == 1 else "s")
 
 
 def person_name(user) -> str:

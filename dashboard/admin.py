@@ -9,12 +9,12 @@ from django.utils.html import format_html_join
 from django.utils.safestring import mark_safe
 
 from core.admin import ReadOnlyAdmin
-from core.formatting import DASH, decimal, percent, person_name
+from core.formatting import DASH, day_and_time, decimal, percent, person_name, quantity
 from core.roles import is_marketplace_admin
 from dashboard import services
 from dashboard.alert_evidence import alert_evidence_fields, dashboard_link
 from dashboard.models import Alert, AlertStatus, AlertThreshold, KpiSnapshot
-from dashboard.report import kpi_value_display, threshold_display, when_display
+from dashboard.report import kpi_value_display, threshold_display
 
 
 @admin.register(AlertThreshold)
@@ -88,7 +88,7 @@ class AlertAdmin(admin.ModelAdmin):
             return "Open"
         by = f" by {person_name(alert.resolved_by)}" if alert.resolved_by_id else ""
         note = f": {alert.resolution_note}" if alert.resolution_note else ""
-        return f"Closed{by} on {when_display(alert.resolved_at)}{note}"
+        return f"Closed{by} on {day_and_time(alert.resolved_at)}{note}"
 
     # --- one alert, from its page ----------------------------------------------------------
     def get_urls(self):
@@ -168,18 +168,11 @@ class KpiSnapshotAdmin(ReadOnlyAdmin):
 
     @admin.display(description="Numerator", ordering="numerator")
     def numerator_display(self, snapshot):
-        return _count_or_amount(snapshot.numerator)
+        return quantity(snapshot.numerator)
 
     @admin.display(description="Denominator", ordering="denominator")
     def denominator_display(self, snapshot):
-        return _count_or_amount(snapshot.denominator)
-
-
-def _count_or_amount(value) -> str:
-    # Numerators and denominators are counts or sums in the KPI's own terms; floats carry binary noise.
-    if value is None:
-        return DASH
-    return decimal(value, 0) if float(value).is_integer() else decimal(value, 2)
+        return quantity(snapshot.denominator)
 
 
 from sellers.models import ListingHealth  # noqa: E402 - the listing-level list behind the underperforming-listings KPI

@@ -14,7 +14,7 @@ from django.utils.html import format_html, format_html_join
 from core import formatting
 from dashboard.kpis import KPIS
 from dashboard.models import Alert
-from dashboard.report import kpi_value_display, threshold_display, user_may_open, when_display
+from dashboard.report import kpi_value_display, threshold_display, user_may_open
 from sellers.models import CraftCategory, Seller
 
 # Evidence keys shown in their own rows below; any other key still shows, labelled from the key.
@@ -23,18 +23,10 @@ KNOWN_KEYS = {"numerator", "denominator", "extra", "as_of", "window_days", "prev
 EXTRA_HIDDEN = {"model_version_id"}
 
 
-def _count(value) -> str:
-    try:
-        number = float(value)
-    except (TypeError, ValueError):
-        return formatting.DASH
-    return formatting.decimal(number, 0 if number.is_integer() else 2)
-
-
 def _numerator(kpi: str, value) -> str:
     """Money KPIs count revenue on top, so it reads as money; the others count orders, buyers or days."""
     definition = KPIS.get(kpi)
-    return formatting.money(value) if definition and definition.unit == "money" else _count(value)
+    return formatting.money(value) if definition and definition.unit == "money" else formatting.quantity(value)
 
 
 def _day(value) -> str:
@@ -81,7 +73,7 @@ def _sellers(rows: list[dict], user) -> str:
         url = _url("admin:sellers_seller_360", row.get("seller_id")) if seller and may_open else None
         who = format_html('<a href="{}">{}</a>', url, name) if url else name
         items.append(format_html(
-            "<li>{}: {} of {} orders ({})</li>", who, _count(row.get("bad_orders")), _count(row.get("orders")),
+            "<li>{}: {} of {} orders ({})</li>", who, formatting.quantity(row.get("bad_orders")), formatting.quantity(row.get("orders")),
             formatting.points(row.get("rate")),
         ))
     return format_html("<ul>{}</ul>", format_html_join("", "{}", ((item,) for item in items)))
@@ -105,7 +97,7 @@ def alert_evidence_fields(alert: Alert, *, user=None) -> list[tuple[str, str]]:
         ("Value", kpi_value_display(alert.kpi, alert.value)),
         ("Threshold", threshold_text),
         ("Numerator", _numerator(alert.kpi, evidence.get("numerator"))),
-        ("Denominator", _count(evidence.get("denominator"))),
+        ("Denominator", formatting.quantity(evidence.get("denominator"))),
         ("Day measured", _day(evidence.get("as_of") or alert.period_end)),
         ("Window", format_html("{} days: {} to {}", evidence.get("window_days") or (alert.period_end - alert.period_start).days + 1,
                                f"{alert.period_start:%d %b %Y}", f"{alert.period_end:%d %b %Y}")),
@@ -115,7 +107,7 @@ def alert_evidence_fields(alert: Alert, *, user=None) -> list[tuple[str, str]]:
         previous = previous if isinstance(previous, dict) else {}
         fields.append(("Previous period", format_html(
             "{} ({} of {})", kpi_value_display(alert.kpi, previous.get("value", alert.baseline)),
-            _numerator(alert.kpi, previous.get("numerator")), _count(previous.get("denominator")),
+            _numerator(alert.kpi, previous.get("numerator")), formatting.quantity(previous.get("denominator")),
         )))
     extra = evidence.get("extra") or {}
     if isinstance(extra, dict):
@@ -140,7 +132,7 @@ def alert_evidence_fields(alert: Alert, *, user=None) -> list[tuple[str, str]]:
     for key, value in evidence.items():
         if key not in KNOWN_KEYS:
             fields.append((_label(key), _plain(value)))
-    fields.append(("Seller cases opened", _count(alert.cases_opened)))
-    fields.append(("Opened", when_display(alert.opened_at)))
-    fields.append(("Last seen", when_display(alert.last_seen_at)))
+    fields.append(("Seller cases opened", formatting.quantity(alert.cases_opened)))
+    fields.append(("Opened", formatting.day_and_time(alert.opened_at)))
+    fields.append(("Last seen", formatting.day_and_time(alert.last_seen_at)))
     return fields

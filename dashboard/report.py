@@ -9,8 +9,6 @@ from dataclasses import dataclass, field
 from urllib.parse import urlencode
 
 from django.urls import NoReverseMatch, reverse
-from django.utils import timezone
-from django.utils.formats import date_format
 
 from core import formatting
 
@@ -98,11 +96,6 @@ def threshold_display(kpi: str, condition: str, value) -> str:
     limit = None if value is None else float(value)
     shown = format_value(limit, "pct") if condition == Condition.DROPS_BY else kpi_value_display(kpi, limit)
     return f"{Condition(condition).label} {shown}" if condition in Condition.values else shown
-
-
-def when_display(moment) -> str:
-    """A timestamp as staff read it, in the site's time zone: "3 Dec 2026 14:07"."""
-    return formatting.DASH if moment is None else date_format(timezone.localtime(moment), "j M Y H:i")
 
 
 @dataclass
@@ -239,7 +232,7 @@ def _tables(report: DashboardReport, *, snapshot_rows_available: bool) -> dict[s
     tables.append(Table("queues", "Queues", ["Team", "Open", "Overdue", "Mine", "Unassigned"],
                         [[q["label"], q["open"], q["overdue"], q["mine"], q["unassigned"]] for q in report.queues]))
     tables.append(Table("alerts", "Open alerts", ["Opened", "KPI", "Value", "Baseline", "Threshold", "Period"],
-                        [[when_display(a.opened_at), a.get_kpi_display(), kpi_value_display(a.kpi, a.value),
+                        [[formatting.day_and_time(a.opened_at), a.get_kpi_display(), kpi_value_display(a.kpi, a.value),
                           kpi_value_display(a.kpi, a.baseline) if a.baseline is not None else None,
                           threshold_display(a.kpi, a.threshold.condition, a.threshold_value),
                           f"{a.period_start:%d %b %Y} – {a.period_end:%d %b %Y}"] for a in report.alerts]))

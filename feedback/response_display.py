@@ -30,21 +30,23 @@ def sentiment_label(score) -> str:
     return f"{decimal(score, 2)} ({word})"
 
 
+# Identity keys that name a storefront row: the model to look the ID up in, and the page to link.
+IDENTITY_TARGETS = {
+    "order_id": (Order, "admin:marketplace_order_change"),
+    "buyer_id": (Buyer, "admin:buyers_buyer_360"),
+    "seller_id": (Seller, "admin:sellers_seller_360"),
+}
+
+
 def _identity_links(identity: dict) -> dict[str, str]:
     """Admin pages of the orders, buyers and artisans the storefront IDs name, where they exist."""
     links = {}
-    if identity.get("order_id"):
-        order = Order.objects.filter(external_id=identity["order_id"]).values_list("pk", flat=True).first()
-        if order is not None:
-            links["order_id"] = reverse("admin:marketplace_order_change", args=[order])
-    if identity.get("buyer_id"):
-        buyer = Buyer.objects.filter(external_id=identity["buyer_id"]).values_list("pk", flat=True).first()
-        if buyer is not None:
-            links["buyer_id"] = reverse("admin:buyers_buyer_360", args=[buyer])
-    if identity.get("seller_id"):
-        seller = Seller.objects.filter(external_id=identity["seller_id"]).values_list("pk", flat=True).first()
-        if seller is not None:
-            links["seller_id"] = reverse("admin:sellers_seller_360", args=[seller])
+    for key, (model, url_name) in IDENTITY_TARGETS.items():
+        if not identity.get(key):
+            continue
+        pk = model.objects.filter(external_id=identity[key]).values_list("pk", flat=True).first()
+        if pk is not None:
+            links[key] = reverse(url_name, args=[pk])
     return links
 
 

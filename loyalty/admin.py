@@ -11,7 +11,8 @@ from django.urls import path, reverse
 from django.utils.html import format_html, format_html_join
 from django.utils.safestring import mark_safe
 
-from core.admin import ReadOnlyAdmin, RelatedAsTextMixin, SingletonAdmin
+from core.admin import ReadOnlyAdmin, RelatedAsTextMixin, SingletonAdmin, change_url
+from core.formatting import day
 from loyalty import badges, member_view, selectors, services, simulation, tiers
 from loyalty.competitions import COUNTABLE_KINDS, competition_close, competition_standings
 from loyalty.configuration import PlainConfigurationForm
@@ -386,12 +387,7 @@ class LoyaltyMemberAdmin(admin.ModelAdmin):
         return display
 
     def _page_url(self, request, model_label: str, pk) -> str | None:
-        model = apps.get_model(model_label)
-        if not self.admin_site.is_registered(model):
-            return None
-        if not self.admin_site.get_model_admin(model).has_view_or_change_permission(request):
-            return None
-        return reverse(f"admin:{model._meta.app_label}_{model._meta.model_name}_change", args=[pk])
+        return change_url(self.admin_site, request, apps.get_model(model_label), pk)
 
     @admin.display(description="balance")
     def balance(self, obj):
@@ -404,7 +400,7 @@ class LoyaltyMemberAdmin(admin.ModelAdmin):
     @admin.display(description="badges")
     def badges(self, obj):
         awards = selectors.member_badges(buyer_id=obj.pk)
-        return ", ".join(f"{a.badge.name} ({member_view.human_date(a.awarded_at)})" for a in awards) or "No badges yet."
+        return ", ".join(f"{a.badge.name} ({day(a.awarded_at)})" for a in awards) or "No badges yet."
 
     @admin.display(description="leaderboard")
     def leaderboard(self, obj):

@@ -8,7 +8,7 @@ from django.utils import timezone
 from django.utils.dateformat import format as date_format
 from django.utils.text import capfirst
 
-from core.formatting import DASH, decimal, money
+from core.formatting import DASH, day, decimal, money
 from loyalty.models import PointsEntry, SourceType, TierBasis
 
 # What each tier basis counts, for "226 points earned" and "$24.00 more to reach Glaze".
@@ -25,17 +25,13 @@ BASIS_GAP: dict[str, Callable[[object], str]] = {
 ORDER_SOURCES = {SourceType.ORDER, SourceType.REPEAT_PURCHASE}
 
 
-def human_date(moment) -> str:
-    return DASH if moment is None else date_format(timezone.localtime(moment), "j M Y")
-
-
 def human_datetime(moment) -> str:
     return DASH if moment is None else date_format(timezone.localtime(moment), "j M Y, H:i")
 
 
 def balance_line(balance: dict) -> str:
     expiry = (
-        f"next expiry {human_date(balance['next_expiry_at'])}"
+        f"next expiry {day(balance['next_expiry_at'])}"
         if balance["next_expiry_at"]
         else "no points due to expire"
     )
@@ -80,7 +76,7 @@ def ledger_lines(entries: Iterable[PointsEntry], *, url_for: Callable[[str, int]
                 "rule": entry.rule.name if entry.rule_id else "",
                 "rule_url": url_for("loyalty.earningrule", entry.rule_id) if entry.rule_id else None,
                 "by": entry.created_by.get_username() if entry.created_by_id else "",
-                "expires": human_date(entry.expires_at) if entry.amount > 0 and entry.expires_at else "",
+                "expires": day(entry.expires_at) if entry.amount > 0 and entry.expires_at else "",
             }
         )
     return lines

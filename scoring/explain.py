@@ -13,7 +13,8 @@ to the distance; what the top reasons leave out is shown as "other factors".
 from collections.abc import Mapping
 
 import numpy as np
-from django.template.defaultfilters import pluralize
+
+from core.formatting import plural
 
 TOP_REASONS = 5
 MIN_POINTS = 1
@@ -63,11 +64,6 @@ def _pct(value: float) -> str:
     return f"{value * 100:.0f}%"
 
 
-def _count(value: float, noun: str) -> str:
-    count = int(value)
-    return f"{count} {noun}{pluralize(count)}"
-
-
 def describe(feature: str, row: Mapping) -> str:
     """Plain words for one feature of one artisan, with the category comparison when there is one."""
     v = float(row.get(feature, 0.0))
@@ -99,7 +95,7 @@ def describe(feature: str, row: Mapping) -> str:
     if feature == "lead_time_sd_days":
         return f"ship dates {'swing widely' if v > 3 else 'are consistent'} (spread {v:.1f} days)"
     if feature == "listing_count":
-        return f"{_count(v, 'listing')} on the shop"
+        return f"{plural(int(v), 'listing')} on the shop"
     if feature == "log_listing_price":
         return f"listings average {np.expm1(v):.0f} in price"
     if feature == "sentiment_var":
@@ -135,11 +131,11 @@ def describe(feature: str, row: Mapping) -> str:
     if feature == "log_listing_updates_90":
         return f"{np.expm1(v):.0f} listing updates in the last 90 days"
     if feature == "inventory_issues":
-        return f"{_count(v, 'inventory problem')}: stock data inconsistent or out-of-stock cancellations"
+        return f"{plural(int(v), 'inventory problem')}: stock data inconsistent or out-of-stock cancellations"
     if feature == "log_tenure_days":
         return f"{np.expm1(v):.0f} days on the marketplace"
     if feature == "years_experience":
-        return f"{_count(v, 'year')} of craft experience (application)"
+        return f"{plural(int(v), 'year')} of craft experience (application)"
     if feature == "has_portfolio":
         return "portfolio provided with the application" if v else "no portfolio provided with the application"
     if feature == "has_history":
@@ -155,7 +151,7 @@ def describe(feature: str, row: Mapping) -> str:
         if feature == "category_rating_mean":
             return f"craft category averages {v:.1f} stars"
     if feature == "flagged_feedback_count":
-        return f"{_count(v, 'flagged feedback point')} in the last year"
+        return f"{plural(int(v), 'flagged feedback point')} in the last year"
     if feature == "buyer_trust":
         mood = "positive" if v > 0.1 else "negative" if v < -0.1 else "neutral"
         return f"buyer feedback sentiment {mood} ({v:+.2f})"

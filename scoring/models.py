@@ -4,7 +4,8 @@ from django.conf import settings
 from django.db import models
 from django.db.models import Q
 from django.utils import timezone
-from django.utils.dateformat import format as date_format
+
+from core.formatting import day
 
 
 class ModelStatus(models.TextChoices):
@@ -216,4 +217,4 @@ class SellerScoreHistory(models.Model):
 
     def __str__(self):
         score = "not scored" if self.score is None else f"score {self.score}"
-        return f"{self.seller.name}: {score}, {date_format(timezone.localtime(self.computed_at), 'j M Y')}"
+        return f"{self.seller.name}: {score}, {day(self.computed_at)}"

@@ -1,15 +1,13 @@
 from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.template.response import TemplateResponse
 from django.urls import reverse
-from django.utils import timezone
-from django.utils.dateformat import format as date_format
 from django.utils.html import format_html, format_html_join
 
 from casework.admin_workbench import CaseWorkbenchMixin, SessionChoiceField, plural
 from casework.models import CaseKind
 from core.admin import Profile360Mixin, RelatedAsTextMixin
+from core.formatting import day
 from sellers import services
 from sellers.models import (
     AssignmentStatus,
@@ -41,10 +39,6 @@ def _reasons_html(reasons, limit=None):
             ((r["text"], "#070" if r["contribution"] >= 0 else "#b00", f"{int(r['contribution']):+d}") for r in reasons),
         ),
     )
-
-
-def _human_date(moment) -> str:
-    return date_format(timezone.localtime(moment), "j M Y")
 
 
 def _score_text(score) -> str:
@@ -116,14 +110,14 @@ class SellerAdmin(Profile360Mixin, admin.ModelAdmin):
         score = self._score(seller)
         if score is None:
             return "—"
-        return f"{score.model_version or 'no active model'}; computed {_human_date(score.computed_at)}" + (" (cold start)" if score.cold_start else "")
+        return f"{score.model_version or 'no active model'}; computed {day(score.computed_at)}" + (" (cold start)" if score.cold_start else "")
 
     @admin.display(description="score trend (newest first)")
     def score_trend(self, seller):
         # Through the relation rather than scoring's selector: scoring sits above sellers.
         rows = seller.score_history.order_by("-computed_at")[:12]
         return ", ".join(
-            f"{'not scored' if row.score is None else row.score} ({_human_date(row.computed_at)})" for row in rows
+            f"{'not scored' if row.score is None else row.score} ({day(row.computed_at)})" for row in rows
         ) or "No scores yet."
 
 
