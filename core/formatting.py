@@ -8,6 +8,11 @@ from django.utils.dateformat import format as date_format
 # The marketplace prices in one currency; pages show its symbol in front of amounts.
 CURRENCY_SYMBOL = "$"
 DASH = "—"
+# Django's own date rendering (admin lists, read-only fields, the date filter) uses these too,
+# through the format module config/formats/en/formats.py.
+DAY_FORMAT = "j M Y"
+DAY_AND_TIME_FORMAT = "j M Y H:i"
+TIME_OF_DAY_FORMAT = "H:i"
 
 
 def _number(value):
@@ -71,12 +76,12 @@ def quantity(value) -> str:
 
 def day(moment) -> str:
     """A timestamp's date in the site's time zone: "3 Dec 2026"."""
-    return DASH if moment is None else date_format(timezone.localtime(moment), "j M Y")
+    return DASH if moment is None else date_format(timezone.localtime(moment), DAY_FORMAT)
 
 
 def day_and_time(moment) -> str:
     """A timestamp in the site's time zone: "3 Dec 2026 14:07"."""
-    return DASH if moment is None else date_format(timezone.localtime(moment), "j M Y H:i")
+    return DASH if moment is None else date_format(timezone.localtime(moment), DAY_AND_TIME_FORMAT)
 
 
 def days(value) -> str:

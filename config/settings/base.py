@@ -103,6 +103,9 @@ LANGUAGE_CODE = "en-us"
 TIME_ZONE = "UTC"
 USE_I18N = True
 USE_TZ = True
+# Dates on every page as the back-office writes them ("3 Dec 2026 14:07", core.formatting); the
+# locale's formats would win over DATE_FORMAT settings, so they live in a format module.
+FORMAT_MODULE_PATH = ["config.formats"]
 
 STATIC_URL = "static/"
 STATIC_ROOT = BASE_DIR / "staticfiles"
