@@ -13,13 +13,13 @@ from core.formatting import DASH, day_and_time, decimal, percent, person_name, q
 from core.roles import is_marketplace_admin
 from dashboard import services
 from dashboard.alert_evidence import alert_evidence_fields, dashboard_link
-from dashboard.models import Alert, AlertStatus, AlertThreshold, KpiSnapshot
-from dashboard.report import kpi_value_display, threshold_display
+from dashboard.kpis import kpi_value_display
+from dashboard.models import Alert, AlertStatus, AlertThreshold, KpiSnapshot, threshold_display
 
 
 @admin.register(AlertThreshold)
 class AlertThresholdAdmin(admin.ModelAdmin):
-    list_display = ("kpi", "condition", "value", "window_days", "min_volume", "team", "is_active", "updated_at", "updated_by")
+    list_display = ("kpi", "alert_when", "value", "window_days", "min_volume", "team", "is_active", "updated_at", "updated_by")
     list_editable = ("value", "is_active")
     list_filter = ("team", "is_active")
     list_select_related = ("updated_by",)
@@ -33,6 +33,10 @@ class AlertThresholdAdmin(admin.ModelAdmin):
 
     def has_delete_permission(self, request, obj=None):
         return is_marketplace_admin(request.user) and super().has_delete_permission(request, obj)
+
+    @admin.display(description="alert when the KPI", ordering="condition")
+    def alert_when(self, threshold):
+        return threshold_display(threshold.kpi, threshold.condition, threshold.value)
 
     def save_model(self, request, obj, form, change):
         obj.updated_by = request.user

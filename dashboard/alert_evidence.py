@@ -12,9 +12,9 @@ from django.urls import NoReverseMatch, reverse
 from django.utils.html import format_html, format_html_join
 
 from core import formatting
-from dashboard.kpis import KPIS
-from dashboard.models import Alert
-from dashboard.report import kpi_value_display, threshold_display, user_may_open
+from dashboard.kpis import KPIS, kpi_value_display
+from dashboard.models import Alert, threshold_display
+from dashboard.report import user_may_open
 from sellers.models import CraftCategory, Seller
 
 # Evidence keys shown in their own rows below; any other key still shows, labelled from the key.

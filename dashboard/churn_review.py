@@ -131,7 +131,7 @@ def _interventions(as_of: datetime) -> Table:
 
 def _kpis(end: date, team: str | None) -> Table:
     from dashboard.kpis import KPIS, Period, kpi_compute
-    from dashboard.models import AlertThreshold
+    from dashboard.models import AlertThreshold, threshold_display
     from dashboard.services import _breach
 
     table = Table(["kpi", "window days", "this window", "previous window", "change", "threshold", "breached", "team"])
@@ -154,7 +154,7 @@ def _kpis(end: date, team: str | None) -> Table:
         table.rows.append([
             KPIS[t.kpi].label, t.window_days, None if current.value is None else round(current.value, 2),
             None if previous.value is None else round(previous.value, 2), change,
-            f"{t.get_condition_display()} {t.value}", "yes" if breached else "no", t.get_team_display(),
+            threshold_display(t.kpi, t.condition, t.value), "yes" if breached else "no", t.get_team_display(),
         ])
     return table
 

@@ -28,6 +28,7 @@ from django.db.models import Case, CharField, Count, Exists, F, OuterRef, Q, Sub
 from django.utils import timezone
 
 from buyers.models import Buyer
+from core import formatting
 from marketplace.models import EngagementEvent, Order, OrderStatus
 from sellers.models import CraftCategory, Seller
 
@@ -549,6 +550,27 @@ KPIS: dict[str, KpiDefinition] = {
                       "0.5 is no better than chance."),
     ]
 }
+
+
+UNIT_SUFFIX = {"pct": "%", "days": " d", "money": "", "count": "", "score": "", "index": ""}
+
+
+def format_value(value, unit: str) -> str:
+    if value is None:
+        return "–"
+    if unit == "count":
+        return f"{int(value):,}"
+    if unit == "money":
+        return formatting.money(value)
+    if unit == "index":
+        return f"{value:,.2f}"
+    return f"{value:.1f}{UNIT_SUFFIX[unit]}"
+
+
+def kpi_value_display(kpi: str, value) -> str:
+    """A KPI's value as the dashboard tiles show it, wherever else it appears (alerts, lists, home)."""
+    definition = KPIS.get(kpi)
+    return format_value(value, definition.unit if definition else "index")
 
 
 def kpi_compute(*, key: str, period: Period, segment: Segment = EVERYONE, group_by: str | None = None) -> dict[str, KpiValue]:

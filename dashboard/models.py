@@ -6,15 +6,26 @@ from django.db import models
 from django.db.models import Q
 from django.utils import timezone
 
-from dashboard.kpis import KPIS
+from dashboard.kpis import KPIS, format_value, kpi_value_display
 
 KPI_CHOICES = [(key, definition.label) for key, definition in KPIS.items()]
 
 
 class Condition(models.TextChoices):
+    # Each label opens the threshold's sentence ("Return rate is above 5.0%"); see threshold_display.
     ABOVE = "above", "is above"
     BELOW = "below", "is below"
-    DROPS_BY = "drops_by", "drops by more than (% of the previous period)"
+    DROPS_BY = "drops_by", "drops by more than"
+
+
+def threshold_display(kpi: str, condition: str, value) -> str:
+    """A threshold as a sentence in its KPI's unit: "is above 5.0%", "drops by more than 10.0% from the
+    previous period" (a drop is always a percentage of the previous period)."""
+    limit = None if value is None else float(value)
+    if condition == Condition.DROPS_BY:
+        return f"{Condition.DROPS_BY.label} {format_value(limit, 'pct')} from the previous period"
+    shown = kpi_value_display(kpi, limit)
+    return f"{Condition(condition).label} {shown}" if condition in Condition.values else shown
 
 
 class NotifyTeam(models.TextChoices):
@@ -31,7 +42,8 @@ class AlertThreshold(models.Model):
     kpi = models.CharField(max_length=40, choices=KPI_CHOICES)
     condition = models.CharField(max_length=12, choices=Condition.choices)
     value = models.DecimalField(
-        max_digits=10, decimal_places=2, help_text="In the KPI's unit (percent, days, money); for drops, percent."
+        max_digits=10, decimal_places=2,
+        help_text="In the KPI's unit (percent, days, money); for a drop, the percent fall from the previous period.",
     )
     window_days = models.PositiveSmallIntegerField(default=30, help_text="Trailing days the KPI is measured over.")
     min_volume = models.PositiveIntegerField(
@@ -55,7 +67,7 @@ class AlertThreshold(models.Model):
         ]
 
     def __str__(self):
-        return f"{self.get_kpi_display()} {self.get_condition_display()} {self.value}"
+        return f"{self.get_kpi_display()} {threshold_display(self.kpi, self.condition, self.value)}"
 
     def clean(self):
         definition = KPIS.get(self.kpi)

@@ -13,13 +13,12 @@ from django.urls import NoReverseMatch, reverse
 from core import formatting
 
 from dashboard import selectors
-from dashboard.kpis import KPIS, TIERS, Period, Segment, kpi_compute, kpi_compute_all
-from dashboard.models import AlertThreshold, Condition, KpiSnapshot
+from dashboard.kpis import KPIS, TIERS, Period, Segment, format_value, kpi_compute, kpi_compute_all, kpi_value_display
+from dashboard.models import AlertThreshold, Condition, KpiSnapshot, threshold_display
 from dashboard.services import SNAPSHOT_WINDOW_DAYS, chart_data
 from sellers.models import CraftCategory, OnboardingStatus
 
 SPARKLINE_DAYS = 90
-UNIT_SUFFIX = {"pct": "%", "days": " d", "money": "", "count": "", "score": "", "index": ""}
 
 
 def user_may_open(user, url_name: str) -> bool:
@@ -73,31 +72,6 @@ def drill_url(kpi: str, period: Period, segment: Segment, *, user=None) -> str |
     }[kpi]()
 
 
-def format_value(value, unit: str) -> str:
-    if value is None:
-        return "–"
-    if unit == "count":
-        return f"{int(value):,}"
-    if unit == "money":
-        return formatting.money(value)
-    if unit == "index":
-        return f"{value:,.2f}"
-    return f"{value:.1f}{UNIT_SUFFIX[unit]}"
-
-
-def kpi_value_display(kpi: str, value) -> str:
-    """A KPI's value as the dashboard tiles show it, wherever else it appears (alerts, lists, home)."""
-    definition = KPIS.get(kpi)
-    return format_value(value, definition.unit if definition else "index")
-
-
-def threshold_display(kpi: str, condition: str, value) -> str:
-    """A threshold in its KPI's unit; a drop is always a percentage of the previous period."""
-    limit = None if value is None else float(value)
-    shown = format_value(limit, "pct") if condition == Condition.DROPS_BY else kpi_value_display(kpi, limit)
-    return f"{Condition(condition).label} {shown}" if condition in Condition.values else shown
-
-
 @dataclass
 class Table:
     key: str
@@ -136,11 +110,11 @@ def _threshold_state(value, thresholds: list[AlertThreshold], open_kpis: set[str
     for rule in rules:
         limit = float(rule.value)
         if value is not None and rule.condition == Condition.ABOVE and value > limit:
-            return "breach", f"Above {rule.value}"
+            return "breach", f"Above {kpi_value_display(kpi, limit)}"
         if value is not None and rule.condition == Condition.BELOW and value < limit:
-            return "breach", f"Below {rule.value}"
+            return "breach", f"Below {kpi_value_display(kpi, limit)}"
     if rules:
-        return "ok", "; ".join(f"alert if {r.get_condition_display()} {r.value}" for r in rules)
+        return "ok", "; ".join(f"alert if it {threshold_display(kpi, r.condition, r.value)}" for r in rules)
     return "none", "No threshold"
 
 

@@ -19,6 +19,7 @@ from dashboard import selectors
 from dashboard.kpis import ALL, KPIS, Period, kpi_compute
 from dashboard.models import (
     Alert, AlertAction, AlertEvent, AlertStatus, AlertThreshold, ChartSnapshot, Condition, GroupBy, KpiSnapshot,
+    threshold_display,
 )
 from marketplace.models import Order, OrderStatus
 from sellers.models import Seller
@@ -142,10 +143,11 @@ def sellers_driving(*, kpi: str, period: Period, limit_pct: float) -> list[dict]
 
 def _alert_message(alert: Alert, threshold: AlertThreshold) -> tuple[str, str]:
     definition = KPIS[alert.kpi]
-    subject = f"KPI alert: {definition.label} {threshold.get_condition_display()} {threshold.value}"
+    sentence = threshold_display(threshold.kpi, threshold.condition, threshold.value)
+    subject = f"KPI alert: {definition.label} {sentence}"
     lines = [
         f"{definition.label} for {alert.period_start} to {alert.period_end}: {alert.value:.2f} ({definition.unit}).",
-        f"Threshold: {threshold.get_condition_display()} {threshold.value}.",
+        f"Threshold: {sentence}.",
     ]
     if alert.baseline is not None:
         lines.append(f"Previous period: {alert.baseline:.2f}.")

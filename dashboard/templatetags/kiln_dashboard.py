@@ -1,7 +1,8 @@
 from django import template
 
 from core.formatting import person_name
-from dashboard.report import kpi_value_display, threshold_display
+from dashboard.kpis import kpi_value_display
+from dashboard.models import threshold_display
 
 register = template.Library()
 
@@ -26,7 +27,7 @@ def kpi_value(value, kpi):
 
 @register.filter
 def alert_threshold(alert):
-    """The alert's threshold in the KPI's unit: "is above 5.0%"."""
+    """The alert's threshold in the KPI's unit: "is above 5.0%", "drops by more than 10.0% from the previous period"."""
     return threshold_display(alert.kpi, alert.threshold.condition, alert.threshold_value)
 
 
