@@ -1,5 +1,7 @@
 """Numbers as people read them: percentages, one or two decimals, money."""
 
+import re
+from datetime import date, datetime
 from decimal import Decimal, InvalidOperation
 
 from django.utils import timezone
@@ -75,13 +77,31 @@ def quantity(value) -> str:
 
 
 def day(moment) -> str:
-    """A timestamp's date in the site's time zone: "3 Dec 2026"."""
-    return DASH if moment is None else date_format(timezone.localtime(moment), DAY_FORMAT)
+    """A timestamp's date in the site's time zone, or a calendar date: "3 Dec 2026"."""
+    if moment is None:
+        return DASH
+    return date_format(timezone.localtime(moment) if isinstance(moment, datetime) else moment, DAY_FORMAT)
 
 
 def day_and_time(moment) -> str:
     """A timestamp in the site's time zone: "3 Dec 2026 14:07"."""
     return DASH if moment is None else date_format(timezone.localtime(moment), DAY_AND_TIME_FORMAT)
+
+
+# An ISO date standing alone in a text ("Points expired on 2026-12-03"), not part of a longer code or timestamp.
+_ISO_DATE_IN_TEXT = re.compile(r"(?<![\w-])(\d{4}-\d{2}-\d{2})(?![\w-])")
+
+
+def _iso_date_as_day(match: re.Match) -> str:
+    try:
+        return day(date.fromisoformat(match.group(1)))
+    except ValueError:
+        return match.group(0)
+
+
+def dates_as_days(text) -> str:
+    """A stored text with its ISO dates as staff read dates: "Points expired on 3 Dec 2026"."""
+    return _ISO_DATE_IN_TEXT.sub(_iso_date_as_day, text or "")
 
 
 def days(value) -> str:

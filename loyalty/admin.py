@@ -12,7 +12,7 @@ from django.utils.html import format_html, format_html_join
 from django.utils.safestring import mark_safe
 
 from core.admin import ReadOnlyAdmin, RelatedAsTextMixin, SingletonAdmin, change_url
-from core.formatting import day
+from core.formatting import dates_as_days, day
 from loyalty import badges, member_view, selectors, services, simulation, tiers
 from loyalty.competitions import COUNTABLE_KINDS, competition_close, competition_standings
 from loyalty.configuration import PlainConfigurationForm
@@ -232,13 +232,17 @@ class LedgerReadOnlyAdmin(ReadOnlyAdmin):
 
 @admin.register(PointsEntry)
 class PointsEntryAdmin(LedgerReadOnlyAdmin):
-    list_display = ("created_at", "buyer", "amount", "kind", "state", "source_type", "source_id", "rule", "reason",
+    list_display = ("created_at", "buyer", "amount", "kind", "state", "source_type", "source_id", "rule", "reason_shown",
                     "remaining", "expires_at")
     list_filter = ("kind", "state", "source_type")
     list_select_related = ("buyer", "rule")
     search_fields = ("buyer__name", "buyer__email", "buyer__external_id")
-    exclude = ("breakdown",)
-    readonly_fields = ("breakdown_shown",)
+    exclude = ("breakdown", "reason")
+    readonly_fields = ("reason_shown", "breakdown_shown")
+
+    @admin.display(description="reason")
+    def reason_shown(self, entry):
+        return dates_as_days(entry.reason)
 
     @admin.display(description="breakdown")
     def breakdown_shown(self, entry):
@@ -328,10 +332,17 @@ def breakdown_lines(breakdown: dict, *, lot_url) -> list:
 
 @admin.register(TierChange)
 class TierChangeAdmin(LedgerReadOnlyAdmin):
-    list_display = ("created_at", "buyer", "from_tier", "to_tier", "cause", "basis_value", "detail")
+    list_display = ("created_at", "buyer", "from_tier", "to_tier", "cause", "basis_value", "detail_shown")
     list_filter = ("cause", "to_tier")
     list_select_related = ("buyer", "from_tier", "to_tier")
     search_fields = ("buyer__name", "buyer__email", "buyer__external_id")
+    exclude = ("detail",)
+    readonly_fields = ("detail_shown",)
+
+    @admin.display(description="detail")
+    def detail_shown(self, change):
+        # An override's detail names its end date in ISO ("Override until 2026-12-31: ...").
+        return dates_as_days(change.detail)
 
 
 @admin.register(Redemption)

@@ -8,7 +8,7 @@ from django.utils import timezone
 from django.utils.dateformat import format as date_format
 from django.utils.text import capfirst
 
-from core.formatting import DASH, day, decimal, money
+from core.formatting import DASH, dates_as_days, day, decimal, money
 from loyalty.models import PointsEntry, SourceType, TierBasis
 
 # What each tier basis counts, for "226 points earned" and "$24.00 more to reach Glaze".
@@ -69,7 +69,8 @@ def ledger_lines(entries: Iterable[PointsEntry], *, url_for: Callable[[str, int]
                 "positive": entry.amount > 0,
                 "kind": entry.get_kind_display(),
                 "state": entry.get_state_display(),
-                "reason": capfirst(entry.reason),
+                # Stored reasons carry ISO dates ("Points expired on 2026-12-03"); staff read them as dates.
+                "reason": capfirst(dates_as_days(entry.reason)),
                 "comment": entry.comment,
                 "source": entry.get_source_type_display(),
                 "source_url": source_url,

@@ -9,6 +9,7 @@ register.filter("rate", formatting.points)
 register.filter("money", formatting.money)
 register.filter("decimal", formatting.decimal)
 register.filter("days", formatting.days)
+register.filter("dates_as_days", formatting.dates_as_days)
 
 
 @register.filter

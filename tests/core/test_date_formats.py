@@ -63,3 +63,10 @@ def test_admin_date_and_time_inputs_still_take_iso_dates(client, support_user):
     assert response.status_code == 302, response.content.decode()
     assert WorkshopSession.objects.get(workshop=workshop).starts_at == MOMENT
     assert "3 Dec 2026 14:41" in _page(client, support_user, reverse("admin:sellers_workshopsession_changelist"))
+
+
+def test_iso_dates_in_a_stored_text_read_as_days_while_codes_and_timestamps_stay():
+    assert formatting.dates_as_days("Override until 2026-12-31: VIP") == "Override until 31 Dec 2026: VIP"
+    assert formatting.dates_as_days("Order O-2026-12-03 returned") == "Order O-2026-12-03 returned"
+    assert formatting.dates_as_days("Seen 2026-12-03T14:07") == "Seen 2026-12-03T14:07"
+    assert formatting.dates_as_days("Not a date: 2026-13-40") == "Not a date: 2026-13-40"
