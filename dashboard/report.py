@@ -19,6 +19,11 @@ from dashboard.services import SNAPSHOT_WINDOW_DAYS, chart_data
 from sellers.models import CraftCategory, OnboardingStatus
 
 SPARKLINE_DAYS = 90
+# Each KPI unit by name, in the tables and their CSV exports; money is in the marketplace currency.
+UNIT_NAMES = {"pct": "%", "days": "days", "money": formatting.CURRENCY_SYMBOL, "count": "count", "score": "score",
+              "index": "index"}
+# Units a CSV column header names; counts, NPS scores and indices read without one.
+HEADER_UNITS = {"pct", "days", "money"}
 
 
 def user_may_open(user, url_name: str) -> bool:
@@ -74,10 +79,23 @@ def drill_url(kpi: str, period: Period, segment: Segment, *, user=None) -> str |
 
 @dataclass
 class Table:
+    """One dashboard table. ``rows`` hold plain values, which the CSV export writes under
+    ``export_headers``; ``shown_rows``, where given, are the same cells as the page shows them."""
+
     key: str
     title: str
     headers: list[str]
     rows: list[list]
+    shown_rows: list[list] | None = None
+    export_headers: list[str] | None = None
+
+    @property
+    def page_rows(self) -> list[list]:
+        return self.rows if self.shown_rows is None else self.shown_rows
+
+    @property
+    def csv_headers(self) -> list[str]:
+        return self.headers if self.export_headers is None else self.export_headers
 
 
 @dataclass
@@ -155,7 +173,7 @@ def dashboard_report(*, period: Period, segment: Segment, breakdown: str, user, 
     return report
 
 
-def _breakdown_rows(report: DashboardReport, from_snapshot: bool) -> tuple[list[str], list[list]]:
+def _breakdown_table(report: DashboardReport, from_snapshot: bool) -> Table:
     keys = [key for key, d in KPIS.items() if report.breakdown in d.group_bys]
     groups = [value for value, _ in CraftCategory.choices] if report.breakdown == "category" else list(TIERS)
     cells: dict[str, dict[str, float | None]] = {group: {} for group in groups}
@@ -170,19 +188,35 @@ def _breakdown_rows(report: DashboardReport, from_snapshot: bool) -> tuple[list[
                                              group_by=report.breakdown).items():
                 cells.setdefault(group, {})[key] = result.value
     labels = dict(CraftCategory.choices) | TIERS
+    units = [KPIS[key].unit for key in keys]
     rows = [[labels.get(group, group), *[cells[group].get(key) for key in keys]] for group in cells if group in labels]
-    return [report.breakdown.title(), *[KPIS[k].label for k in keys]], rows
+    return Table(
+        "breakdown", f"KPIs by {report.breakdown}", [report.breakdown.title(), *[KPIS[k].label for k in keys]], rows,
+        shown_rows=[[row[0], *[format_value(value, unit) for value, unit in zip(row[1:], units)]] for row in rows],
+        export_headers=[report.breakdown.title(), *[_with_unit(KPIS[k].label, KPIS[k].unit) for k in keys]],
+    )
+
+
+def _with_unit(label: str, unit: str) -> str:
+    """A CSV column header naming its unit: "Average order value ($)"."""
+    return f"{label} ({UNIT_NAMES[unit]})" if unit in HEADER_UNITS else label
+
+
+def _kpi_table(report: DashboardReport) -> Table:
+    rows, shown = [], []
+    for t in report.tiles:
+        unit = UNIT_NAMES[t["unit"]]
+        rows.append([t["label"], t["value"], unit, t["numerator"], t["denominator"], t["state"], t["definition"]])
+        # A money KPI's numerator is money too (revenue, net spend); its denominator counts orders or buyers.
+        numerator = formatting.money(t["numerator"]) if t["unit"] == "money" else t["numerator"]
+        shown.append([t["label"], t["display"], unit, numerator, t["denominator"], t["state"], t["definition"]])
+    return Table("kpis", "KPIs", ["KPI", "Value", "Unit", "Numerator", "Denominator", "State", "Definition"], rows,
+                 shown_rows=shown)
 
 
 def _tables(report: DashboardReport, *, snapshot_rows_available: bool) -> dict[str, Table]:
     charts = report.charts
-    tables = [
-        Table("kpis", "KPIs", ["KPI", "Value", "Unit", "Numerator", "Denominator", "State", "Definition"],
-              [[t["label"], t["value"], t["unit"], t["numerator"], t["denominator"], t["state"], t["definition"]]
-               for t in report.tiles]),
-    ]
-    headers, rows = _breakdown_rows(report, snapshot_rows_available)
-    tables.append(Table("breakdown", f"KPIs by {report.breakdown}", headers, rows))
+    tables = [_kpi_table(report), _breakdown_table(report, snapshot_rows_available)]
     cohorts = charts["cohort_retention"]["cohorts"]
     width = max((len(c["retention"]) for c in cohorts), default=0)
     tables.append(Table("cohort_retention", "Cohort retention (% buying k months after first purchase)",

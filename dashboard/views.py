@@ -96,15 +96,17 @@ def export_view(request, table: str):
     report = dashboard_report(period=period, segment=segment, breakdown=breakdown, user=request.user)
     if table not in report.tables:
         raise Http404(f"No table {table!r}; tables: {', '.join(report.tables)}.")
-    return _csv_download(report.tables[table], filename=f"kiln-{table}-{period.start}-{period.end}.csv")
+    # Plain values, not as the page shows them, under headers that name their units.
+    chosen = report.tables[table]
+    return _csv_download(chosen, filename=f"kiln-{table}-{period.start}-{period.end}.csv", headers=chosen.csv_headers)
 
 
-def _csv_download(table, *, filename: str) -> HttpResponse:
+def _csv_download(table, *, filename: str, headers: list[str] | None = None) -> HttpResponse:
     """One report table as a CSV attachment; empty cells stay empty rather than reading "None"."""
     response = HttpResponse(content_type="text/csv; charset=utf-8")
     response["Content-Disposition"] = f'attachment; filename="{filename}"'
     writer = csv.writer(response)
-    writer.writerow(table.headers)
+    writer.writerow(table.headers if headers is None else headers)
     writer.writerows([["" if cell is None else cell for cell in row] for row in table.rows])
     return response
 

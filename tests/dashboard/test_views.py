@@ -77,7 +77,7 @@ def test_every_table_exports_as_csv(client, market, admin_user):
         assert response.status_code == 200, key
         assert response["Content-Type"].startswith("text/csv")
         rows = list(csv.reader(io.StringIO(response.content.decode())))
-        assert rows[0] == table.headers
+        assert rows[0] == table.csv_headers
         assert len(rows) == len(table.rows) + 1
 
 
