@@ -411,8 +411,8 @@ class CaseWorkbenchMixin:
     @admin.action(description="Assign to a workshop session…", permissions=["change"])
     def assign_workshop(self, request, queryset):
         return self._bulk_form(request, queryset, verb="seat", title="Assign to a workshop session", button="Assign seats",
-                               fields=("session",), verb_past="Seated", kinds=[CaseKind.WORKSHOP_ASSIGNMENT],
-                               required=("session",))
+                               fields=("session",), verb_past="Seated",
+                               kinds=[CaseKind.WORKSHOP_ASSIGNMENT, CaseKind.SELLER_LATE_SHIPMENTS], required=("session",))
 
     @admin.action(description="Inventory audit: listings fixed", permissions=["change"])
     def mark_fixed(self, request, queryset):

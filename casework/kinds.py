@@ -33,7 +33,8 @@ def policy_for(kind: str) -> KindPolicy:
 
 # The outcomes that make sense when closing each kind of case. An onboarding call or workshop
 # case has no "approved" or "rejected": no onboarding step approves or rejects from there, so
-# recording one would leave the artisan where they were behind a closed case.
+# recording one would leave the artisan where they were behind a closed case. "Assigned to a
+# workshop" is recorded only by the seat action, with the seat booked (casework.workbench.STEP_OUTCOMES).
 KIND_OUTCOMES: dict[str, tuple[str, ...]] = {
     CaseKind.ONBOARDING_REVIEW: (Outcome.APPROVED, Outcome.REJECTED, Outcome.INFO_REQUESTED, Outcome.WORKSHOP_ASSIGNED),
     CaseKind.ONBOARDING_CALL: (Outcome.CALL_COMPLETED, Outcome.NO_ACTION),

@@ -40,6 +40,8 @@ KIND_VERBS: dict[str, tuple[Verb, ...]] = {
     CaseKind.ONBOARDING_CALL: (Verb("complete_call", "Call held: complete onboarding"),),
     CaseKind.WORKSHOP_ASSIGNMENT: (Verb("seat", "Assign to this workshop session", needs_session=True),),
     CaseKind.INVENTORY_AUDIT: (Verb("fixed", "Listings fixed"),),
+    # Coaching may be a workshop seat: the seat is booked like any other, and the case closes with it.
+    CaseKind.SELLER_LATE_SHIPMENTS: (Verb("seat", "Assign to this workshop session", needs_session=True),),
 }
 
 
@@ -78,6 +80,13 @@ STEP_OUTCOMES: dict[str, dict[str, StepOutcome]] = {
             "seat",
             "Use “Assign to this workshop session” to seat this artisan: it books a seat in the session you "
             "choose, emails them and closes the case.",
+        ),
+    },
+    CaseKind.SELLER_LATE_SHIPMENTS: {
+        Outcome.WORKSHOP_ASSIGNED: StepOutcome(
+            "seat",
+            "Use “Assign to this workshop session” to coach this artisan in a workshop: it books a seat in the "
+            "session you choose, emails them and closes the case.",
         ),
     },
 }

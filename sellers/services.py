@@ -367,6 +367,20 @@ def workshop_assign(*, session: WorkshopSession, seller: Seller, actor) -> Works
 
 
 @transaction.atomic
+def workshop_assign_from_case(*, case: Case, session: WorkshopSession, actor) -> WorkshopAssignment:
+    """Seat the case's artisan, then close the case as assigned to a workshop if the seat did not.
+
+    ``workshop_assign`` closes the artisan's onboarding workshop case itself; a coaching case (late
+    shipments) that seats its artisan is closed here, so its outcome is never recorded without a seat.
+    """
+    assignment = workshop_assign(session=session, seller=case.seller, actor=actor)
+    case = Case.objects.get(pk=case.pk)
+    if case.is_active:
+        case_resolve(case=case, outcome=Outcome.WORKSHOP_ASSIGNED, note=f"Seat booked: {session}", actor=actor)
+    return assignment
+
+
+@transaction.atomic
 def workshop_session_set_capacity(*, session: WorkshopSession, capacity: int, actor) -> WorkshopSession:
     _ensure_support(actor, "change workshop sessions")
     if isinstance(capacity, bool) or not isinstance(capacity, int) or capacity < 1:

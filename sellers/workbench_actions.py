@@ -1,7 +1,8 @@
 """The onboarding and workshop actions of the case workbench, registered from ``SellersConfig.ready``.
 
 The workbench (``casework/workbench.py``) sits below sellers, so the actions that call the
-onboarding services are handed to it here rather than imported by it.
+onboarding services are handed to it here rather than imported by it. "seat" also serves
+late-shipment coaching cases: the artisan is seated like any other, and the case closes.
 """
 
 from django.core.exceptions import ValidationError
@@ -28,7 +29,7 @@ def onboarding_case_work(*, case, verb: str, actor, note: str = "", session=None
             raise ValidationError({"session": "Choose a workshop session with a free seat."})
         if verb == "approve_and_seat":
             onboarding.onboarding_review_decide(seller=seller, decision="approve", actor=actor, note=note)
-        onboarding.workshop_assign(session=session, seller=seller, actor=actor)
+        onboarding.workshop_assign_from_case(case=case, session=session, actor=actor)
         return f"Seated {seller} in {session.workshop.topic} on {session.starts_at:%d %b %H:%M}"
     if verb == "complete_call":
         onboarding.onboarding_call_complete(seller=seller, actor=actor, note=note)
