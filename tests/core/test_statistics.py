@@ -39,3 +39,40 @@ def test_a_table_filled_since_its_last_analyse_is_analysed_once_and_then_left_al
     assert _analysed_rows() == 300
     _flush_counters()
     assert statistics_refresh_if_stale(Buyer) is False
+
+
+def _analysed_columns() -> set[str]:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT attname FROM pg_stats WHERE tablename = %s", [Buyer._meta.db_table])
+        return {name for (name,) in cursor.fetchall()}
+
+
+def test_analysing_some_columns_counts_the_rows_and_gathers_only_those_columns():
+    BuyerFactory.create_batch(50)
+    with connection.cursor() as cursor:  # forget what earlier analyses of the table gathered
+        cursor.execute("DELETE FROM pg_statistic WHERE starelid = %s::regclass", [Buyer._meta.db_table])
+
+    statistics_refresh(Buyer, columns=["id", "email"])
+
+    assert _analysed_rows() == 50
+    assert _analysed_columns() == {"id", "email"}
+
+
+def test_a_table_analysed_on_some_columns_is_not_analysed_again_until_it_has_doubled(monkeypatch):
+    # PostgreSQL does not reset its count of changed rows after an ANALYZE of some columns, so a
+    # check on that count would analyse again after every chunk of a night.
+    monkeypatch.setattr("core.statistics.STALE_MIN_ROWS", 100)
+    BuyerFactory.create_batch(300)
+    _flush_counters()
+    assert statistics_refresh_if_stale(Buyer, columns=["id"]) is True
+    _flush_counters()
+    assert statistics_refresh_if_stale(Buyer, columns=["id"]) is False
+
+    BuyerFactory.create_batch(200)  # 500 rows: grown by 40%, not yet by half the table
+    _flush_counters()
+    assert statistics_refresh_if_stale(Buyer, columns=["id"]) is False
+
+    BuyerFactory.create_batch(150)  # 650 rows: grown by 350, more than half
+    _flush_counters()
+    assert statistics_refresh_if_stale(Buyer, columns=["id"]) is True
+    assert _analysed_rows() == 650
