@@ -53,6 +53,23 @@ def test_progress_renews_the_heartbeat_and_the_lease_lapses_minutes_after_it(mar
     assert lease.expires_at == run.heartbeat_at + timedelta(seconds=300)
 
 
+def test_a_beat_seconds_after_the_last_one_writes_nothing_and_a_later_one_moves_both(marketplace):
+    run = pipeline.pipeline_start(trigger="beat", dispatch=False)
+    _go_quiet(run, 2)
+    run.refresh_from_db()
+    lease = PipelineLease.objects.get()
+    pipeline._beat(run.pk)
+    assert PipelineRun.objects.get(pk=run.pk).heartbeat_at == run.heartbeat_at
+    assert PipelineLease.objects.get().expires_at == lease.expires_at
+
+    _go_quiet(run, 10)
+    before = timezone.now()
+    pipeline._beat(run.pk)
+    run.refresh_from_db()
+    assert run.heartbeat_at >= before
+    assert PipelineLease.objects.get().expires_at == run.heartbeat_at + timedelta(seconds=300)
+
+
 def test_a_quiet_run_loses_its_lease_to_the_next_run_minutes_later_not_hours(marketplace):
     stuck = pipeline.pipeline_start(trigger="beat", dispatch=False)
     assert pipeline.pipeline_start(trigger="beat", dispatch=False).status == RunStatus.SKIPPED
