@@ -1,4 +1,4 @@
-"""Admin pages show stored JSON and floats as labelled, formatted fields (newcomer walk, round 2)."""
+"""Admin pages show stored JSON and floats as labelled, formatted fields."""
 
 from datetime import datetime, timedelta, timezone as dt_timezone
 

@@ -1,4 +1,4 @@
-"""Defects a newcomer met walking the demo: Seller 360 of unscored artisans, tile links, the alert page, formatting."""
+"""Seller 360 of unscored artisans, dashboard tile links, the alert page and its formatting."""
 
 from datetime import date, datetime, timedelta
 from datetime import timezone as dt_timezone

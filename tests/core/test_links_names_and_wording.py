@@ -1,5 +1,5 @@
-"""What a second walk of the demo still met: links to pages the role may not open, None and
-doubled words on Seller 360, a reader's empty themes line, and logins where people have names."""
+"""Staff pages: no links to pages the role may not open, no None or doubled words on Seller 360,
+no empty themes line for a reader, and names instead of logins where people have names."""
 
 import re
 
