@@ -3,7 +3,10 @@
 Services that open cases store their evidence as JSON; staff read it here, never raw.
 """
 
+from datetime import datetime
+
 from django.urls import NoReverseMatch, reverse
+from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 from django.utils.safestring import mark_safe
 
@@ -22,6 +25,17 @@ def _now_vs_before(fmt=str):
         return str(value)
     return shown
 
+def _moment(value) -> str:
+    """A stored ISO timestamp ("2026-12-03T17:39:00+00:00") as staff read times: "3 Dec 2026 17:39"."""
+    try:
+        moment = datetime.fromisoformat(str(value))
+    except ValueError:
+        return str(value)
+    if timezone.is_naive(moment):
+        moment = timezone.make_aware(moment, timezone.get_default_timezone())
+    return formatting.day_and_time(moment)
+
+
 # key -> (label, formatter). Keys not listed still show, with a label made from the key.
 FIELDS: dict[str, tuple[str, object]] = {
     "score": ("Score", lambda v: formatting.decimal(v, 0)),
@@ -39,7 +53,7 @@ FIELDS: dict[str, tuple[str, object]] = {
     "cadence_days": ("Usual cadence", formatting.days),
     "cadence_state": ("Cadence", lambda v: str(v).replace("_", " ")),
     "top_artisan": ("Top artisan", str),
-    "audited_at": ("Audited", lambda v: str(v)[:16].replace("T", " ")),
+    "audited_at": ("Audited", lambda v: _moment(v)),
     "flagged_listings": ("Flagged listings", str),
     "nps": ("NPS answer", str),
     "csat": ("CSAT answer", str),

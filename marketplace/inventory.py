@@ -14,6 +14,7 @@ from django.utils import timezone
 
 from casework.models import Case, CaseKind
 from casework.services import cases_open_many
+from core.formatting import plural
 from marketplace.models import Order, OrderLine
 from sellers.models import Listing
 
@@ -98,9 +99,9 @@ def _describe(rows: pd.DataFrame) -> tuple[str, list[dict]]:
         if row.stale:
             problems.append(f"stock not updated for over {STALE_STOCK_DAYS} days")
         if row.oos_cancellations:
-            problems.append(f"{int(row.oos_cancellations)} cancellation(s) citing out of stock")
+            problems.append(f"{plural(int(row.oos_cancellations), 'cancellation')} citing out of stock")
         findings.append({"listing_id": int(row.listing_id), "title": row.title, "problems": problems})
-    summary = f"{len(findings)} listing(s) with inconsistent stock data"
+    summary = f"{plural(len(findings), 'listing')} with inconsistent stock data"
     return summary, findings
 
 
