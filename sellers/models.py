@@ -4,6 +4,7 @@ from django.db.models import F, Q
 from django.utils import timezone
 
 from casework.models import Case
+from core import formatting
 
 
 class CraftCategory(models.TextChoices):
@@ -258,7 +259,7 @@ class WorkshopSession(models.Model):
         ]
 
     def __str__(self):
-        return f"{self.workshop.topic} on {self.starts_at:%Y-%m-%d %H:%M} ({self.booked}/{self.capacity})"
+        return f"{self.workshop.topic} on {formatting.day_and_time(self.starts_at)} ({self.booked}/{self.capacity})"
 
     @property
     def seats_left(self) -> int:

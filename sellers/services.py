@@ -8,6 +8,7 @@ from django.utils import timezone
 
 from casework.models import Case, CaseKind, Outcome, Team
 from casework.services import case_comment, case_open, case_resolve
+from core import formatting
 from core.outbox import outbox_enqueue
 from core.roles import can_work_team, is_marketplace_admin
 from sellers.models import (
@@ -344,7 +345,8 @@ def workshop_assign(*, session: WorkshopSession, seller: Seller, actor) -> Works
                 if not WorkshopSession.objects.filter(pk=session.pk).exists():
                     raise ValidationError({"session": f"Unknown workshop session {session.pk}."})
                 session.refresh_from_db()
-                raise ValidationError({"session": f"{session.workshop.topic} on {session.starts_at:%Y-%m-%d} is full ({session.capacity} seats)."})
+                raise ValidationError({"session": f"{session.workshop.topic} on {formatting.day_and_time(session.starts_at)} "
+                                                  f"is full ({formatting.plural(session.capacity, 'seat')})."})
             assignment = WorkshopAssignment.objects.create(session=session, seller=seller, assigned_by=actor)
             session.refresh_from_db()
             outbox_enqueue(

@@ -8,6 +8,7 @@ late-shipment coaching cases: the artisan is seated like any other, and the case
 from django.core.exceptions import ValidationError
 
 from casework import workbench
+from core.formatting import day_and_time
 from sellers import selectors
 from sellers import services as onboarding
 from sellers.models import WorkshopSession
@@ -30,7 +31,7 @@ def onboarding_case_work(*, case, verb: str, actor, note: str = "", session=None
         if verb == "approve_and_seat":
             onboarding.onboarding_review_decide(seller=seller, decision="approve", actor=actor, note=note)
         onboarding.workshop_assign_from_case(case=case, session=session, actor=actor)
-        return f"Seated {seller} in {session.workshop.topic} on {session.starts_at:%d %b %H:%M}"
+        return f"Seated {seller} in {session.workshop.topic} on {day_and_time(session.starts_at)}"
     if verb == "complete_call":
         onboarding.onboarding_call_complete(seller=seller, actor=actor, note=note)
         return f"Onboarding call held: {seller} is onboarded"

@@ -110,7 +110,7 @@ def test_a_full_session_refuses_another_seat_and_saves_nothing(support_user):
     first, second = SellerFactory(), SellerFactory()
     services.workshop_assign(session=session, seller=first, actor=support_user)
 
-    with pytest.raises(ValidationError, match=r"is full \(1 seats\)"):
+    with pytest.raises(ValidationError, match=r"is full \(1 seat\)"):
         services.workshop_assign(session=session, seller=second, actor=support_user)
 
     session.refresh_from_db()
