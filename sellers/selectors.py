@@ -44,7 +44,7 @@ def onboarding_kpis(*, now: datetime | None = None, window_days: int = KPI_WINDO
     to_first_sale = [max(_days(first - done), 0.0) for done, first in first_sales if first is not None]
     sale_summary = _summary(to_first_sale)
     sale_summary["without_sale_yet"] = len(times) - len(to_first_sale)
-    throughput = [{"week": row["week"].date().isoformat(), "onboarded": row["onboarded"]} for row in weekly]
+    throughput = [{"week": row["week"].date(), "onboarded": row["onboarded"]} for row in weekly]
     return {
         "window_days": window_days,
         "onboarding_time": _summary(times),

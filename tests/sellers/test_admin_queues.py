@@ -82,3 +82,15 @@ def test_kpis_average_median_throughput_and_time_to_first_sale():
     assert kpis["onboarding_time"] == {"count": 4, "average_days": 4.8, "median_days": 3.0}
     assert kpis["time_to_first_sale"] == {"count": 3, "average_days": 6.0, "median_days": 4.0, "without_sale_yet": 1}
     assert sum(row["onboarded"] for row in kpis["throughput_per_week"]) == 4
+
+
+@pytest.mark.django_db
+def test_weekly_throughput_names_each_week_by_its_first_day(client, cs_user):
+    monday = timezone.now().replace(hour=12, minute=0, second=0, microsecond=0) - timedelta(days=timezone.now().weekday() + 14)
+    SellerFactory(applied_at=monday - timedelta(days=10), onboarded_at=monday + timedelta(days=1))
+    client.force_login(cs_user)
+
+    page = client.get("/admin/sellers/onboardingqueuecase/").content.decode()
+
+    assert f"week of {monday.day} {monday:%b %Y}: 1" in page
+    assert f"{monday:%Y-%m-%d}" not in page
