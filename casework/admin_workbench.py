@@ -16,7 +16,7 @@ from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.html import format_html
 
-from casework import ordering, services, workbench
+from casework import ordering, selectors, services, workbench
 from casework.evidence import evidence_html
 from casework.kinds import outcome_choices, policy_for
 from casework.models import ACTIVE_STATUSES, Case, CaseEvent, CaseKind, Team
@@ -78,7 +78,7 @@ class CaseEventInline(admin.TabularInline):
     model = CaseEvent
     extra = 0
     can_delete = False
-    fields = ("at", "actor_name", "action", "field", "from_value", "to_value", "note")
+    fields = ("at", "actor_name", "action", "field", "from_shown", "to_shown", "note")
     readonly_fields = fields
     ordering = ("at", "pk")
     verbose_name_plural = "history"
@@ -96,6 +96,21 @@ class CaseEventInline(admin.TabularInline):
     def actor_name(self, event):
         # A name, not the user's admin link: no staff role may open user accounts.
         return person_name(event.actor) if event.actor_id else "Kiln"
+
+    def _names(self, event) -> dict[str, str]:
+        # One lookup per case page: inline instances live for one request.
+        cache = self.__dict__.setdefault("_history_names", {})
+        if event.case_id not in cache:
+            cache[event.case_id] = selectors.case_history_names(case_id=event.case_id)
+        return cache[event.case_id]
+
+    @admin.display(description="from")
+    def from_shown(self, event):
+        return selectors.case_event_value(event.field, event.from_value, names=self._names(event))
+
+    @admin.display(description="to")
+    def to_shown(self, event):
+        return selectors.case_event_value(event.field, event.to_value, names=self._names(event))
 
 
 class CaseWorkbenchMixin:

@@ -1,5 +1,6 @@
 """What staff meet on a case page and the case list: assignee, evidence, title, order and bulk actions."""
 
+import re
 from datetime import timedelta
 
 import pytest
@@ -104,3 +105,18 @@ def test_each_role_is_offered_the_bulk_actions_of_its_own_kinds(client, request,
         assert f'value="{action}"' in page
     for action in not_offered:
         assert f'value="{action}"' not in page
+
+
+def test_the_history_names_statuses_and_people_not_codes_and_logins(client):
+    casey = UserFactory(username="casey", first_name="Casey", last_name="Success", roles=[roles.SELLER_SUPPORT])
+    case = _seller_case()
+    services.case_assign(case=case, assignee=casey, actor=casey)
+    services.case_resolve(case=case, outcome="contacted", note="Called", actor=casey)
+    client.force_login(casey)
+
+    page = client.get(reverse("admin:casework_case_change", args=[case.pk])).content.decode()
+
+    history = re.sub(r"\s+", " ", page[page.index('id="history-group"'):])
+    assert '<td class="field-from_shown"> <p>In progress</p> </td> <td class="field-to_shown"> <p>Resolved</p>' in history
+    assert '<td class="field-to_shown"> <p>Casey Success</p>' in history
+    assert "<p>in_progress</p>" not in history and "<p>casey</p>" not in history
