@@ -320,8 +320,16 @@ class WorkshopAssignmentForm(forms.ModelForm):
         return cleaned
 
 
+class _SeatFieldsReadOnlyOnceBooked(admin.ModelAdmin):
+    """A booked seat's fields are read-only; below RelatedAsTextMixin so that staff who may not
+    open a related page (the staff user who booked it) read it as text instead of a link."""
+
+    def get_readonly_fields(self, request, obj=None):
+        return ("session", "seller", "status", "outcome", "assigned_by", "assigned_at") if obj else ()
+
+
 @admin.register(WorkshopAssignment)
-class WorkshopAssignmentAdmin(RelatedAsTextMixin, admin.ModelAdmin):
+class WorkshopAssignmentAdmin(RelatedAsTextMixin, _SeatFieldsReadOnlyOnceBooked):
     form = WorkshopAssignmentForm
     list_display = ("seller", "session", "status", "outcome", "assigned_by", "assigned_at")
     list_filter = ("status", "outcome", "session__workshop")
@@ -330,9 +338,6 @@ class WorkshopAssignmentAdmin(RelatedAsTextMixin, admin.ModelAdmin):
     autocomplete_fields = ("seller",)
     show_full_result_count = False
     actions = ["mark_passed", "mark_needs_followup", "mark_no_show", "cancel_seats"]
-
-    def get_readonly_fields(self, request, obj=None):
-        return ("session", "seller", "status", "outcome", "assigned_by", "assigned_at") if obj else ()
 
     def save_model(self, request, obj, form, change):
         if change:

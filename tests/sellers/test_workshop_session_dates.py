@@ -55,3 +55,14 @@ def test_a_full_session_says_so_with_its_date_and_one_seat_in_the_singular(clien
 
     assert "Pricing your pots on 10 Dec 2026 16:00 is full (1 seat)." in page
     assert "1 seats" not in page and "2026-12-10" not in page
+
+
+def test_a_seat_page_names_who_booked_it_without_linking_to_staff_accounts(client, support_user):
+    assignment = workshop_assign(session=_session(capacity=20), seller=SellerFactory(), actor=support_user)
+    client.force_login(support_user)
+
+    page = client.get(reverse("admin:sellers_workshopassignment_change", args=[assignment.pk])).content.decode()
+
+    assert page.count(f"/admin/auth/user/{support_user.pk}/change/") == 0
+    assert "Assigned by" in page and ">support<" in page
+    assert client.get(f"/admin/auth/user/{support_user.pk}/change/").status_code == 403
