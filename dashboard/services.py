@@ -12,11 +12,12 @@ from django.utils import timezone
 
 from casework.models import CaseKind
 from casework.services import case_open
+from core import formatting
 from core.formatting import person_name
 from core.outbox import outbox_enqueue, team_address
 from core.roles import is_marketplace_admin
 from dashboard import selectors
-from dashboard.kpis import ALL, KPIS, Period, kpi_compute
+from dashboard.kpis import ALL, KPIS, Period, kpi_compute, kpi_value_display
 from dashboard.models import (
     Alert, AlertAction, AlertEvent, AlertStatus, AlertThreshold, ChartSnapshot, Condition, GroupBy, KpiSnapshot,
     threshold_display,
@@ -146,19 +147,20 @@ def _alert_message(alert: Alert, threshold: AlertThreshold) -> tuple[str, str]:
     sentence = threshold_display(threshold.kpi, threshold.condition, threshold.value)
     subject = f"KPI alert: {definition.label} {sentence}"
     lines = [
-        f"{definition.label} for {alert.period_start} to {alert.period_end}: {alert.value:.2f} ({definition.unit}).",
+        f"{definition.label} for {formatting.day(alert.period_start)} to {formatting.day(alert.period_end)}: "
+        f"{kpi_value_display(alert.kpi, alert.value)}.",
         f"Threshold: {sentence}.",
     ]
     if alert.baseline is not None:
-        lines.append(f"Previous period: {alert.baseline:.2f}.")
+        lines.append(f"Previous period: {kpi_value_display(alert.kpi, alert.baseline)}.")
     evidence = alert.evidence
     detail = (evidence.get("extra") or {}).get("detail")
     if detail:
         lines.append(detail)
     else:
-        lines.append(f"Based on {evidence.get('numerator')} of {evidence.get('denominator')}.")
+        lines.append(f"Based on {formatting.quantity(evidence.get('numerator'))} of {formatting.quantity(evidence.get('denominator'))}.")
     if alert.cases_opened:
-        lines.append(f"{alert.cases_opened} seller case(s) opened for the sellers driving it.")
+        lines.append(f"{formatting.plural(alert.cases_opened, 'seller case')} opened for the sellers driving it.")
     lines.append(f"Dashboard: {getattr(settings, 'KILN_BASE_URL', '')}/admin/dashboard/")
     return subject, "\n".join(lines)
 

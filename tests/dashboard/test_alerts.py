@@ -58,7 +58,7 @@ def test_return_rate_alert_records_numbers_notifies_team_and_opens_seller_cases(
     assert alert.evidence["sellers"][0]["seller_id"] == market.s1.pk
     message = OutboxMessage.objects.get(category="kpi_alert")
     assert message.to == "seller-support@localhost"
-    assert "Return rate" in message.subject and "40.00" in message.body
+    assert "Return rate" in message.subject and "Return rate for 1 Oct 2026 to 31 Oct 2026: 40.0%." in message.body
     case = Case.objects.get(kind=CaseKind.SELLER_QUALITY_ALERT)
     assert case.seller == market.s1 and case.evidence["alert_id"] == alert.pk
     assert alert.cases_opened == 1

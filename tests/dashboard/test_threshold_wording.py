@@ -90,3 +90,18 @@ def test_alert_email_names_the_drop_as_a_sentence(drop_threshold, monkeypatch):
     mail = OutboxMessage.objects.get(subject__startswith="KPI alert: Average order value")
     assert mail.subject == f"KPI alert: Average order value {SENTENCE}"
     assert f"Threshold: {SENTENCE}." in mail.body
+
+
+def test_alert_email_states_values_in_their_unit_and_days_as_the_back_office_writes_them(drop_threshold, monkeypatch):
+    def average_order_value(*, key, period, group_by=None, segment=None):
+        value = KpiValue(48.0 if period.end == date(2026, 10, 31) else 60.0, 4800.0, 100)
+        return {"ceramics": value} if group_by else {"all": value}
+
+    monkeypatch.setattr(services, "kpi_compute", average_order_value)
+
+    alert_evaluate(threshold_id=drop_threshold.pk, as_of=date(2026, 10, 31))
+
+    body = OutboxMessage.objects.get(subject__startswith="KPI alert: Average order value").body
+    assert "Average order value for 2 Oct 2026 to 31 Oct 2026: $48.00." in body
+    assert "Previous period: $60.00." in body and "Based on 4,800 of 100." in body
+    assert "(money)" not in body and "2026-10-31" not in body
