@@ -101,13 +101,26 @@ def export_view(request, table: str):
     return _csv_download(chosen, filename=f"kiln-{table}-{period.start}-{period.end}.csv", headers=chosen.csv_headers)
 
 
+# Four decimals keep every KPI's own precision (cents, a tenth of a percent, 0.0001 of an AUC)
+# and drop the binary noise of sums such as 208997.829999999.
+CSV_DECIMALS = 4
+
+
+def _csv_cell(cell):
+    if cell is None:
+        return ""  # an empty cell, not "None"
+    if isinstance(cell, float):
+        return round(cell, CSV_DECIMALS)
+    return cell
+
+
 def _csv_download(table, *, filename: str, headers: list[str] | None = None) -> HttpResponse:
-    """One report table as a CSV attachment; empty cells stay empty rather than reading "None"."""
+    """One report table as a CSV attachment of plain numbers."""
     response = HttpResponse(content_type="text/csv; charset=utf-8")
     response["Content-Disposition"] = f'attachment; filename="{filename}"'
     writer = csv.writer(response)
     writer.writerow(table.headers if headers is None else headers)
-    writer.writerows([["" if cell is None else cell for cell in row] for row in table.rows])
+    writer.writerows([[_csv_cell(cell) for cell in row] for row in table.rows])
     return response
 
 

@@ -81,3 +81,18 @@ def test_by_category_csv_keeps_plain_numbers_under_a_header_naming_the_currency(
     ceramics = dict(zip(header, next(r for r in rows if r[0] == "Ceramics")))
     assert float(ceramics["Average order value ($)"]) == pytest.approx(1617.25)
     assert "$" not in "".join(ceramics.values())
+
+
+
+def test_csv_numbers_keep_four_decimals_not_binary_noise():
+    from dashboard.report import Table
+    from dashboard.views import _csv_download
+
+    table = Table("kpis", "KPIs", ["KPI", "Value", "Numerator", "Denominator"],
+                  [["Lifetime value", 208997.829999999, 3, None], ["NPS", 8.27591, 12, 0.1 + 0.2]])
+
+    response = _csv_download(table, filename="kpis.csv")
+
+    rows = list(csv.reader(io.StringIO(response.content.decode())))
+    assert rows[1] == ["Lifetime value", "208997.83", "3", ""]
+    assert rows[2] == ["NPS", "8.2759", "12", "0.3"]
