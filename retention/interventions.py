@@ -26,6 +26,7 @@ from buyers.selectors import retention_settings_get
 from casework.models import Case, CaseKind
 from casework.services import cases_open_many
 from core.bulk import update_by_key
+from core.formatting import money
 
 
 @dataclass(frozen=True)
@@ -163,7 +164,7 @@ def buyer_churn_flags(*, settings=None) -> list[Flag]:
             "reasons": row.reasons,
         }
         reason = (
-            f"High-value buyer ({row.order_count} orders, {_money(row.total_spend)} spent) at high churn risk "
+            f"High-value buyer ({row.order_count} orders, {money(row.total_spend)} spent) at high churn risk "
             f"({row.churn_probability:.0%}); last order {evidence['days_since_last_order']:.0f} days ago against a "
             f"usual {evidence['cadence_days']:.0f}-day cadence ({row.get_cadence_state_display().lower()})."
         )

@@ -6,7 +6,9 @@ from statistics import median
 from django.db.models import Count, F, Min
 from django.db.models.functions import TruncWeek
 from django.utils import timezone
+from django.utils.formats import date_format
 
+from core.formatting import DAY_AND_TIME_FORMAT
 from sellers.models import Seller, WorkshopSession
 
 KPI_WINDOW_DAYS = 90
@@ -65,5 +67,6 @@ def workshop_sessions_with_seats(*, now: datetime | None = None):
 
 def workshop_session_label(session) -> str:
     """A session as staff pick it: topic, when, format and free seats."""
-    return (f"{session.workshop.topic} · {session.starts_at:%a %d %b %H:%M} · {session.get_format_display().lower()} · "
+    when = date_format(timezone.localtime(session.starts_at), f"D {DAY_AND_TIME_FORMAT}")
+    return (f"{session.workshop.topic} · {when} · {session.get_format_display().lower()} · "
             f"{session.seats_left} of {session.capacity} seats free")

@@ -33,6 +33,7 @@ def test_at_risk_high_value_buyers_get_one_customer_success_case_with_evidence(d
     assert (case.kind, case.team, case.buyer_id) == (CaseKind.BUYER_CHURN_RISK, Team.CUSTOMER_SUCCESS, risky.buyer_id)
     assert case.evidence["churn_probability"] == 0.8 and case.evidence["orders"] == 6
     assert "high churn risk" in case.reason and "60-day cadence" in case.reason
+    assert "(6 orders, $400.00 spent)" in case.reason
     assert result["cases_opened"] == 1 and again["cases_opened"] == 0 and again["new"] == 0
     assert InterventionAssignment.objects.get().case_id == case.pk
 

@@ -66,3 +66,11 @@ def test_a_seat_page_names_who_booked_it_without_linking_to_staff_accounts(clien
     assert page.count(f"/admin/auth/user/{support_user.pk}/change/") == 0
     assert "Assigned by" in page and ">support<" in page
     assert client.get(f"/admin/auth/user/{support_user.pk}/change/").status_code == 403
+
+
+def test_the_session_picker_names_the_day_with_its_year():
+    from sellers.selectors import workshop_session_label
+
+    label = workshop_session_label(_session(capacity=20, booked=5))
+
+    assert "Pricing your pots · Thu 10 Dec 2026 16:00 ·" in label and "15 of 20 seats free" in label
