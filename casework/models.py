@@ -5,6 +5,8 @@ from django.db import models
 from django.db.models import Q
 from django.utils import timezone
 
+from core.formatting import day_and_time
+
 
 class Team(models.TextChoices):
     CUSTOMER_SUCCESS = "customer_success", "Customer success"
@@ -164,4 +166,5 @@ class CaseEvent(models.Model):
         indexes = [models.Index(fields=["case", "at"])]
 
     def __str__(self):
-        return f"{self.action} {self.field}: {self.from_value} → {self.to_value}"
+        # Shown above each row of a case page's history, beside the row's own labelled columns.
+        return f"{self.action.replace('_', ' ').capitalize()} · {day_and_time(self.at)}"

@@ -304,3 +304,16 @@ def test_a_case_due_tomorrow_shows_hours_left(client, cs_user):
     client.force_login(cs_user)
 
     assert "30h left" in client.get(reverse("admin:casework_case_changelist")).content.decode()
+
+
+def test_the_case_page_names_sessions_by_day_and_year_and_its_history_rows_read_as_words(client, support_user):
+    seller = SellerFactory(onboarding_status=OnboardingStatus.WORKSHOP_PENDING)
+    case = _open(CaseKind.WORKSHOP_ASSIGNMENT, seller=seller)
+    starts = (timezone.now() + timedelta(days=30)).replace(hour=16, minute=0, second=0, microsecond=0)
+    WorkshopSessionFactory(capacity=12, booked=4, starts_at=starts)
+    client.force_login(support_user)
+
+    page = client.get(_page("sellers_onboardingqueuecase", case)).content.decode()
+
+    assert f"{starts:%a} {starts.day} {starts:%b %Y} 16:00" in page
+    assert "opened status:" not in page and "Opened · " in page
