@@ -320,7 +320,9 @@ class CaseWorkbenchMixin:
                 "form": form,
                 "resolve_offered": len(form.fields["outcome"].choices) > 1,
                 "kind_verbs": verbs,
-                "sessions": list(form.fields["session"].queryset[:30]) if needs_session else [],
+                # Labelled as the bulk picker labels them (the registered session label).
+                "sessions": [(session.pk, form.fields["session"].label_from_instance(session))
+                             for session in form.fields["session"].queryset[:30]] if needs_session else [],
                 "session_field": form["session"] if needs_session else None,
                 "listings": case.evidence.get("listings", []) if case.kind == CaseKind.INVENTORY_AUDIT and isinstance(case.evidence, dict) else [],
                 "subject_url": reverse("admin:sellers_seller_360", args=[case.seller_id]) if case.seller_id else reverse("admin:buyers_buyer_360", args=[case.buyer_id]),
