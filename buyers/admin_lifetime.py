@@ -14,6 +14,7 @@ from django.utils.safestring import mark_safe
 from buyers import lifetime
 from buyers.models import FitKind, LifetimeFit
 from core.admin import ReadOnlyAdmin
+from core.formatting import DASH, dates_as_days
 
 TABLE = '<table style="border-collapse:collapse;margin:4px 0">{}</table>'
 CELL = '<td style="padding:2px 10px;border-bottom:1px solid #ddd;text-align:right">{}</td>'
@@ -32,6 +33,11 @@ def _table(header: list[str], rows: list[list]) -> str:
     head = "<tr>" + "".join(format_html(HEAD, h) for h in header) + "</tr>"
     body = "".join("<tr>" + "".join(format_html(CELL, c) for c in row) + "</tr>" for row in rows)
     return format_html(TABLE, mark_safe(head + body))
+
+
+def _stored_day(value) -> str:
+    # The evaluation keeps its dates as ISO text ("2026-12-03"); staff read "3 Dec 2026".
+    return dates_as_days(str(value)) if value else DASH
 
 
 def _fit_label(fit: LifetimeFit) -> str:
@@ -110,7 +116,7 @@ class LifetimeFitAdmin(ReadOnlyAdmin):
         intro = format_html(
             "<p>Calibration until {}, holdout until {} ({} weeks), {} buyers ({} regular). "
             "The model with the lowest per-buyer RMSE is chosen.</p>",
-            evaluation.get("calibration_end"), evaluation.get("observation_end"), evaluation.get("holdout_weeks"),
+            _stored_day(evaluation.get("calibration_end")), _stored_day(evaluation.get("observation_end")), evaluation.get("holdout_weeks"),
             evaluation.get("n_buyers"), evaluation.get("n_regular"),
         )
         return intro + _table(["model", "RMSE", "MAE", "predicted", "actual", "total error", "RMSE, regular buyers"], rows)

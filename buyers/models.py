@@ -1,5 +1,7 @@
 from django.db import models
 
+from core.formatting import day_and_time
+
 
 class Buyer(models.Model):
     external_id = models.CharField(max_length=64, unique=True, help_text="The storefront's stable ID.")
@@ -128,7 +130,7 @@ class LifetimeFit(models.Model):
         ]
 
     def __str__(self):
-        return f"{self.get_kind_display()} {self.status} at {self.created_at:%Y-%m-%d %H:%M}"
+        return f"{self.get_kind_display()} fit of {day_and_time(self.created_at)} ({self.get_status_display().lower()})"
 
 
 class BuyerRetention(models.Model):

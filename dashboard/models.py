@@ -6,6 +6,7 @@ from django.db import models
 from django.db.models import Q
 from django.utils import timezone
 
+from core.formatting import day
 from dashboard.kpis import KPIS, format_value, kpi_value_display
 
 KPI_CHOICES = [(key, definition.label) for key, definition in KPIS.items()]
@@ -177,7 +178,9 @@ class KpiSnapshot(models.Model):
         ]
 
     def __str__(self):
-        return f"{self.kpi} {self.group_by}:{self.group} @ {self.as_of}"
+        # The change page's title and breadcrumb: "Return rate (category jewelry), 30 days to 3 Dec 2026".
+        group = "marketplace" if self.group_by == GroupBy.ALL else f"{self.get_group_by_display().lower()} {self.group}"
+        return f"{self.get_kpi_display()} ({group}), {self.window_days} days to {day(self.as_of)}"
 
 
 class ChartSnapshot(models.Model):
@@ -193,4 +196,4 @@ class ChartSnapshot(models.Model):
         constraints = [models.UniqueConstraint(fields=["as_of", "chart"], name="chart_snapshot_unique")]
 
     def __str__(self):
-        return f"{self.chart} @ {self.as_of}"
+        return f"{self.chart} as of {day(self.as_of)}"

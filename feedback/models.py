@@ -5,6 +5,8 @@ from django.db import models
 from django.db.models import Q
 from django.utils import timezone
 
+from core.formatting import day_and_time
+
 
 class Moment(models.TextChoices):
     POST_PURCHASE = "post_purchase", "After a purchase"
@@ -334,7 +336,7 @@ class ThemeClassifier(models.Model):
         ]
 
     def __str__(self):
-        return f"Theme classifier {self.trained_at:%Y-%m-%d %H:%M}"
+        return f"Theme classifier trained {day_and_time(self.trained_at)}"
 
 
 class SurveyInvitation(models.Model):
@@ -404,4 +406,4 @@ class SyncRun(models.Model):
         ]
 
     def __str__(self):
-        return f"{self.source.slug} {self.kind} {self.status} at {self.started_at:%Y-%m-%d %H:%M}"
+        return f"{self.source.slug}: {self.get_kind_display().lower()} on {day_and_time(self.started_at)} ({self.get_status_display().lower()})"

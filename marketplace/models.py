@@ -3,6 +3,8 @@
 from django.db import models
 from django.db.models import F, Q
 
+from core.formatting import day_and_time
+
 
 class OrderStatus(models.TextChoices):
     PLACED = "placed", "Placed"
@@ -198,7 +200,7 @@ class EngagementEvent(models.Model):
         ]
 
     def __str__(self):
-        return f"{self.kind} at {self.occurred_at:%Y-%m-%d}"
+        return f"{self.get_kind_display()} on {day_and_time(self.occurred_at)}"
 
 
 # --- Late-order outreach (retention.late_orders, docs/retention.md) -----------------------

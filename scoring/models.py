@@ -5,7 +5,7 @@ from django.db import models
 from django.db.models import Q
 from django.utils import timezone
 
-from core.formatting import day
+from core.formatting import day, day_and_time
 
 
 class ModelStatus(models.TextChoices):
@@ -137,7 +137,8 @@ class ScoreRun(models.Model):
         ]
 
     def __str__(self):
-        return f"Run {self.pk} as of {self.as_of:%Y-%m-%d %H:%M} ({self.status})"
+        # Named as score history rows name their run ("Score run #12"), in the site's time zone.
+        return f"Score run #{self.pk} as of {day_and_time(self.as_of)} ({self.get_status_display().lower()})"
 
 
 class ScoreRunChunk(models.Model):
