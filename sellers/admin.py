@@ -7,7 +7,7 @@ from django.utils.html import format_html, format_html_join
 from casework.admin_workbench import CaseWorkbenchMixin, SessionChoiceField, plural
 from casework.models import CaseKind
 from core.admin import Profile360Mixin, RelatedAsTextMixin
-from core.formatting import day
+from core.formatting import DASH, day, person_name
 from sellers import services
 from sellers.models import (
     AssignmentStatus,
@@ -259,11 +259,21 @@ class WorkshopSessionForm(forms.ModelForm):
         return capacity
 
 
-class WorkshopAssignmentInline(RelatedAsTextMixin, admin.TabularInline):
+class _AssignedByName:
+    """Who booked a seat by the name colleagues know them by, not their login."""
+
+    # Ordered by login, as the case list orders its assignees: one person's seats stay together.
+    @admin.display(description="assigned by", ordering="assigned_by__username")
+    def assigned_by_name(self, assignment):
+        # A name, not the user's admin link: no staff role may open user accounts.
+        return person_name(assignment.assigned_by) if assignment.assigned_by_id else DASH
+
+
+class WorkshopAssignmentInline(_AssignedByName, RelatedAsTextMixin, admin.TabularInline):
     model = WorkshopAssignment
     extra = 0
     can_delete = False
-    fields = ("seller", "status", "outcome", "assigned_by", "assigned_at")
+    fields = ("seller", "status", "outcome", "assigned_by_name", "assigned_at")
     readonly_fields = fields
 
     def get_queryset(self, request):
@@ -322,16 +332,16 @@ class WorkshopAssignmentForm(forms.ModelForm):
 
 class _SeatFieldsReadOnlyOnceBooked(admin.ModelAdmin):
     """A booked seat's fields are read-only; below RelatedAsTextMixin so that staff who may not
-    open a related page (the staff user who booked it) read it as text instead of a link."""
+    open a related page read it as text instead of a link. The booker is shown by name."""
 
     def get_readonly_fields(self, request, obj=None):
-        return ("session", "seller", "status", "outcome", "assigned_by", "assigned_at") if obj else ()
+        return ("session", "seller", "status", "outcome", "assigned_by_name", "assigned_at") if obj else ()
 
 
 @admin.register(WorkshopAssignment)
-class WorkshopAssignmentAdmin(RelatedAsTextMixin, _SeatFieldsReadOnlyOnceBooked):
+class WorkshopAssignmentAdmin(_AssignedByName, RelatedAsTextMixin, _SeatFieldsReadOnlyOnceBooked):
     form = WorkshopAssignmentForm
-    list_display = ("seller", "session", "status", "outcome", "assigned_by", "assigned_at")
+    list_display = ("seller", "session", "status", "outcome", "assigned_by_name", "assigned_at")
     list_filter = ("status", "outcome", "session__workshop")
     list_select_related = ("seller", "session__workshop", "assigned_by")
     search_fields = ("seller__name", "=seller__external_id", "seller__email")

@@ -1,5 +1,7 @@
-"""Workshop sessions as seller support reads them: dated "10 Dec 2026 16:00", seats counted in words."""
+"""Workshop sessions as seller support reads them: dated "10 Dec 2026 16:00", seats counted in words,
+booked by people named as colleagues know them."""
 
+import re
 from datetime import datetime, timezone as dt_timezone
 
 import pytest
@@ -7,6 +9,8 @@ from django.urls import reverse
 
 from casework import services
 from casework.models import CaseKind
+from core import roles
+from core.factories import UserFactory
 from sellers.factories import SellerFactory, WorkshopSessionFactory
 from sellers.services import workshop_assign
 
@@ -74,3 +78,22 @@ def test_the_session_picker_names_the_day_with_its_year():
     label = workshop_session_label(_session(capacity=20, booked=5))
 
     assert "Pricing your pots · Thu 10 Dec 2026 16:00 ·" in label and "15 of 20 seats free" in label
+
+
+def test_seat_list_page_and_session_name_who_booked_a_seat_by_full_name_else_login(client, support_user):
+    sam = UserFactory(username="sam.s", first_name="Sam", last_name="Support", roles=[roles.SELLER_SUPPORT])
+    session = _session(capacity=20)
+    by_sam = workshop_assign(session=session, seller=SellerFactory(), actor=sam)
+    workshop_assign(session=session, seller=SellerFactory(), actor=support_user)  # no name set: the login stands in
+    client.force_login(support_user)
+
+    listing = client.get(reverse("admin:sellers_workshopassignment_changelist")).content.decode()
+    seat = client.get(reverse("admin:sellers_workshopassignment_change", args=[by_sam.pk])).content.decode()
+    session_page = client.get(reverse("admin:sellers_workshopsession_change", args=[session.pk])).content.decode()
+
+    assert '<td class="field-assigned_by_name">Sam Support</td>' in listing
+    assert '<td class="field-assigned_by_name">support</td>' in listing
+    assert '<div class="readonly">Sam Support</div>' in seat
+    assert re.search(r'<td class="field-assigned_by_name">\s*<p>Sam Support</p>', session_page)
+    for page in (listing, seat, session_page):
+        assert "Assigned by" in page and "sam.s" not in page
