@@ -20,6 +20,7 @@ from casework import ordering, selectors, services, workbench
 from casework.evidence import evidence_html
 from casework.kinds import outcome_choices, policy_for
 from casework.models import ACTIVE_STATUSES, Case, CaseEvent, CaseKind, Team
+from core.admin import OwnHistoryMixin
 from core.formatting import person_name, plural
 from core.roles import can_work_team, is_marketplace_admin, visible_teams
 
@@ -113,12 +114,14 @@ class CaseEventInline(admin.TabularInline):
         return selectors.case_event_value(event.field, event.to_value, names=self._names(event))
 
 
-class CaseWorkbenchMixin:
+class CaseWorkbenchMixin(OwnHistoryMixin):
     """Mix into a ModelAdmin of Case (or a proxy of it)."""
 
     change_form_template = "admin/casework/case/change_form.html"
     change_list_template = "admin/casework/case/change_list.html"
     inlines = [CaseEventInline]
+    # Cases change through the workbench, never the admin form: "History" is the case's own events.
+    own_history_inline = CaseEventInline
     list_per_page = 50
     show_full_result_count = False
     bulk_actions = ("assign_to_me", "unassign_selected", "resolve_selected", "dismiss_selected")

@@ -1,5 +1,6 @@
 from django.contrib import admin
 from django.core.exceptions import FieldDoesNotExist, PermissionDenied
+from django.http import HttpResponseRedirect
 from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
@@ -77,6 +78,41 @@ class RelatedAsTextMixin:
             return self._shown_as(request, name) if everything_read_only or name in read_only else name
 
         return [(title, {**options, "fields": shown(options["fields"])}) for title, options in super().get_fieldsets(request, obj)]
+
+
+class OwnHistoryMixin:
+    """For rows that keep their own history (a case's events, an alert's acknowledgements) and show it on their page.
+
+    Kiln's services change these rows, never an admin form, so Django's history page, which lists only
+    admin-form edits, would always be empty. The page's "History" link goes to the page's own history
+    section instead, and is left out for viewers who may not see that section; the history page's address
+    (a bookmark, an old link) leads to the section too.
+    """
+
+    # The inline that shows the history (its section's id is Django's "<prefix>-group"), or else
+    # the id of the section the page's template shows it in.
+    own_history_inline: type | None = None
+    own_history_anchor: str = ""
+
+    def render_change_form(self, request, context, add=False, change=False, form_url="", obj=None):
+        if change and obj is not None:
+            section = self.own_history_anchor
+            if self.own_history_inline is not None:
+                # Only an inline the viewer may see is on the page.
+                shown = [formset for formset in context.get("inline_admin_formsets", ()) if isinstance(formset.opts, self.own_history_inline)]
+                section = f"{shown[0].formset.prefix}-group" if shown else ""
+            # Read by admin/change_form_object_tools.html in place of the link to Django's history page.
+            context["own_history"] = {"url": f"#{section}" if section else ""}
+        return super().render_change_form(request, context, add, change, form_url, obj)
+
+    def history_view(self, request, object_id, extra_context=None):
+        section = self.own_history_anchor
+        if self.own_history_inline is not None:
+            inline = self.own_history_inline(self.model, self.admin_site)
+            section = f"{inline.get_formset(request).get_default_prefix()}-group"
+        # The change page checks the row and the viewer as it does for any link to it.
+        page = reverse(f"admin:{self.opts.app_label}_{self.opts.model_name}_change", args=[object_id], current_app=self.admin_site.name)
+        return HttpResponseRedirect(f"{page}#{section}")
 
 
 class ReadOnlyAdmin(RelatedAsTextMixin, admin.ModelAdmin):

@@ -8,7 +8,7 @@ from django.urls import path, reverse
 from django.utils.html import format_html_join
 from django.utils.safestring import mark_safe
 
-from core.admin import ReadOnlyAdmin
+from core.admin import OwnHistoryMixin, ReadOnlyAdmin
 from core.formatting import DASH, day_and_time, decimal, percent, person_name, quantity
 from core.roles import is_marketplace_admin
 from dashboard import services
@@ -51,7 +51,7 @@ class CloseAlertForm(forms.Form):
 
 
 @admin.register(Alert)
-class AlertAdmin(admin.ModelAdmin):
+class AlertAdmin(OwnHistoryMixin, admin.ModelAdmin):
     list_display = ("opened_at", "kpi", "status", "value_display", "baseline_display", "threshold_display",
                     "period_display", "cases_opened", "last_seen_at")
     list_filter = ("status", "kpi")
@@ -60,6 +60,8 @@ class AlertAdmin(admin.ModelAdmin):
     show_full_result_count = False
     actions = ["close_selected"]
     change_form_template = "admin/dashboard/alert/change_form.html"
+    # Alerts change through their page's buttons, never the admin form: "History" is the page's own section.
+    own_history_anchor = "alert-history"
     # The stored JSON is never shown: the page template shows the evidence as labelled fields.
     fields = ("status_display",)
     readonly_fields = fields

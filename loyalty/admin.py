@@ -11,7 +11,7 @@ from django.urls import path, reverse
 from django.utils.html import format_html, format_html_join
 from django.utils.safestring import mark_safe
 
-from core.admin import ReadOnlyAdmin, RelatedAsTextMixin, SingletonAdmin, change_url
+from core.admin import OwnHistoryMixin, ReadOnlyAdmin, RelatedAsTextMixin, SingletonAdmin, change_url
 from core.formatting import dates_as_days, day
 from loyalty import badges, member_view, selectors, services, simulation, tiers
 from loyalty.competitions import COUNTABLE_KINDS, competition_close, competition_standings
@@ -358,8 +358,11 @@ class AdjustForm(forms.Form):
 
 
 @admin.register(LoyaltyMember)
-class LoyaltyMemberAdmin(admin.ModelAdmin):
+class LoyaltyMemberAdmin(OwnHistoryMixin, admin.ModelAdmin):
     """One member's loyalty picture for staff, with an adjust action that requires a comment."""
+
+    # Points change through the ledger's services, never the admin form: "History" is the member's ledger.
+    own_history_anchor = "member-ledger"
 
     list_display = ("name", "email", "external_id")
     search_fields = ("name", "email", "external_id")

@@ -7,7 +7,7 @@ from django.utils.formats import date_format
 from django.utils.html import format_html, format_html_join
 from django.utils.safestring import mark_safe
 
-from core.admin import RelatedAsTextMixin
+from core.admin import OwnHistoryMixin, RelatedAsTextMixin
 from core.formatting import DASH, decimal, percent
 from core.roles import is_marketplace_admin
 from scoring import registry
@@ -28,7 +28,7 @@ class ModelVersionEventInline(admin.TabularInline):
 
 
 @admin.register(ModelVersion)
-class ModelVersionAdmin(RelatedAsTextMixin, admin.ModelAdmin):
+class ModelVersionAdmin(OwnHistoryMixin, RelatedAsTextMixin, admin.ModelAdmin):
     list_display = ("kind", "slot", "version", "status", "roc_auc_display", "baseline_display", "gate_display", "brier_display", "trained_at", "window_start", "window_end")
     list_filter = ("kind", "status", "category")
     ordering = ("kind", "category", "-version")
@@ -40,6 +40,8 @@ class ModelVersionAdmin(RelatedAsTextMixin, admin.ModelAdmin):
     )
     fields = readonly_fields
     inlines = [ModelVersionEventInline]
+    # Versions change through the registry's actions, never the admin form: "History" is their own events.
+    own_history_inline = ModelVersionEventInline
     actions = ["activate_selected", "force_activate_selected", "roll_back_slot"]
 
     def get_queryset(self, request):

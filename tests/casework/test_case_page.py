@@ -120,3 +120,23 @@ def test_the_history_names_statuses_and_people_not_codes_and_logins(client):
     assert '<td class="field-from_shown"> <p>In progress</p> </td> <td class="field-to_shown"> <p>Resolved</p>' in history
     assert '<td class="field-to_shown"> <p>Casey Success</p>' in history
     assert "<p>in_progress</p>" not in history and "<p>casey</p>" not in history
+
+
+def test_history_leads_to_the_case_s_own_events_on_its_page_not_an_empty_page(client):
+    casey = UserFactory(username="casey", first_name="Casey", last_name="Success", roles=[roles.SELLER_SUPPORT])
+    case = _seller_case()
+    services.case_assign(case=case, assignee=casey, actor=casey)
+    onboarding = _seller_case(kind=CaseKind.ONBOARDING_CALL)
+    client.force_login(casey)
+
+    for admin_name, shown in (("casework_case", case), ("sellers_onboardingqueuecase", onboarding)):
+        change = reverse(f"admin:{admin_name}_change", args=[shown.pk])
+        generic = reverse(f"admin:{admin_name}_history", args=[shown.pk])
+        page = client.get(change).content.decode()
+
+        assert '<a href="#history-group" class="historylink">History</a>' in page and 'id="history-group"' in page
+        assert generic not in page
+        # A bookmarked or old link to the generic page lands on the same section.
+        answer = client.get(generic)
+        assert answer.status_code == 302 and answer["Location"] == f"{change}#history-group"
+    assert "Casey Success" in client.get(reverse("admin:casework_case_change", args=[case.pk])).content.decode()

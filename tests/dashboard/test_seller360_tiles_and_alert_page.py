@@ -176,6 +176,19 @@ def test_read_only_roles_see_the_alert_without_buttons_and_cannot_act(client, al
     assert Alert.objects.get().status == AlertStatus.OPEN
 
 
+
+@pytest.mark.parametrize("role_user", ["admin_user", "cs_user"])
+def test_alert_history_link_leads_to_the_alert_s_own_history_section(client, alert, role_user, request):
+    client.force_login(request.getfixturevalue(role_user))
+    generic = reverse("admin:dashboard_alert_history", args=[alert.pk])
+
+    page = client.get(_change(alert)).content.decode()
+    answer = client.get(generic)
+
+    assert '<a href="#alert-history" class="historylink">History</a>' in page and 'id="alert-history"' in page
+    assert generic not in page
+    assert answer.status_code == 302 and answer["Location"] == f"{_change(alert)}#alert-history"
+
 def test_bulk_close_asks_for_a_note_first(client, alert, admin_user):
     client.force_login(admin_user)
     url = reverse("admin:dashboard_alert_changelist")

@@ -35,6 +35,21 @@ def test_the_member_page_shows_a_manual_adjustment_in_the_ledger(client, cs_user
     assert "cs" in page  # who adjusted
 
 
+
+def test_member_history_link_leads_to_the_ledger_with_or_without_points(client, cs_user, program):
+    adjusted, new = BuyerFactory(), BuyerFactory()
+    services.points_adjust(buyer_id=adjusted.pk, amount=50, comment="Parcel lost in the post", actor=cs_user)
+
+    for buyer in (adjusted, new):
+        change = reverse("admin:loyalty_loyaltymember_change", args=[buyer.pk])
+        generic = reverse("admin:loyalty_loyaltymember_history", args=[buyer.pk])
+        page = _member_page(client, cs_user, buyer)
+        answer = client.get(generic)
+
+        assert '<a href="#member-ledger" class="historylink">History</a>' in page and page.count('id="member-ledger"') == 1
+        assert generic not in page
+        assert answer.status_code == 302 and answer["Location"] == f"{change}#member-ledger"
+
 def test_ledger_links_the_order_and_links_the_rule_only_for_roles_that_may_open_it(client, cs_user, admin_user, program):
     rule = EarningRuleFactory(name="Spend points")
     lot = EarnLotFactory(source_type="order", source_id=4242, rule=rule, reason="Order O-1 delivered")

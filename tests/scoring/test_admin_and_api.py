@@ -25,6 +25,25 @@ def test_admin_sees_metrics_and_calibration_of_a_version(client, admin_user):
     assert "Passes the gate" in page
 
 
+
+@pytest.mark.django_db
+def test_a_version_s_history_link_leads_to_its_own_events_and_only_for_those_who_see_them(client, admin_user, cs_user):
+    version = trained_seller_model(activate=False)
+    change = f"/admin/scoring/modelversion/{version.pk}/change/"
+    generic = f"/admin/scoring/modelversion/{version.pk}/history/"
+
+    client.force_login(admin_user)
+    admin_page = client.get(change).content.decode()
+    answer = client.get(generic)
+    client.force_login(cs_user)
+    reader_page = client.get(change).content.decode()
+
+    assert '<a href="#events-group" class="historylink">History</a>' in admin_page and 'id="events-group"' in admin_page
+    assert answer.status_code == 302 and answer["Location"] == f"{change}#events-group"
+    # Customer success may read the version but not its events: no link to a section it would not find.
+    assert 'id="events-group"' not in reader_page and "historylink" not in reader_page
+    assert generic not in admin_page and generic not in reader_page
+
 @pytest.mark.django_db
 def test_admin_activates_and_rolls_back_from_the_admin(client, admin_user):
     first = trained_seller_model(seed=1)
