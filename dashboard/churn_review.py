@@ -20,14 +20,20 @@ from datetime import date, datetime, time, timedelta
 from django.db.models import Count
 from django.utils import timezone
 
+from core import formatting
+
 SECTIONS = ("risk", "cases", "interventions", "kpis")
 RISK_KINDS = ("buyer_churn_risk", "seller_dormant", "seller_late_shipments")
 
 
 @dataclass
 class Table:
+    """``rows`` keep raw values for the CSV download; ``shown_rows`` are the same cells as the page
+    and the email read them (names, not codes; values in their unit)."""
+
     headers: list[str]
     rows: list[list] = field(default_factory=list)
+    shown_rows: list[list] = field(default_factory=list)
 
 
 @dataclass
@@ -50,8 +56,15 @@ def _bounds(start: date, end: date) -> tuple[datetime, datetime]:
     return datetime.combine(start, time.min, tzinfo=tz), datetime.combine(end + timedelta(days=1), time.min, tzinfo=tz)
 
 
+def _play_name(kind: str) -> str:
+    """A play is named after the case kind it opens: "Buyer at churn risk", not "buyer_churn_risk"."""
+    from casework.models import CaseKind
+
+    return dict(CaseKind.choices).get(kind, kind)
+
+
 def _risk(start_at, end_at, team: str | None) -> Table:
-    from buyers.models import InterventionAssignment
+    from buyers.models import InterventionArm, InterventionAssignment
     from casework.kinds import policy_for
 
     table = Table(["subject", "id", "name", "play", "arm", "flagged", "case", "why"])
@@ -65,9 +78,11 @@ def _risk(start_at, end_at, team: str | None) -> Table:
             continue
         subject = a.buyer or a.seller
         why = a.case.reason if a.case else "; ".join(str(r) for r in (a.evidence.get("reasons") or [])) or _evidence_text(a.evidence)
-        table.rows.append([
-            "buyer" if a.buyer_id else "artisan", subject.pk, subject.name, a.kind, a.arm, f"{a.flagged_at:%Y-%m-%d}",
-            a.case_id or "", why,
+        subject_kind = "buyer" if a.buyer_id else "artisan"
+        table.rows.append([subject_kind, subject.pk, subject.name, a.kind, a.arm, f"{a.flagged_at:%Y-%m-%d}", a.case_id or "", why])
+        table.shown_rows.append([
+            subject_kind, subject.pk, subject.name, _play_name(a.kind), dict(InterventionArm.choices).get(a.arm, a.arm),
+            formatting.day(a.flagged_at), f"#{a.case_id}" if a.case_id else formatting.DASH, why,
         ])
     return table
 
@@ -109,6 +124,7 @@ def _cases(start_at, end_at, team: str | None) -> Table:
             teams.get(key[0], key[0]), kinds.get(key[1], key[1]), opened.get(key, 0), worked.get(key, 0), sum(outcomes.values()),
             ", ".join(f"{k}: {v}" for k, v in sorted(outcomes.items())), still_open.get(key, 0),
         ])
+    table.shown_rows = [list(row) for row in table.rows]
     return table
 
 
@@ -126,11 +142,28 @@ def _interventions(as_of: datetime) -> Table:
             r["kind"], r["treated"], pct(r["treated_rate"]), r["held_out"], pct(r["held_out_rate"]), pct(r["lift"]),
             f"{pct(ci[0])} to {pct(ci[1])}" if ci else "",
         ])
+        table.shown_rows.append([
+            _play_name(r["kind"]), r["treated"], formatting.percent(r["treated_rate"], 1), r["held_out"],
+            formatting.percent(r["held_out_rate"], 1), formatting.point_difference(r["lift"]),
+            formatting.point_difference_interval(*ci) if ci else formatting.DASH,
+        ])
     return table
 
 
+def _change_display(kpi: str, change) -> str:
+    """A KPI's move between windows in its own unit, signed: "+$4.06", "-0.2 pts", "+0.3 d"."""
+    from dashboard.kpis import KPIS, kpi_value_display
+
+    if change is None:
+        return formatting.DASH
+    sign = "+" if change > 0 else "-" if change < 0 else ""
+    if KPIS[kpi].unit == "pct":
+        return f"{sign}{abs(change):.1f} pts"
+    return f"{sign}{kpi_value_display(kpi, abs(change))}"
+
+
 def _kpis(end: date, team: str | None) -> Table:
-    from dashboard.kpis import KPIS, Period, kpi_compute
+    from dashboard.kpis import KPIS, Period, kpi_compute, kpi_value_display
     from dashboard.models import AlertThreshold, threshold_display
     from dashboard.services import _breach
 
@@ -155,6 +188,11 @@ def _kpis(end: date, team: str | None) -> Table:
             KPIS[t.kpi].label, t.window_days, None if current.value is None else round(current.value, 2),
             None if previous.value is None else round(previous.value, 2), change,
             threshold_display(t.kpi, t.condition, t.value), "yes" if breached else "no", t.get_team_display(),
+        ])
+        table.shown_rows.append([
+            KPIS[t.kpi].label, t.window_days, kpi_value_display(t.kpi, current.value), kpi_value_display(t.kpi, previous.value),
+            _change_display(t.kpi, change), threshold_display(t.kpi, t.condition, t.value), "yes" if breached else "no",
+            t.get_team_display(),
         ])
     return table
 
@@ -195,16 +233,16 @@ def churn_review_text(review: ChurnReview, *, link: str) -> str:
         "",
         "Moved into high risk (first 10):",
     ]
-    for row in review.tables["risk"].rows[:10]:
+    for row in review.tables["risk"].shown_rows[:10]:
         lines.append(f"  - {row[0]} {row[2]} ({row[3]}, {row[4]}): {row[7][:160]}")
     lines += ["", "Cases by kind:"]
     for row in review.tables["cases"].rows:
         lines.append(f"  - {row[1]}: opened {row[2]}, worked {row[3]}, resolved {row[4]} ({row[5] or 'no outcomes'})")
     lines += ["", "Interventions so far (treated vs held out, retained %):"]
-    for row in review.tables["interventions"].rows:
-        lines.append(f"  - {row[0]}: {row[2]}% of {row[1]} vs {row[4]}% of {row[3]}; lift {row[5]} points")
+    for row in review.tables["interventions"].shown_rows:
+        lines.append(f"  - {row[0]}: {row[2]} of {row[1]} vs {row[4]} of {row[3]}; lift {row[5]}")
     lines += ["", "KPIs against thresholds:"]
-    for row in review.tables["kpis"].rows:
+    for row in review.tables["kpis"].shown_rows:
         flag = "BREACH " if row[6] == "yes" else ""
         lines.append(f"  - {flag}{row[0]}: {row[2]} (was {row[3]}); threshold {row[5]}")
     lines += ["", f"Full review, printable, with CSV downloads: {link}"]

@@ -11,7 +11,7 @@ from django.utils import timezone
 from buyers.factories import RetentionSettingsFactory
 from retention.interventions import buyer_churn_cases_open
 from retention.services import retention_recompute
-from casework.models import Case
+from casework.models import Case, CaseKind
 from core.models import OutboxMessage
 from core.schedule import collect_beat_schedule
 from dashboard.churn_review import churn_review, churn_review_send, week_of
@@ -53,6 +53,28 @@ def test_the_review_renders_from_demo_data_with_every_section(client, admin_user
     assert review.summary["cases_opened"] == Case.objects.count() > 0
     assert review.tables["kpis"].rows and review.tables["interventions"].rows
     assert "@media print" in body
+
+
+def test_the_page_names_plays_and_shows_kpis_in_their_unit(client, admin_user, demo_week):
+    client.force_login(admin_user)
+
+    page = client.get(URL, {"week": demo_week.isoformat()})
+
+    body = page.content.decode()
+    risk = body.split('id="cr-risk"')[1].split("</section>")[0]
+    interventions = body.split('id="cr-interventions"')[1].split("</section>")[0]
+    kpis = body.split('id="cr-kpis"')[1].split("</section>")[0]
+    plays = {row[3] for row in churn_review(week_start=demo_week).tables["risk"].rows}
+    assert plays and not any(code in risk + interventions for code in plays)
+    assert all(f"<td>{CaseKind(code).label}</td>" in risk + interventions for code in plays)
+    assert "Treated (case opened)" in risk or "Held out (no case)" in risk
+    flagged = f"{demo_week + timedelta(days=2):%-d %b %Y}"
+    assert f"<td>{flagged}</td>" in risk and f"{demo_week + timedelta(days=2):%Y-%m-%d}" not in risk
+    assert "%</td>" in interventions and ".0</td>" not in interventions
+    aov = kpis.split("<td>Average order value</td>")[1].split("</tr>")[0]
+    assert aov.count("<td>$") >= 2, aov
+    cancellations = kpis.split("<td>Cancellation rate</td>")[1].split("</tr>")[0]
+    assert "%</td>" in cancellations and " pts</td>" in cancellations, cancellations
 
 
 def test_each_section_downloads_as_csv(client, admin_user, demo_week):
