@@ -1,6 +1,7 @@
 from django.contrib import admin
 
 from core.admin import SingletonAdmin
+from core.formatting import money
 from marketplace.models import EngagementEvent, LateOrderNotice, LateOrderPolicy, Order, OrderLine, Return, Review
 
 
@@ -12,7 +13,7 @@ class OrderLineInline(admin.TabularInline):
 
 @admin.register(Order)
 class OrderAdmin(admin.ModelAdmin):
-    list_display = ("external_id", "buyer", "seller", "status", "total_amount", "placed_at", "ship_by", "shipped_at")
+    list_display = ("external_id", "buyer", "seller", "status", "total_display", "placed_at", "ship_by", "shipped_at")
     list_filter = ("status", "cancel_reason", "seller__craft_category")
     list_select_related = ("buyer", "seller")
     search_fields = ("=external_id", "buyer__name", "buyer__email", "=buyer__external_id", "seller__name", "=seller__external_id")
@@ -20,15 +21,23 @@ class OrderAdmin(admin.ModelAdmin):
     show_full_result_count = False
     inlines = [OrderLineInline]
 
+    @admin.display(description="Total amount", ordering="total_amount")
+    def total_display(self, order):
+        return money(order.total_amount)
+
 
 @admin.register(Return)
 class ReturnAdmin(admin.ModelAdmin):
-    list_display = ("order", "reason", "refund_amount", "created_at")
+    list_display = ("order", "reason", "refund_display", "created_at")
     list_filter = ("reason",)
     list_select_related = ("order",)
     raw_id_fields = ("order",)
     search_fields = ("=order__external_id",)
     show_full_result_count = False
+
+    @admin.display(description="Refund amount", ordering="refund_amount")
+    def refund_display(self, refund):
+        return money(refund.refund_amount)
 
 
 @admin.register(Review)

@@ -7,7 +7,7 @@ from django.utils.html import format_html, format_html_join
 from casework.admin_workbench import CaseWorkbenchMixin, SessionChoiceField, plural
 from casework.models import CaseKind
 from core.admin import Profile360Mixin, RelatedAsTextMixin
-from core.formatting import DASH, day, person_name
+from core.formatting import DASH, day, money, person_name
 from sellers import services
 from sellers.models import (
     AssignmentStatus,
@@ -123,12 +123,16 @@ class SellerAdmin(Profile360Mixin, admin.ModelAdmin):
 
 @admin.register(Listing)
 class ListingAdmin(admin.ModelAdmin):
-    list_display = ("title", "seller", "category", "price", "stock", "stock_updated_at", "is_seasonal", "is_active")
+    list_display = ("title", "seller", "category", "price_display", "stock", "stock_updated_at", "is_seasonal", "is_active")
     list_filter = ("category", "is_seasonal", "is_active")
     list_select_related = ("seller",)
     search_fields = ("title", "=external_id", "seller__name", "=seller__external_id")
     autocomplete_fields = ("seller",)
     show_full_result_count = False
+
+    @admin.display(description="Price", ordering="price")
+    def price_display(self, listing):
+        return money(listing.price)
 
     @admin.display(description="stock", ordering="stock_quantity")
     def stock(self, listing):

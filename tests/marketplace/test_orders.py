@@ -246,3 +246,19 @@ def test_concurrent_overlapping_bulk_requests_store_each_order_once(shop):
     assert OrderLine.objects.count() == 30
     assert sum(s["created"] for s in summaries) + sum(s["duplicate"] for s in summaries) == 40
     assert sum(s["created"] for s in summaries) == 30
+
+
+def test_order_and_return_lists_show_amounts_as_money(client, admin_user):
+    from django.urls import reverse
+
+    from marketplace.factories import ReturnFactory
+
+    refund = ReturnFactory(order__total_amount=Decimal("1234.5"), refund_amount=Decimal("1234.5"))
+    client.force_login(admin_user)
+
+    orders = client.get(reverse("admin:marketplace_order_changelist")).content.decode()
+    returns = client.get(reverse("admin:marketplace_return_changelist")).content.decode()
+
+    assert refund.order.external_id in orders
+    assert "$1,234.50" in orders and ">1234.50<" not in orders
+    assert "$1,234.50" in returns and ">1234.50<" not in returns

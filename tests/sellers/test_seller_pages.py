@@ -22,6 +22,17 @@ def test_the_seller_page_says_not_scored_yet_instead_of_none(client, admin_user)
         assert "None" not in page
 
 
+def test_the_listing_list_shows_prices_as_money(client, admin_user):
+    from decimal import Decimal
+
+    ListingFactory(title="Celadon teapot", price=Decimal("1480.00"))
+    client.force_login(admin_user)
+
+    page = client.get(reverse("admin:sellers_listing_changelist")).content.decode()
+
+    assert "Celadon teapot" in page and "$1,480.00" in page and ">1480.00<" not in page
+
+
 def test_the_listing_list_says_when_stock_is_not_tracked(client, support_user):
     ListingFactory(title="Made-to-order mug", stock_quantity=None)
     ListingFactory(title="Glazed bowl", stock_quantity=3)
