@@ -13,7 +13,7 @@ from core.formatting import DASH, day_and_time, decimal, percent, person_name, q
 from core.roles import is_marketplace_admin
 from dashboard import services
 from dashboard.alert_evidence import alert_evidence_fields, dashboard_link
-from dashboard.kpis import kpi_value_display
+from dashboard.kpis import kpi_numerator_display, kpi_value_display
 from dashboard.models import Alert, AlertStatus, AlertThreshold, KpiSnapshot, threshold_display
 
 
@@ -174,7 +174,7 @@ class KpiSnapshotAdmin(ReadOnlyAdmin):
 
     @admin.display(description="Numerator", ordering="numerator")
     def numerator_display(self, snapshot):
-        return quantity(snapshot.numerator)
+        return kpi_numerator_display(snapshot.kpi, snapshot.numerator)
 
     @admin.display(description="Denominator", ordering="denominator")
     def denominator_display(self, snapshot):

@@ -12,7 +12,7 @@ from django.urls import NoReverseMatch, reverse
 from django.utils.html import format_html, format_html_join
 
 from core import formatting
-from dashboard.kpis import KPIS, kpi_value_display
+from dashboard.kpis import KPIS, kpi_numerator_display, kpi_value_display
 from dashboard.models import Alert, threshold_display
 from dashboard.report import user_may_open
 from sellers.models import CraftCategory, Seller
@@ -23,10 +23,7 @@ KNOWN_KEYS = {"numerator", "denominator", "extra", "as_of", "window_days", "prev
 EXTRA_HIDDEN = {"model_version_id"}
 
 
-def _numerator(kpi: str, value) -> str:
-    """Money KPIs count revenue on top, so it reads as money; the others count orders, buyers or days."""
-    definition = KPIS.get(kpi)
-    return formatting.money(value) if definition and definition.unit == "money" else formatting.quantity(value)
+_numerator = kpi_numerator_display
 
 
 def _day(value) -> str:

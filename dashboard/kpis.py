@@ -573,6 +573,13 @@ def kpi_value_display(kpi: str, value) -> str:
     return format_value(value, definition.unit if definition else "index")
 
 
+def kpi_numerator_display(kpi: str, value) -> str:
+    """What a KPI's value is computed from, on top: money KPIs sum revenue or spend, so it reads as money;
+    the others count orders, buyers or days."""
+    definition = KPIS.get(kpi)
+    return formatting.money(value) if definition and definition.unit == "money" else formatting.quantity(value)
+
+
 def kpi_compute(*, key: str, period: Period, segment: Segment = EVERYONE, group_by: str | None = None) -> dict[str, KpiValue]:
     definition = KPIS[key]
     if group_by is not None and group_by not in definition.group_bys:

@@ -13,7 +13,7 @@ from django.urls import NoReverseMatch, reverse
 from core import formatting
 
 from dashboard import selectors
-from dashboard.kpis import KPIS, TIERS, Period, Segment, format_value, kpi_compute, kpi_compute_all, kpi_value_display
+from dashboard.kpis import KPIS, TIERS, Period, Segment, format_value, kpi_compute, kpi_compute_all, kpi_numerator_display, kpi_value_display
 from dashboard.models import AlertThreshold, Condition, KpiSnapshot, threshold_display
 from dashboard.services import SNAPSHOT_WINDOW_DAYS, chart_data
 from sellers.models import CraftCategory, OnboardingStatus
@@ -162,6 +162,7 @@ def dashboard_report(*, period: Period, segment: Segment, breakdown: str, user, 
             "key": key, "label": definition.label, "unit": definition.unit, "value": value,
             "display": format_value(value, definition.unit),
             "numerator": getattr(result, "numerator", None), "denominator": getattr(result, "denominator", None),
+            "basis": _basis_display(key, result),
             "definition": definition.definition, "state": state, "state_note": note,
             "trend": [v for _, v in trends.get(key, [])], "href": drill_url(key, period, segment, user=user),
         })
@@ -171,6 +172,13 @@ def dashboard_report(*, period: Period, segment: Segment, breakdown: str, user, 
     report.queues = selectors.queue_counts(user=user)
     report.tables = _tables(report, snapshot_rows_available=report.from_snapshot and segment.is_all)
     return report
+
+
+def _basis_display(kpi: str, result) -> str:
+    """The tile's "numerator / denominator" line, the numerator in the KPI's terms: "$208,997.83 / 435"."""
+    if result is None or not getattr(result, "denominator", None):
+        return ""
+    return f"{kpi_numerator_display(kpi, result.numerator)} / {formatting.quantity(result.denominator)}"
 
 
 def _breakdown_table(report: DashboardReport, from_snapshot: bool) -> Table:

@@ -54,6 +54,29 @@ def test_kpi_table_shows_money_with_the_currency_symbol_and_thousands(client, ad
     assert "1617.25" not in row and "1,617.25</td>" not in row.replace("$1,617.25", "")
 
 
+def test_money_tiles_show_their_basis_as_money(client, admin_user, big_orders):
+    client.force_login(admin_user)
+
+    page = client.get(DASHBOARD, OCT).content.decode()
+
+    tile = re.search(r'id="tile-average_order_value".*?</span>\s*(?:</a>|</div>)', page, re.S).group(0)
+    assert '<span class="kd-basis">$3,234.50 / 2</span>' in tile
+
+
+def test_kpi_snapshot_list_shows_a_money_numerator_as_money(client, admin_user):
+    from datetime import date
+
+    from dashboard.models import KpiSnapshot
+
+    KpiSnapshot.objects.create(as_of=date(2026, 10, 31), window_days=30, kpi="average_order_value", group_by="all",
+                               group="all", value=1617.25, numerator=3234.5, denominator=2)
+    client.force_login(admin_user)
+
+    page = client.get(reverse("admin:dashboard_kpisnapshot_changelist")).content.decode()
+
+    assert "$3,234.50" in page and ">3,234.50<" not in page
+
+
 def test_by_category_table_shows_money_with_the_currency_symbol(client, admin_user, big_orders):
     client.force_login(admin_user)
 
