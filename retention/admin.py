@@ -8,6 +8,7 @@ from django.utils.html import format_html
 
 from buyers import admin_lifetime  # noqa: F401 - registers LifetimeFit
 from casework.evidence import evidence_html
+from casework.models import CaseKind
 from retention import audiences, impact
 from buyers import retention_display
 from buyers.retention_display import churn_label, clv_label, p_alive_label
@@ -191,18 +192,37 @@ class CampaignAudienceAdmin(RelatedAsTextMixin, admin.ModelAdmin):
         return response
 
 
+class PlayFilter(admin.SimpleListFilter):
+    """The stored kind is a case-kind code; staff pick the play by the name its cases carry."""
+
+    title = "play"
+    parameter_name = "kind"
+
+    def lookups(self, request, model_admin):
+        names = dict(CaseKind.choices)
+        kinds = model_admin.get_queryset(request).order_by("kind").values_list("kind", flat=True).distinct()
+        return [(kind, names.get(kind, kind)) for kind in kinds]
+
+    def queryset(self, request, queryset):
+        return queryset.filter(kind=self.value()) if self.value() else queryset
+
+
 @admin.register(InterventionAssignment)
 class InterventionAssignmentAdmin(ReadOnlyAdmin):
-    list_display = ("kind", "arm", "buyer", "seller", "flagged_at", "window_ends_at", "case_link")
-    list_filter = ("kind", "arm")
+    list_display = ("play", "arm", "buyer", "seller", "flagged_at", "window_ends_at", "case_link")
+    list_filter = (PlayFilter, "arm")
     # The case column names the case by number and kind only: its subject is already in this row.
     list_select_related = ("buyer", "seller", "case")
     search_fields = ("=buyer__id", "buyer__name", "buyer__email", "=seller__id", "seller__name", "seller__email")
     show_full_result_count = False
     list_per_page = 50
     change_list_template = "admin/buyers/interventionassignment/change_list.html"
-    fields = ("kind", "arm", "buyer", "seller", "flagged_at", "window_ends_at", "case_link", "evidence_shown")
+    fields = ("play", "arm", "buyer", "seller", "flagged_at", "window_ends_at", "case_link", "evidence_shown")
     readonly_fields = fields
+
+    @admin.display(description="play", ordering="kind")
+    def play(self, assignment):
+        return dict(CaseKind.choices).get(assignment.kind, assignment.kind)
 
     @admin.display(description="evidence")
     def evidence_shown(self, assignment):
@@ -226,7 +246,7 @@ class InterventionAssignmentAdmin(ReadOnlyAdmin):
         context = {
             **self.admin_site.each_context(request),
             "title": "Intervention impact: retention of treated vs held-out subjects",
-            "rows": impact.intervention_report(include_open=request.GET.get("include_open") == "1"),
+            "rows": impact.intervention_report_shown(impact.intervention_report(include_open=request.GET.get("include_open") == "1")),
             "include_open": request.GET.get("include_open") == "1",
             "opts": self.model._meta,
         }

@@ -38,7 +38,8 @@ from django.db.models import Exists, F, OuterRef
 from django.utils import timezone
 
 from buyers.models import InterventionArm, InterventionAssignment
-from casework.models import CaseStatus
+from casework.models import CaseKind, CaseStatus
+from core import formatting
 from marketplace.models import Order, OrderStatus
 
 Z_95 = 1.959963984540054
@@ -260,4 +261,34 @@ def intervention_report(*, as_of: datetime | None = None, include_open: bool = F
         }
         for row in impact_report(as_of=as_of, include_open=include_open)
         if row.outcome == RETAINED
+    ]
+
+
+def intervention_report_shown(rows: list[dict]) -> list[dict]:
+    """``intervention_report`` rows as the admin impact page reads them: the play by its case kind's
+    name, rates as percentages and the lift in percentage points, each with its 95% interval."""
+
+    def rate(value, interval):
+        if value is None:
+            return formatting.DASH
+        low, high = interval or (None, None)
+        span = f" ({formatting.percent(low, 1)} to {formatting.percent(high, 1)})" if interval else ""
+        return f"{formatting.percent(value, 1)}{span}"
+
+    def lift(value, interval):
+        if value is None:
+            return formatting.DASH
+        span = f" ({formatting.point_difference_interval(*interval)})" if interval else ""
+        return f"{formatting.point_difference(value)}{span}"
+
+    names = dict(CaseKind.choices)
+    return [
+        {
+            **row,
+            "play": names.get(row["kind"], row["kind"]),
+            "treated_rate_shown": rate(row["treated_rate"], row["treated_ci95"]),
+            "held_out_rate_shown": rate(row["held_out_rate"], row["held_out_ci95"]),
+            "lift_shown": lift(row["lift"], row["lift_ci95"]),
+        }
+        for row in rows
     ]

@@ -48,8 +48,23 @@ def test_impact_view_shows_treated_and_held_out_rates(client, cs_user):
 
     response = client.get(reverse("admin:buyers_intervention_impact"))
 
+    body = response.content.decode()
     assert response.status_code == 200
-    assert b"buyer_churn_risk" in response.content
+    assert "<td>Buyer at churn risk</td>" in body and "buyer_churn_risk" not in body
+    assert "%" in body and "0.000" not in body
+
+
+def test_intervention_list_names_the_play_instead_of_its_code(client, cs_user):
+    from buyers.factories import InterventionAssignmentFactory
+
+    InterventionAssignmentFactory(kind=CaseKind.BUYER_CHURN_RISK)
+    client.force_login(cs_user)
+
+    page = client.get(reverse("admin:buyers_interventionassignment_changelist")).content.decode()
+    filtered = client.get(reverse("admin:buyers_interventionassignment_changelist"), {"kind": "buyer_churn_risk"})
+
+    assert "Buyer at churn risk" in page and ">buyer_churn_risk<" not in page
+    assert filtered.status_code == 200 and "Buyer at churn risk" in filtered.content.decode()
 
 
 def test_settings_service_lets_only_admins_change_thresholds_and_keeps_bands_ordered(cs_user, admin_user):
