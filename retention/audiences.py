@@ -13,6 +13,7 @@ from django.db.models import Exists, OuterRef, QuerySet
 from django.utils import timezone
 
 from buyers.models import BuyerRetention, CadenceState, CampaignAudience, ChurnBand, Segment
+from core import formatting
 from core.roles import is_marketplace_admin
 from sellers.models import Listing
 
@@ -126,7 +127,7 @@ def contact_reason(row: BuyerRetention, *, points_days: int | None = None) -> st
         return "New buyer: welcome and suggest a second purchase." if row.order_count else "Signed up but has not bought yet."
     if row.cadence_state == CadenceState.DUE:
         return f"Due for the next purchase (usually every {row.cadence_days or 0:.0f} days)."
-    return f"Potential: {row.order_count} order(s), likely to buy again (P(alive) {row.p_alive:.0%})."
+    return f"Potential: {formatting.plural(row.order_count, 'order')}, likely to buy again (P(alive) {row.p_alive:.0%})."
 
 
 def audience_rows(*, filters: dict, buyer_ids=None) -> Iterator[dict]:

@@ -36,7 +36,7 @@ from buyers.models import (
     Segment,
 )
 from buyers.selectors import retention_settings_get
-from core import pgbinary
+from core import formatting, pgbinary
 from core.bulk import copy_rows, json_text, staging_table
 
 logger = logging.getLogger(__name__)
@@ -284,15 +284,15 @@ def segment_assign(frame: pd.DataFrame, settings: RetentionSettings) -> tuple[np
         elif is_new[i]:
             why = [f"First purchase {since_first[i]:.0f} days ago (new for {settings.new_buyer_days} days)."]
         elif is_churned[i]:
-            why = [f"No purchase for {since_last[i]:.0f} days; P(alive) {p_alive[i]:.2f}."]
+            why = [f"No purchase for {since_last[i]:.0f} days; P(alive) {formatting.percent(p_alive[i])}."]
         elif is_lapsing[i]:
-            why = [f"Past the expected next-purchase window; P(alive) {p_alive[i]:.2f}."] if overdue[i] else [
-                f"P(alive) {p_alive[i]:.2f} below {settings.lapsing_p_alive_below:.2f}."
+            why = [f"Past the expected next-purchase window; P(alive) {formatting.percent(p_alive[i])}."] if overdue[i] else [
+                f"P(alive) {formatting.percent(p_alive[i])} below {formatting.percent(settings.lapsing_p_alive_below)}."
             ]
         elif is_high[i]:
-            why = [f"{order_count[i]:.0f} orders, 12-month CLV {clv[i]:.2f}."]
+            why = [f"{formatting.plural(int(order_count[i]), 'order')}, 12-month CLV {formatting.money(clv[i])}."]
         else:
-            why = [f"{order_count[i]:.0f} order(s), still active (P(alive) {p_alive[i]:.2f}); room to grow."]
+            why = [f"{formatting.plural(int(order_count[i]), 'order')}, still active (P(alive) {formatting.percent(p_alive[i])}); room to grow."]
         reasons.append(why)
     return segment, reasons
 
@@ -459,7 +459,7 @@ def buyer_retention_score_range(*, start_id: int, end_id: int, as_of: datetime |
         why = list(reasons[i])
         if has_orders[i]:
             why.append(
-                f"P(alive) {p_alive[i]:.0%}, {settings.clv_horizon_months}-month CLV {clv[i]:,.2f} from {scores.label}."
+                f"P(alive) {p_alive[i]:.0%}, {settings.clv_horizon_months}-month CLV {formatting.money(clv[i])} from {scores.label}."
             )
             why.append(f"Churn probability {churn_probability[i]:.0%} ({bands[i]}) from {churn_suffix}.")
         reason_values.append(why)

@@ -1,10 +1,11 @@
+import re
 from datetime import timedelta
 
 from django.urls import reverse
 from django.utils import timezone
 
 from buyers.factories import BuyerFactory, BuyerRetentionFactory, CampaignAudienceFactory
-from buyers.models import InterventionArm, InterventionAssignment, RetentionSettings
+from buyers.models import BuyerRetention, InterventionArm, InterventionAssignment, RetentionSettings
 from casework.models import CaseKind
 from sellers.factories import SellerFactory
 
@@ -142,3 +143,16 @@ def test_retention_list_shows_rounded_labelled_probabilities_with_their_models(c
     assert "38.3% (MBG/NBD (fit #4))" in body
     assert "61.2% (buyer_churn v3)" in body
     assert "0.38271" not in body
+
+
+def test_retention_reasons_read_money_percentages_and_plurals(client, admin_user, small_base):
+    from retention.services import retention_recompute
+
+    retention_recompute()
+    client.force_login(admin_user)
+
+    reasons = " ".join(" ".join(row.reasons) for row in BuyerRetention.objects.all())
+    page = client.get(reverse("admin:buyers_buyer_360", args=[small_base["loyal"].pk])).content.decode()
+
+    assert "order(s)" not in reasons and "CLV $" in reasons and "CLV $" in page
+    assert not re.search(r"P\(alive\) 0\.\d\d", reasons), reasons
