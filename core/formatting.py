@@ -83,6 +83,11 @@ def day(moment) -> str:
     return date_format(timezone.localtime(moment) if isinstance(moment, datetime) else moment, DAY_FORMAT)
 
 
+def day_range(start, end) -> str:
+    """A period of calendar dates, each as staff read dates: "3 Nov 2026 – 2 Dec 2026"."""
+    return f"{day(start)} – {day(end)}"
+
+
 def day_and_time(moment) -> str:
     """A timestamp in the site's time zone: "3 Dec 2026 14:07"."""
     return DASH if moment is None else date_format(timezone.localtime(moment), DAY_AND_TIME_FORMAT)

@@ -9,7 +9,7 @@ from django.utils.html import format_html_join
 from django.utils.safestring import mark_safe
 
 from core.admin import OwnHistoryMixin, ReadOnlyAdmin
-from core.formatting import DASH, day_and_time, decimal, percent, person_name, quantity
+from core.formatting import DASH, day_and_time, day_range, decimal, percent, person_name, quantity
 from core.roles import is_marketplace_admin
 from dashboard import services
 from dashboard.alert_evidence import alert_evidence_fields, dashboard_link
@@ -86,7 +86,7 @@ class AlertAdmin(OwnHistoryMixin, admin.ModelAdmin):
 
     @admin.display(description="Period", ordering="period_start")
     def period_display(self, alert):
-        return f"{alert.period_start:%d %b %Y} – {alert.period_end:%d %b %Y}"
+        return day_range(alert.period_start, alert.period_end)
 
     @admin.display(description="Status")
     def status_display(self, alert):

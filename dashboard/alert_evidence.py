@@ -28,7 +28,7 @@ _numerator = kpi_numerator_display
 
 def _day(value) -> str:
     try:
-        return f"{date.fromisoformat(str(value)):%d %b %Y}"
+        return formatting.day(date.fromisoformat(str(value)))
     except ValueError:
         return str(value) if value else formatting.DASH
 
@@ -43,6 +43,14 @@ def _plain(value) -> str:
     if isinstance(value, float):
         return formatting.decimal(value, 2)
     return str(value)
+
+
+def _extra_value(kpi: str, key: str, value) -> str:
+    """A KPI's extra figure; a duration KPI's "…_days" figures are days like its value ("91.3 d")."""
+    definition = KPIS.get(kpi)
+    if definition and definition.unit == "days" and key.endswith("_days") and isinstance(value, (int, float)):
+        return kpi_value_display(kpi, value)
+    return _plain(value)
 
 
 def _url(name: str, *args) -> str | None:
@@ -97,7 +105,7 @@ def alert_evidence_fields(alert: Alert, *, user=None) -> list[tuple[str, str]]:
         ("Denominator", formatting.quantity(evidence.get("denominator"))),
         ("Day measured", _day(evidence.get("as_of") or alert.period_end)),
         ("Window", format_html("{} days: {} to {}", evidence.get("window_days") or (alert.period_end - alert.period_start).days + 1,
-                               f"{alert.period_start:%d %b %Y}", f"{alert.period_end:%d %b %Y}")),
+                               formatting.day(alert.period_start), formatting.day(alert.period_end))),
     ]
     previous = evidence.get("previous")
     if alert.baseline is not None or isinstance(previous, dict):
@@ -111,7 +119,7 @@ def alert_evidence_fields(alert: Alert, *, user=None) -> list[tuple[str, str]]:
         for key, value in extra.items():
             if key in EXTRA_HIDDEN:
                 continue
-            fields.append(("Detail" if key == "detail" else _label(key), _plain(value)))
+            fields.append(("Detail" if key == "detail" else _label(key), _extra_value(alert.kpi, key, value)))
         if extra.get("model_version_id"):
             url = _url("admin:scoring_modelversion_change", extra["model_version_id"])
             fields.append(("Model", format_html('<a href="{}">model #{}</a>', url, extra["model_version_id"]) if url

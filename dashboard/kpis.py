@@ -575,9 +575,14 @@ def kpi_value_display(kpi: str, value) -> str:
 
 def kpi_numerator_display(kpi: str, value) -> str:
     """What a KPI's value is computed from, on top: money KPIs sum revenue or spend, so it reads as money;
-    the others count orders, buyers or days."""
+    duration KPIs sum days, so it reads in days as their value does ("146.3 d"); the others count orders
+    or buyers."""
     definition = KPIS.get(kpi)
-    return formatting.money(value) if definition and definition.unit == "money" else formatting.quantity(value)
+    if definition and definition.unit == "money":
+        return formatting.money(value)
+    if definition and definition.unit == "days":
+        return formatting.DASH if value is None else format_value(float(value), "days")
+    return formatting.quantity(value)
 
 
 def kpi_compute(*, key: str, period: Period, segment: Segment = EVERYONE, group_by: str | None = None) -> dict[str, KpiValue]:

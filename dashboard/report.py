@@ -251,7 +251,7 @@ def _tables(report: DashboardReport, *, snapshot_rows_available: bool) -> dict[s
                         [[formatting.day_and_time(a.opened_at), a.get_kpi_display(), kpi_value_display(a.kpi, a.value),
                           kpi_value_display(a.kpi, a.baseline) if a.baseline is not None else None,
                           threshold_display(a.kpi, a.threshold.condition, a.threshold_value),
-                          f"{a.period_start:%d %b %Y} – {a.period_end:%d %b %Y}"] for a in report.alerts]))
+                          formatting.day_range(a.period_start, a.period_end)] for a in report.alerts]))
     return {table.key: table for table in tables}
 
 

@@ -295,7 +295,7 @@ def alert_acknowledge(*, alert_id: int, actor, note: str = "") -> AlertEvent:
     if earlier is not None:
         raise ValidationError(
             f"Alert #{alert.pk} was already acknowledged by {person_name(earlier.actor) if earlier.actor else 'someone'} on "
-            f"{timezone.localtime(earlier.at):%d %b %Y %H:%M}; nothing was changed."
+            f"{formatting.day_and_time(earlier.at)}; nothing was changed."
         )
     return AlertEvent.objects.create(alert=alert, action=AlertAction.ACKNOWLEDGED, actor=actor, note=note.strip())
 

@@ -126,6 +126,34 @@ def test_alert_page_shows_evidence_as_labelled_formatted_fields(client, alert, a
     assert reverse("admin:dashboard_alertthreshold_change", args=[alert.threshold_id]) in page
 
 
+def test_alert_list_and_page_write_days_without_a_leading_zero(client, alert, admin_user):
+    client.force_login(admin_user)
+
+    listing = client.get(reverse("admin:dashboard_alert_changelist")).content.decode()
+    page = client.get(_change(alert)).content.decode()
+
+    assert "2 Oct 2026 – 31 Oct 2026" in listing and "02 Oct 2026" not in listing
+    assert "30 days: 2 Oct 2026 to 31 Oct 2026" in page and "02 Oct 2026" not in page
+
+
+def test_time_to_first_sale_alert_shows_its_numerator_and_longest_wait_in_days(client, admin_user):
+    threshold = AlertThreshold.objects.get(kpi="time_to_first_sale", condition=Condition.ABOVE)
+    alert = Alert.objects.create(
+        threshold=threshold, kpi="time_to_first_sale", period_start=date(2026, 11, 3), period_end=date(2026, 12, 2),
+        value=48.7667, threshold_value=Decimal("7.00"), opened_at=datetime(2026, 12, 3, 2, 0, tzinfo=dt_timezone.utc),
+        evidence={"numerator": 146.3, "denominator": 3, "extra": {"max_days": 91.25}, "as_of": "2026-12-02", "window_days": 30},
+    )
+    client.force_login(admin_user)
+
+    page = client.get(_change(alert)).content.decode()
+    listing = client.get(reverse("admin:dashboard_alert_changelist")).content.decode()
+
+    assert "<th>Numerator</th><td>146.3 d</td>" in page and "<th>Max days</th><td>91.2 d</td>" in page
+    assert "146.30" not in page and "91.25" not in page
+    assert "48.8 d" in page and "is above 7.0 d" in page
+    assert "3 Nov 2026 – 2 Dec 2026" in listing
+
+
 def test_admin_acknowledges_then_closes_an_alert_with_a_note_kept_in_its_history(client, alert, admin_user):
     client.force_login(admin_user)
     assert 'id="acknowledge-alert"' in client.get(_change(alert)).content.decode()
