@@ -13,7 +13,7 @@ from django.utils.safestring import mark_safe
 
 from buyers import lifetime
 from buyers.models import FitKind, LifetimeFit
-from core.admin import ReadOnlyAdmin
+from core.admin import ReadOnlyAdmin, labelled_values_filter
 from core.formatting import DASH, dates_as_days
 
 TABLE = '<table style="border-collapse:collapse;margin:4px 0">{}</table>'
@@ -43,15 +43,15 @@ def _stored_day(value) -> str:
 def _fit_label(fit: LifetimeFit) -> str:
     if fit.kind == FitKind.GAMMA_GAMMA:
         return "Gamma-Gamma"
-    if fit.model == "rule":
-        return "cadence rule (too few buyers)"
-    return lifetime.model_label(fit.params or {}) if fit.params else fit.model or "—"
+    if fit.model == "rule" or not fit.params:
+        return lifetime.fit_model_label(fit.model)
+    return lifetime.model_label(fit.params)
 
 
 @admin.register(LifetimeFit)
 class LifetimeFitAdmin(ReadOnlyAdmin):
     list_display = ("kind", "model_label", "status", "n_buyers", "held_out_rmse", "clv_error", "observation_end", "created_at", "short_message")
-    list_filter = ("kind", "status", "model")
+    list_filter = ("kind", "status", ("model", labelled_values_filter(lifetime.fit_model_label)))
     fields = (
         "kind", "model_label", "status", "observation_end", "buyers_shown", "log_likelihood_shown", "message",
         "parameters", "model_choice", "frequency_buckets", "clv_deciles",

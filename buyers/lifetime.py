@@ -702,6 +702,14 @@ PURCHASE_MODELS = (BGNBD, MBGNBD, MBGCNBD)
 MODEL_LABELS = {BGNBD: "BG/NBD", MBGNBD: "MBG/NBD", MBGCNBD: "MBG/CNBD-k"}
 
 
+# Every value a lifetime fit's ``model`` column takes, as staff read it (the list filter offers them).
+FIT_MODEL_LABELS = {**MODEL_LABELS, "gamma_gamma": "Gamma-Gamma", "rule": "Cadence rule (too few buyers)", "": "No model fitted"}
+
+
+def fit_model_label(code: str) -> str:
+    return FIT_MODEL_LABELS.get(code, code)
+
+
 def model_label(params: dict) -> str:
     name = params.get("model", BGNBD)
     return f"MBG/CNBD-{int(params.get('k', 1))}" if name == MBGCNBD else MODEL_LABELS.get(name, name)

@@ -30,6 +30,35 @@ def change_url(admin_site, request, model, pk) -> str | None:
     return reverse(f"admin:{model._meta.app_label}_{model._meta.model_name}_change", args=[pk], current_app=admin_site.name)
 
 
+class LabelledValuesFilter(admin.AllValuesFieldListFilter):
+    """Django's filter over the values present in a column, with each value named as staff know it.
+
+    For code columns without choices (an open "kind", a category copied from a listing), where the
+    stock filter offers the raw codes. Made per column by ``labelled_values_filter``.
+    """
+
+    label = staticmethod(str)
+    empty_label: str | None = None
+
+    def choices(self, changelist):
+        # Django yields "All", then one choice per present value in lookup order, then the empty one;
+        # each display starts with the raw value (or the empty marker), a facet count may follow it.
+        values = [str(value) for value in self.lookup_choices if value is not None]
+        for index, choice in enumerate(super().choices(changelist)):
+            if 1 <= index <= len(values):
+                code = values[index - 1]
+                choice = {**choice, "display": self.label(code) + choice["display"][len(code):]}
+            elif index > len(values) and self.empty_label is not None:
+                choice = {**choice, "display": self.empty_label + choice["display"][len(self.empty_value_display):]}
+            yield choice
+
+
+def labelled_values_filter(label, *, empty_label: str | None = None) -> type:
+    """A list filter for ``("field", labelled_values_filter(label_function))`` in ``list_filter``;
+    ``empty_label`` names the rows without a value (Django's "-" otherwise)."""
+    return type("LabelledValuesFilter", (LabelledValuesFilter,), {"label": staticmethod(label), "empty_label": empty_label})
+
+
 class RelatedAsTextMixin:
     """Read-only related objects link to their page only for users who may open it; others read them as text.
 

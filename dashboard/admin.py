@@ -8,12 +8,12 @@ from django.urls import path, reverse
 from django.utils.html import format_html_join
 from django.utils.safestring import mark_safe
 
-from core.admin import OwnHistoryMixin, ReadOnlyAdmin
+from core.admin import OwnHistoryMixin, ReadOnlyAdmin, labelled_values_filter
 from core.formatting import DASH, day_and_time, day_range, decimal, percent, person_name, quantity
 from core.roles import is_marketplace_admin
 from dashboard import services
 from dashboard.alert_evidence import alert_evidence_fields, dashboard_link
-from dashboard.kpis import kpi_numerator_display, kpi_value_display
+from dashboard.kpis import kpi_group_label, kpi_numerator_display, kpi_value_display
 from dashboard.models import Alert, AlertStatus, AlertThreshold, KpiSnapshot, threshold_display
 
 
@@ -159,14 +159,18 @@ class AlertAdmin(OwnHistoryMixin, admin.ModelAdmin):
 
 @admin.register(KpiSnapshot)
 class KpiSnapshotAdmin(ReadOnlyAdmin):
-    list_display = ("as_of", "kpi", "group_by", "group", "value_display", "numerator_display", "denominator_display",
+    list_display = ("as_of", "kpi", "group_by", "group_display", "value_display", "numerator_display", "denominator_display",
                     "window_days")
     list_filter = ("kpi", "group_by", "window_days")
     date_hierarchy = "as_of"
     show_full_result_count = False
-    fields = ("as_of", "kpi", "group_by", "group", "value_display", "numerator_display", "denominator_display",
+    fields = ("as_of", "kpi", "group_by", "group_display", "value_display", "numerator_display", "denominator_display",
               "window_days", "computed_at")
     readonly_fields = fields
+
+    @admin.display(description="Group", ordering="group")
+    def group_display(self, snapshot):
+        return kpi_group_label(snapshot.group)
 
     @admin.display(description="Value", ordering="value")
     def value_display(self, snapshot):
@@ -181,7 +185,7 @@ class KpiSnapshotAdmin(ReadOnlyAdmin):
         return quantity(snapshot.denominator)
 
 
-from sellers.models import ListingHealth  # noqa: E402 - the listing-level list behind the underperforming-listings KPI
+from sellers.models import ListingHealth, category_label  # noqa: E402 - the listing-level list behind the underperforming-listings KPI
 
 
 @admin.register(ListingHealth)
@@ -189,14 +193,18 @@ class ListingHealthAdmin(ReadOnlyAdmin):
     """Beside the KPI it explains: each judged listing, and why it underperforms (docs/kpis.md)."""
 
     list_display = (
-        "listing", "seller", "category", "age_days", "sales_rate", "category_rate", "returned", "is_underperforming", "computed_at"
+        "listing", "seller", "category_display", "age_days", "sales_rate", "category_rate", "returned", "is_underperforming", "computed_at"
     )
-    list_filter = ("is_underperforming", "category")
+    list_filter = ("is_underperforming", ("category", labelled_values_filter(category_label)))
     list_select_related = ("listing", "seller")
     search_fields = ("listing__title", "seller__name", "=seller__external_id")
     show_full_result_count = False
-    exclude = ("reasons", "monthly_rate", "category_norm", "return_share")
-    readonly_fields = ("sales_rate", "category_rate", "returned", "why")
+    exclude = ("reasons", "monthly_rate", "category_norm", "return_share", "category")
+    readonly_fields = ("category_display", "sales_rate", "category_rate", "returned", "why")
+
+    @admin.display(description="category", ordering="category")
+    def category_display(self, obj):
+        return category_label(obj.category)
 
     @admin.display(description="sales per month", ordering="monthly_rate")
     def sales_rate(self, obj):

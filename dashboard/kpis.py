@@ -45,6 +45,16 @@ TIERS = {
     TIER_HIGH_RISK: "High risk (score < low cut-off)",
     TIER_UNSCORED: "Not scored yet",
 }
+
+
+def kpi_group_label(group: str) -> str:
+    """A KPI breakdown group as staff read it: a craft category ("Jewelry"), a seller tier ("Mid risk"),
+    or the whole marketplace for the "all" group."""
+    if group == ALL:
+        return "Marketplace"
+    return TIERS.get(group) or dict(CraftCategory.choices).get(group) or group
+
+
 # DOMAIN.md defaults for the onboarding bands, used until an admin policy exists.
 DEFAULT_BAND_CUTOFFS = (30, 70)
 SECONDS_PER_DAY = 86400

@@ -11,6 +11,7 @@ class RetentionConfig(AppConfig):
     name = "retention"
 
     def ready(self):
-        from retention.uplift import queue_orderer_register_all
+        from retention.uplift import model_kind_labels_register, queue_orderer_register_all
 
         queue_orderer_register_all()
+        model_kind_labels_register()

@@ -260,6 +260,17 @@ def queue_ranking(cases, *, case_kind: str):
     )
 
 
+def model_kind_labels_register() -> None:
+    """Name retention's models in the model registry's lists (called by RetentionConfig)."""
+    from casework.models import CaseKind
+    from retention.services import CHURN_MODEL_KIND
+    from scoring.registry import model_kind_label_register
+
+    model_kind_label_register(CHURN_MODEL_KIND, "Buyer churn")
+    for kind in (CaseKind.BUYER_CHURN_RISK,):
+        model_kind_label_register(model_kind(kind), f"Uplift: {CaseKind(kind).label.lower()} cases")
+
+
 def queue_orderer_register_all() -> None:
     """Order the buyer churn queue by uplift when an admin switches it (called by RetentionConfig)."""
     from functools import partial

@@ -7,13 +7,17 @@ from django.utils.formats import date_format
 from django.utils.html import format_html, format_html_join
 from django.utils.safestring import mark_safe
 
-from core.admin import OwnHistoryMixin, RelatedAsTextMixin
+from core.admin import OwnHistoryMixin, RelatedAsTextMixin, labelled_values_filter
 from core.formatting import DASH, decimal, percent
 from core.roles import is_marketplace_admin
 from scoring import registry
 from scoring.drift import PSI_ALERT, seller_model_drift
 from scoring.training import COLD_START_KIND, KIND
 from scoring.models import ModelVersion, ModelVersionEvent, ScoreRun, SellerScore, SellerScoreHistory
+from sellers.models import category_label
+
+# A version without a category is its kind's model for every category.
+GLOBAL_SLOT = "Global (all categories)"
 
 
 class ModelVersionEventInline(admin.TabularInline):
@@ -29,12 +33,13 @@ class ModelVersionEventInline(admin.TabularInline):
 
 @admin.register(ModelVersion)
 class ModelVersionAdmin(OwnHistoryMixin, RelatedAsTextMixin, admin.ModelAdmin):
-    list_display = ("kind", "slot", "version", "status", "roc_auc_display", "baseline_display", "gate_display", "brier_display", "trained_at", "window_start", "window_end")
-    list_filter = ("kind", "status", "category")
+    list_display = ("kind_display", "slot", "version", "status", "roc_auc_display", "baseline_display", "gate_display", "brier_display", "trained_at", "window_start", "window_end")
+    list_filter = (("kind", labelled_values_filter(registry.model_kind_label)), "status",
+                   ("category", labelled_values_filter(category_label, empty_label=GLOBAL_SLOT)))
     ordering = ("kind", "category", "-version")
     exclude = ("artifact",)
     readonly_fields = (
-        "kind", "category", "version", "status", "trained_at", "window_start", "window_end", "seed",
+        "kind_display", "slot", "version", "status", "trained_at", "window_start", "window_end", "seed",
         "model_card", "artifact_format", "artifact_sha256", "trusted_types_shown", "activated_at", "activated_by",
         "retired_at", "notes",
     )
@@ -62,9 +67,13 @@ class ModelVersionAdmin(OwnHistoryMixin, RelatedAsTextMixin, admin.ModelAdmin):
         types = version.trusted_types or []
         return format_html_join(mark_safe("<br>"), "{}", ((name,) for name in types)) if types else "None: the artifact loads no custom types."
 
-    @admin.display(description="slot")
+    @admin.display(description="kind", ordering="kind")
+    def kind_display(self, version):
+        return registry.model_kind_label(version.kind)
+
+    @admin.display(description="slot", ordering="category")
     def slot(self, version):
-        return version.category or "global"
+        return category_label(version.category) if version.category else GLOBAL_SLOT
 
     @admin.display(description="ROC AUC")
     def roc_auc_display(self, version):
@@ -120,7 +129,7 @@ class ModelVersionAdmin(OwnHistoryMixin, RelatedAsTextMixin, admin.ModelAdmin):
             return
         try:
             registry.model_version_activate(version=version, actor=request.user, force=force)
-            self.message_user(request, f"{version.kind}/{version.category or 'global'} v{version.version} is now active.")
+            self.message_user(request, f"{self.kind_display(version)}, {self.slot(version).lower()}: v{version.version} is now active.")
         except (ValidationError, PermissionDenied) as exc:
             self.message_user(request, "Not activated: " + " ".join(getattr(exc, "messages", [str(exc)])), level=messages.ERROR)
 

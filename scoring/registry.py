@@ -29,6 +29,20 @@ TRUSTED_TYPES: set[str] = {
     "sklearn.ensemble._hist_gradient_boosting.predictor.TreePredictor",
 }
 
+# What staff call each kind of model. Kinds are open strings, so each area names its own
+# (scoring.training here, retention from its app config); scoring cannot import the areas above it.
+MODEL_KIND_LABELS: dict[str, str] = {}
+
+
+def model_kind_label_register(kind: str, label: str) -> None:
+    MODEL_KIND_LABELS[kind] = label
+
+
+def model_kind_label(kind: str) -> str:
+    """A model kind as staff read it ("Seller score"); a kind nobody named reads from its code."""
+    return MODEL_KIND_LABELS.get(kind) or kind.replace("_", " ").replace(":", ": ").capitalize()
+
+
 class ModelArtifactError(Exception):
     """The stored artifact is corrupt or contains types Kiln does not trust."""
 

@@ -34,6 +34,8 @@ KIND = "seller_score"
 # applicant's experience and portfolio and the category's track record. It is trained on the
 # same rows and outcome as the main model, using only what is known at application time.
 COLD_START_KIND = "seller_score_cold_start"
+registry.model_kind_label_register(KIND, "Seller score")
+registry.model_kind_label_register(COLD_START_KIND, "Seller score, new artisans")
 COLD_START_FEATURES = [
     "years_experience",
     "has_portfolio",

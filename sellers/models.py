@@ -17,6 +17,11 @@ class CraftCategory(models.TextChoices):
     PAPER_GOODS = "paper_goods", "Paper goods"
 
 
+def category_label(value) -> str:
+    """A stored category code as staff read it ("Textiles"), for columns that keep the code without choices."""
+    return CraftCategory(value).label if value in CraftCategory.values else str(value)
+
+
 class OnboardingStatus(models.TextChoices):
     APPLIED = "applied", "Applied"
     CALL_PENDING = "call_pending", "Onboarding call pending"

@@ -88,6 +88,25 @@ def test_kpi_snapshot_list_rounds_values(client, admin_user):
     assert "3534.5900000000006" not in html
 
 
+def test_kpi_snapshot_list_names_each_group(client, admin_user):
+    for group_by, group in (("tier", "mid"), ("category", "jewelry"), ("all", "all")):
+        KpiSnapshot.objects.create(as_of=timezone.localdate(), kpi="return_rate", group_by=group_by, group=group,
+                                   value=4.5, numerator=9, denominator=200)
+    html = _page(client, admin_user, reverse("admin:dashboard_kpisnapshot_changelist"))
+    for label in ("Mid risk", "Jewelry", "Marketplace"):
+        assert f'<td class="field-group_display">{label}</td>' in html, label
+    assert ">mid<" not in html and ">jewelry<" not in html
+
+
+def test_lifetime_fit_model_filter_names_the_models(client, cs_user):
+    for kind, model in (("bgnbd", "mbgcnbd"), ("gamma_gamma", "gamma_gamma"), ("bgnbd", "rule")):
+        LifetimeFit.objects.create(kind=kind, status="superseded", model=model, observation_end=timezone.now())
+    html = _page(client, cs_user, reverse("admin:buyers_lifetimefit_changelist"))
+    for code, label in (("mbgcnbd", "MBG/CNBD-k"), ("gamma_gamma", "Gamma-Gamma"), ("rule", "Cadence rule (too few buyers)")):
+        assert f'model={code}">{label}</a>' in html, label
+    assert ">mbgcnbd<" not in html and ">gamma_gamma<" not in html
+
+
 def test_lifetime_fit_shows_sensible_decimals(client, cs_user):
     fit = LifetimeFit.objects.create(kind="bgnbd", status="active", model="bgnbd", params={"r": 0.24312345678},
                                      log_likelihood=-12832.57095695307, n_buyers=12345, observation_end=timezone.now())

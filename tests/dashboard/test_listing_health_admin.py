@@ -39,3 +39,17 @@ def test_the_page_lists_why_a_listing_underperforms_without_raw_json(client, dja
 
     assert "Sells 0.1 a month against 2.0 for its category.<br>3 in stock" in page
     assert '["Sells' not in page and "—" in page  # no return share: a dash, not "None"
+
+
+def test_the_list_and_its_filter_name_the_category(client, django_user_model):
+    health = _health(monthly_rate=0.5, category_norm=2.0, return_share=None, is_underperforming=True)
+    health.category = "textiles"
+    health.save(update_fields=["category"])
+    client.force_login(django_user_model.objects.create_superuser("root", "root@example.com", "pw"))
+
+    page = client.get(reverse("admin:sellers_listinghealth_changelist")).content.decode()
+    detail = client.get(reverse("admin:sellers_listinghealth_change", args=[health.pk])).content.decode()
+
+    assert '<td class="field-category_display">Textiles</td>' in page and 'category=textiles">Textiles</a>' in page
+    assert ">textiles<" not in page
+    assert "Textiles" in detail and ">textiles<" not in detail

@@ -1,5 +1,8 @@
+from datetime import timedelta
+
 import pytest
 from django.contrib.auth.models import Permission
+from django.utils import timezone
 from rest_framework.test import APIClient
 
 from core import roles
@@ -167,3 +170,31 @@ def test_an_application_stamped_ahead_of_the_clock_is_still_scored():
     assert score.basis == "not_enough_history" and score.score is None
     seller.refresh_from_db()
     assert seller.onboarding_status == OnboardingStatus.CALL_PENDING
+
+
+def _version(kind, category=None, version=1):
+    now = timezone.now()
+    return ModelVersion.objects.create(
+        kind=kind, category=category, version=version, window_start=now - timedelta(days=30), window_end=now, seed=0,
+        features=[], metrics={}, baseline_metrics={}, artifact=b"", artifact_sha256="0" * 64,
+    )
+
+
+@pytest.mark.django_db
+def test_model_version_list_and_filters_name_kinds_and_slots(client, admin_user):
+    _version("seller_score", "ceramics")
+    _version("seller_score")
+    _version("buyer_churn")
+    client.force_login(admin_user)
+
+    page = client.get("/admin/scoring/modelversion/").content.decode()
+    filtered = client.get("/admin/scoring/modelversion/", {"category__isnull": "True"}).content.decode()
+
+    for text in ('kind=buyer_churn">Buyer churn</a>', 'kind=seller_score">Seller score</a>',
+                 'category=ceramics">Ceramics</a>', 'category__isnull=True">Global (all categories)</a>',
+                 '<td class="field-slot">Ceramics</td>', '<td class="field-slot">Global (all categories)</td>'):
+        assert text in page, text
+    assert page.count(">Seller score</a>") == 3  # two rows' links and the filter
+    for code in (">buyer_churn<", ">seller_score<", ">ceramics<", ">-</a>", ">global<"):
+        assert code not in page, code
+    assert filtered.count('<td class="field-slot">Global (all categories)</td>') == 2
