@@ -50,10 +50,10 @@ def _fit_label(fit: LifetimeFit) -> str:
 
 @admin.register(LifetimeFit)
 class LifetimeFitAdmin(ReadOnlyAdmin):
-    list_display = ("kind", "model_label", "status", "n_buyers", "held_out_rmse", "clv_error", "observation_end", "created_at", "short_message")
+    list_display = ("kind", "model_label", "status", "outcome", "n_buyers", "held_out_rmse", "clv_error", "observation_end", "created_at")
     list_filter = ("kind", "status", ("model", labelled_values_filter(lifetime.fit_model_label)))
     fields = (
-        "kind", "model_label", "status", "observation_end", "buyers_shown", "log_likelihood_shown", "message",
+        "kind", "model_label", "status", "outcome", "optimiser_message", "observation_end", "buyers_shown", "log_likelihood_shown",
         "parameters", "model_choice", "frequency_buckets", "clv_deciles",
     )
     readonly_fields = fields
@@ -80,9 +80,13 @@ class LifetimeFitAdmin(ReadOnlyAdmin):
         clv = (fit.evaluation or {}).get("clv")
         return f"{clv['error_pct']:+.1f} %" if clv and clv.get("error_pct") is not None else "—"
 
-    @admin.display(description="message")
-    def short_message(self, fit: LifetimeFit) -> str:
-        return (fit.message or "")[:80]
+    @admin.display(description="outcome")
+    def outcome(self, fit: LifetimeFit) -> str:
+        return fit.outcome
+
+    @admin.display(description="optimiser's message (as reported)")
+    def optimiser_message(self, fit: LifetimeFit) -> str:
+        return fit.message or DASH
 
     @admin.display(description="parameters")
     def parameters(self, fit: LifetimeFit) -> str:

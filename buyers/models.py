@@ -132,6 +132,17 @@ class LifetimeFit(models.Model):
     def __str__(self):
         return f"{self.get_kind_display()} fit of {day_and_time(self.created_at)} ({self.get_status_display().lower()})"
 
+    @property
+    def outcome(self) -> str:
+        """How the fit ended, in plain words; the optimiser's own message stays in ``message``.
+
+        A base too small to fit is recorded as a failed fit with the cadence rule (or, for spend, no
+        model) in ``model``: nothing was optimised, so it neither converged nor failed to.
+        """
+        if self.status == FitStatus.FAILED:
+            return "Not fitted: too few buyers" if self.model in ("rule", "") else "Did not converge"
+        return "Converged"
+
 
 class BuyerRetention(models.Model):
     """The latest retention picture of one buyer, rewritten by each recompute."""

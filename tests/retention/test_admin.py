@@ -120,18 +120,31 @@ def test_lifetime_fit_page_shows_the_model_choice_buckets_and_clv_deciles_withou
     assert '"rmse"' not in body and "{&quot;" not in body
 
 
-def test_a_failed_fit_shows_its_optimiser_message_in_the_list(client, admin_user):
+def test_fit_list_says_whether_each_fit_converged_and_keeps_the_optimiser_message_for_the_fit_page(client, admin_user):
     from buyers.models import FitKind, FitStatus, LifetimeFit
 
-    LifetimeFit.objects.create(
+    failed = LifetimeFit.objects.create(
         kind=FitKind.BGNBD, status=FitStatus.FAILED, model="mbgnbd", message="Maximum number of iterations has been exceeded.",
+        observation_end=timezone.now(),
+    )
+    LifetimeFit.objects.create(
+        kind=FitKind.GAMMA_GAMMA, status=FitStatus.ACTIVE, model="gamma_gamma",
+        message="CONVERGENCE: RELATIVE REDUCTION OF F <= FACTR*EPSMCH", observation_end=timezone.now(),
+    )
+    LifetimeFit.objects.create(
+        kind=FitKind.BGNBD, status=FitStatus.FAILED, model="rule", message="Too few buyers to fit: 3 with a purchase",
         observation_end=timezone.now(),
     )
     client.force_login(admin_user)
 
-    page = client.get(reverse("admin:buyers_lifetimefit_changelist"))
+    listing = client.get(reverse("admin:buyers_lifetimefit_changelist")).content.decode()
+    page = client.get(reverse("admin:buyers_lifetimefit_change", args=[failed.pk])).content.decode()
 
-    assert "Maximum number of iterations" in page.content.decode()
+    for outcome in ("Did not converge", "Converged", "Not fitted: too few buyers"):
+        assert f'<td class="field-outcome">{outcome}</td>' in listing, outcome
+    assert "CONVERGENCE" not in listing and "Maximum number of iterations" not in listing
+    assert "optimiser&#x27;s message (as reported)" in page.lower() or "optimiser's message (as reported)" in page.lower()
+    assert "Maximum number of iterations has been exceeded." in page and "Did not converge" in page
 
 
 def test_retention_list_shows_rounded_labelled_probabilities_with_their_models(client, admin_user):
