@@ -3,6 +3,7 @@ from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.urls import reverse
 from django.utils.html import format_html, format_html_join
+from django.utils.safestring import mark_safe
 
 from casework.admin_workbench import CaseWorkbenchMixin, SessionChoiceField, plural
 from casework.models import CaseKind
@@ -29,16 +30,21 @@ ONBOARDING_KINDS = (CaseKind.ONBOARDING_REVIEW, CaseKind.ONBOARDING_CALL, CaseKi
 
 
 def _reasons_html(reasons, limit=None):
-    reasons = (reasons or [])[:limit] if limit else (reasons or [])
-    if not reasons:
-        return "—"
-    return format_html(
+    """A score's reasons with their signed points. An entry worth no points (why an artisan has no score,
+    "routed by the onboarding policy") moves nothing: it reads as a note after the reasons, never as "+0"."""
+    factors = [r for r in reasons or [] if int(r.get("contribution") or 0)]
+    notes = [r["text"] for r in reasons or [] if not int(r.get("contribution") or 0)]
+    factors = factors[:limit] if limit else factors
+    if not factors and not notes:
+        return DASH
+    listed = format_html(
         "<ul style='margin:0;padding-left:1em'>{}</ul>",
         format_html_join(
             "", "<li>{}: <b style='color:{}'>{}</b></li>",
-            ((r["text"], "#070" if r["contribution"] >= 0 else "#b00", f"{int(r['contribution']):+d}") for r in reasons),
+            ((r["text"], "#070" if r["contribution"] >= 0 else "#b00", f"{int(r['contribution']):+d}") for r in factors),
         ),
-    )
+    ) if factors else ""
+    return format_html("{}{}", listed, format_html_join(mark_safe("<br>"), "{}", ((note,) for note in notes)))
 
 
 def _score_text(score) -> str:
@@ -398,6 +404,9 @@ class WorkshopAssignmentAdmin(_AssignedByName, RelatedAsTextMixin, _SeatFieldsRe
 class CaseQueueAdmin(CaseWorkbenchMixin, admin.ModelAdmin):
     """The onboarding and inventory queues: score, reasons, SLA, assignee, and the shared case panel."""
 
+    # The workbench's own columns (SLA, assignee) write an empty cell as Kiln's dash; Django's "-" would sit beside it.
+    empty_value_display = DASH
+
     kinds: tuple = ()
     list_display = ("id", "kind", "subject_link", "score", "top_reasons", "status", "assignee_short", "sla_state")
     list_display_links = ("id", "kind")
@@ -411,7 +420,7 @@ class CaseQueueAdmin(CaseWorkbenchMixin, admin.ModelAdmin):
 
     @admin.display(description="score")
     def score(self, case):
-        return (case.evidence or {}).get("score", "—")
+        return (case.evidence or {}).get("score")
 
     @admin.display(description="reasons")
     def top_reasons(self, case):
@@ -439,4 +448,4 @@ class InventoryAuditCaseAdmin(CaseQueueAdmin):
 
     @admin.display(description="flagged listings")
     def flagged(self, case):
-        return (case.evidence or {}).get("flagged_listings", "—")
+        return (case.evidence or {}).get("flagged_listings")

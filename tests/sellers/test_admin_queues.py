@@ -32,6 +32,23 @@ def test_queue_shows_score_reasons_sla_and_assignee(client, cs_user):
 
 
 @pytest.mark.django_db
+def test_queue_lists_no_zero_point_reason_and_writes_every_empty_cell_with_one_dash(client, cs_user):
+    routed = {"score": None, "reasons": [
+        {"text": "no sales history yet and no validated new-artisan model: routed by the onboarding policy", "contribution": 0},
+    ]}
+    case_open(kind=CaseKind.ONBOARDING_REVIEW, seller=SellerFactory(), reason="Not scored yet", evidence=routed)
+    case_open(kind=CaseKind.ONBOARDING_REVIEW, seller=SellerFactory(), reason="No evidence", evidence={})
+    client.force_login(cs_user)
+
+    page = client.get("/admin/sellers/onboardingqueuecase/").content.decode()
+
+    assert "no sales history yet and no validated new-artisan model: routed by the onboarding policy" in page
+    assert ">+0<" not in page
+    assert page.count('<td class="field-score">—</td>') == 2 and '<td class="field-score">-</td>' not in page
+    assert '<td class="field-top_reasons">—</td>' in page and '<td class="field-assignee_short">—</td>' in page
+
+
+@pytest.mark.django_db
 def test_queue_page_query_count_does_not_grow_with_cases(client, admin_user, django_assert_max_num_queries):
     client.force_login(admin_user)
     _cases(3)
