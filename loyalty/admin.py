@@ -16,6 +16,7 @@ from core.formatting import dates_as_days, day
 from loyalty import badges, member_view, selectors, services, simulation, tiers
 from loyalty.competitions import COUNTABLE_KINDS, competition_close, competition_standings
 from loyalty.configuration import PlainConfigurationForm
+from loyalty.rules import rule_points_display
 from loyalty.models import (
     Badge,
     BadgeAward,
@@ -65,7 +66,7 @@ class TierForm(PlainConfigurationForm):
 @admin.register(Tier)
 class TierAdmin(admin.ModelAdmin):
     form = TierForm
-    list_display = ("name", "code", "rank", "threshold", "multiplier", "member_count")
+    list_display = ("name", "code", "rank", "threshold_display", "multiplier", "member_count")
     ordering = ("rank",)
     readonly_fields = ("preview",)
     change_list_template = "admin/loyalty/tier/change_list.html"
@@ -73,7 +74,12 @@ class TierAdmin(admin.ModelAdmin):
     def get_queryset(self, request):
         from django.db.models import Count
 
-        return super().get_queryset(request).annotate(n_members=Count("members"))
+        # The program's basis gives every threshold its unit; read with the rows, not once per row.
+        return super().get_queryset(request).annotate(n_members=Count("members"), basis=selectors.tier_basis_subquery())
+
+    @admin.display(description="threshold", ordering="threshold")
+    def threshold_display(self, obj):
+        return member_view.basis_amount(obj.threshold, obj.basis)
 
     @staticmethod
     def _preview():
@@ -97,7 +103,8 @@ class TierAdmin(admin.ModelAdmin):
         return format_html(
             "<table id='tier-preview'><tr><th>Tier</th><th>Threshold</th><th>Members now</th><th>After the next recompute</th></tr>{}</table>",
             format_html_join("", "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
-                             ((r["name"], r["threshold"], r["members_now"], r["members_after_recompute"]) for r in result["rows"])),
+                             ((r["name"], member_view.basis_amount(r["threshold"], result["basis"]), r["members_now"],
+                               r["members_after_recompute"]) for r in result["rows"])),
         )
 
     def changelist_view(self, request, extra_context=None):
@@ -112,13 +119,17 @@ class TierAdmin(admin.ModelAdmin):
 @admin.register(EarningRule)
 class EarningRuleAdmin(admin.ModelAdmin):
     form = PlainConfigurationForm
-    list_display = ("name", "kind", "promotion_of", "priority", "points", "multiplier", "exclusive", "is_active",
+    list_display = ("name", "kind", "promotion_of", "priority", "points_display", "multiplier", "exclusive", "is_active",
                     "target_tier", "target_segment", "starts_at", "ends_at", "cap")
     list_filter = ("kind", "is_active")
     list_select_related = ("target_tier",)
     ordering = ("kind", "-priority", "id")
     actions = ("simulate_last_month",)
     readonly_fields = ("precedence",)
+
+    @admin.display(description="earns", ordering="points")
+    def points_display(self, obj):
+        return rule_points_display(obj)
 
     @admin.display(description="cap")
     def cap(self, obj):

@@ -25,6 +25,12 @@ BASIS_GAP: dict[str, Callable[[object], str]] = {
 ORDER_SOURCES = {SourceType.ORDER, SourceType.REPEAT_PURCHASE}
 
 
+def basis_amount(value, basis: str) -> str:
+    """A tier basis value, or a tier's threshold, in what the basis counts: "250 points earned",
+    "$250.00 qualifying spend"."""
+    return BASIS_AMOUNT.get(basis, lambda amount: f"{decimal(amount, 0)} {basis.replace('_', ' ')}")(value)
+
+
 def human_datetime(moment) -> str:
     return DASH if moment is None else date_format(timezone.localtime(moment), "j M Y, H:i")
 

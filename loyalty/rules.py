@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 
+from core.formatting import CURRENCY_SYMBOL
 from loyalty.models import CapPeriod, EarningRule, RuleKind, Tier
 
 
@@ -45,6 +46,22 @@ class Priced:
     points: int
     rule: EarningRule | None
     breakdown: dict = field(default_factory=dict)
+
+
+def _amount(value) -> str:
+    # 30.00 reads as 30 and 0.50 as 0.5: the field's two decimals are storage, not precision.
+    return f"{Decimal(str(value)).normalize():f}"
+
+
+def rule_points_display(rule: EarningRule) -> str:
+    """What a rule earns, as ``RuleBook.price`` reads it: a spend rule's points are per currency unit of
+    the order ("30 points per $1"), any other rule's per action ("30 points"); a promotion multiplies
+    the points of the base rule that applies, its own points are not used."""
+    if rule.kind == RuleKind.PROMOTION:
+        return f"×{_amount(rule.multiplier)} the base rule's points"
+    points = _amount(rule.points)
+    noun = "point" if Decimal(points) == 1 else "points"
+    return f"{points} {noun} per {CURRENCY_SYMBOL}1" if rule.kind == RuleKind.SPEND else f"{points} {noun}"
 
 
 def rule_applies_to_member(rule: EarningRule, *, tier: Tier | None, segment: str) -> bool:

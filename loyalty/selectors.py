@@ -6,8 +6,8 @@ import logging
 from datetime import date, datetime, timedelta
 
 from django.db import connection
-from django.db.models import Count, Q, Sum
-from django.db.models.functions import TruncDate
+from django.db.models import CharField, Count, Q, Subquery, Sum, Value
+from django.db.models.functions import Coalesce, TruncDate
 from django.utils import timezone
 
 from core.bulk import id_list
@@ -31,6 +31,12 @@ logger = logging.getLogger(__name__)
 def program_get() -> LoyaltyProgram:
     program, _ = LoyaltyProgram.objects.get_or_create(pk=1)
     return program
+
+
+def tier_basis_subquery():
+    """The program's tier basis for annotating rows in one query; the model's default before the program is saved."""
+    return Coalesce(Subquery(LoyaltyProgram.objects.filter(pk=1).values("tier_basis")[:1]),
+                    Value(LoyaltyProgram._meta.get_field("tier_basis").default), output_field=CharField())
 
 
 def buyer_effective_tiers(*, buyer_ids) -> dict[int, Tier]:

@@ -117,6 +117,21 @@ def test_earning_rule_cap_and_promotion_errors_name_the_field_to_fix(client, adm
     assert not EarningRule.objects.exists()
 
 
+def test_earning_rule_list_shows_points_in_their_unit(client, admin_user):
+    EarningRuleFactory(name="Spend points", kind=RuleKind.SPEND, points=Decimal("30.00"))
+    EarningRuleFactory(name="Review points", kind=RuleKind.REVIEW, points=Decimal("30.00"))
+    EarningRuleFactory(name="Story point", kind=RuleKind.STORY_SHARE, points=Decimal("1.00"))
+    EarningRuleFactory(name="Double reviews", kind=RuleKind.PROMOTION, promotion_of=RuleKind.REVIEW, points=Decimal("0"),
+                       multiplier=Decimal("2.00"))
+    client.force_login(admin_user)
+
+    page = client.get(reverse("admin:loyalty_earningrule_changelist")).content.decode()
+
+    for earns in ("30 points per $1", "30 points", "1 point", "×2 the base rule&#x27;s points"):
+        assert f'<td class="field-points_display">{earns}</td>' in page, earns
+    assert "30.00" not in page
+
+
 def test_cs_reads_the_badge_and_tier_as_text_without_links_to_pages_it_cannot_open(client, cs_user, admin_user, program):
     badge = BadgeFactory(name="Loyal patron")
     clay = TierFactory(code="clay", name="Clay", rank=1, threshold=Decimal("0"))
