@@ -30,6 +30,29 @@ def change_url(admin_site, request, model, pk) -> str | None:
     return reverse(f"admin:{model._meta.app_label}_{model._meta.model_name}_change", args=[pk], current_app=admin_site.name)
 
 
+class EmptyStateMixin:
+    """A list that has no rows at all says what it is for and how its first row comes about, where Django
+    shows only "0 API keys"; with the add page's link for users who may add. A list emptied by a filter or
+    a search is not empty: it keeps Django's own page.
+
+    The page is templates/admin/change_list.html, which every list extends.
+    """
+
+    # What the list holds and where its rows come from, in a sentence or two.
+    empty_state: str = ""
+
+    def changelist_view(self, request, extra_context=None):
+        response = super().changelist_view(request, extra_context)
+        context = getattr(response, "context_data", None)
+        changelist = context.get("cl") if context else None
+        if self.empty_state and changelist is not None and not changelist.result_count and not changelist.root_queryset.exists():
+            add_url = None
+            if self.has_add_permission(request):
+                add_url = reverse(f"admin:{self.opts.app_label}_{self.opts.model_name}_add", current_app=self.admin_site.name)
+            context["empty_state"] = {"text": self.empty_state, "add_url": add_url, "add_label": f"Add the first {self.opts.verbose_name}"}
+        return response
+
+
 class LabelledValuesFilter(admin.AllValuesFieldListFilter):
     """Django's filter over the values present in a column, with each value named as staff know it.
 
@@ -280,8 +303,11 @@ class MessagingPolicyAdmin(SingletonAdmin):
 
 
 @admin.register(MessageTemplate)
-class MessageTemplateAdmin(admin.ModelAdmin):
+class MessageTemplateAdmin(EmptyStateMixin, admin.ModelAdmin):
     """Admins reword a category's message; the preview renders it for a real recipient."""
+
+    empty_state = ("A message template rewords the email of one category, such as the points expiry reminder. "
+                   "Until a category has one, its built-in wording is sent.")
 
     list_display = ("category", "subject", "is_active", "updated_at")
     readonly_fields = ("preview",)

@@ -2,12 +2,16 @@ from django.contrib import admin
 from django.contrib.auth import get_user_model
 from rest_framework_api_key.admin import APIKeyModelAdmin
 
+from core.admin import EmptyStateMixin
 from integrations.models import ApiKey, IdempotencyRecord, PendingReaction
 
 
 @admin.register(ApiKey)
-class ApiKeyAdmin(APIKeyModelAdmin):
+class ApiKeyAdmin(EmptyStateMixin, APIKeyModelAdmin):
     """Creating a key shows it once in a message; only its hash is stored. Revoking cannot be undone."""
+
+    empty_state = ("API keys let machine clients, such as the storefront or a feedback provider, call Kiln's API "
+                   "with the scopes you grant. A new key is shown once, when it is created.")
 
     list_display = ("prefix", "name", "scopes", "owner", "created", "expiry_date", "_has_expired", "revoked")
     list_filter = ("revoked", "created")

@@ -11,7 +11,7 @@ from django.urls import path, reverse
 from django.utils.html import format_html, format_html_join
 from django.utils.safestring import mark_safe
 
-from core.admin import OwnHistoryMixin, ReadOnlyAdmin, RelatedAsTextMixin, SingletonAdmin, change_url
+from core.admin import EmptyStateMixin, OwnHistoryMixin, ReadOnlyAdmin, RelatedAsTextMixin, SingletonAdmin, change_url
 from core.formatting import dates_as_days, day
 from loyalty import badges, member_view, selectors, services, simulation, tiers
 from loyalty.competitions import COUNTABLE_KINDS, competition_close, competition_standings
@@ -219,7 +219,10 @@ class RewardAdmin(RelatedAsTextMixin, admin.ModelAdmin):
 
 
 @admin.register(TierOverride)
-class TierOverrideAdmin(admin.ModelAdmin):
+class TierOverrideAdmin(EmptyStateMixin, admin.ModelAdmin):
+    empty_state = ("A tier override keeps a member in a chosen tier until a date, whatever their tier basis says. "
+                   "Each one needs a reason, shown in the member's tier history.")
+
     list_display = ("buyer", "tier", "starts_at", "ends_at", "created_by", "reason")
     list_select_related = ("buyer", "tier", "created_by")
     search_fields = ("buyer__name", "buyer__email", "buyer__external_id")
@@ -357,7 +360,10 @@ class TierChangeAdmin(LedgerReadOnlyAdmin):
 
 
 @admin.register(Redemption)
-class RedemptionAdmin(LedgerReadOnlyAdmin):
+class RedemptionAdmin(EmptyStateMixin, LedgerReadOnlyAdmin):
+    empty_state = ("Redemptions are rewards members have bought with their points. They appear here when a member "
+                   "redeems a reward through the loyalty API; the points they spent are in the member's ledger.")
+
     list_display = ("created_at", "buyer", "reward", "points", "created_by")
     list_select_related = ("buyer", "reward", "created_by")
     search_fields = ("buyer__name", "buyer__email", "buyer__external_id")
@@ -489,7 +495,10 @@ class CompetitionPrizeInline(admin.TabularInline):
 
 
 @admin.register(Competition)
-class CompetitionAdmin(admin.ModelAdmin):
+class CompetitionAdmin(EmptyStateMixin, admin.ModelAdmin):
+    empty_state = ("A point competition ranks members by the points they earn from chosen actions between two dates; "
+                   "when it closes, the top ranks are paid their prizes in bonus points or rewards.")
+
     form = CompetitionForm
     list_display = ("name", "starts_at", "ends_at", "eligible_tier", "eligible_segment", "closed_at")
     list_filter = ("eligible_segment",)

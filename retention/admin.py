@@ -23,7 +23,7 @@ from buyers.models import (
     SellerDormancy,
 )
 from core import formatting
-from core.admin import Profile360Mixin, ReadOnlyAdmin, RelatedAsTextMixin, SingletonAdmin
+from core.admin import EmptyStateMixin, Profile360Mixin, ReadOnlyAdmin, RelatedAsTextMixin, SingletonAdmin
 from core.roles import is_marketplace_admin
 
 
@@ -155,7 +155,10 @@ class RetentionSettingsAdmin(SingletonAdmin):
 
 
 @admin.register(CampaignAudience)
-class CampaignAudienceAdmin(RelatedAsTextMixin, admin.ModelAdmin):
+class CampaignAudienceAdmin(EmptyStateMixin, RelatedAsTextMixin, admin.ModelAdmin):
+    empty_state = ("A campaign audience is a saved group of buyers to contact, chosen by segment, churn band, "
+                   "purchase cadence or expiring points, and exported as CSV for a campaign. Marketplace admins add them.")
+
     list_display = ("name", "segments", "churn_bands", "cadence_states", "points_expiring_within_days", "created_by", "created_at")
     list_select_related = ("created_by",)
     search_fields = ("name",)

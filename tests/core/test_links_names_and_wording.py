@@ -99,3 +99,38 @@ def test_the_admin_menu_opens_the_loyalty_programs_one_row(client, admin_user):
     assert f'href="{change}"' in menu
     assert f'href="{reverse("admin:loyalty_loyaltyprogram_changelist")}"' not in menu
     assert client.get(change).status_code == 200
+
+
+EMPTY_LISTS = [
+    ("integrations", "apikey", "API keys let machine clients", True),
+    ("buyers", "campaignaudience", "A campaign audience is a saved group of buyers", True),
+    ("loyalty", "competition", "A point competition ranks members", True),
+    ("core", "messagetemplate", "A message template rewords the email of one category", True),
+    ("loyalty", "tieroverride", "A tier override keeps a member in a chosen tier", True),
+    ("loyalty", "redemption", "Redemptions are rewards members have bought with their points", False),
+]
+
+
+@pytest.mark.parametrize("app, model, text, may_add", EMPTY_LISTS)
+def test_an_empty_list_says_what_it_is_for_and_links_to_adding_the_first_row(client, admin_user, app, model, text, may_add):
+    client.force_login(admin_user)
+
+    page = client.get(reverse(f"admin:{app}_{model}_changelist")).content.decode()
+
+    assert 'id="empty-state"' in page and text in page
+    add_link = f'<a class="button" href="{reverse(f"admin:{app}_{model}_add")}" id="empty-state-add">Add the first '
+    assert (add_link in page) is may_add
+
+
+def test_the_empty_state_offers_no_add_link_to_a_reader_and_leaves_a_filtered_list_alone(client, cs_user, admin_user):
+    url = reverse("admin:buyers_campaignaudience_changelist")
+    client.force_login(cs_user)
+    reader = client.get(url).content.decode()
+    assert "A campaign audience is a saved group of buyers" in reader and 'id="empty-state-add"' not in reader
+
+    from buyers.models import CampaignAudience
+
+    CampaignAudience.objects.create(name="Lapsing ceramics buyers")
+    client.force_login(admin_user)
+    searched = client.get(url, {"q": "nobody by this name"}).content.decode()
+    assert 'id="empty-state"' not in searched
