@@ -108,6 +108,9 @@ class ModelVersionAdmin(OwnHistoryMixin, RelatedAsTextMixin, admin.ModelAdmin):
                 "version": version,
                 "metrics": metrics,
                 "evaluation": evaluation,
+                # Older versions record their held-out rows as metrics["n"], newer ones in the evaluation;
+                # a version with neither must still show its card.
+                "held_out_rows": evaluation.get("n_holdout") or metrics.get("n"),
                 "gate": metrics.get("gate") or {},
                 "features": metrics.get("feature_table") or [],
                 "dropped": metrics.get("dropped_features") or [],

@@ -28,6 +28,20 @@ def test_admin_sees_metrics_and_calibration_of_a_version(client, admin_user):
     assert "Passes the gate" in page
 
 
+@pytest.mark.django_db
+def test_a_version_without_held_out_row_counts_still_shows_its_card(client, admin_user):
+    version = trained_seller_model(activate=False)
+    metrics = dict(version.metrics)
+    metrics.pop("n", None)
+    metrics["evaluation"] = {k: v for k, v in (metrics.get("evaluation") or {}).items() if k != "n_holdout"}
+    ModelVersion.objects.filter(pk=version.pk).update(metrics=metrics)
+    client.force_login(admin_user)
+
+    page = client.get(f"/admin/scoring/modelversion/{version.pk}/change/").content.decode()
+
+    assert "Gate decision" in page and "held-out rows</th><td>—" in page
+
+
 
 @pytest.mark.django_db
 def test_a_version_s_history_link_leads_to_its_own_events_and_only_for_those_who_see_them(client, admin_user, cs_user):
