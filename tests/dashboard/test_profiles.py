@@ -14,6 +14,7 @@ from feedback.models import ResponseTheme
 from loyalty.factories import EarnLotFactory
 from marketplace.factories import OrderFactory
 from marketplace.models import OrderStatus
+from scoring.factories import SellerScoreFactory
 from sellers.factories import ListingFactory, SellerFactory
 
 pytestmark = pytest.mark.django_db
@@ -77,6 +78,22 @@ def test_seller_360_compares_kpis_with_the_category(client, support_user):
 
     assert "Cancellation rate" in page and "50.0%" in page and "33.3%" in page
     assert "$40.00" in page and "10.0 days" in page and "Speckled mug" in page
+
+
+def test_seller_360_signs_each_reason_and_leaves_a_pointless_note_unscored(client, support_user):
+    reasons = [
+        {"feature": "late_rate", "text": "late shipments 18% of orders", "contribution": -14},
+        {"feature": "rating_mean", "text": "average rating 4.8 stars", "contribution": 6},
+        {"feature": "", "text": "routed by the onboarding policy", "contribution": 0},
+    ]
+    score = SellerScoreFactory(reasons=reasons)
+    client.force_login(support_user)
+
+    page = client.get(reverse("admin:sellers_seller_360", args=[score.seller.pk])).content.decode()
+
+    assert 'late shipments 18% of orders: <b class="kiln-down">-14</b>' in page
+    assert 'average rating 4.8 stars: <b class="kiln-up">+6</b>' in page
+    assert "<li>routed by the onboarding policy</li>" in page
 
 
 def test_seller_360_query_count_does_not_grow_with_orders(client, support_user, django_assert_max_num_queries):
