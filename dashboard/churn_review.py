@@ -226,7 +226,7 @@ def churn_review_text(review: ChurnReview, *, link: str) -> str:
     """The plain-text email version: the summary, the top rows, and the link to the full page."""
     s = review.summary
     lines = [
-        f"Weekly churn review, {review.week_start:%d %b} to {review.week_end:%d %b %Y}",
+        f"Weekly churn review, {formatting.day_range(review.week_start, review.week_end)}",
         "",
         f"New high-risk buyers: {s['new_high_risk_buyers']}; artisans: {s['new_high_risk_artisans']}.",
         f"Cases opened: {s['cases_opened']}; resolved: {s['cases_resolved']}. KPIs breaching: {s['kpis_breached']}.",
@@ -268,7 +268,7 @@ def churn_review_send(*, now: datetime | None = None) -> int:
             dedupe_key=f"dashboard:churn-review:{week_start.isoformat()}:{team}",
             to=team_address(team),
             category="churn_review_digest",
-            subject=f"Weekly churn review: week of {week_start:%d %b %Y}",
+            subject=f"Weekly churn review: week of {formatting.day(week_start)}",
             body=churn_review_text(review, link=link),
         )
         queued += int(created)

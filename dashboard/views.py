@@ -5,6 +5,7 @@ from django.contrib import admin
 from django.http import Http404, HttpResponse
 from django.template.response import TemplateResponse
 
+from core import formatting
 from dashboard import charts
 from dashboard.forms import DashboardFilterForm, default_period
 from dashboard.kpis import EVERYONE, Period
@@ -153,7 +154,7 @@ def churn_review_view(request):
     query = f"week={review.week_start.isoformat()}" + (f"&team={team}" if team else "")
     context = {
         **admin.site.each_context(request),
-        "title": f"Weekly churn review: {review.week_start:%d %b} to {review.week_end:%d %b %Y}",
+        "title": f"Weekly churn review: {formatting.day_range(review.week_start, review.week_end)}",
         "review": review,
         "errors": errors,
         "team": team,

@@ -556,7 +556,7 @@ def expiry_reminders_send(*, now: datetime | None = None, limit: int = REMINDER_
                     "category": "loyalty_expiry_reminder",
                     "context": {
                         "points": lot.remaining,
-                        "expires_on": f"{lot.expires_at:%d %B %Y}",
+                        "expires_on": f"{lot.expires_at.day} {lot.expires_at:%B %Y}",
                         "reason": lot.reason,
                         "covers": rewards_covered(rewards=recommended.get(lot.buyer_id, []), points=lot.remaining)[:3],
                     },

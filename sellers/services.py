@@ -355,7 +355,7 @@ def workshop_assign(*, session: WorkshopSession, seller: Seller, actor) -> Works
                 subject=f"Kiln workshop: {session.workshop.topic}",
                 body=(
                     f"Hello {seller.name},\n\nYou have a seat at the Kiln workshop \"{session.workshop.topic}\" on "
-                    f"{session.starts_at:%A %d %B %Y at %H:%M} UTC ({session.get_format_display().lower()}"
+                    f"{session.starts_at:%A} {session.starts_at.day} {session.starts_at:%B %Y at %H:%M} UTC ({session.get_format_display().lower()}"
                     f"{', ' + session.location if session.location else ''}).\n\nThe Kiln seller support team"
                 ),
                 category="workshop_invitation",

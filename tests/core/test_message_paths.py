@@ -4,7 +4,8 @@ Each test takes a real caller (a service that existed before the policy), suppre
 recipient, and shows the message is stored as suppressed rather than sent.
 """
 
-from datetime import timedelta
+from datetime import datetime, timedelta
+from datetime import timezone as dt_timezone
 
 import pytest
 from django.core import mail
@@ -36,6 +37,16 @@ def test_expiry_reminders_respect_an_unsubscribe():
     assert (message.status, message.suppressed_reason) == (OutboxStatus.SUPPRESSED, SuppressedReason.UNSUBSCRIBED)
 
 
+def test_an_expiry_reminder_names_the_day_without_a_leading_zero():
+    now = datetime(2026, 12, 1, 9, tzinfo=dt_timezone.utc)
+    EarnLotFactory(amount=50, expires_at=datetime(2026, 12, 5, 12, tzinfo=dt_timezone.utc), created_at=now - timedelta(days=30))
+
+    expiry_reminders_send(now=now)
+
+    message = OutboxMessage.objects.get(category="loyalty_expiry_reminder")
+    assert "5 December 2026" in message.body and "05 December" not in message.body
+
+
 def test_survey_invitations_respect_a_muted_topic():
     SurveyFactory(slug="post-purchase", moment=Moment.POST_PURCHASE, delay_days=7, min_gap_days=60)
     order = OrderFactory(placed_at=timezone.now() - timedelta(days=14))
@@ -56,7 +67,7 @@ def _workshop_pending(cs_user):
 def test_workshop_invitations_are_essential_yet_stop_at_a_hard_bounce(cs_user, support_user, django_capture_on_commit_callbacks):
     seller = _workshop_pending(cs_user)
     contact_unsubscribe(address=seller.email)  # unsubscribing from news does not cancel a booked seat's email
-    first = WorkshopSessionFactory(capacity=2)
+    first = WorkshopSessionFactory(capacity=2, starts_at=datetime(2027, 1, 7, 16, tzinfo=dt_timezone.utc))
     with django_capture_on_commit_callbacks(execute=True):
         seller_services.workshop_assign(session=first, seller=seller, actor=support_user)
     sent = OutboxMessage.objects.get(category="workshop_invitation")
@@ -67,6 +78,7 @@ def test_workshop_invitations_are_essential_yet_stop_at_a_hard_bounce(cs_user, s
         seller_services.workshop_assign(session=WorkshopSessionFactory(capacity=2), seller=other, actor=support_user)
 
     assert sent.status == OutboxStatus.SENT and mail.outbox[-1].to == [seller.email]
+    assert "on Thursday 7 January 2027 at 16:00 UTC" in sent.body  # no zero-padded day
     assert OutboxMessage.objects.get(category="workshop_invitation", to=other.email).suppressed_reason == SuppressedReason.HARD_BOUNCE
 
 

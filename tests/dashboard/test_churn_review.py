@@ -110,6 +110,9 @@ def test_each_team_gets_the_weekly_email_once_with_a_link_to_the_page(mailoutbox
     assert (first, again) == (3, 0)
     assert {m.to for m in messages} == {"cs@localhost", "seller-support@localhost", "admins@localhost"}
     assert all(m.exempt and "/admin/dashboard/churn-review/?week=2026-09-28" in m.body for m in messages)
+    # Days as staff read them everywhere else: "5 Oct", not "05 Oct".
+    assert {m.subject for m in messages} == {"Weekly churn review: week of 28 Sep 2026"}
+    assert all(m.body.startswith("Weekly churn review, 28 Sep 2026 – 4 Oct 2026\n") for m in messages)
 
 
 def test_the_review_email_is_scheduled_weekly_on_a_consumed_queue(settings):
