@@ -100,7 +100,8 @@ class FitKind(models.TextChoices):
 class FitStatus(models.TextChoices):
     ACTIVE = "active", "Active"
     SUPERSEDED = "superseded", "Superseded"
-    FAILED = "failed", "Failed to converge"
+    # Failed covers a fit that did not converge and one with too few buyers to run; the list says which.
+    FAILED = "failed", "Failed, not used"
 
 
 class LifetimeFit(models.Model):

@@ -143,6 +143,8 @@ def test_fit_list_says_whether_each_fit_converged_and_keeps_the_optimiser_messag
     for outcome in ("Did not converge", "Converged", "Not fitted: too few buyers"):
         assert f'<td class="field-outcome">{outcome}</td>' in listing, outcome
     assert "CONVERGENCE" not in listing and "Maximum number of iterations" not in listing
+    # The status beside a fit that never ran must not claim it failed to converge.
+    assert "Failed to converge" not in listing and listing.count('<td class="field-status">Failed, not used</td>') == 2
     assert "optimiser&#x27;s message (as reported)" in page.lower() or "optimiser's message (as reported)" in page.lower()
     assert "Maximum number of iterations has been exceeded." in page and "Did not converge" in page
 
