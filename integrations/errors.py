@@ -8,6 +8,7 @@ always named.
 
 from django.core.exceptions import RequestDataTooBig
 from django.http import Http404, JsonResponse
+from django.urls import reverse
 from django.views.defaults import page_not_found, server_error
 from rest_framework import exceptions, status
 from rest_framework.response import Response
@@ -111,7 +112,9 @@ def api_path_not_found(request, exception=None):
     """handler404: a path under /api/ that no route matches (``members/abc/`` for an integer id)
     answers in the shared error shape; other paths get Django's page."""
     if request.path.startswith("/api/"):
-        return JsonResponse(error_body(code="not_found", detail="No such API path."), status=404)
+        # /api/ and /api/v1/ are where an integrator starts: point at the list of endpoints.
+        detail = f"No such API path. The endpoints are listed at {reverse('api-docs')} (OpenAPI schema: {reverse('api-schema')})."
+        return JsonResponse(error_body(code="not_found", detail=detail), status=404)
     return page_not_found(request, exception)
 
 

@@ -175,6 +175,15 @@ def test_an_api_path_that_matches_no_route_answers_404_in_the_shared_shape():
     assert_error_shape(response.json(), "not_found")
 
 
+@pytest.mark.parametrize("path", ["/api/", "/api/v1/"])
+def test_the_api_roots_point_an_integrator_to_the_endpoint_list(client, path):
+    response = client.get(path)
+
+    assert response.status_code == 404
+    assert_error_shape(response.json(), "not_found")
+    assert "/api/docs/" in response.json()["detail"] and "/api/schema/" in response.json()["detail"]
+
+
 def test_a_session_cookie_with_a_nul_is_no_session_and_gets_401(client):
     client.cookies["sessionid"] = "abcdefgh\x00ijklmnop"
 
