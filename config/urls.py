@@ -1,8 +1,9 @@
 from django.contrib import admin
-from django.urls import include, path
+from django.urls import include, path, re_path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from dashboard.search import search_view
+from integrations.errors import api_path_not_found
 
 api_v1 = [
     path("", include("integrations.messaging_api_urls")),
@@ -27,6 +28,8 @@ urlpatterns = [
     path("api/v1/", include(api_v1)),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
+    # Where an integrator starts: routed, so the demo (DEBUG) answers in the API's shape too, not Django's debug page.
+    re_path(r"^api/(?:v1/)?$", api_path_not_found),
 ]
 
 # Paths under /api/ answer unmatched routes and server errors in the shared error shape.

@@ -176,7 +176,9 @@ def test_an_api_path_that_matches_no_route_answers_404_in_the_shared_shape():
 
 
 @pytest.mark.parametrize("path", ["/api/", "/api/v1/"])
-def test_the_api_roots_point_an_integrator_to_the_endpoint_list(client, path):
+@pytest.mark.parametrize("debug", [False, True])
+def test_the_api_roots_point_an_integrator_to_the_endpoint_list(client, settings, path, debug):
+    settings.DEBUG = debug  # the demo runs with DEBUG, where Django would show its own 404 page
     response = client.get(path)
 
     assert response.status_code == 404
