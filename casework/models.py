@@ -26,6 +26,11 @@ class CaseKind(models.TextChoices):
     SELLER_LATE_SHIPMENTS = "seller_late_shipments", "Artisan shipping late: coaching"
 
 
+def case_kind_label(kind: str) -> str:
+    """A case kind, or the play named after it, as staff read it ("Buyer at churn risk"); an unknown code as is."""
+    return CaseKind(kind).label if kind in CaseKind.values else kind
+
+
 class CaseStatus(models.TextChoices):
     OPEN = "open", "Open"
     IN_PROGRESS = "in_progress", "In progress"

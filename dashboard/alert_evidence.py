@@ -23,8 +23,6 @@ KNOWN_KEYS = {"numerator", "denominator", "extra", "as_of", "window_days", "prev
 EXTRA_HIDDEN = {"model_version_id"}
 
 
-_numerator = kpi_numerator_display
-
 
 def _day(value) -> str:
     try:
@@ -101,7 +99,7 @@ def alert_evidence_fields(alert: Alert, *, user=None) -> list[tuple[str, str]]:
         ("KPI", kpi_html),
         ("Value", kpi_value_display(alert.kpi, alert.value)),
         ("Threshold", threshold_text),
-        ("Numerator", _numerator(alert.kpi, evidence.get("numerator"))),
+        ("Numerator", kpi_numerator_display(alert.kpi, evidence.get("numerator"))),
         ("Denominator", formatting.quantity(evidence.get("denominator"))),
         ("Day measured", _day(evidence.get("as_of") or alert.period_end)),
         ("Window", format_html("{} days: {} to {}", evidence.get("window_days") or (alert.period_end - alert.period_start).days + 1,
@@ -112,7 +110,7 @@ def alert_evidence_fields(alert: Alert, *, user=None) -> list[tuple[str, str]]:
         previous = previous if isinstance(previous, dict) else {}
         fields.append(("Previous period", format_html(
             "{} ({} of {})", kpi_value_display(alert.kpi, previous.get("value", alert.baseline)),
-            _numerator(alert.kpi, previous.get("numerator")), formatting.quantity(previous.get("denominator")),
+            kpi_numerator_display(alert.kpi, previous.get("numerator")), formatting.quantity(previous.get("denominator")),
         )))
     extra = evidence.get("extra") or {}
     if isinstance(extra, dict):

@@ -58,9 +58,9 @@ def _bounds(start: date, end: date) -> tuple[datetime, datetime]:
 
 def _play_name(kind: str) -> str:
     """A play is named after the case kind it opens: "Buyer at churn risk", not "buyer_churn_risk"."""
-    from casework.models import CaseKind
+    from casework.models import case_kind_label
 
-    return dict(CaseKind.choices).get(kind, kind)
+    return case_kind_label(kind)
 
 
 def _risk(start_at, end_at, team: str | None) -> Table:

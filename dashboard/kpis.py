@@ -30,7 +30,7 @@ from django.utils import timezone
 from buyers.models import Buyer
 from core import formatting
 from marketplace.models import EngagementEvent, Order, OrderStatus
-from sellers.models import CraftCategory, Seller
+from sellers.models import CraftCategory, Seller, category_label
 
 ALL = "all"
 GROUP_BY_CHOICES = ("category", "tier")
@@ -52,7 +52,7 @@ def kpi_group_label(group: str) -> str:
     or the whole marketplace for the "all" group."""
     if group == ALL:
         return "Marketplace"
-    return TIERS.get(group) or dict(CraftCategory.choices).get(group) or group
+    return TIERS.get(group) or category_label(group)
 
 
 # DOMAIN.md defaults for the onboarding bands, used until an admin policy exists.

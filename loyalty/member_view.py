@@ -49,10 +49,9 @@ def balance_line(balance: dict) -> str:
 
 def tier_line(progress: dict) -> str:
     """ "Clay (×1.00): 226 points earned; 24 more to reach Glaze"."""
-    amount = BASIS_AMOUNT.get(progress["basis"], lambda value: f"{decimal(value, 0)} {progress['basis'].replace('_', ' ')}")
     gap = BASIS_GAP.get(progress["basis"], lambda value: decimal(value, 0))
     held = f"{progress['tier_name']} (×{progress['multiplier']})" if progress["tier_name"] else "No tier yet"
-    line = f"{held}: {amount(progress['value'])}"
+    line = f"{held}: {basis_amount(progress['value'], progress['basis'])}"
     if progress["next_tier"]:
         return f"{line}; {gap(progress['needed_for_next'])} more to reach {progress['next_tier_name']}"
     return f"{line}; highest tier" if progress["tier_name"] else line

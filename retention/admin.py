@@ -8,7 +8,7 @@ from django.utils.html import format_html
 
 from buyers import admin_lifetime  # noqa: F401 - registers LifetimeFit
 from casework.evidence import evidence_html
-from casework.models import CaseKind
+from casework.models import case_kind_label
 from retention import audiences, impact
 from buyers import retention_display
 from buyers.retention_display import churn_label, clv_label, p_alive_label
@@ -202,9 +202,8 @@ class PlayFilter(admin.SimpleListFilter):
     parameter_name = "kind"
 
     def lookups(self, request, model_admin):
-        names = dict(CaseKind.choices)
         kinds = model_admin.get_queryset(request).order_by("kind").values_list("kind", flat=True).distinct()
-        return [(kind, names.get(kind, kind)) for kind in kinds]
+        return [(kind, case_kind_label(kind)) for kind in kinds]
 
     def queryset(self, request, queryset):
         return queryset.filter(kind=self.value()) if self.value() else queryset
@@ -225,7 +224,7 @@ class InterventionAssignmentAdmin(ReadOnlyAdmin):
 
     @admin.display(description="play", ordering="kind")
     def play(self, assignment):
-        return dict(CaseKind.choices).get(assignment.kind, assignment.kind)
+        return case_kind_label(assignment.kind)
 
     @admin.display(description="evidence")
     def evidence_shown(self, assignment):

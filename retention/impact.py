@@ -38,7 +38,7 @@ from django.db.models import Exists, F, OuterRef
 from django.utils import timezone
 
 from buyers.models import InterventionArm, InterventionAssignment
-from casework.models import CaseKind, CaseStatus
+from casework.models import CaseStatus, case_kind_label
 from core import formatting
 from marketplace.models import Order, OrderStatus
 
@@ -281,11 +281,10 @@ def intervention_report_shown(rows: list[dict]) -> list[dict]:
         span = f" ({formatting.point_difference_interval(*interval)})" if interval else ""
         return f"{formatting.point_difference(value)}{span}"
 
-    names = dict(CaseKind.choices)
     return [
         {
             **row,
-            "play": names.get(row["kind"], row["kind"]),
+            "play": case_kind_label(row["kind"]),
             "treated_rate_shown": rate(row["treated_rate"], row["treated_ci95"]),
             "held_out_rate_shown": rate(row["held_out_rate"], row["held_out_ci95"]),
             "lift_shown": lift(row["lift"], row["lift_ci95"]),
