@@ -216,6 +216,10 @@ def population_html(population: dict):
                        fields, head, body)
 
 
+def _points(reason) -> int:
+    return int(round(float(reason.get("contribution") or 0)))
+
+
 def _reasons_table(reasons, reference=None):
     """Reasons with their signed points; the reference row first, so the column adds up to the score."""
     rows = format_html_join(
@@ -265,7 +269,12 @@ class SellerScoreAdmin(RelatedAsTextMixin, admin.ModelAdmin):
 
     @admin.display(description="top reasons")
     def reasons_short(self, score):
-        return "; ".join(f"{r['text']} ({r['contribution']:+d})" for r in (score.reasons or [])[:2])
+        # A reason worth no points (why there is no score) moves nothing: "+0" would read as a factor,
+        # so it follows the signed factors as a plain note.
+        reasons = score.reasons or []
+        factors = [f"{r['text']} ({_points(r):+d})" for r in reasons if _points(r)]
+        notes = [r["text"] for r in reasons if not _points(r)]
+        return "; ".join((factors + notes)[:2])
 
 
 @admin.register(SellerScoreHistory)

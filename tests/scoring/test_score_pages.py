@@ -6,6 +6,7 @@ import pytest
 from django.urls import reverse
 
 from scoring.explain import describe
+from scoring.factories import SellerScoreFactory
 from scoring.models import ScoreBasis, SellerScoreHistory
 from sellers.factories import SellerFactory
 
@@ -35,3 +36,22 @@ def test_counts_in_reasons_use_proper_plurals():
     assert describe("listing_count", {"listing_count": 1}) == "1 listing on the shop"
     assert describe("inventory_issues", {"inventory_issues": 2}).startswith("2 inventory problems:")
     assert describe("flagged_feedback_count", {"flagged_feedback_count": 1}) == "1 flagged feedback point in the last year"
+
+
+def test_the_score_list_leaves_zero_point_reasons_out_of_the_signed_top_reasons(client, support_user):
+    SellerScoreFactory(seller=SellerFactory(name="Mara Clay"), reasons=[
+        {"feature": "late_rate", "text": "late shipments 18% of orders", "contribution": -14},
+        {"feature": "tenure_days", "text": "on the marketplace for 2 years", "contribution": 0},
+        {"feature": "rating_mean", "text": "average rating 4.8 stars", "contribution": 6},
+    ])
+    SellerScoreFactory(seller=SellerFactory(name="Ines Loom"), score=None, probability=None, basis=ScoreBasis.NO_MODEL, reasons=[
+        {"feature": "", "text": "no validated scoring model is active yet: not scored", "contribution": 0},
+    ])
+    client.force_login(support_user)
+
+    page = client.get(reverse("admin:scoring_sellerscore_changelist")).content.decode()
+
+    assert "late shipments 18% of orders (-14); average rating 4.8 stars (+6)</td>" in page
+    assert ">no validated scoring model is active yet: not scored</td>" in page
+    assert "+0" not in page
+
