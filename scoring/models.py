@@ -6,6 +6,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from core.formatting import day, day_and_time
+from sellers.models import category_label
 
 
 class ModelStatus(models.TextChoices):
@@ -82,8 +83,12 @@ class ModelVersion(models.Model):
         ]
 
     def __str__(self):
-        slot = self.category or "global"
-        return f"{self.kind}/{slot} v{self.version} ({self.status})"
+        """As staff read it ("Seller score model, version 3"): admin columns, filters and case evidence show this."""
+        # Imported here: the registry imports this module, and kinds are named there by the apps that own them.
+        from scoring.registry import model_kind_label
+
+        slot = f" ({category_label(self.category)})" if self.category else ""
+        return f"{model_kind_label(self.kind)} model{slot}, version {self.version}"
 
     @property
     def roc_auc(self):

@@ -5,9 +5,12 @@ from datetime import datetime, timezone as dt_timezone
 import pytest
 from django.urls import reverse
 
+from django.utils import timezone
+
 from scoring.explain import describe
 from scoring.factories import SellerScoreFactory
-from scoring.models import ScoreBasis, SellerScoreHistory
+from scoring.models import ModelVersion, ScoreBasis, SellerScoreHistory
+from scoring.training import KIND
 from sellers.factories import SellerFactory
 
 pytestmark = pytest.mark.django_db
@@ -38,6 +41,14 @@ def test_counts_in_reasons_use_proper_plurals():
     assert describe("flagged_feedback_count", {"flagged_feedback_count": 1}) == "1 flagged feedback point in the last year"
 
 
+def _version(number, category=None):
+    now = timezone.now()
+    return ModelVersion.objects.create(
+        kind=KIND, category=category, version=number, window_start=now, window_end=now, seed=0,
+        features=[], metrics={}, baseline_metrics={}, artifact=b"", artifact_sha256="0" * 64,
+    )
+
+
 def test_the_score_list_leaves_zero_point_reasons_out_of_the_signed_top_reasons(client, support_user):
     SellerScoreFactory(seller=SellerFactory(name="Mara Clay"), reasons=[
         {"feature": "late_rate", "text": "late shipments 18% of orders", "contribution": -14},
@@ -55,3 +66,15 @@ def test_the_score_list_leaves_zero_point_reasons_out_of_the_signed_top_reasons(
     assert ">no validated scoring model is active yet: not scored</td>" in page
     assert "+0" not in page
 
+
+def test_score_pages_name_the_model_version_in_words(client, support_user):
+    global_version, category_version = _version(3), _version(2, category="ceramics")
+    SellerScoreFactory(seller=SellerFactory(name="Mara Clay"), model_version=global_version)
+    SellerScoreFactory(seller=SellerFactory(name="Ines Loom"), model_version=category_version)
+    client.force_login(support_user)
+
+    page = client.get(reverse("admin:scoring_sellerscore_changelist")).content.decode()
+
+    assert "Seller score model, version 3" in page
+    assert "Seller score model (Ceramics), version 2" in page
+    assert "seller_score/" not in page and " v3" not in page
